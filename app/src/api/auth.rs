@@ -1,0 +1,135 @@
+//! Accounts: sign up (optionally through an invite link), log in, log out, who am I.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::model::User;
+
+/// The answer to a successful sign-up or log-in: the account and the path to open next
+/// (the last workspace used, the workspace just joined, or `/workspaces`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignedIn {
+    /// The signed-in account.
+    pub user: User,
+    /// Path to open next.
+    pub next: String,
+}
+
+/// Creates an account and signs it in. With `invite` (a token), also joins that
+/// workspace; when the invite was made for an imported person, the new account takes
+/// over that person's account and records.
+///
+/// Errors: `Validation` on `email` (malformed or taken), `password` (fewer than 8
+/// characters), `display_name` or `token` (invite no longer valid); `NotFound` for an
+/// unknown invite.
+#[server(prefix = "/api", endpoint = "sign_up", input = Json)]
+pub async fn sign_up(
+    email: String,
+    password: String,
+    display_name: String,
+    invite: Option<String>,
+) -> Result<SignedIn, AppError> {
+    use crate::ssr::{self, auth, store::NewUser, DbError};
+    let email = auth::normalize_email(&email)?;
+    auth::check_password(&password)?;
+    let display_name = auth::normalize_name("display_name", &display_name)?;
+    let store = ssr::store()?;
+    let hash = auth::hash_password(password).await?;
+    let now = crate::model::now_ms();
+    let taken = |e: DbError| match e {
+        DbError::Conflict(_) => AppError::invalid("email", "an account with this e-mail already exists; log in instead"),
+        DbError::NotFound => AppError::NotFound("no such invite link".into()),
+        other => other.into(),
+    };
+    let invite = match invite.filter(|t| !t.trim().is_empty()) {
+        Some(token) => Some(store.invite_by_token(token.trim()).await.map_err(taken)?),
+        None => None,
+    };
+    let (user, next) = match invite {
+        Some(inv) if inv.for_user.is_some() => {
+            let (user, ws) = store
+                .claim_invite(&inv.token, &email, &hash, &display_name, now)
+                .await
+                .map_err(taken)?;
+            (user, format!("/w/{}/customers", ws.slug))
+        }
+        Some(inv) => {
+            if !inv.is_live(now) {
+                return Err(DbError::InviteGone.into());
+            }
+            let new = NewUser { email: Some(email), password_hash: Some(hash), display_name };
+            let user = store.create_user(new).await.map_err(taken)?;
+            let ws = store.accept_invite(&inv.token, user.id, now).await?;
+            (user, format!("/w/{}/customers", ws.slug))
+        }
+        None => {
+            let new = NewUser { email: Some(email), password_hash: Some(hash), display_name };
+            (store.create_user(new).await.map_err(taken)?, "/workspaces".to_string())
+        }
+    };
+    start_session(user.id).await?;
+    Ok(SignedIn { user, next })
+}
+
+/// Signs in with e-mail and password, rotating the session id.
+///
+/// Errors: `Validation` on `password` for a wrong e-mail or password (the same message
+/// for both); `RateLimited` after 5 attempts a minute for one e-mail or 30 for one address.
+#[server(prefix = "/api", endpoint = "log_in", input = Json)]
+pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppError> {
+    use crate::ssr;
+    let email = email.trim().to_lowercase();
+    let ctx = ssr::server_context()?;
+    let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|c| c.0.ip());
+    ctx.login_limiter.check(&email, ip)?;
+    let row = ctx.store.user_by_email(&email).await?;
+    let hash = row.as_ref().and_then(|r| r.password_hash.clone());
+    let ok = ssr::auth::verify_password(password, hash).await?;
+    let Some(row) = row.filter(|_| ok) else {
+        return Err(AppError::invalid("password", "wrong e-mail or password"));
+    };
+    let user = row.user;
+    let mut next = "/workspaces".to_string();
+    if let Some(last) = user.last_workspace_id {
+        let memberships = ctx.store.memberships(user.id).await?;
+        if let Some(m) = memberships.iter().find(|m| m.workspace.id == last) {
+            next = format!("/w/{}/customers", m.workspace.slug);
+        }
+    }
+    start_session(user.id).await?;
+    Ok(SignedIn { user, next })
+}
+
+/// Signs out: the session is deleted. Never fails for a visitor who is not signed in.
+#[server(prefix = "/api", endpoint = "log_out", input = Json)]
+pub async fn log_out() -> Result<(), AppError> {
+    let session = crate::ssr::session().await?;
+    session.flush().await.map_err(|e| crate::ssr::internal("ending a session", e))
+}
+
+/// The signed-in account, or `None` for a visitor.
+#[server(prefix = "/api", endpoint = "get_current_user", input = Json)]
+pub async fn get_current_user() -> Result<Option<User>, AppError> {
+    match crate::ssr::require_user().await {
+        Ok(u) => Ok(Some(u)),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Puts `user` in the session under a fresh session id (fixation defence).
+#[cfg(feature = "ssr")]
+async fn start_session(user: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    let session = ssr::session().await?;
+    session.cycle_id().await.map_err(|e| ssr::internal("rotating the session id", e))?;
+    session
+        .insert(ssr::SESSION_USER_KEY, user)
+        .await
+        .map_err(|e| ssr::internal("writing the session", e))
+}

@@ -1,0 +1,126 @@
+//! Members and invites: the member list, role changes, removal, invite links and their
+//! acceptance.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::{Invite, InvitePreview, Member, Role, Workspace};
+
+/// A workspace's members with their roles, by name (any member may look).
+/// Errors: `Unauthorized`, `NotFound`.
+#[server(prefix = "/api", endpoint = "list_members", input = Json)]
+pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
+    let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
+    Ok(crate::ssr::store()?.members(c.workspace.id).await?)
+}
+
+/// Changes a member's role (admins and the owner). Nobody can make or unmake the owner
+/// here, and only the owner can make admins.
+/// Errors: `Forbidden`, `NotFound` (not a member), `Validation` on `role`.
+#[server(prefix = "/api", endpoint = "set_member_role", input = Json)]
+pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
+    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
+    let store = crate::ssr::store()?;
+    let current = store.role(c.workspace.id, user_id).await?.ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    if role == Role::Owner || current == Role::Owner {
+        return Err(AppError::invalid("role", "the owner's role cannot be changed here"));
+    }
+    if (role == Role::Admin || current == Role::Admin) && c.role != Role::Owner {
+        return Err(AppError::Forbidden("only the owner can make or unmake admins".into()));
+    }
+    Ok(store.set_role(c.workspace.id, user_id, role).await?)
+}
+
+/// Removes a member (admins and the owner; the owner cannot be removed, and only the owner
+/// removes admins). Errors: `Forbidden`, `NotFound`, `Validation` on `user_id`.
+#[server(prefix = "/api", endpoint = "remove_member", input = Json)]
+pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
+    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
+    let store = crate::ssr::store()?;
+    let current = store.role(c.workspace.id, user_id).await?.ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    if current == Role::Owner {
+        return Err(AppError::invalid("user_id", "the owner cannot be removed"));
+    }
+    if current == Role::Admin && c.role != Role::Owner {
+        return Err(AppError::Forbidden("only the owner can remove admins".into()));
+    }
+    Ok(store.remove_member(c.workspace.id, user_id).await?)
+}
+
+/// Creates an invite link (admins and the owner) giving `role` (not owner), valid for
+/// `expires_in_days` (1 to 90) and `max_uses` acceptances (1 to 1000).
+/// Errors: `Forbidden`, `Validation` on `role`, `expires_in_days` or `max_uses`.
+#[server(prefix = "/api", endpoint = "create_invite", input = Json)]
+pub async fn create_invite(
+    slug: String,
+    role: Role,
+    expires_in_days: i64,
+    max_uses: i64,
+) -> Result<Invite, AppError> {
+    use crate::ssr::store::NewInvite;
+    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
+    if role == Role::Owner {
+        return Err(AppError::invalid("role", "an invite cannot make an owner"));
+    }
+    if !(1..=90).contains(&expires_in_days) {
+        return Err(AppError::invalid("expires_in_days", "choose 1 to 90 days"));
+    }
+    if !(1..=1000).contains(&max_uses) {
+        return Err(AppError::invalid("max_uses", "choose 1 to 1000 uses"));
+    }
+    let new = NewInvite {
+        workspace_id: c.workspace.id,
+        token: crate::ssr::auth::random_token(),
+        role,
+        expires_at: crate::model::now_ms() + expires_in_days * 86_400_000,
+        max_uses,
+        created_by: Some(c.user.id),
+        for_user: None,
+    };
+    Ok(crate::ssr::store()?.create_invite(new).await?)
+}
+
+/// The workspace's invites, newest first (admins and the owner).
+/// Errors: `Forbidden`, `NotFound`.
+#[server(prefix = "/api", endpoint = "list_invites", input = Json)]
+pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
+    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
+    Ok(crate::ssr::store()?.invites(c.workspace.id).await?)
+}
+
+/// Revokes an invite of the workspace (admins and the owner). Errors: `Forbidden`, `NotFound`.
+#[server(prefix = "/api", endpoint = "revoke_invite", input = Json)]
+pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError> {
+    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
+    let now = crate::model::now_ms();
+    Ok(crate::ssr::store()?.revoke_invite(c.workspace.id, invite_id, now).await?)
+}
+
+/// What an invite link leads to; anyone holding the token may look.
+/// Errors: `NotFound` for an unknown token.
+#[server(prefix = "/api", endpoint = "preview_invite", input = Json)]
+pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
+    let store = crate::ssr::store()?;
+    let inv = store.invite_by_token(token.trim()).await.map_err(|_| AppError::NotFound("no such invite link".into()))?;
+    let ws = store.workspace(inv.workspace_id).await?;
+    Ok(InvitePreview {
+        workspace_name: ws.name,
+        workspace_slug: ws.slug,
+        role: inv.role,
+        for_name: inv.for_name.clone(),
+        live: inv.is_live(crate::model::now_ms()),
+    })
+}
+
+/// Joins the invite's workspace as the signed-in user (a current member keeps their role).
+/// Errors: `Unauthorized`, `NotFound`, `Validation` on `token` when it is no longer valid.
+#[server(prefix = "/api", endpoint = "accept_invite", input = Json)]
+pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
+    let user = crate::ssr::require_user().await?;
+    let store = crate::ssr::store()?;
+    match store.accept_invite(token.trim(), user.id, crate::model::now_ms()).await {
+        Err(crate::ssr::DbError::NotFound) => Err(AppError::NotFound("no such invite link".into())),
+        other => Ok(other?),
+    }
+}

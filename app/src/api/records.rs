@@ -1,0 +1,136 @@
+//! Records of every kind (customers, deals, products) through one set of server
+//! functions: list, get, create, update with a three-way merge, delete, and the options
+//! that pickers and filters show.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::{Choice, FieldChange, Fields, Page, Record, RecordKind, RecordQuery};
+
+/// A page of a workspace's live records of `kind` (any member).
+/// Errors: `Unauthorized`, `NotFound`, `Validation` for an unknown sort or filter field.
+#[server(prefix = "/api", endpoint = "list_records", input = Json)]
+pub async fn list_records(slug: String, kind: RecordKind, query: RecordQuery) -> Result<Page<Record>, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    Ok(crate::ssr::store()?.list_records(c.workspace.id, kind, &query).await?)
+}
+
+/// One record (any member). Errors: `Unauthorized`, `NotFound` (also for another
+/// workspace's id, and for a deleted record).
+#[server(prefix = "/api", endpoint = "get_record", input = Json)]
+pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Record, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    Ok(crate::ssr::store()?.record(c.workspace.id, kind, id).await?)
+}
+
+/// Creates a record (members and up). Values may be typed or text as typed in a form;
+/// a deal without an opportunity id gets a generated one.
+/// Errors: `Forbidden` for viewers, `Validation` naming the field.
+#[server(prefix = "/api", endpoint = "create_record", input = Json)]
+pub async fn create_record(slug: String, kind: RecordKind, fields: Fields) -> Result<Record, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
+    let mut clean = Fields::new();
+    for def in kind.fields() {
+        let v = fields.get(def.name).cloned().unwrap_or_default();
+        let v = def.normalize(v).map_err(|m| AppError::invalid(def.name, m))?;
+        if !v.is_null() {
+            clean.insert(def.name.to_string(), v);
+        }
+    }
+    if let Some(unknown) = fields.keys().find(|k| kind.field(k).is_none()) {
+        return Err(AppError::invalid(unknown.clone(), format!("a {} has no field {unknown}", kind.noun())));
+    }
+    if kind == RecordKind::Deal && !clean.contains_key("code") {
+        let code = crate::ssr::auth::random_token()[..8].to_uppercase();
+        clean.insert("code".into(), crate::model::Value::Text(code));
+    }
+    Ok(crate::ssr::store()?.create_record(c.workspace.id, c.user.id, kind, clean).await?)
+}
+
+/// Changes fields of a record (members and up). Each change carries the value the editor
+/// started from; the store merges per field (three-way) and refuses only real conflicts.
+/// Errors: `Forbidden` for viewers, `Validation` naming the field, `Conflict` with base,
+/// mine and theirs per field, `NotFound` (also when deleted).
+#[server(prefix = "/api", endpoint = "update_record", input = Json)]
+pub async fn update_record(
+    slug: String,
+    kind: RecordKind,
+    id: i64,
+    changes: BTreeMap<String, FieldChange>,
+) -> Result<Record, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
+    let mut clean = BTreeMap::new();
+    for (name, change) in changes {
+        let def = kind
+            .field(&name)
+            .ok_or_else(|| AppError::invalid(name.clone(), format!("a {} has no field {name}", kind.noun())))?;
+        let value = def.normalize(change.value).map_err(|m| AppError::invalid(def.name, m))?;
+        // The base is what the editor saw; if it does not parse it is compared as sent.
+        let base = def.normalize(change.base.clone()).unwrap_or(change.base);
+        clean.insert(name, FieldChange { base, value });
+    }
+    Ok(crate::ssr::store()?.update_record(c.workspace.id, c.user.id, kind, id, clean).await?)
+}
+
+/// Deletes (tombstones) a record that is still at `version` (members and up).
+/// Errors: `Forbidden`, `NotFound`, `Conflict` when it changed since `version`.
+#[server(prefix = "/api", endpoint = "delete_record", input = Json)]
+pub async fn delete_record(slug: String, kind: RecordKind, id: i64, version: i64) -> Result<(), AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
+    Ok(crate::ssr::store()?.delete_record(c.workspace.id, c.user.id, kind, id, version).await?)
+}
+
+/// The options of every picker in a form of one kind: for each kind it refers to, its
+/// live records by label; and the workspace's members by name.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FormChoices {
+    /// Record kind referred to -> its records as (id, label), by label.
+    pub records: BTreeMap<RecordKind, Vec<Choice>>,
+    /// The workspace's members as (user id, name), by name.
+    pub members: Vec<Choice>,
+}
+
+/// Everything the pickers of a `kind` form offer, in one call (any member).
+#[server(prefix = "/api", endpoint = "list_form_choices", input = Json)]
+pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormChoices, AppError> {
+    use crate::model::FieldKind;
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    let store = crate::ssr::store()?;
+    let mut out = FormChoices::default();
+    for def in kind.fields() {
+        if let FieldKind::Ref(target) = def.kind {
+            if !out.records.contains_key(&target) {
+                out.records.insert(target, store.choices(c.workspace.id, target).await?);
+            }
+        }
+    }
+    let members = store.members(c.workspace.id).await?;
+    out.members = members.into_iter().map(|m| Choice { id: m.user.id, label: m.user.display_name }).collect();
+    Ok(out)
+}
+
+/// Options for a reference picker: every live record of `kind` by label (any member).
+#[server(prefix = "/api", endpoint = "list_choices", input = Json)]
+pub async fn list_choices(slug: String, kind: RecordKind) -> Result<Vec<Choice>, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    Ok(crate::ssr::store()?.choices(c.workspace.id, kind).await?)
+}
+
+/// Options for a member picker: every member by name (any member).
+#[server(prefix = "/api", endpoint = "list_member_choices", input = Json)]
+pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    let members = crate::ssr::store()?.members(c.workspace.id).await?;
+    Ok(members.into_iter().map(|m| Choice { id: m.user.id, label: m.user.display_name }).collect())
+}
+
+/// Distinct values of a text field, for a filter (any member).
+/// Errors: `Validation` on `field` when it is not a text field of the kind.
+#[server(prefix = "/api", endpoint = "list_field_values", input = Json)]
+pub async fn list_field_values(slug: String, kind: RecordKind, field: String) -> Result<Vec<String>, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    Ok(crate::ssr::store()?.distinct_values(c.workspace.id, kind, &field).await?)
+}

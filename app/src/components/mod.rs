@@ -1,0 +1,76 @@
+//! Reusable view pieces: error messages, avatars, hard navigation, and the one record
+//! form that edits every record kind.
+
+pub mod record_form;
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::initials;
+
+pub use record_form::RecordForm;
+
+/// The message of a failed call, for people.
+pub fn error_message(e: &AppError) -> String {
+    let m = e.to_string();
+    let mut c = m.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => m,
+    }
+}
+
+/// Shows the error of the last run of an action, if it failed, as an alert.
+#[component]
+pub fn ActionError<T: Clone + Send + Sync + 'static>(
+    /// The action's last result (`action.value()`).
+    #[prop(into)]
+    result: Signal<Option<Result<T, AppError>>>,
+) -> impl IntoView {
+    move || {
+        result.with(|r| match r {
+            Some(Err(e)) => Some(view! { <p class="error" role="alert">{error_message(e)}</p> }),
+            _ => None,
+        })
+    }
+}
+
+/// A round avatar with a person's initials on their colour; the name is its accessible
+/// label and tooltip.
+#[component]
+pub fn Avatar(
+    /// The person's display name.
+    name: String,
+    /// Background colour (`#rrggbb`).
+    color: String,
+) -> impl IntoView {
+    view! {
+        <span class="avatar" style=format!("background:{color}") title=name.clone() role="img" aria-label=name.clone()>
+            {initials(&name)}
+        </span>
+    }
+}
+
+/// Loads `path` as a new page (not a client-side route change), so the server renders it
+/// with the current session. Used after signing in or out. Does nothing on the server.
+pub fn navigate_hard(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+/// The page's origin (`http://host:port`) once running in the browser; empty during
+/// server rendering, so hydration sees the same text first.
+pub fn use_origin() -> ReadSignal<String> {
+    let (origin, set_origin) = signal(String::new());
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        set_origin.set(window().location().origin().unwrap_or_default());
+        #[cfg(not(feature = "hydrate"))]
+        let _ = set_origin;
+    });
+    origin
+}

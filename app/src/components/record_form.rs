@@ -1,0 +1,249 @@
+//! The form that creates or edits a record of any kind, built from the kind's field
+//! definitions: one labelled control per field, read-only for viewers, saving only the
+//! fields that changed (each with the value it started from, for the server's three-way
+//! merge), and showing a conflict when someone else changed the same field.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+
+use crate::api::records::{create_record, update_record, FormChoices};
+use crate::components::error_message;
+use crate::error::{AppError, EditConflict};
+use crate::model::{Choice, FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
+
+/// What a save sends.
+#[derive(Clone)]
+enum Save {
+    Create(Fields),
+    Update(i64, BTreeMap<String, FieldChange>),
+}
+
+/// One field's control and its text.
+#[derive(Clone, Copy)]
+struct Input {
+    def: &'static FieldDef,
+    text: RwSignal<String>,
+}
+
+/// Creates (`record` is `None`) or edits a record of `kind` in workspace `slug`.
+/// Calls `on_saved` with the stored record after each successful save.
+#[component]
+pub fn RecordForm(
+    /// Workspace slug.
+    slug: String,
+    /// Kind of record.
+    kind: RecordKind,
+    /// The record to edit; `None` to create one.
+    record: Option<Record>,
+    /// Options of the reference and member pickers.
+    choices: FormChoices,
+    /// Whether the viewer may change it (false for viewers: every control is read-only).
+    can_write: bool,
+    /// Called with the stored record after a save.
+    on_saved: Callback<Record>,
+) -> impl IntoView {
+    let base = RwSignal::new(record);
+    let inputs: Vec<Input> = kind
+        .fields()
+        .iter()
+        .map(|def| Input {
+            def,
+            text: RwSignal::new(base.with_untracked(|r| {
+                r.as_ref().map(|r| def.format_input(r.get(def.name))).unwrap_or_default()
+            })),
+        })
+        .collect();
+    let inputs = StoredValue::new(inputs);
+
+    let conflict = RwSignal::new(None::<EditConflict>);
+    let save_slug = slug.clone();
+    let save = Action::new(move |req: &Save| {
+        let (slug, req) = (save_slug.clone(), req.clone());
+        async move {
+            match req {
+                Save::Create(fields) => create_record(slug, kind, fields).await,
+                Save::Update(id, changes) => update_record(slug, kind, id, changes).await,
+            }
+        }
+    });
+    let saved_note = RwSignal::new(false);
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(r)) => {
+            for i in inputs.get_value() {
+                i.text.set(i.def.format_input(r.get(i.def.name)));
+            }
+            base.set(Some(r.clone()));
+            conflict.set(None);
+            saved_note.set(true);
+            on_saved.run(r);
+        }
+        Some(Err(AppError::Conflict(c))) => conflict.set(Some(*c)),
+        _ => {}
+    });
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved_note.set(false);
+        let current = base.get_untracked();
+        let inputs = inputs.get_value();
+        match current {
+            None => {
+                let fields = inputs
+                    .iter()
+                    .map(|i| (i.def.name.to_string(), Value::Text(i.text.get_untracked())))
+                    .collect();
+                save.dispatch(Save::Create(fields));
+            }
+            Some(r) => {
+                let changes: BTreeMap<String, FieldChange> = inputs
+                    .iter()
+                    .filter(|i| i.text.get_untracked() != i.def.format_input(r.get(i.def.name)))
+                    .map(|i| {
+                        let change = FieldChange { base: r.get(i.def.name).clone(), value: Value::Text(i.text.get_untracked()) };
+                        (i.def.name.to_string(), change)
+                    })
+                    .collect();
+                save.dispatch(Save::Update(r.id, changes));
+            }
+        }
+    };
+
+    // Conflict resolution: take their values, or keep mine and save again on top of theirs.
+    let take_theirs = move |_| {
+        if let Some(c) = conflict.get_untracked() {
+            for i in inputs.get_value() {
+                i.text.set(i.def.format_input(c.current.get(i.def.name)));
+            }
+            base.set(Some(c.current));
+            conflict.set(None);
+        }
+    };
+    let keep_mine = move |_| {
+        if let Some(c) = conflict.get_untracked() {
+            base.set(Some(c.current));
+            conflict.set(None);
+        }
+    };
+
+    let field_error = move |name: &'static str| {
+        move || match save.value().get() {
+            Some(Err(AppError::Validation { field, message })) if field == name => Some(message),
+            _ => None,
+        }
+    };
+    let form_id = format!("{}-form", kind.noun());
+    let controls = inputs
+        .get_value()
+        .into_iter()
+        .map(|i| {
+            let id = format!("{}-{}", kind.noun(), i.def.name);
+            let error_id = format!("{id}-error");
+            let label = if i.def.required { format!("{} (required)", i.def.label) } else { i.def.label.to_string() };
+            let control = match i.def.kind {
+                FieldKind::LongText => view! {
+                    <textarea id=id.clone() name=i.def.name rows="4" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()></textarea>
+                }
+                .into_any(),
+                FieldKind::Choice(options) => view! {
+                    <select id=id.clone() name=i.def.name disabled=!can_write bind:value=i.text aria-describedby=error_id.clone()>
+                        <option value="">"—"</option>
+                        {options.iter().map(|o| view! { <option value=*o>{*o}</option> }).collect_view()}
+                    </select>
+                }
+                .into_any(),
+                FieldKind::Ref(target) => {
+                    let options = choices.records.get(&target).cloned().unwrap_or_default();
+                    view! { <ChoiceSelect id=id.clone() name=i.def.name text=i.text disabled=!can_write options described_by=error_id.clone()/> }
+                        .into_any()
+                }
+                FieldKind::Member => {
+                    let options = choices.members.clone();
+                    view! { <ChoiceSelect id=id.clone() name=i.def.name text=i.text disabled=!can_write options described_by=error_id.clone()/> }
+                        .into_any()
+                }
+                FieldKind::Date => view! {
+                    <input id=id.clone() name=i.def.name type="date" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                }
+                .into_any(),
+                FieldKind::Integer { .. } | FieldKind::Decimal | FieldKind::Money => view! {
+                    <input id=id.clone() name=i.def.name type="text" inputmode="decimal" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                }
+                .into_any(),
+                FieldKind::Text { .. } | FieldKind::Tags => view! {
+                    <input id=id.clone() name=i.def.name type="text" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                }
+                .into_any(),
+            };
+            let wide = matches!(i.def.kind, FieldKind::LongText);
+            view! {
+                <div class="field" class:wide=wide>
+                    <label for=id>{label}</label>
+                    {control}
+                    <span class="field-error" id=error_id>{field_error(i.def.name)}</span>
+                </div>
+            }
+        })
+        .collect_view();
+
+    let is_new = base.with_untracked(Option::is_none);
+    view! {
+        <form id=form_id class="record-form" on:submit=submit novalidate>
+            <div class="fields">{controls}</div>
+            {move || conflict.get().map(|c| {
+                let rows = c.fields.iter().map(|f| {
+                    let def = kind.field(&f.field);
+                    let label = def.map(|d| d.label).unwrap_or("?");
+                    let show = |v: &Value| def.map(|d| d.format_input(v)).unwrap_or_default();
+                    view! { <li><strong>{label}</strong>": yours "<q>{show(&f.mine)}</q>", theirs "<q>{show(&f.theirs)}</q></li> }
+                }).collect_view();
+                view! {
+                    <div class="conflict" role="alert">
+                        <p>{c.message.clone()}</p>
+                        <ul>{rows}</ul>
+                        <button type="button" on:click=take_theirs>"Take their values"</button>
+                        <button type="button" on:click=keep_mine>"Keep mine and save again"</button>
+                    </div>
+                }
+            })}
+            {move || match save.value().get() {
+                Some(Err(AppError::Conflict(_))) | Some(Ok(_)) | None => None,
+                Some(Err(e)) => Some(view! { <p class="error" role="alert">{error_message(&e)}</p> }),
+            }}
+            <Show when=move || can_write>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || save.pending().get()>
+                        {if is_new { format!("Create {}", kind.noun()) } else { "Save".to_string() }}
+                    </button>
+                    <span class="saved" role="status">{move || saved_note.get().then_some("Saved")}</span>
+                </div>
+            </Show>
+        </form>
+    }
+}
+
+/// A select over a list of records or members, with an empty option to clear it.
+#[component]
+fn ChoiceSelect(
+    id: String,
+    name: &'static str,
+    text: RwSignal<String>,
+    disabled: bool,
+    options: Vec<Choice>,
+    described_by: String,
+) -> impl IntoView {
+    let options = options
+        .into_iter()
+        .map(|c| {
+            let value = c.id.to_string();
+            let selected = move || text.get() == value;
+            view! { <option value=c.id.to_string() selected=selected>{c.label}</option> }
+        })
+        .collect_view();
+    view! {
+        <select id=id name=name disabled=disabled bind:value=text aria-describedby=described_by>
+            <option value="">"—"</option>
+            {options}
+        </select>
+    }
+}

@@ -1,0 +1,98 @@
+//! The error every server function returns, serializable so the browser can show why a
+//! call failed and which field was wrong.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+use crate::model::{Record, Value};
+
+/// Why a server function failed. Internal causes are logged on the server and reach the
+/// client only as [`AppError::Internal`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum AppError {
+    /// The thing asked for does not exist, or is not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller is not signed in.
+    #[error("please sign in first")]
+    Unauthorized,
+    /// The caller is signed in but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// An input was refused; `field` names it.
+    #[error("{message}")]
+    Validation {
+        /// The input's name (`email`, `name`, a record field).
+        field: String,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// An edit collided with someone else's change to the same field.
+    #[error("{}", .0.message)]
+    Conflict(Box<EditConflict>),
+    /// Too many attempts; try again after `retry_after_secs` seconds.
+    #[error("too many attempts, try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// Something failed on the server; its cause is in the server's log.
+    #[error("something went wrong on the server")]
+    Internal,
+    /// The request itself failed (network, encoding): from the server-function machinery.
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+/// The details of an edit conflict: for each conflicted field what the editor started
+/// from, what they wanted and what is stored now, plus the record as it is now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EditConflict {
+    /// A sentence for people ("Anna changed Name while you were editing").
+    pub message: String,
+    /// The record as stored now (its `version` is the one to resubmit against).
+    pub current: Record,
+    /// The fields in conflict.
+    pub fields: Vec<FieldConflict>,
+}
+
+/// One conflicted field of an [`EditConflict`] (three-way: base, mine, theirs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldConflict {
+    /// Field name.
+    pub field: String,
+    /// The value both sides started from.
+    pub base: Value,
+    /// The value this editor wanted.
+    pub mine: Value,
+    /// The value someone else stored meanwhile.
+    pub theirs: Value,
+}
+
+impl AppError {
+    /// A validation error for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation { field: field.into(), message: message.into() }
+    }
+
+    /// The field a validation error names, if this is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Validation { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Request(value.to_string())
+    }
+}
+
+/// Result of a server function.
+pub type AppResult<T> = Result<T, AppError>;

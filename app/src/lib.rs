@@ -1,0 +1,75 @@
+//! Tandem's Leptos application: the HTML shell, the router with every page, and the
+//! modules shared by the server and the browser.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::pages::{
+    auth::{LoginPage, SignupPage},
+    home::HomePage,
+    import::ImportPage,
+    invite::InvitePage,
+    members::MembersPage,
+    records::{CustomerPage, CustomersPage, DealPage, DealsPage},
+    settings::SettingsPage,
+    workspace::WorkspaceLayout,
+    workspaces::WorkspacesPage,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app: routes to every page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tandem.css"/>
+        <Title text="Tandem"/>
+        <Router>
+            <Routes fallback=|| view! { <main class="page"><h1>"Page not found"</h1><a href="/">"Go to the start page"</a></main> }>
+                <Route path=path!("/") view=HomePage/>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/signup") view=SignupPage/>
+                <Route path=path!("/workspaces") view=WorkspacesPage/>
+                <Route path=path!("/invite/:token") view=InvitePage/>
+                <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
+                    <Route path=path!("") view=CustomersPage/>
+                    <Route path=path!("customers") view=CustomersPage/>
+                    <Route path=path!("customers/:id") view=CustomerPage/>
+                    <Route path=path!("deals") view=DealsPage/>
+                    <Route path=path!("deals/:id") view=DealPage/>
+                    <Route path=path!("members") view=MembersPage/>
+                    <Route path=path!("import") view=ImportPage/>
+                    <Route path=path!("settings") view=SettingsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

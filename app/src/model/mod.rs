@@ -1,0 +1,274 @@
+//! Domain types shared by server and browser: people, workspaces, records and import reports.
+
+pub mod import;
+pub mod record;
+
+use serde::{Deserialize, Serialize};
+
+pub use record::{
+    FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, RecordQuery, SortDir, Value,
+};
+
+/// A member's role in a workspace, weakest first, so roles compare with `<` and `>=`.
+///
+/// Viewers read only; members read and write records; admins also manage members and
+/// invites; the owner can also rename the workspace and hand it over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything in the workspace, changes nothing.
+    Viewer,
+    /// Reads and writes records.
+    Member,
+    /// Also manages members and invites.
+    Admin,
+    /// Also renames, deletes or hands over the workspace. Exactly one per workspace.
+    Owner,
+}
+
+impl Role {
+    /// Every role, weakest first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    /// The role's name as stored and sent on the wire (`"viewer"`, `"member"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses a stored role name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The capitalised name shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Viewer => "Viewer",
+            Role::Member => "Member",
+            Role::Admin => "Admin",
+            Role::Owner => "Owner",
+        }
+    }
+
+    /// Whether this role may create, change or delete records.
+    pub fn can_write(self) -> bool {
+        self >= Role::Member
+    }
+
+    /// Whether this role may manage members, invites and imports.
+    pub fn can_admin(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// A person's account as others see it. `email` is `None` for a person created by an
+/// import who has not yet joined through their invite link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Database id.
+    pub id: i64,
+    /// Lower-cased e-mail address, unique; `None` until an imported person joins.
+    pub email: Option<String>,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Avatar colour as a CSS hex colour (`#rrggbb`), derived from the id.
+    pub color: String,
+    /// The workspace opened last, remembered for the next sign-in.
+    pub last_workspace_id: Option<i64>,
+}
+
+impl User {
+    /// Up to two initials for the avatar, upper-cased ("Anna Snelling" -> "AS").
+    pub fn initials(&self) -> String {
+        initials(&self.display_name)
+    }
+}
+
+/// Up to two upper-case initials of a display name.
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// A stable avatar colour for a user id, from a small palette with readable white text.
+pub fn avatar_color(id: i64) -> String {
+    const PALETTE: [&str; 8] = [
+        "#1f6feb", "#8250df", "#bf3989", "#cf222e", "#bc4c00", "#4d7c0f", "#0e7490", "#57606a",
+    ];
+    PALETTE[id.rem_euclid(PALETTE.len() as i64) as usize].to_string()
+}
+
+/// A workspace: the unit of sharing. Every record belongs to exactly one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// Database id.
+    pub id: i64,
+    /// Name shown to people; can be renamed.
+    pub name: String,
+    /// URL name (`/w/{slug}/...`): lower-case letters, digits and dashes; fixed at creation.
+    pub slug: String,
+}
+
+/// A workspace seen by one of its members, with that member's role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The workspace.
+    pub workspace: Workspace,
+    /// The member's role in it.
+    pub role: Role,
+}
+
+/// A row of a workspace's member list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's account.
+    pub user: User,
+    /// Their role.
+    pub role: Role,
+    /// When they joined, Unix milliseconds.
+    pub joined_at: i64,
+    /// Whether they have an account they can sign in with (false for imported people
+    /// who have not yet followed their invite link).
+    pub joined: bool,
+}
+
+/// An invite link: whoever opens `/invite/{token}` while it is live joins with `role`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    /// Database id.
+    pub id: i64,
+    /// The workspace it joins.
+    pub workspace_id: i64,
+    /// Secret in the link: 32 URL-safe characters.
+    pub token: String,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// Expiry, Unix milliseconds.
+    pub expires_at: i64,
+    /// How many acceptances it allows.
+    pub max_uses: i64,
+    /// How many acceptances it has had.
+    pub uses: i64,
+    /// Set when an admin revoked it, Unix milliseconds.
+    pub revoked_at: Option<i64>,
+    /// For an imported person: the account the link claims (the new user takes it over,
+    /// with its deals). `None` for an ordinary invite.
+    pub for_user: Option<i64>,
+    /// Display name of `for_user`, if any.
+    pub for_name: Option<String>,
+}
+
+impl Invite {
+    /// The link's path, to append to the site's origin.
+    pub fn path(&self) -> String {
+        format!("/invite/{}", self.token)
+    }
+
+    /// Whether it can still be accepted at `now` (Unix milliseconds).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at && self.uses < self.max_uses
+    }
+}
+
+/// What an invite link shows before it is accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvitePreview {
+    /// Name of the workspace it joins.
+    pub workspace_name: String,
+    /// Slug of that workspace.
+    pub workspace_slug: String,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// For a claim link, the imported person's name (pre-filled on sign-up).
+    pub for_name: Option<String>,
+    /// Whether it can still be accepted.
+    pub live: bool,
+}
+
+/// One page of a list: `items` are rows `offset .. offset + items.len()` of `total`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows matching the query in all pages.
+    pub total: i64,
+    /// Index of the first row of this page.
+    pub offset: i64,
+    /// Page size asked for.
+    pub limit: i64,
+}
+
+/// An option of a select control: a record or member id and its label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Id of the record or user.
+    pub id: i64,
+    /// What the option shows.
+    pub label: String,
+}
+
+/// Formats Unix milliseconds as a UTC date and time (`2026-11-21 14:05 UTC`), the same
+/// on the server and in the browser (so hydration sees the same text).
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+/// Milliseconds since the Unix epoch, now.
+#[cfg(feature = "ssr")]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_order_from_viewer_to_owner() {
+        assert!(Role::Viewer < Role::Member && Role::Member < Role::Admin);
+        assert!(!Role::Viewer.can_write() && Role::Member.can_write());
+        assert!(!Role::Member.can_admin() && Role::Admin.can_admin());
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn utc_times_format_as_calendar_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_utc(1_795_305_900_000), "2026-11-22 21:25 UTC");
+    }
+
+    #[test]
+    fn initials_take_two_words() {
+        assert_eq!(initials("Anna Snelling"), "AS");
+        assert_eq!(initials("mei-mei johns"), "MJ");
+        assert_eq!(initials("Cher"), "C");
+        assert_eq!(initials(""), "");
+    }
+}

@@ -1,0 +1,185 @@
+//! `/w/{slug}/members`: the member list with roles (admins change roles and remove
+//! members) and invite links (admins create, copy and revoke them).
+
+use leptos::prelude::*;
+
+use crate::api::members::{create_invite, list_invites, list_members, remove_member, revoke_invite, set_member_role};
+use crate::api::workspaces::WorkspaceView;
+use crate::components::{error_message, use_origin, ActionError, Avatar};
+use crate::model::{format_utc, Role};
+
+/// Members and invites of the current workspace.
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let me = ws.user.id;
+    let my_role = ws.role;
+    let refresh = RwSignal::new(0u32);
+    let members_slug = slug.clone();
+    let members = Resource::new(move || refresh.get(), move |_| list_members(members_slug.clone()));
+    let role_slug = slug.clone();
+    let set_role = Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
+    let remove_slug = slug.clone();
+    let remove = Action::new(move |id: &i64| remove_member(remove_slug.clone(), *id));
+    Effect::new(move |_| {
+        let done = set_role.value().get().is_some() || remove.value().get().is_some();
+        if done {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <h1>"Members"</h1>
+        <ActionError result=set_role.value()/>
+        <ActionError result=remove.value()/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match members.await {
+                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="records" aria-label="Members">
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|m| {
+                                    let id = m.user.id;
+                                    let name = m.user.display_name.clone();
+                                    let editable = my_role.can_admin() && m.role != Role::Owner && id != me
+                                        && (my_role == Role::Owner || m.role != Role::Admin);
+                                    let role_id = format!("role-{id}");
+                                    let role_cell = if editable {
+                                        let options = Role::ALL.into_iter()
+                                            .filter(|r| *r != Role::Owner && (my_role == Role::Owner || *r != Role::Admin))
+                                            .map(|r| view! { <option value=r.as_str() selected=r == m.role>{r.label()}</option> })
+                                            .collect_view();
+                                        view! {
+                                            <label class="visually-hidden" for=role_id.clone()>{format!("Role of {name}")}</label>
+                                            <select id=role_id on:change=move |ev| {
+                                                if let Some(r) = Role::parse(&event_target_value(&ev)) { set_role.dispatch((id, r)); }
+                                            }>{options}</select>
+                                        }.into_any()
+                                    } else {
+                                        view! { <span class="badge">{m.role.label()}</span> }.into_any()
+                                    };
+                                    let remove_label = format!("Remove {name}");
+                                    view! {
+                                        <tr>
+                                            <td><Avatar name=name.clone() color=m.user.color.clone()/>" "{name.clone()}</td>
+                                            <td>{m.user.email.clone().unwrap_or_else(|| "not joined yet".into())}</td>
+                                            <td>{role_cell}</td>
+                                            <td>{format_utc(m.joined_at)}</td>
+                                            <td>{editable.then(|| view! {
+                                                <button type="button" aria-label=remove_label on:click=move |_| { remove.dispatch(id); }>"Remove"</button>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        {my_role.can_admin().then(|| view! { <Invites slug=slug.clone()/> })}
+    }
+}
+
+/// Invite links: create one (role, days valid, uses), copy it, revoke it.
+#[component]
+fn Invites(slug: String) -> impl IntoView {
+    let origin = use_origin();
+    let refresh = RwSignal::new(0u32);
+    let list_slug = slug.clone();
+    let invites = Resource::new(move || refresh.get(), move |_| list_invites(list_slug.clone()));
+    let role = RwSignal::new("member".to_string());
+    let days = RwSignal::new("7".to_string());
+    let uses = RwSignal::new("10".to_string());
+    let create_slug = slug.clone();
+    let create = Action::new(move |(r, d, u): &(Role, i64, i64)| create_invite(create_slug.clone(), *r, *d, *u));
+    let revoke_slug = slug.clone();
+    let revoke = Action::new(move |id: &i64| revoke_invite(revoke_slug.clone(), *id));
+    Effect::new(move |_| {
+        if create.value().get().is_some() || revoke.value().get().is_some() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let r = Role::parse(&role.get_untracked()).unwrap_or(Role::Member);
+        let d = days.get_untracked().trim().parse().unwrap_or(0);
+        let u = uses.get_untracked().trim().parse().unwrap_or(0);
+        create.dispatch((r, d, u));
+    };
+    view! {
+        <section aria-labelledby="invites-heading">
+            <h2 id="invites-heading">"Invite links"</h2>
+            <form class="inline-form" on:submit=submit>
+                <label for="invite-role">"Role"</label>
+                <select id="invite-role" bind:value=role>
+                    <option value="viewer">"Viewer"</option>
+                    <option value="member">"Member"</option>
+                    <option value="admin">"Admin"</option>
+                </select>
+                <label for="invite-days">"Valid for (days)"</label>
+                <input id="invite-days" type="number" min="1" max="90" bind:value=days/>
+                <label for="invite-uses">"Uses"</label>
+                <input id="invite-uses" type="number" min="1" max="1000" bind:value=uses/>
+                <button type="submit" class="primary" disabled=move || create.pending().get()>"Create invite link"</button>
+            </form>
+            <ActionError result=create.value()/>
+            {move || create.value().get().and_then(Result::ok).map(|inv| view! {
+                <p role="status">"New link: "<InviteLinkField path=inv.path() label="New invite link".to_string() origin/></p>
+            })}
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || invites.get().map(|r| match r {
+                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p>"No invite links yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="records" aria-label="Invite links">
+                            <thead><tr><th scope="col">"Link"</th><th scope="col">"For"</th><th scope="col">"Role"</th><th scope="col">"Used"</th><th scope="col">"Expires"</th><th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|i| {
+                                    let id = i.id;
+                                    let status = if i.revoked_at.is_some() { "revoked" } else if i.uses >= i.max_uses { "used up" } else { "active" };
+                                    let label = format!("Invite link {id}");
+                                    view! {
+                                        <tr>
+                                            <td><InviteLinkField path=i.path() label origin/></td>
+                                            <td>{i.for_name.clone().unwrap_or_else(|| "anyone".into())}</td>
+                                            <td>{i.role.label()}</td>
+                                            <td>{format!("{} of {}", i.uses, i.max_uses)}</td>
+                                            <td>{format_utc(i.expires_at)}</td>
+                                            <td>{status}</td>
+                                            <td>{(status == "active").then(|| view! {
+                                                <button type="button" aria-label=format!("Revoke invite link {id}") on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// A read-only field holding a full invite URL, with a button copying it.
+#[component]
+fn InviteLinkField(path: String, label: String, origin: ReadSignal<String>) -> impl IntoView {
+    let url = move || format!("{}{}", origin.get(), path);
+    let copied = RwSignal::new(false);
+    let copy_url = url.clone();
+    view! {
+        <input type="text" readonly class="link" aria-label=label.clone() prop:value=url/>
+        <button type="button" aria-label=format!("Copy {}", label.to_lowercase()) on:click=move |_| {
+            #[cfg(feature = "hydrate")]
+            {
+                let _ = window().navigator().clipboard().write_text(&copy_url());
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &copy_url;
+            copied.set(true);
+        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+    }
+}

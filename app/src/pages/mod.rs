@@ -1,0 +1,11 @@
+//! The app's pages, one module per area; route components end in `Page`.
+
+pub mod auth;
+pub mod home;
+pub mod import;
+pub mod invite;
+pub mod members;
+pub mod records;
+pub mod settings;
+pub mod workspace;
+pub mod workspaces;

@@ -1,0 +1,561 @@
+//! Record pages for every kind through one set of components: a list with search,
+//! filters, sort and paging (state in the URL query), a detail page with the record form,
+//! related records, and the deals pipeline board.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::api::records::{delete_record, get_record, list_field_values, list_form_choices, list_records, update_record};
+use crate::api::workspaces::WorkspaceView;
+use crate::components::{error_message, ActionError, RecordForm};
+use crate::error::AppError;
+use crate::model::record::DEAL_STAGES;
+use crate::model::{format_utc, Choice, FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+
+/// Rows per list page.
+const PAGE_SIZE: i64 = 50;
+
+/// Percent-encodes a query-string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Builds `?k=v&...` from pairs, leaving out empty values.
+fn query_string(pairs: &[(&str, String)]) -> String {
+    let parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// `/w/{slug}/customers`: the customer list.
+#[component]
+pub fn CustomersPage() -> impl IntoView {
+    view! {
+        <RecordList
+            kind=RecordKind::Customer
+            title="Customers"
+            columns=&["name", "sector", "owner_id", "office_location", "revenue", "employees"]
+            filters=&["sector", "owner_id"]
+        />
+    }
+}
+
+/// `/w/{slug}/deals`: the pipeline board (default) or the deal list (`?view=list`).
+#[component]
+pub fn DealsPage() -> impl IntoView {
+    let query = use_query_map();
+    let slug = expect_context::<WorkspaceView>().workspace.slug;
+    let list = move || query.with(|q| q.get("view")).as_deref() == Some("list");
+    let base = format!("/w/{slug}/deals");
+    view! {
+        <nav class="view-switch" aria-label="Deal views">
+            <A href=format!("{base}?view=board") attr:aria-current=move || (!list()).then_some("page")>"Board"</A>
+            <A href=format!("{base}?view=list") attr:aria-current=move || list().then_some("page")>"List"</A>
+        </nav>
+        {move || if list() {
+            view! {
+                <RecordList
+                    kind=RecordKind::Deal
+                    title="Deals"
+                    columns=&["code", "customer_id", "product_id", "stage", "owner_id", "value", "close_date"]
+                    filters=&["stage", "owner_id"]
+                />
+            }.into_any()
+        } else {
+            view! { <DealBoard/> }.into_any()
+        }}
+    }
+}
+
+/// Options of a list's filter selects: field -> (value, label).
+type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
+
+/// Loads the options of each filter field: a choice field's choices, a text field's
+/// distinct values, members, or referenced records.
+async fn filter_options(slug: String, kind: RecordKind, fields: &'static [&'static str]) -> Result<FilterOptions, AppError> {
+    let choices = list_form_choices(slug.clone(), kind).await?;
+    let pairs = |list: Vec<Choice>| list.into_iter().map(|c| (c.id.to_string(), c.label)).collect::<Vec<_>>();
+    let mut out = FilterOptions::new();
+    for name in fields {
+        let Some(def) = kind.field(name) else { continue };
+        let options = match def.kind {
+            FieldKind::Choice(options) => options.iter().map(|o| (o.to_string(), o.to_string())).collect(),
+            FieldKind::Member => pairs(choices.members.clone()),
+            FieldKind::Ref(target) => pairs(choices.records.get(&target).cloned().unwrap_or_default()),
+            _ => list_field_values(slug.clone(), kind, name.to_string()).await?.into_iter().map(|v| (v.clone(), v)).collect(),
+        };
+        out.insert(name.to_string(), options);
+    }
+    Ok(out)
+}
+
+/// A searchable, filterable, sortable, paged list of a kind's records. The query lives in
+/// the URL (`q`, one parameter per filter field, `sort`, `dir`, `page`), so it survives
+/// reloads and the back button.
+#[component]
+pub fn RecordList(
+    /// Kind listed.
+    kind: RecordKind,
+    /// Page heading.
+    title: &'static str,
+    /// Fields shown as columns; the first links to the record.
+    columns: &'static [&'static str],
+    /// Fields offered as filters.
+    filters: &'static [&'static str],
+) -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let query = use_query_map();
+    let param = move |k: &str| query.with(|q| q.get(k)).unwrap_or_default();
+    let record_query = Memo::new(move |_| {
+        let mut filter_values = BTreeMap::new();
+        for name in filters {
+            let v = param(name);
+            if let (false, Some(def)) = (v.is_empty(), kind.field(name)) {
+                filter_values.insert(name.to_string(), def.normalize(Value::Text(v)).unwrap_or(Value::Null));
+            }
+        }
+        let page: i64 = param("page").parse().unwrap_or(1).max(1);
+        RecordQuery {
+            search: Some(param("q")).filter(|s| !s.is_empty()),
+            filters: filter_values,
+            sort: Some(param("sort")).filter(|s| !s.is_empty()),
+            dir: if param("dir") == "desc" { SortDir::Desc } else { SortDir::Asc },
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        }
+    });
+    let list_slug = slug.clone();
+    let rows = Resource::new(move || record_query.get(), move |q| list_records(list_slug.clone(), kind, q));
+    let options_slug = slug.clone();
+    let options = Resource::new(|| (), move |_| filter_options(options_slug.clone(), kind, filters));
+    let base = format!("/w/{slug}/{}", kind.path());
+
+    // Every parameter but `skip`, for links that change one of them.
+    let keep = move |skip: &[&str]| -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<(&'static str, String)> = vec![("q", param("q"))];
+        pairs.extend(filters.iter().map(|f| (*f, param(f))));
+        pairs.extend([("sort", param("sort")), ("dir", param("dir")), ("page", param("page"))]);
+        if let Some(v) = Some(param("view")).filter(|v| !v.is_empty()) {
+            pairs.push(("view", v));
+        }
+        pairs.into_iter().filter(|(k, _)| !skip.contains(k)).collect()
+    };
+    let sort_link = {
+        let base = base.clone();
+        move |field: &str| {
+            let desc = param("sort") == field && param("dir") != "desc";
+            let mut pairs = keep(&["sort", "dir", "page"]);
+            pairs.push(("sort", field.to_string()));
+            pairs.push(("dir", if desc { "desc".into() } else { String::new() }));
+            format!("{base}{}", query_string(&pairs))
+        }
+    };
+    let page_link = {
+        let base = base.clone();
+        move |page: i64| {
+            let mut pairs = keep(&["page"]);
+            pairs.push(("page", if page > 1 { page.to_string() } else { String::new() }));
+            format!("{base}{}", query_string(&pairs))
+        }
+    };
+
+    let headers = move || {
+        columns
+            .iter()
+            .map(|name| {
+                let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                let sorted = param("sort") == *name || (param("sort").is_empty() && *name == kind.label_field());
+                let sort = sorted.then(|| if param("dir") == "desc" { "descending" } else { "ascending" });
+                view! { <th scope="col" aria-sort=sort><a href=sort_link(name)>{label}</a></th> }
+            })
+            .collect_view()
+            .into_any()
+    };
+
+    let filter_controls = move || {
+        options.get().map(|o| {
+            let o = o.unwrap_or_default();
+            filters
+                .iter()
+                .map(|name| {
+                    let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                    let id = format!("filter-{name}");
+                    let current = param(name);
+                    let opts = o.get(*name).cloned().unwrap_or_default().into_iter().map(|(value, text)| {
+                        let selected = value == current;
+                        view! { <option value=value selected=selected>{text}</option> }
+                    }).collect_view();
+                    view! {
+                        <label for=id.clone()>{label}</label>
+                        <select id=id name=*name>
+                            <option value="">"Any"</option>
+                            {opts}
+                        </select>
+                    }
+                })
+                .collect_view()
+        })
+    };
+
+    let can_write = ws.role.can_write();
+    let new_link = format!("{base}/new");
+    let row_base = base.clone();
+    view! {
+        <header class="page-header">
+            <h1>{title}</h1>
+            {can_write.then(|| view! { <a class="button primary" href=new_link>{format!("New {}", kind.noun())}</a> })}
+        </header>
+        <Form method="GET" action=base.clone()>
+            <div class="filters">
+                <label for="list-search">"Search"</label>
+                <input id="list-search" type="search" name="q" value=param("q")/>
+                <Transition fallback=|| ()>{filter_controls}</Transition>
+                {(!param("view").is_empty()).then(|| view! { <input type="hidden" name="view" value=param("view")/> })}
+                <button type="submit">"Search"</button>
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let row_base = row_base.clone();
+                let page_link = page_link.clone();
+                let headers = headers.clone();
+                rows.get().map(move |result| match result {
+                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    Ok(page) => view! { <RecordTable page columns base=row_base headers=headers() title page_link/> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The rows of a list page, its count and its paging links.
+#[component]
+fn RecordTable(
+    page: Page<Record>,
+    columns: &'static [&'static str],
+    base: String,
+    headers: AnyView,
+    title: &'static str,
+    page_link: impl Fn(i64) -> String + 'static,
+) -> impl IntoView {
+    let current = page.offset / page.limit.max(1) + 1;
+    let pages = ((page.total + page.limit - 1) / page.limit.max(1)).max(1);
+    let noun = page.items.first().map(|r| r.kind.noun()).unwrap_or("record");
+    let count = format!("{} {}{}", page.total, noun, if page.total == 1 { "" } else { "s" });
+    let rows = page
+        .items
+        .into_iter()
+        .map(|r| {
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let text = r.display(c);
+                    if i == 0 {
+                        let text = if text.is_empty() { r.title() } else { text };
+                        view! { <td><a href=format!("{base}/{}", r.id)>{text}</a></td> }.into_any()
+                    } else {
+                        view! { <td>{text}</td> }.into_any()
+                    }
+                })
+                .collect_view();
+            view! { <tr>{cells}</tr> }
+        })
+        .collect_view();
+    view! {
+        <p class="count" role="status">{count}</p>
+        <table class="records" aria-label=title>
+            <thead><tr>{headers}</tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"Previous page"</a> })}
+            <span>{format!("Page {current} of {pages}")}</span>
+            {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">"Next page"</a> })}
+        </nav>
+    }
+}
+
+/// `/w/{slug}/customers/{id}`: a customer, its form and its deals.
+#[component]
+pub fn CustomerPage() -> impl IntoView {
+    view! { <RecordDetail kind=RecordKind::Customer/> }
+}
+
+/// `/w/{slug}/deals/{id}`: a deal and its form.
+#[component]
+pub fn DealPage() -> impl IntoView {
+    view! { <RecordDetail kind=RecordKind::Deal/> }
+}
+
+/// A record's page (or, at `.../new`, the form for a new one): heading, bookkeeping, the
+/// form, deletion, and for a customer its deals.
+#[component]
+fn RecordDetail(kind: RecordKind) -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let load_slug = slug.clone();
+    let data = Resource::new(id, move |id| {
+        let slug = load_slug.clone();
+        async move {
+            let choices = list_form_choices(slug.clone(), kind).await?;
+            let record = match id.parse::<i64>() {
+                Ok(n) => Some(get_record(slug, kind, n).await?),
+                Err(_) if id == "new" => None,
+                Err(_) => return Err(AppError::NotFound(format!("no such {}", kind.noun()))),
+            };
+            Ok((record, choices))
+        }
+    });
+    let can_write = ws.role.can_write();
+    let list_path = format!("/w/{slug}/{}", kind.path());
+    view! {
+        <p><a href=list_path.clone()>{format!("← All {}", kind.path())}</a></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let slug = slug.clone();
+                let list_path = list_path.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <h1>"Not available"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                        Ok((record, choices)) => view! { <RecordView kind slug record choices can_write list_path/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RecordView(
+    kind: RecordKind,
+    slug: String,
+    record: Option<Record>,
+    choices: crate::api::records::FormChoices,
+    can_write: bool,
+    list_path: String,
+) -> impl IntoView {
+    let current = RwSignal::new(record.clone());
+    let navigate = use_navigate();
+    let created_path = list_path.clone();
+    let on_saved = Callback::new(move |r: Record| {
+        if current.get_untracked().is_none() {
+            navigate(&format!("{created_path}/{}", r.id), Default::default());
+        }
+        current.set(Some(r));
+    });
+    let heading = move || {
+        current.with(|r| r.as_ref().map(Record::title).unwrap_or_else(|| format!("New {}", kind.noun())))
+    };
+    let meta = move || {
+        current.with(|r| {
+            r.as_ref().map(|r| format!("Version {} · last changed {}", r.version, format_utc(r.updated_at)))
+        })
+    };
+    let delete_slug = slug.clone();
+    let delete = Action::new(move |(id, version): &(i64, i64)| delete_record(delete_slug.clone(), kind, *id, *version));
+    let confirm = RwSignal::new(false);
+    let after_delete = list_path.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            crate::components::navigate_hard(&after_delete);
+        }
+    });
+    let record_id = record.as_ref().map(|r| r.id);
+    view! {
+        <header class="page-header">
+            <h1>{heading}</h1>
+            {(!can_write).then(|| view! { <span class="badge">"Read only"</span> })}
+        </header>
+        <p class="meta">{meta}</p>
+        <RecordForm slug=slug.clone() kind record choices can_write on_saved/>
+        {(can_write && record_id.is_some()).then(|| view! {
+            <section class="danger-zone" aria-label="Delete">
+                <Show when=move || confirm.get() fallback=move || view! {
+                    <button type="button" on:click=move |_| confirm.set(true)>{format!("Delete {}", kind.noun())}</button>
+                }>
+                    <p>{format!("Delete this {}? Colleagues will see it gone.", kind.noun())}</p>
+                    <button type="button" class="danger" on:click=move |_| {
+                        if let Some(r) = current.get_untracked() { delete.dispatch((r.id, r.version)); }
+                    }>"Yes, delete"</button>
+                    <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                </Show>
+                <ActionError result=delete.value()/>
+            </section>
+        })}
+        {(kind == RecordKind::Customer).then(|| record_id.map(|id| view! {
+            <RelatedDeals slug=slug.clone() customer=id/>
+        })).flatten()}
+    }
+}
+
+/// A customer's deals, newest first (up to 200).
+#[component]
+fn RelatedDeals(slug: String, customer: i64) -> impl IntoView {
+    let base = format!("/w/{slug}/deals");
+    let deals = Resource::new(
+        || (),
+        move |_| {
+            let mut q = RecordQuery { sort: Some("updated_at".into()), dir: SortDir::Desc, limit: 200, ..Default::default() };
+            q.filters.insert("customer_id".into(), Value::Int(customer));
+            list_records(slug.clone(), RecordKind::Deal, q)
+        },
+    );
+    view! {
+        <section aria-labelledby="deals-heading">
+            <h2 id="deals-heading">"Deals"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let base = base.clone();
+                    Suspend::new(async move {
+                        match deals.await {
+                            Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p>"No deals yet."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <p class="count">{format!("{} deals", page.total)}</p>
+                                <table class="records" aria-label="Deals of this customer">
+                                    <thead><tr><th scope="col">"Opportunity"</th><th scope="col">"Product"</th><th scope="col">"Stage"</th><th scope="col">"Owner"</th><th scope="col">"Value"</th></tr></thead>
+                                    <tbody>
+                                        {page.items.into_iter().map(|d| view! {
+                                            <tr>
+                                                <td><a href=format!("{base}/{}", d.id)>{d.title()}</a></td>
+                                                <td>{d.display("product_id")}</td>
+                                                <td>{d.display("stage")}</td>
+                                                <td>{d.display("owner_id")}</td>
+                                                <td>{d.display("value")}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The pipeline board: a column per stage with its newest deals; a deal moves to another
+/// stage by its stage select or by dragging its card (both are an edit of `stage`).
+#[component]
+fn DealBoard() -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let can_write = ws.role.can_write();
+    let refresh = RwSignal::new(0u32);
+    let columns: Vec<(&'static str, Resource<Result<Page<Record>, AppError>>)> = DEAL_STAGES
+        .iter()
+        .map(|stage| {
+            let slug = slug.clone();
+            let res = Resource::new(
+                move || refresh.get(),
+                move |_| {
+                    let mut q = RecordQuery { sort: Some("updated_at".into()), dir: SortDir::Desc, limit: 30, ..Default::default() };
+                    q.filters.insert("stage".into(), Value::Text(stage.to_string()));
+                    list_records(slug.clone(), RecordKind::Deal, q)
+                },
+            );
+            (*stage, res)
+        })
+        .collect();
+    let move_slug = slug.clone();
+    let move_deal = Action::new(move |(id, from, to): &(i64, String, String)| {
+        let mut changes = BTreeMap::new();
+        changes.insert("stage".to_string(), FieldChange { base: Value::Text(from.clone()), value: Value::Text(to.clone()) });
+        update_record(move_slug.clone(), RecordKind::Deal, *id, changes)
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = move_deal.value().get() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let base = format!("/w/{slug}/deals");
+    let board = columns
+        .into_iter()
+        .map(|(stage, res)| {
+            let base = base.clone();
+            let heading_id = format!("stage-{}", stage.to_lowercase());
+            let on_drop = move |ev: leptos::ev::DragEvent| {
+                ev.prevent_default();
+                let data = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()).unwrap_or_default();
+                if let Some((id, from)) = data.split_once(':') {
+                    if let (Ok(id), true) = (id.parse::<i64>(), from != stage) {
+                        move_deal.dispatch((id, from.to_string(), stage.to_string()));
+                    }
+                }
+            };
+            let labelled_by = heading_id.clone();
+            view! {
+                <section class="column" aria-labelledby=labelled_by
+                    on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
+                    on:drop=on_drop>
+                    <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                        {move || {
+                            let base = base.clone();
+                            let heading_id = heading_id.clone();
+                            res.get().map(move |r| match r {
+                                Err(e) => view! { <h2 id=heading_id>{stage}</h2><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                                Ok(page) => view! {
+                                    <h2 id=heading_id>{stage}" "<span class="count">{format!("({})", page.total)}</span></h2>
+                                    <ul class="cards">
+                                        {page.items.into_iter().map(|d| view! { <DealCard deal=d base=base.clone() can_write move_deal/> }).collect_view()}
+                                    </ul>
+                                }.into_any(),
+                            })
+                        }}
+                    </Transition>
+                </section>
+            }
+        })
+        .collect_view();
+    view! {
+        <h1>"Deals pipeline"</h1>
+        <ActionError result=move_deal.value()/>
+        <div class="board">{board}</div>
+    }
+}
+
+type MoveAction = Action<(i64, String, String), Result<Record, AppError>>;
+
+/// A deal on the board: code, customer, product, owner, value, and its stage control.
+#[component]
+fn DealCard(deal: Record, base: String, can_write: bool, move_deal: MoveAction) -> impl IntoView {
+    let code = deal.title();
+    let stage = deal.get("stage").as_text().unwrap_or_default().to_string();
+    let drag_data = format!("{}:{stage}", deal.id);
+    let id = deal.id;
+    let select_id = format!("deal-{id}-stage");
+    let from = stage.clone();
+    view! {
+        <li class="card" draggable=if can_write { "true" } else { "false" }
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                if let Some(dt) = ev.data_transfer() { let _ = dt.set_data("text/plain", &drag_data); }
+            }>
+            <a href=format!("{base}/{id}")>{code.clone()}</a>
+            <p>{deal.display("customer_id")}</p>
+            <p class="meta">{deal.display("product_id")}" · "{deal.display("owner_id")}" "{deal.display("value")}</p>
+            <label class="visually-hidden" for=select_id.clone()>{format!("Stage of deal {code}")}</label>
+            <select id=select_id disabled=!can_write on:change=move |ev| {
+                let to = event_target_value(&ev);
+                if to != from { move_deal.dispatch((id, from.clone(), to)); }
+            }>
+                {DEAL_STAGES.iter().map(|s| view! { <option value=*s selected=*s == stage>{*s}</option> }).collect_view()}
+            </select>
+        </li>
+    }
+}

@@ -1,0 +1,135 @@
+//! Server-only helpers for server functions: the injected context (store, limits), the
+//! signed-in user from the session, workspace authorization, and error mapping.
+
+pub mod auth;
+pub mod store;
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use tower_sessions::Session;
+
+use crate::error::{AppError, EditConflict};
+use crate::model::{Role, User, Workspace};
+pub use store::{DbError, Store};
+
+/// Session key holding the signed-in user's id.
+pub const SESSION_USER_KEY: &str = "user_id";
+
+/// What the server gives every server function through Leptos context
+/// (`leptos_routes_with_context`).
+#[derive(Clone)]
+pub struct ServerContext {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Log-in attempt limits.
+    pub login_limiter: Arc<auth::LoginLimiter>,
+}
+
+/// The injected [`ServerContext`]. Errors: `Internal` if the server did not provide it.
+pub fn server_context() -> Result<ServerContext, AppError> {
+    use_context::<ServerContext>().ok_or_else(|| {
+        tracing::error!("ServerContext missing from Leptos context");
+        AppError::Internal
+    })
+}
+
+/// The store from the context.
+pub fn store() -> Result<Arc<dyn Store>, AppError> {
+    Ok(server_context()?.store)
+}
+
+/// The request's session (from the tower-sessions layer).
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = %e, "session layer missing");
+        AppError::Internal
+    })
+}
+
+/// The signed-in user's id, if any.
+pub async fn session_user_id() -> Result<Option<i64>, AppError> {
+    session()
+        .await?
+        .get::<i64>(SESSION_USER_KEY)
+        .await
+        .map_err(|e| internal("reading the session", e))
+}
+
+/// The signed-in user. Errors: `Unauthorized`.
+pub async fn require_user() -> Result<User, AppError> {
+    let id = session_user_id().await?.ok_or(AppError::Unauthorized)?;
+    match store()?.user(id).await {
+        Ok(u) => Ok(u),
+        Err(DbError::NotFound) => Err(AppError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The caller, in a workspace they belong to with at least `min` role.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The signed-in user.
+    pub user: User,
+    /// The workspace named in the call.
+    pub workspace: Workspace,
+    /// The user's role there.
+    pub role: Role,
+}
+
+/// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
+/// with at least `min` role.
+/// Errors: `Unauthorized`; `NotFound` when the workspace does not exist or the caller is
+/// not a member (the two look alike, so slugs do not leak); `Forbidden` when the role is
+/// too weak.
+pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
+    let user = require_user().await?;
+    let store = store()?;
+    let not_found = || AppError::NotFound(format!("no workspace \"{slug}\" that you belong to"));
+    let workspace = match store.workspace_by_slug(slug).await {
+        Ok(w) => w,
+        Err(DbError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let role = store.role(workspace.id, user.id).await?.ok_or_else(not_found)?;
+    if role < min {
+        return Err(AppError::Forbidden(match min {
+            Role::Member => "viewers can look but not change anything".to_string(),
+            Role::Admin => "only admins and the owner can do this".to_string(),
+            _ => "only the owner can do this".to_string(),
+        }));
+    }
+    Ok(Caller { user, workspace, role })
+}
+
+/// Logs an unexpected error with what was being done, and returns the opaque
+/// [`AppError::Internal`].
+pub fn internal(doing: &str, e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "{doing} failed");
+    AppError::Internal
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => AppError::NotFound("not found".into()),
+            DbError::Conflict(field) => AppError::invalid(field.clone(), format!("this {field} is already taken")),
+            DbError::Invalid { field, message } => AppError::Validation { field, message },
+            DbError::EditConflict { current, fields } => {
+                let names: Vec<&str> = fields
+                    .iter()
+                    .map(|f| current.kind.field(&f.field).map(|d| d.label).unwrap_or(&f.field))
+                    .collect();
+                let message = if names.is_empty() {
+                    "someone changed this record while you were looking at it".to_string()
+                } else {
+                    format!("someone else changed {} while you were editing", names.join(", "))
+                };
+                AppError::Conflict(Box::new(EditConflict { message, current: *current, fields }))
+            }
+            DbError::Deleted { .. } => AppError::NotFound("this record has been deleted".into()),
+            DbError::InviteGone => AppError::invalid("token", "this invite link has expired, been revoked or been used up"),
+            DbError::Other(e) => internal("a database call", e),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The `Store` trait: every read and write of Tandem's data, so that server functions,
+//! the import and tests are written once against it and each database backend implements
+//! it (the shape of atuin's `Database` trait).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+
+use crate::error::FieldConflict;
+use crate::model::{
+    Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind,
+    RecordQuery, Role, User, Workspace,
+};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No such row in the workspace (or it is deleted).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; the payload names the constraint's subject
+    /// (`email`, `slug`, `name`, ...).
+    #[error("{0} is already taken")]
+    Conflict(String),
+    /// A field's value is refused by the database's rules (a reference to a record of
+    /// another workspace, a parent that is the record itself).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field name.
+        field: String,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// An edit collided with another change (three-way merge per field); nothing was
+    /// applied. `current` is the record as stored now.
+    #[error("edit conflict")]
+    EditConflict {
+        /// The record as it is now.
+        current: Box<Record>,
+        /// Each conflicted field with base, mine and theirs.
+        fields: Vec<FieldConflict>,
+    },
+    /// The record was deleted (tombstoned) by `by` at `at` (Unix milliseconds).
+    #[error("deleted")]
+    Deleted {
+        /// Who deleted it.
+        by: Option<i64>,
+        /// When, Unix milliseconds.
+        at: i64,
+    },
+    /// The invite is revoked, expired or used up.
+    #[error("this invite link is no longer valid")]
+    InviteGone,
+    /// Anything else: the database failed.
+    #[error("database error: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A user row with its password hash, for signing in.
+#[derive(Clone, Debug)]
+pub struct UserAuthRow {
+    /// The account.
+    pub user: User,
+    /// PHC-format argon2id hash; `None` for an imported person who has not joined.
+    pub password_hash: Option<String>,
+}
+
+/// A new account. `email` and `password_hash` are `None` for a person created by an
+/// import (they set both when they follow their invite link).
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Lower-cased e-mail.
+    pub email: Option<String>,
+    /// PHC-format argon2id hash.
+    pub password_hash: Option<String>,
+    /// Name shown to others.
+    pub display_name: String,
+}
+
+/// A new invite link.
+#[derive(Clone, Debug)]
+pub struct NewInvite {
+    /// Workspace it joins.
+    pub workspace_id: i64,
+    /// Secret token.
+    pub token: String,
+    /// Role given.
+    pub role: Role,
+    /// Expiry, Unix milliseconds.
+    pub expires_at: i64,
+    /// How many acceptances it allows.
+    pub max_uses: i64,
+    /// Who made it.
+    pub created_by: Option<i64>,
+    /// The imported account it claims, if any.
+    pub for_user: Option<i64>,
+}
+
+/// What an import upsert did to one row. Ordered strongest first, so the outcome of a
+/// row written twice is the `min` of both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Upserted {
+    /// A record was created.
+    Created,
+    /// An existing record was changed.
+    Updated,
+    /// The existing record already held these values.
+    Unchanged,
+}
+
+/// What importing one person did.
+#[derive(Clone, Debug)]
+pub struct PersonUpsert {
+    /// The person's user id.
+    pub user_id: i64,
+    /// Created, role updated, or unchanged.
+    pub outcome: Upserted,
+}
+
+/// Every read and write of Tandem's data. Every method taking a `workspace` id only sees
+/// and touches that workspace's rows. Implementations: `server::db` (SQLite, PostgreSQL).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- accounts -------------------------------------------------------------------
+
+    /// Creates an account. Errors: `Conflict("email")` when the e-mail is taken.
+    async fn create_user(&self, new: NewUser) -> Result<User, DbError>;
+    /// The account with this (lower-cased) e-mail, with its password hash.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError>;
+    /// The account with this id. Errors: `NotFound`.
+    async fn user(&self, id: i64) -> Result<User, DbError>;
+    /// Remembers the workspace a user opened last.
+    async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError>;
+
+    // --- workspaces and members --------------------------------------------------------
+
+    /// Creates a workspace with `owner` as its owner. Errors: `Conflict("slug")`.
+    async fn create_workspace(&self, name: &str, slug: &str, owner: i64) -> Result<Workspace, DbError>;
+    /// The workspace with this id. Errors: `NotFound`.
+    async fn workspace(&self, id: i64) -> Result<Workspace, DbError>;
+    /// The workspace with this slug. Errors: `NotFound`.
+    async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError>;
+    /// The workspaces a user belongs to, by name, with their role in each.
+    async fn memberships(&self, user: i64) -> Result<Vec<Membership>, DbError>;
+    /// A user's role in a workspace, `None` if not a member.
+    async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError>;
+    /// Renames a workspace. Errors: `NotFound`.
+    async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError>;
+    /// A workspace's members, by name.
+    async fn members(&self, workspace: i64) -> Result<Vec<Member>, DbError>;
+    /// Adds a member with `role`; a current member keeps the role they have.
+    async fn add_member(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError>;
+    /// Changes a member's role. Errors: `NotFound` if not a member.
+    async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError>;
+    /// Removes a member. Errors: `NotFound` if not a member.
+    async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError>;
+
+    // --- invites -------------------------------------------------------------------------
+
+    /// Stores a new invite link.
+    async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError>;
+    /// A workspace's invites, newest first.
+    async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError>;
+    /// The invite with this token. Errors: `NotFound`.
+    async fn invite_by_token(&self, token: &str) -> Result<Invite, DbError>;
+    /// Revokes an invite of the workspace at `now`. Errors: `NotFound`.
+    async fn revoke_invite(&self, workspace: i64, id: i64, now: i64) -> Result<(), DbError>;
+    /// Atomically uses one acceptance of a live invite and makes `user` a member (a
+    /// current member keeps their role). Errors: `NotFound`, `InviteGone`.
+    async fn accept_invite(&self, token: &str, user: i64, now: i64) -> Result<Workspace, DbError>;
+    /// Atomically uses a live claim invite: the imported account it names gets `email`,
+    /// `password_hash` and `display_name` and becomes a normal account.
+    /// Errors: `NotFound`, `InviteGone`, `Conflict("email")`.
+    async fn claim_invite(
+        &self,
+        token: &str,
+        email: &str,
+        password_hash: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<(User, Workspace), DbError>;
+
+    // --- records (one mechanism for every kind) -----------------------------------------
+
+    /// A page of live records matching `query`, with reference labels.
+    /// Errors: `Invalid` for an unknown sort or filter field.
+    async fn list_records(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        query: &RecordQuery,
+    ) -> Result<Page<Record>, DbError>;
+    /// One record. Errors: `NotFound`, `Deleted` (with who and when).
+    async fn record(&self, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError>;
+    /// Creates a record from already-validated fields. Errors: `Invalid` for a reference
+    /// outside the workspace, `Conflict(label field)` for a duplicate natural key.
+    async fn create_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        fields: Fields,
+    ) -> Result<Record, DbError>;
+    /// Applies validated field changes with a three-way merge per field, in one
+    /// transaction: a field nobody else changed since `base` is applied, one someone set to
+    /// the same value counts as done, one set to another value is a conflict and then
+    /// nothing is applied. Bumps `version` when anything changed.
+    /// Errors: `NotFound`, `Deleted`, `EditConflict`, `Invalid`, `Conflict`.
+    async fn update_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        changes: BTreeMap<String, FieldChange>,
+    ) -> Result<Record, DbError>;
+    /// Tombstones a record if it is still at `base_version`.
+    /// Errors: `NotFound`, `Deleted`, `EditConflict` (changed since, with no fields).
+    async fn delete_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        base_version: i64,
+    ) -> Result<(), DbError>;
+    /// Distinct non-empty values of a text field among live records, sorted (for filters).
+    async fn distinct_values(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        field: &str,
+    ) -> Result<Vec<String>, DbError>;
+    /// Every live record's id and label, by label (for reference pickers).
+    async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError>;
+    /// Ids of live records by natural key (the kind's label field).
+    async fn ids_by_key(&self, workspace: i64, kind: RecordKind) -> Result<HashMap<String, i64>, DbError>;
+    /// Import: creates or updates records by natural key (each row must hold the label
+    /// field), in one transaction. A row only compares and sets the fields it holds.
+    /// Returns, per row in order, the record id and what happened.
+    async fn upsert_records(
+        &self,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        rows: Vec<Fields>,
+    ) -> Result<Vec<(i64, Upserted)>, DbError>;
+    /// Import: makes each named person a member with the role given, creating accounts
+    /// without e-mail or password for names no member has (matched by display name).
+    /// An existing member whose role differs gets the new role, unless they are the owner.
+    async fn upsert_people(
+        &self,
+        workspace: i64,
+        people: Vec<(String, Role)>,
+    ) -> Result<Vec<PersonUpsert>, DbError>;
+}

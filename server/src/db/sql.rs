@@ -1,0 +1,908 @@
+//! The one SQL implementation of [`Store`], written in the SQL that SQLite and PostgreSQL
+//! share and run through sqlx's `Any` driver, so every query exists once. Backend modules
+//! (`sqlite.rs`, `postgres.rs`) only connect, migrate and tune.
+//!
+//! Portable by construction: `$n` placeholders (both drivers accept them), BIGINT/INTEGER
+//! ids and Unix-millisecond times as `i64`, no booleans (0/1 cast to BIGINT), no
+//! database-specific functions; queries of a workspace's data always filter by its id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use app::error::FieldConflict;
+use app::model::record::Storage;
+use app::model::{
+    avatar_color, now_ms, Choice, FieldChange, FieldDef, FieldKind, Fields, Invite, Member,
+    Membership, Page, Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
+};
+use app::ssr::store::{DbError, NewInvite, NewUser, PersonUpsert, Store, Upserted, UserAuthRow};
+use async_trait::async_trait;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
+
+/// A [`Store`] over an `Any` pool connected to SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+impl SqlStore {
+    /// Wraps a pool whose database has been migrated.
+    pub fn new(pool: AnyPool) -> Self {
+        SqlStore { pool }
+    }
+
+    /// The pool, for health checks.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Maps a sqlx error: no row -> `NotFound`, anything else -> `Other`.
+pub fn db_error(e: sqlx::Error) -> DbError {
+    match e {
+        sqlx::Error::RowNotFound => DbError::NotFound,
+        other => DbError::Other(Box::new(other)),
+    }
+}
+
+/// Maps a sqlx error where one unique constraint can refuse the write: a unique
+/// violation (recognised by its error kind, never its text) becomes `Conflict(subject)`.
+fn unique_as(subject: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict(subject.to_string()),
+        _ => db_error(e),
+    }
+}
+
+/// A bind argument with the SQL type its NULL must carry.
+#[derive(Clone, Debug)]
+enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Float(Option<f64>),
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(Some(s.to_string()))
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(Some(s))
+    }
+}
+impl From<i64> for Arg {
+    fn from(i: i64) -> Self {
+        Arg::Int(Some(i))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(i: Option<i64>) -> Self {
+        Arg::Int(i)
+    }
+}
+
+/// The argument for a field's value, typed by the field's storage.
+fn field_arg(def: &FieldDef, v: &Value) -> Arg {
+    match (def.storage(), v) {
+        (Storage::Text, Value::Text(s)) => Arg::Text(Some(s.clone())),
+        (Storage::Int, Value::Int(i)) => Arg::Int(Some(*i)),
+        (Storage::Float, Value::Float(f)) => Arg::Float(Some(*f)),
+        (Storage::Float, Value::Int(i)) => Arg::Float(Some(*i as f64)),
+        (Storage::Text, _) => Arg::Text(None),
+        (Storage::Int, _) => Arg::Int(None),
+        (Storage::Float, _) => Arg::Float(None),
+    }
+}
+
+/// SQL text with numbered placeholders and their arguments, built together so the two
+/// can never drift apart.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql { text: text.to_string(), args: Vec::new() }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a `$n` placeholder for `arg`.
+    fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
+        self.args.push(arg.into());
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(v) => q.bind(v.clone()),
+                Arg::Int(v) => q.bind(*v),
+                Arg::Float(v) => q.bind(*v),
+            };
+        }
+        q
+    }
+}
+
+const RECORD_BASE_COLUMNS: &str =
+    "id, workspace_id, version, created_at, created_by, updated_at, updated_by, deleted_at, deleted_by";
+
+fn record_columns(kind: RecordKind) -> String {
+    let mut cols = RECORD_BASE_COLUMNS.to_string();
+    for f in kind.fields() {
+        cols.push_str(", ");
+        cols.push_str(f.name);
+    }
+    cols
+}
+
+fn record_from_row(kind: RecordKind, row: &AnyRow) -> Result<Record, sqlx::Error> {
+    let mut fields = Fields::new();
+    for def in kind.fields() {
+        let v = match def.storage() {
+            Storage::Text => row.try_get::<Option<String>, _>(def.name)?.map(Value::Text),
+            Storage::Int => row.try_get::<Option<i64>, _>(def.name)?.map(Value::Int),
+            Storage::Float => row.try_get::<Option<f64>, _>(def.name)?.map(Value::Float),
+        };
+        if let Some(v) = v {
+            fields.insert(def.name.to_string(), v);
+        }
+    }
+    Ok(Record {
+        kind,
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        version: row.try_get("version")?,
+        fields,
+        labels: BTreeMap::new(),
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+        updated_at: row.try_get("updated_at")?,
+        updated_by: row.try_get("updated_by")?,
+        deleted_at: row.try_get("deleted_at")?,
+        deleted_by: row.try_get("deleted_by")?,
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.last_workspace_id";
+
+fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+    let id: i64 = row.try_get("id")?;
+    Ok(User {
+        id,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        color: avatar_color(id),
+        last_workspace_id: row.try_get("last_workspace_id")?,
+    })
+}
+
+fn workspace_from_row(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
+    Ok(Workspace { id: row.try_get("id")?, name: row.try_get("name")?, slug: row.try_get("slug")? })
+}
+
+fn role_from(s: &str) -> Result<Role, sqlx::Error> {
+    Role::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {s:?}").into()))
+}
+
+const INVITE_SELECT: &str = "SELECT i.id, i.workspace_id, i.token, i.role, i.expires_at, i.max_uses, \
+     i.uses, i.revoked_at, i.for_user, u.display_name AS for_name \
+     FROM invites i LEFT JOIN users u ON u.id = i.for_user";
+
+fn invite_from_row(row: &AnyRow) -> Result<Invite, sqlx::Error> {
+    Ok(Invite {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        token: row.try_get("token")?,
+        role: role_from(&row.try_get::<String, _>("role")?)?,
+        expires_at: row.try_get("expires_at")?,
+        max_uses: row.try_get("max_uses")?,
+        uses: row.try_get("uses")?,
+        revoked_at: row.try_get("revoked_at")?,
+        for_user: row.try_get("for_user")?,
+        for_name: row.try_get("for_name")?,
+    })
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_pattern(term: &str) -> String {
+    let mut p = String::from("%");
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Appends the WHERE clause of a record list (workspace, live, search, filters).
+fn push_record_filters(sql: &mut Sql, workspace: i64, kind: RecordKind, q: &RecordQuery) -> Result<(), DbError> {
+    sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND deleted_at IS NULL");
+    if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = like_pattern(term);
+        sql.push(" AND (");
+        for (i, f) in kind.search_fields().iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("lower(").push(f).push(") LIKE ").bind(pattern.clone()).push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+    for (name, value) in &q.filters {
+        let def = kind.field(name).ok_or_else(|| DbError::Invalid {
+            field: name.clone(),
+            message: format!("a {} cannot be filtered by {name}", kind.noun()),
+        })?;
+        sql.push(" AND ").push(def.name);
+        if value.is_null() {
+            sql.push(" IS NULL");
+        } else {
+            sql.push(" = ").bind(field_arg(def, value));
+        }
+    }
+    Ok(())
+}
+
+/// A transaction's connection, for helpers shared by several store methods.
+type Conn = AnyConnection;
+
+impl SqlStore {
+    async fn fetch_record(conn: &mut Conn, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
+        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
+        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        record_from_row(kind, &row).map_err(db_error)
+    }
+
+    /// Fills `labels` for every reference field of the records (one query per field).
+    async fn attach_labels(conn: &mut Conn, workspace: i64, records: &mut [Record]) -> Result<(), DbError> {
+        let Some(kind) = records.first().map(|r| r.kind) else { return Ok(()) };
+        for def in kind.fields() {
+            let mut ids: Vec<i64> = records.iter().filter_map(|r| r.get(def.name).as_int()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut sql = match def.kind {
+                FieldKind::Ref(target) => {
+                    let mut s = Sql::new(&format!("SELECT id, {} AS label FROM {}", target.label_field(), target.table()));
+                    s.push(" WHERE workspace_id = ").bind(workspace).push(" AND id IN (");
+                    s
+                }
+                FieldKind::Member => Sql::new("SELECT id, display_name AS label FROM users WHERE id IN ("),
+                _ => continue,
+            };
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+            let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_error)?;
+            let mut labels = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let id: i64 = row.try_get("id").map_err(db_error)?;
+                let label: String = row.try_get("label").map_err(db_error)?;
+                labels.insert(id, label);
+            }
+            for r in records.iter_mut() {
+                if let Some(label) = r.get(def.name).as_int().and_then(|id| labels.get(&id)) {
+                    r.labels.insert(def.name.to_string(), label.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every reference in `fields` points into the workspace: a live record
+    /// of the right kind, or a member. Errors: `Invalid` naming the field.
+    async fn check_references(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        self_id: Option<i64>,
+        fields: &Fields,
+    ) -> Result<(), DbError> {
+        for (name, value) in fields {
+            let (Some(def), Some(id)) = (kind.field(name), value.as_int()) else { continue };
+            let mut sql = match def.kind {
+                FieldKind::Ref(target) => {
+                    if target == kind && Some(id) == self_id {
+                        return Err(DbError::Invalid {
+                            field: name.clone(),
+                            message: format!("a {} cannot refer to itself", kind.noun()),
+                        });
+                    }
+                    let mut s = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", target.table()));
+                    s.push(" WHERE deleted_at IS NULL AND id = ").bind(id);
+                    s
+                }
+                FieldKind::Member => {
+                    let mut s = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE user_id = ");
+                    s.bind(id);
+                    s
+                }
+                _ => continue,
+            };
+            sql.push(" AND workspace_id = ").bind(workspace);
+            let n: i64 = sql.query().fetch_one(&mut *conn).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+            if n == 0 {
+                let what = match def.kind {
+                    FieldKind::Ref(target) => target.noun(),
+                    _ => "member",
+                };
+                return Err(DbError::Invalid {
+                    field: name.clone(),
+                    message: format!("{}: no such {what} in this workspace", def.label),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the write lock on one record's row before reading it, so the read-merge-write
+    /// of an update sees the latest version on both backends (SQLite takes its database
+    /// write lock here, PostgreSQL the row lock). Errors: `NotFound`.
+    async fn lock_record(conn: &mut Conn, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
+        let mut sql = Sql::new(&format!("UPDATE {} SET version = version", kind.table()));
+        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        if sql.query().execute(&mut *conn).await.map_err(db_error)?.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        let current = Self::fetch_record(conn, workspace, kind, id).await?;
+        match current.deleted_at {
+            Some(at) => Err(DbError::Deleted { by: current.deleted_by, at }),
+            None => Ok(current),
+        }
+    }
+
+    async fn insert_record(
+        conn: &mut Conn,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        fields: &Fields,
+        now: i64,
+    ) -> Result<i64, DbError> {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {} (workspace_id, version, created_at, created_by, updated_at, updated_by",
+            kind.table()
+        ));
+        for def in kind.fields() {
+            sql.push(", ").push(def.name);
+        }
+        sql.push(") VALUES (").bind(workspace).push(", 1, ").bind(now).push(", ").bind(actor);
+        sql.push(", ").bind(now).push(", ").bind(actor);
+        for def in kind.fields() {
+            sql.push(", ").bind(field_arg(def, fields.get(def.name).unwrap_or(&Value::Null)));
+        }
+        sql.push(") RETURNING id");
+        let row = sql.query().fetch_one(&mut *conn).await.map_err(unique_as(kind.label_field()))?;
+        row.try_get("id").map_err(db_error)
+    }
+
+    async fn apply_fields(
+        conn: &mut Conn,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        id: i64,
+        fields: &Fields,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1, updated_at = ", kind.table()));
+        sql.bind(now).push(", updated_by = ").bind(actor);
+        for (name, value) in fields {
+            let def = kind.field(name).ok_or_else(|| DbError::Invalid {
+                field: name.clone(),
+                message: format!("a {} has no field {name}", kind.noun()),
+            })?;
+            sql.push(", ").push(def.name).push(" = ").bind(field_arg(def, value));
+        }
+        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        sql.query().execute(&mut *conn).await.map_err(unique_as(kind.label_field()))?;
+        Ok(())
+    }
+
+    async fn add_member_in(conn: &mut Conn, workspace: i64, user: i64, role: Role, now: i64) -> Result<(), DbError> {
+        let mut sql = Sql::new("INSERT INTO memberships (workspace_id, user_id, role, joined_at) VALUES (");
+        sql.bind(workspace).push(", ").bind(user).push(", ").bind(role.as_str()).push(", ").bind(now);
+        sql.push(") ON CONFLICT (workspace_id, user_id) DO NOTHING");
+        sql.query().execute(&mut *conn).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Locks a live invite and uses one acceptance of it. Errors: `NotFound`, `InviteGone`.
+    async fn use_invite(conn: &mut Conn, token: &str, now: i64) -> Result<Invite, DbError> {
+        let mut sql = Sql::new("UPDATE invites SET uses = uses + 1 WHERE token = ");
+        sql.bind(token).push(" AND revoked_at IS NULL AND uses < max_uses AND expires_at > ").bind(now);
+        let used = sql.query().execute(&mut *conn).await.map_err(db_error)?.rows_affected();
+        let invite = Self::invite_in(conn, token).await?;
+        if used == 0 {
+            return Err(DbError::InviteGone);
+        }
+        Ok(invite)
+    }
+
+    async fn invite_in(conn: &mut Conn, token: &str) -> Result<Invite, DbError> {
+        let mut sql = Sql::new(INVITE_SELECT);
+        sql.push(" WHERE i.token = ").bind(token);
+        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        invite_from_row(&row).map_err(db_error)
+    }
+
+    async fn workspace_in(conn: &mut Conn, id: i64) -> Result<Workspace, DbError> {
+        let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE id = ");
+        sql.bind(id);
+        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        workspace_from_row(&row).map_err(db_error)
+    }
+
+    async fn user_in(conn: &mut Conn, id: i64) -> Result<User, DbError> {
+        let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = "));
+        sql.bind(id);
+        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        user_from_row(&row).map_err(db_error)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
+        let mut sql = Sql::new("INSERT INTO users (email, password_hash, display_name, created_at) VALUES (");
+        sql.bind(Arg::Text(new.email)).push(", ").bind(Arg::Text(new.password_hash)).push(", ");
+        sql.bind(new.display_name).push(", ").bind(now_ms()).push(") RETURNING id");
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let id: i64 = sql.query().fetch_one(&mut *conn).await.map_err(unique_as("email"))?.try_get("id").map_err(db_error)?;
+        Self::user_in(&mut conn, id).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError> {
+        let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "));
+        sql.bind(email);
+        let Some(row) = sql.query().fetch_optional(&self.pool).await.map_err(db_error)? else { return Ok(None) };
+        Ok(Some(UserAuthRow {
+            user: user_from_row(&row).map_err(db_error)?,
+            password_hash: row.try_get("password_hash").map_err(db_error)?,
+        }))
+    }
+
+    async fn user(&self, id: i64) -> Result<User, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Self::user_in(&mut conn, id).await
+    }
+
+    async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError> {
+        let mut sql = Sql::new("UPDATE users SET last_workspace_id = ");
+        sql.bind(workspace).push(" WHERE id = ").bind(user);
+        sql.query().execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, name: &str, slug: &str, owner: i64) -> Result<Workspace, DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut sql = Sql::new("INSERT INTO workspaces (name, slug, created_at, created_by) VALUES (");
+        sql.bind(name).push(", ").bind(slug).push(", ").bind(now).push(", ").bind(owner).push(") RETURNING id");
+        let id: i64 = sql.query().fetch_one(&mut *tx).await.map_err(unique_as("slug"))?.try_get("id").map_err(db_error)?;
+        Self::add_member_in(&mut tx, id, owner, Role::Owner, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Workspace { id, name: name.to_string(), slug: slug.to_string() })
+    }
+
+    async fn workspace(&self, id: i64) -> Result<Workspace, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Self::workspace_in(&mut conn, id).await
+    }
+
+    async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError> {
+        let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE slug = ");
+        sql.bind(slug);
+        let row = sql.query().fetch_optional(&self.pool).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        workspace_from_row(&row).map_err(db_error)
+    }
+
+    async fn memberships(&self, user: i64) -> Result<Vec<Membership>, DbError> {
+        let mut sql = Sql::new(
+            "SELECT w.id, w.name, w.slug, m.role FROM memberships m \
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ",
+        );
+        sql.bind(user).push(" ORDER BY lower(w.name), w.id");
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    workspace: workspace_from_row(r)?,
+                    role: role_from(&r.try_get::<String, _>("role")?)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error)
+    }
+
+    async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
+        let mut sql = Sql::new("SELECT role FROM memberships WHERE workspace_id = ");
+        sql.bind(workspace).push(" AND user_id = ").bind(user);
+        match sql.query().fetch_optional(&self.pool).await.map_err(db_error)? {
+            Some(row) => Ok(Some(role_from(&row.try_get::<String, _>("role").map_err(db_error)?).map_err(db_error)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
+        let mut sql = Sql::new("UPDATE workspaces SET name = ");
+        sql.bind(name).push(" WHERE id = ").bind(workspace);
+        if sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        self.workspace(workspace).await
+    }
+
+    async fn members(&self, workspace: i64) -> Result<Vec<Member>, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {USER_COLUMNS}, m.role, m.joined_at, \
+             CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS joined \
+             FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = "
+        ));
+        sql.bind(workspace).push(" ORDER BY lower(u.display_name), u.id");
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user: user_from_row(r)?,
+                    role: role_from(&r.try_get::<String, _>("role")?)?,
+                    joined_at: r.try_get("joined_at")?,
+                    joined: r.try_get::<i64, _>("joined")? == 1,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error)
+    }
+
+    async fn add_member(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Self::add_member_in(&mut conn, workspace, user, role, now_ms()).await
+    }
+
+    async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
+        let mut sql = Sql::new("UPDATE memberships SET role = ");
+        sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(workspace).push(" AND user_id = ").bind(user);
+        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+            0 => Err(DbError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
+        let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
+        sql.bind(workspace).push(" AND user_id = ").bind(user);
+        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+            0 => Err(DbError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
+        let mut sql = Sql::new(
+            "INSERT INTO invites (workspace_id, token, role, expires_at, max_uses, created_by, created_at, for_user) VALUES (",
+        );
+        sql.bind(new.workspace_id).push(", ").bind(new.token.clone()).push(", ").bind(new.role.as_str());
+        sql.push(", ").bind(new.expires_at).push(", ").bind(new.max_uses).push(", ").bind(new.created_by);
+        sql.push(", ").bind(now_ms()).push(", ").bind(new.for_user).push(")");
+        sql.query().execute(&self.pool).await.map_err(unique_as("token"))?;
+        self.invite_by_token(&new.token).await
+    }
+
+    async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError> {
+        let mut sql = Sql::new(INVITE_SELECT);
+        sql.push(" WHERE i.workspace_id = ").bind(workspace).push(" ORDER BY i.id DESC");
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(invite_from_row).collect::<Result<_, _>>().map_err(db_error)
+    }
+
+    async fn invite_by_token(&self, token: &str) -> Result<Invite, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Self::invite_in(&mut conn, token).await
+    }
+
+    async fn revoke_invite(&self, workspace: i64, id: i64, now: i64) -> Result<(), DbError> {
+        let mut sql = Sql::new("UPDATE invites SET revoked_at = ");
+        sql.bind(now).push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+            0 => Err(DbError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn accept_invite(&self, token: &str, user: i64, now: i64) -> Result<Workspace, DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let invite = Self::invite_in(&mut tx, token).await?;
+        let mut sql = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = ");
+        sql.bind(invite.workspace_id).push(" AND user_id = ").bind(user);
+        let n: i64 = sql.query().fetch_one(&mut *tx).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+        if n == 0 {
+            // Joining uses one acceptance; opening a link to a workspace you are in does not.
+            let invite = Self::use_invite(&mut tx, token, now).await?;
+            Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
+        }
+        let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ws)
+    }
+
+    async fn claim_invite(
+        &self,
+        token: &str,
+        email: &str,
+        password_hash: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<(User, Workspace), DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let invite = Self::use_invite(&mut tx, token, now).await?;
+        let Some(user) = invite.for_user else { return Err(DbError::InviteGone) };
+        let mut sql = Sql::new("UPDATE users SET email = ");
+        sql.bind(email).push(", password_hash = ").bind(password_hash).push(", display_name = ").bind(display_name);
+        sql.push(" WHERE id = ").bind(user).push(" AND password_hash IS NULL");
+        if sql.query().execute(&mut *tx).await.map_err(unique_as("email"))?.rows_affected() == 0 {
+            return Err(DbError::InviteGone);
+        }
+        Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
+        let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
+        let user = Self::user_in(&mut tx, user).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((user, ws))
+    }
+
+    async fn list_records(&self, workspace: i64, kind: RecordKind, q: &RecordQuery) -> Result<Page<Record>, DbError> {
+        let limit = q.page_size();
+        let offset = q.offset.max(0);
+        let mut count = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", kind.table()));
+        push_record_filters(&mut count, workspace, kind, q)?;
+        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
+        push_record_filters(&mut sql, workspace, kind, q)?;
+        let sort = q.sort.as_deref().unwrap_or(kind.label_field());
+        let sort_expr = match (sort, kind.field(sort)) {
+            ("updated_at" | "created_at", _) => sort.to_string(),
+            (_, Some(def)) if def.storage() == Storage::Text => format!("lower({})", def.name),
+            (_, Some(def)) => def.name.to_string(),
+            (_, None) => {
+                return Err(DbError::Invalid {
+                    field: "sort".into(),
+                    message: format!("a {} cannot be sorted by {sort}", kind.noun()),
+                })
+            }
+        };
+        let dir = match q.dir {
+            SortDir::Asc => "ASC",
+            SortDir::Desc => "DESC",
+        };
+        sql.push(&format!(" ORDER BY {sort_expr} {dir} NULLS LAST, id {dir} LIMIT "));
+        sql.bind(limit).push(" OFFSET ").bind(offset);
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let total: i64 = count.query().fetch_one(&mut *conn).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+        let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_error)?;
+        let mut items = rows.iter().map(|r| record_from_row(kind, r)).collect::<Result<Vec<_>, _>>().map_err(db_error)?;
+        Self::attach_labels(&mut conn, workspace, &mut items).await?;
+        Ok(Page { items, total, offset, limit })
+    }
+
+    async fn record(&self, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut r = Self::fetch_record(&mut conn, workspace, kind, id).await?;
+        if let Some(at) = r.deleted_at {
+            return Err(DbError::Deleted { by: r.deleted_by, at });
+        }
+        Self::attach_labels(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
+        Ok(r)
+    }
+
+    async fn create_record(&self, workspace: i64, actor: i64, kind: RecordKind, fields: Fields) -> Result<Record, DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        Self::check_references(&mut tx, workspace, kind, None, &fields).await?;
+        let id = Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
+        let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(r)
+    }
+
+    async fn update_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        changes: BTreeMap<String, FieldChange>,
+    ) -> Result<Record, DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut current = Self::lock_record(&mut tx, workspace, kind, id).await?;
+        // Three-way merge per field: base (what the editor saw), mine, theirs (stored).
+        let mut apply = Fields::new();
+        let mut conflicts = Vec::new();
+        for (field, change) in changes {
+            let theirs = current.get(&field).clone();
+            if theirs == change.base {
+                if theirs != change.value {
+                    apply.insert(field, change.value);
+                }
+            } else if theirs != change.value {
+                conflicts.push(FieldConflict { field, base: change.base, mine: change.value, theirs });
+            }
+        }
+        if !conflicts.is_empty() {
+            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+            return Err(DbError::EditConflict { current: Box::new(current), fields: conflicts });
+        }
+        if !apply.is_empty() {
+            Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
+            Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, now_ms()).await?;
+            current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        }
+        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(current)
+    }
+
+    async fn delete_record(&self, workspace: i64, actor: i64, kind: RecordKind, id: i64, base_version: i64) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let current = Self::lock_record(&mut tx, workspace, kind, id).await?;
+        if current.version != base_version {
+            return Err(DbError::EditConflict { current: Box::new(current), fields: Vec::new() });
+        }
+        let now = now_ms();
+        let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1, deleted_at = ", kind.table()));
+        sql.bind(now).push(", deleted_by = ").bind(actor).push(", updated_at = ").bind(now);
+        sql.push(", updated_by = ").bind(actor).push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        sql.query().execute(&mut *tx).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn distinct_values(&self, workspace: i64, kind: RecordKind, field: &str) -> Result<Vec<String>, DbError> {
+        let def = kind.field(field).filter(|d| d.storage() == Storage::Text).ok_or_else(|| DbError::Invalid {
+            field: "field".into(),
+            message: format!("{field} is not a text field of a {}", kind.noun()),
+        })?;
+        let mut sql = Sql::new(&format!("SELECT DISTINCT {0} AS v FROM {1} WHERE {0} IS NOT NULL", def.name, kind.table()));
+        sql.push(" AND deleted_at IS NULL AND workspace_id = ").bind(workspace).push(" ORDER BY v");
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(|r| r.try_get("v")).collect::<Result<_, _>>().map_err(db_error)
+    }
+
+    async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError> {
+        let label = kind.label_field();
+        let mut sql = Sql::new(&format!("SELECT id, {label} AS label FROM {}", kind.table()));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ").bind(workspace);
+        sql.push(&format!(" ORDER BY lower({label}), id"));
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok(Choice { id: r.try_get("id")?, label: r.try_get("label")? }))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error)
+    }
+
+    async fn ids_by_key(&self, workspace: i64, kind: RecordKind) -> Result<HashMap<String, i64>, DbError> {
+        Ok(self.choices(workspace, kind).await?.into_iter().map(|c| (c.label, c.id)).collect())
+    }
+
+    async fn upsert_records(
+        &self,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        rows: Vec<Fields>,
+    ) -> Result<Vec<(i64, Upserted)>, DbError> {
+        let key_field = kind.label_field();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ").bind(workspace);
+        let mut existing: HashMap<String, Record> = HashMap::new();
+        for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
+            let r = record_from_row(kind, &row).map_err(db_error)?;
+            if let Some(key) = r.get(key_field).as_text() {
+                existing.insert(key.to_string(), r);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for fields in rows {
+            let key = fields.get(key_field).and_then(Value::as_text).map(str::to_string).ok_or_else(|| {
+                DbError::Invalid { field: key_field.into(), message: format!("{key_field} is required") }
+            })?;
+            match existing.get_mut(&key) {
+                None => {
+                    let id = Self::insert_record(&mut tx, workspace, actor, kind, &fields, now).await?;
+                    // Kept only to merge a later row with the same key into this record.
+                    let r = Record {
+                        kind,
+                        id,
+                        workspace_id: workspace,
+                        version: 1,
+                        fields,
+                        labels: BTreeMap::new(),
+                        created_at: now,
+                        created_by: actor,
+                        updated_at: now,
+                        updated_by: actor,
+                        deleted_at: None,
+                        deleted_by: None,
+                    };
+                    existing.insert(key, r);
+                    out.push((id, Upserted::Created));
+                }
+                Some(current) => {
+                    let changed: Fields =
+                        fields.into_iter().filter(|(k, v)| current.get(k) != v).collect();
+                    if changed.is_empty() {
+                        out.push((current.id, Upserted::Unchanged));
+                    } else {
+                        Self::apply_fields(&mut tx, workspace, actor, kind, current.id, &changed, now).await?;
+                        current.fields.extend(changed);
+                        out.push((current.id, Upserted::Updated));
+                    }
+                }
+            }
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(out)
+    }
+
+    async fn upsert_people(&self, workspace: i64, people: Vec<(String, Role)>) -> Result<Vec<PersonUpsert>, DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut sql = Sql::new(
+            "SELECT u.id, u.display_name, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.workspace_id = ",
+        );
+        sql.bind(workspace);
+        let mut members: HashMap<String, (i64, Role)> = HashMap::new();
+        for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
+            let name: String = row.try_get("display_name").map_err(db_error)?;
+            let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?).map_err(db_error)?;
+            members.insert(name, (row.try_get("id").map_err(db_error)?, role));
+        }
+        let mut out = Vec::with_capacity(people.len());
+        for (name, role) in people {
+            let outcome = match members.get(&name).copied() {
+                Some((id, current)) if current == role || current == Role::Owner => {
+                    PersonUpsert { user_id: id, outcome: Upserted::Unchanged }
+                }
+                Some((id, _)) => {
+                    let mut sql = Sql::new("UPDATE memberships SET role = ");
+                    sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(workspace).push(" AND user_id = ").bind(id);
+                    sql.query().execute(&mut *tx).await.map_err(db_error)?;
+                    members.insert(name, (id, role));
+                    PersonUpsert { user_id: id, outcome: Upserted::Updated }
+                }
+                None => {
+                    let mut sql = Sql::new("INSERT INTO users (display_name, created_at) VALUES (");
+                    sql.bind(name.clone()).push(", ").bind(now).push(") RETURNING id");
+                    let id: i64 = sql.query().fetch_one(&mut *tx).await.map_err(db_error)?.try_get("id").map_err(db_error)?;
+                    Self::add_member_in(&mut tx, workspace, id, role, now).await?;
+                    members.insert(name, (id, role));
+                    PersonUpsert { user_id: id, outcome: Upserted::Created }
+                }
+            };
+            out.push(outcome);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,52 @@
+//! SQLite backend: creates the database file and its folder, turns on WAL, runs
+//! `migrations/sqlite`, and connects the shared SQL store and the session store.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Executor;
+use tower_sessions_sqlx_store::SqliteStore;
+
+use super::{database, Database, Sessions};
+
+/// Opens (creating if missing) the SQLite database at `url` (`sqlite://data/tandem.db`).
+///
+/// Errors: the folder cannot be created, the file cannot be opened, a migration fails.
+pub async fn connect(url: &str) -> anyhow::Result<Database> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("parsing {url}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let typed = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    sqlx::migrate!("../migrations/sqlite").run(&typed).await.context("migrating the SQLite database")?;
+    let sessions = SqliteStore::new(typed);
+    sessions.migrate().await.context("creating the session table")?;
+    // The file exists and is in WAL mode (which persists); each pooled connection still
+    // needs its own per-connection settings.
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    Ok(database(pool, Sessions::Sqlite(sessions)))
+}

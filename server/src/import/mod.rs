@@ -1,0 +1,526 @@
+//! Import of the Maven CRM export (`accounts.csv`, `products.csv`, `sales_teams.csv`,
+//! `sales_pipeline.csv`) into a workspace, used by `tandem import` and the upload page.
+//!
+//! Every row ends up created, updated, unchanged or skipped, and any row with a caveat
+//! (a misspelt sector, a deal with no account, a product name read as another) is listed
+//! with its reason: nothing is dropped or invented silently. Records are matched by
+//! natural key (account name, product name, opportunity id, agent name), so a second run
+//! of the same files changes nothing.
+
+pub mod http;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use app::model::import::{FileReport, ImportReport, InviteLink, RowProblem};
+use app::model::{now_ms, Fields, RecordKind, Role, Value, Workspace};
+use app::ssr::store::{DbError, NewInvite, Store, Upserted};
+
+/// The files an import reads, in the order it reads them (later files refer to earlier).
+pub const FILES: [&str; 4] = ["products.csv", "accounts.csv", "sales_teams.csv", "sales_pipeline.csv"];
+
+/// Files that belong to the export but hold nothing to import.
+const IGNORED: [&str; 1] = ["data_dictionary.csv"];
+
+/// Sector names an account may have; a sector one or two letters away from one of these
+/// is reported as a probable misspelling (and kept as written).
+const KNOWN_SECTORS: &[&str] = &[
+    "agriculture", "construction", "education", "employment", "energy", "entertainment",
+    "finance", "government", "healthcare", "hospitality", "insurance", "logistics",
+    "manufacturing", "marketing", "media", "medical", "retail", "services", "software",
+    "technology", "telecommunications", "transportation", "utilities",
+];
+
+/// How long the invite links of imported people stay valid, days.
+const INVITE_DAYS: i64 = 30;
+
+/// Why an import stopped before finishing (a row problem never stops it).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The store failed; what was written before stays (each file is one transaction).
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// One parsed row: its line, natural key and fields, plus caveats found while parsing.
+struct Row {
+    line: u64,
+    key: String,
+    fields: Fields,
+    caveats: Vec<String>,
+}
+
+/// Reads a CSV file's rows as maps of column -> text, reporting unreadable rows as
+/// skipped. Errors (the whole file): a missing column, or no header.
+fn read_csv(
+    text: &str,
+    required: &[&str],
+    report: &mut FileReport,
+) -> Result<Vec<(u64, HashMap<String, String>)>, String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("cannot read the header line: {e}"))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
+        .collect();
+    if let Some(missing) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
+        return Err(format!("the header has no column \"{missing}\" (expected {})", required.join(", ")));
+    }
+    let mut rows = Vec::new();
+    for (i, result) in reader.records().enumerate() {
+        report.rows += 1;
+        match result {
+            Ok(rec) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
+                let map = headers.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
+                rows.push((line, map));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
+                skip(report, line, String::new(), format!("unreadable row: {e}"));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn skip(report: &mut FileReport, line: u64, key: String, reason: String) {
+    report.skipped += 1;
+    report.problems.push(RowProblem { line, key, reason, skipped: true });
+}
+
+/// Sets `field` of `kind` from raw text through the field's own validation; a bad value
+/// is left empty and noted as a caveat. Returns false when a required field is missing
+/// or bad (the row must be skipped, with the message noted).
+fn set(kind: RecordKind, fields: &mut Fields, field: &str, raw: &str, caveats: &mut Vec<String>) -> bool {
+    let Some(def) = kind.field(field) else { return true };
+    match def.normalize(Value::Text(raw.to_string())) {
+        Ok(v) => {
+            fields.insert(field.to_string(), v);
+            true
+        }
+        Err(message) => {
+            fields.insert(field.to_string(), Value::Null);
+            caveats.push(if raw.trim().is_empty() {
+                message
+            } else {
+                format!("{message} (was \"{raw}\"); left empty")
+            });
+            !def.required
+        }
+    }
+}
+
+/// Edit distance between two short words (Levenshtein), to spot misspellings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known sector a value is probably a misspelling of, if any.
+fn misspelt_sector(sector: &str) -> Option<&'static str> {
+    let s = sector.to_lowercase();
+    if KNOWN_SECTORS.contains(&s.as_str()) {
+        return None;
+    }
+    KNOWN_SECTORS.iter().copied().find(|k| edit_distance(&s, k) <= 2 && s.len() > 4)
+}
+
+/// A name reduced for loose matching: letters and digits only, lower-case
+/// ("GTX Pro" and "GTXPro" both become "gtxpro").
+fn loose(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect()
+}
+
+/// Resolves a name to an id: exactly, or loosely (then with a caveat saying so).
+fn resolve(names: &HashMap<String, i64>, what: &str, name: &str, caveats: &mut Vec<String>) -> Option<i64> {
+    if let Some(id) = names.get(name) {
+        return Some(*id);
+    }
+    let wanted = loose(name);
+    if let Some((found, id)) = names.iter().find(|(n, _)| loose(n) == wanted) {
+        caveats.push(format!("{what} \"{name}\" read as \"{found}\""));
+        return Some(*id);
+    }
+    caveats.push(format!("unknown {what} \"{name}\"; left empty"));
+    None
+}
+
+/// A row after writing: where it came from, its caveats and what the write did.
+struct Written {
+    line: u64,
+    key: String,
+    caveats: Vec<String>,
+    outcome: Upserted,
+}
+
+/// Writes parsed rows of one kind (one transaction) and pairs each with its outcome.
+async fn write_rows(
+    store: &dyn Store,
+    workspace: i64,
+    actor: Option<i64>,
+    kind: RecordKind,
+    rows: Vec<Row>,
+) -> Result<Vec<Written>, ImportError> {
+    let meta: Vec<(u64, String, Vec<String>)> = rows.iter().map(|r| (r.line, r.key.clone(), r.caveats.clone())).collect();
+    let outcomes = store.upsert_records(workspace, actor, kind, rows.into_iter().map(|r| r.fields).collect()).await?;
+    Ok(meta
+        .into_iter()
+        .zip(outcomes)
+        .map(|((line, key, caveats), (_, outcome))| Written { line, key, caveats, outcome })
+        .collect())
+}
+
+/// Counts written rows into the file's report and lists every row with a caveat.
+fn tally(report: &mut FileReport, written: Vec<Written>) {
+    for w in written {
+        count(report, w.outcome);
+        if !w.caveats.is_empty() {
+            report.flagged += 1;
+            report.problems.push(RowProblem { line: w.line, key: w.key, reason: w.caveats.join("; "), skipped: false });
+        }
+    }
+}
+
+fn count(report: &mut FileReport, outcome: Upserted) {
+    match outcome {
+        Upserted::Created => report.created += 1,
+        Upserted::Updated => report.updated += 1,
+        Upserted::Unchanged => report.unchanged += 1,
+    }
+}
+
+fn products(rows: Vec<(u64, HashMap<String, String>)>, report: &mut FileReport) -> Vec<Row> {
+    let kind = RecordKind::Product;
+    let mut out = Vec::new();
+    for (line, raw) in rows {
+        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
+        let key = raw["product"].clone();
+        if !set(kind, &mut fields, "name", &key, &mut caveats) {
+            skip(report, line, key, caveats.join("; "));
+            continue;
+        }
+        set(kind, &mut fields, "series", &raw["series"], &mut caveats);
+        set(kind, &mut fields, "price", &raw["sales_price"], &mut caveats);
+        out.push(Row { line, key, fields, caveats });
+    }
+    out
+}
+
+fn accounts(rows: &[(u64, HashMap<String, String>)], report: &mut FileReport) -> Vec<Row> {
+    let kind = RecordKind::Customer;
+    let mut out = Vec::new();
+    for (line, raw) in rows {
+        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
+        let key = raw["account"].clone();
+        if !set(kind, &mut fields, "name", &key, &mut caveats) {
+            skip(report, *line, key, caveats.join("; "));
+            continue;
+        }
+        let sector = &raw["sector"];
+        set(kind, &mut fields, "sector", sector, &mut caveats);
+        if let Some(known) = misspelt_sector(sector) {
+            caveats.push(format!("sector \"{sector}\" looks like a misspelling of \"{known}\"; kept as written"));
+        }
+        set(kind, &mut fields, "year_established", &raw["year_established"], &mut caveats);
+        set(kind, &mut fields, "revenue", &raw["revenue"], &mut caveats);
+        set(kind, &mut fields, "employees", &raw["employees"], &mut caveats);
+        set(kind, &mut fields, "office_location", &raw["office_location"], &mut caveats);
+        out.push(Row { line: *line, key, fields, caveats });
+    }
+    out
+}
+
+/// The second pass over accounts: links each subsidiary to its parent account (which
+/// may come later in the file than its subsidiary).
+fn account_parents(rows: &[(u64, HashMap<String, String>)], customers: &HashMap<String, i64>) -> Vec<Row> {
+    let mut out = Vec::new();
+    for (line, raw) in rows {
+        let key = raw["account"].clone();
+        if !customers.contains_key(&key) {
+            continue; // skipped in the first pass, already reported
+        }
+        let parent_name = raw["subsidiary_of"].trim();
+        let mut caveats = Vec::new();
+        let parent = if parent_name.is_empty() {
+            None
+        } else if parent_name == key {
+            caveats.push("an account cannot be its own parent; left empty".to_string());
+            None
+        } else {
+            resolve(customers, "parent account", parent_name, &mut caveats)
+        };
+        let mut fields = Fields::new();
+        fields.insert("name".into(), Value::Text(key.clone()));
+        fields.insert("parent_id".into(), parent.map(Value::Int).unwrap_or_default());
+        out.push(Row { line: *line, key, fields, caveats });
+    }
+    out
+}
+
+/// The sales team: managers become admins, agents members; returns name -> user id.
+async fn sales_teams(
+    store: &dyn Store,
+    ws: &Workspace,
+    rows: Vec<(u64, HashMap<String, String>)>,
+    report: &mut FileReport,
+) -> Result<Vec<(String, Role)>, ImportError> {
+    let mut managers: Vec<String> = Vec::new();
+    let mut agents: Vec<(u64, String)> = Vec::new();
+    for (line, raw) in rows {
+        let agent = raw["sales_agent"].trim().to_string();
+        if agent.is_empty() {
+            skip(report, line, String::new(), "no sales agent name".into());
+            continue;
+        }
+        let manager = raw["manager"].trim().to_string();
+        if manager.is_empty() {
+            report.flagged += 1;
+            report.problems.push(RowProblem { line, key: agent.clone(), reason: "no manager".into(), skipped: false });
+        } else if !managers.contains(&manager) {
+            managers.push(manager);
+        }
+        agents.push((line, agent));
+    }
+    let mut people: Vec<(String, Role)> = managers.iter().map(|m| (m.clone(), Role::Admin)).collect();
+    people.extend(agents.iter().filter(|(_, a)| !managers.contains(a)).map(|(_, a)| (a.clone(), Role::Member)));
+    let outcomes = store.upsert_people(ws.id, people.clone()).await?;
+    let by_name: HashMap<&str, Upserted> =
+        people.iter().zip(&outcomes).map(|((n, _), o)| (n.as_str(), o.outcome)).collect();
+    for (_, agent) in &agents {
+        count(report, by_name.get(agent.as_str()).copied().unwrap_or(Upserted::Unchanged));
+    }
+    Ok(people)
+}
+
+fn deals(
+    rows: Vec<(u64, HashMap<String, String>)>,
+    customers: &HashMap<String, i64>,
+    products: &HashMap<String, i64>,
+    people: &HashMap<String, i64>,
+    report: &mut FileReport,
+) -> Vec<Row> {
+    let kind = RecordKind::Deal;
+    let mut out = Vec::with_capacity(rows.len());
+    for (line, raw) in rows {
+        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
+        let key = raw["opportunity_id"].clone();
+        if key.trim().is_empty() {
+            skip(report, line, key, "no opportunity_id".into());
+            continue;
+        }
+        set(kind, &mut fields, "code", &key, &mut caveats);
+        if !set(kind, &mut fields, "stage", &raw["deal_stage"], &mut caveats) {
+            skip(report, line, key, caveats.join("; "));
+            continue;
+        }
+        let mut link = |field: &str, what: &str, name: &str, names: &HashMap<String, i64>, caveats: &mut Vec<String>| {
+            let id = if name.trim().is_empty() {
+                caveats.push(format!("no {what}; imported without one"));
+                None
+            } else {
+                resolve(names, what, name.trim(), caveats)
+            };
+            fields.insert(field.to_string(), id.map(Value::Int).unwrap_or_default());
+        };
+        link("customer_id", "account", &raw["account"], customers, &mut caveats);
+        link("product_id", "product", &raw["product"], products, &mut caveats);
+        link("owner_id", "sales agent", &raw["sales_agent"], people, &mut caveats);
+        set(kind, &mut fields, "engage_date", &raw["engage_date"], &mut caveats);
+        set(kind, &mut fields, "close_date", &raw["close_date"], &mut caveats);
+        set(kind, &mut fields, "value", &raw["close_value"], &mut caveats);
+        let closed = matches!(fields.get("stage"), Some(Value::Text(s)) if s == "Won" || s == "Lost");
+        if closed && fields.get("close_date").is_none_or(Value::is_null) {
+            caveats.push("a closed deal without a close date".into());
+        }
+        out.push(Row { line, key, fields, caveats });
+    }
+    out
+}
+
+/// Imports the given files (file name -> contents) into `ws`, acting as `actor`.
+/// Files may be any subset of [`FILES`]; names in later files are resolved against what
+/// the workspace already holds. Unknown files are reported and ignored.
+///
+/// Errors: only a failing store; problems with files or rows go into the report.
+pub async fn import_files(
+    store: &dyn Store,
+    ws: &Workspace,
+    actor: Option<i64>,
+    files: &BTreeMap<String, String>,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let mut report = ImportReport { workspace: ws.slug.clone(), ..ImportReport::default() };
+    for name in files.keys().filter(|n| !FILES.contains(&n.as_str()) && !IGNORED.contains(&n.as_str())) {
+        report.files.push(FileReport {
+            file: name.clone(),
+            error: Some(format!("not part of the CRM export (expected {}); ignored", FILES.join(", "))),
+            ..FileReport::default()
+        });
+    }
+    let columns: HashMap<&str, &[&str]> = HashMap::from([
+        ("products.csv", &["product", "series", "sales_price"][..]),
+        ("accounts.csv", &["account", "sector", "year_established", "revenue", "employees", "office_location", "subsidiary_of"][..]),
+        ("sales_teams.csv", &["sales_agent", "manager", "regional_office"][..]),
+        ("sales_pipeline.csv", &["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date", "close_date", "close_value"][..]),
+    ]);
+    let mut imported_people: Vec<(String, Role)> = Vec::new();
+    for file in FILES {
+        let Some(text) = files.get(file) else { continue };
+        let mut fr = FileReport { file: file.to_string(), ..FileReport::default() };
+        let rows = match read_csv(text, columns[file], &mut fr) {
+            Ok(rows) => rows,
+            Err(e) => {
+                fr.error = Some(e);
+                report.files.push(fr);
+                continue;
+            }
+        };
+        match file {
+            "products.csv" => {
+                let rows = products(rows, &mut fr);
+                tally(&mut fr, write_rows(store, ws.id, actor, RecordKind::Product, rows).await?);
+            }
+            "accounts.csv" => {
+                let parsed = accounts(&rows, &mut fr);
+                let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
+                let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
+                let links = account_parents(&rows, &customers);
+                let second = write_rows(store, ws.id, actor, RecordKind::Customer, links).await?;
+                // A row counts once: its strongest outcome and all caveats of both passes.
+                let mut linked: HashMap<String, Written> = second.into_iter().map(|w| (w.key.clone(), w)).collect();
+                let merged = first
+                    .into_iter()
+                    .map(|mut w| {
+                        if let Some(l) = linked.remove(&w.key) {
+                            w.outcome = w.outcome.min(l.outcome);
+                            w.caveats.extend(l.caveats);
+                        }
+                        w
+                    })
+                    .collect();
+                tally(&mut fr, merged);
+            }
+            "sales_teams.csv" => {
+                imported_people = sales_teams(store, ws, rows, &mut fr).await?;
+            }
+            _ => {
+                let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
+                let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;
+                let people: HashMap<String, i64> =
+                    store.members(ws.id).await?.into_iter().map(|m| (m.user.display_name, m.user.id)).collect();
+                let rows = deals(rows, &customers, &products_by_name, &people, &mut fr);
+                tally(&mut fr, write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?);
+            }
+        }
+        fr.problems.sort_by_key(|p| p.line);
+        report.files.push(fr);
+    }
+    report.invites = invite_links(store, ws, actor, &imported_people).await?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Invite links for imported people who have not joined yet: their live claim link, or a
+/// new one (valid [`INVITE_DAYS`] days, one use).
+async fn invite_links(
+    store: &dyn Store,
+    ws: &Workspace,
+    actor: Option<i64>,
+    people: &[(String, Role)],
+) -> Result<Vec<InviteLink>, ImportError> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let members: HashMap<String, app::model::Member> =
+        store.members(ws.id).await?.into_iter().map(|m| (m.user.display_name.clone(), m)).collect();
+    let invites = store.invites(ws.id).await?;
+    let mut links = Vec::new();
+    for (name, _) in people {
+        let Some(m) = members.get(name).filter(|m| !m.joined) else { continue };
+        let live = invites.iter().find(|i| i.for_user == Some(m.user.id) && i.is_live(now));
+        let invite = match live {
+            Some(i) => i.clone(),
+            None => {
+                store
+                    .create_invite(NewInvite {
+                        workspace_id: ws.id,
+                        token: app::ssr::auth::random_token(),
+                        role: m.role.min(Role::Admin),
+                        expires_at: now + INVITE_DAYS * 86_400_000,
+                        max_uses: 1,
+                        created_by: actor,
+                        for_user: Some(m.user.id),
+                    })
+                    .await?
+            }
+        };
+        links.push(InviteLink { name: name.clone(), role: m.role, path: invite.path() });
+    }
+    Ok(links)
+}
+
+/// Reads the export's files from a folder (those of [`FILES`] that exist).
+///
+/// Errors: the folder cannot be read, or a file is not UTF-8 text.
+pub fn read_folder(folder: &std::path::Path) -> std::io::Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for name in FILES {
+        let path = folder.join(name);
+        if path.exists() {
+            files.insert(name.to_string(), std::fs::read_to_string(&path)?);
+        }
+    }
+    if files.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} holds none of {}", folder.display(), FILES.join(", ")),
+        ));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sector_two_letters_off_is_a_misspelling() {
+        assert_eq!(misspelt_sector("technolgy"), Some("technology"));
+        assert_eq!(misspelt_sector("technology"), None);
+        assert_eq!(misspelt_sector("retail"), None);
+        assert_eq!(misspelt_sector("aerospace"), None);
+    }
+
+    #[test]
+    fn loose_names_match_despite_spaces_and_case() {
+        let names = HashMap::from([("GTX Pro".to_string(), 7)]);
+        let mut caveats = Vec::new();
+        assert_eq!(resolve(&names, "product", "GTXPro", &mut caveats), Some(7));
+        assert_eq!(caveats, vec!["product \"GTXPro\" read as \"GTX Pro\"".to_string()]);
+        assert_eq!(resolve(&names, "product", "MG Pro", &mut caveats), None);
+        assert_eq!(caveats.len(), 2);
+    }
+
+    #[test]
+    fn a_row_with_too_few_columns_is_skipped_and_reported() {
+        let mut report = FileReport::default();
+        let rows = read_csv("a,b\n1,2\n3\n4,5\n", &["a", "b"], &mut report).expect("header ok");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(report.rows, 3);
+        assert_eq!(report.skipped, 1);
+        assert_eq!(report.problems[0].line, 3);
+        assert!(read_csv("a\n1\n", &["a", "b"], &mut report).unwrap_err().contains("\"b\""));
+    }
+}

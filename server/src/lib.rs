@@ -1,0 +1,94 @@
+//! Tandem's server: the axum router (pages, server functions, upload, health) and
+//! `serve`, used by the `tandem` binary and by the integration tests.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod import;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use app::{shell, App};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use state::AppState;
+
+/// Largest request body accepted, bytes (the CRM export is about 650 KB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "tandem.sid";
+
+/// The whole application as an axum router: pages and server functions (Leptos), the
+/// import upload, `/healthz` and `/readyz`, static files; with sessions, the same-origin
+/// check, compression, a body size limit and request tracing.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let ctx = state.ctx.clone();
+    let sessions = SessionManagerLayer::new(state.db.sessions.clone())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(Duration::days(14)));
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/api/import_crm", post(import::http::upload))
+        .leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(auth::same_origin))
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Answers 200 when the database answers, 503 otherwise.
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match sqlx::query("SELECT 1").execute(state.db.sql.pool()).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// Serves the router on `listener` until `shutdown` completes, then drains open requests.
+/// Also deletes expired sessions every hour.
+///
+/// Errors: the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use tower_sessions::session_store::ExpiredDeletion;
+    let sessions = state.db.sessions.clone();
+    let cleanup = tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
+    let app = router(state);
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    cleanup.abort();
+    result
+}
