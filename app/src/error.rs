@@ -1,16 +1,16 @@
 //! The error every server function returns, serializable so the browser can show why a
 //! call failed and which field was wrong.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Record, Value};
 
 /// Why a server function failed. Internal causes are logged on the server and reach the
 /// client only as [`AppError::Internal`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", rename_all = "snake_case")]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
 pub enum AppError {
     /// The thing asked for does not exist, or is not visible to the caller.
     #[error("{0}")]
@@ -74,7 +74,10 @@ pub struct FieldConflict {
 impl AppError {
     /// A validation error for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Validation { field: field.into(), message: message.into() }
+        AppError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The field a validation error names, if this is one.

@@ -8,7 +8,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// `tandem`: a self-hosted realtime workspace for sales and support teams.
 #[derive(Debug, Parser)]
-#[command(name = "tandem", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tandem",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]

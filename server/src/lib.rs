@@ -51,7 +51,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/api/import_crm", post(import::http::upload))
-        .leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), move || shell(options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx.clone()),
+            move || shell(options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(auth::same_origin))
         .layer(sessions)
@@ -84,11 +89,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use tower_sessions::session_store::ExpiredDeletion;
     let sessions = state.db.sessions.clone();
-    let cleanup = tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
+    let cleanup =
+        tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
     let app = router(state);
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     cleanup.abort();
     result
 }

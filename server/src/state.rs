@@ -27,7 +27,12 @@ impl AppState {
             store: db.store.clone(),
             login_limiter: std::sync::Arc::new(app::ssr::auth::LoginLimiter::default()),
         };
-        AppState { leptos_options, db, ctx, secure_cookies }
+        AppState {
+            leptos_options,
+            db,
+            ctx,
+            secure_cookies,
+        }
     }
 }
 

@@ -39,7 +39,10 @@ pub async fn sign_up(
     let hash = auth::hash_password(password).await?;
     let now = crate::model::now_ms();
     let taken = |e: DbError| match e {
-        DbError::Conflict(_) => AppError::invalid("email", "an account with this e-mail already exists; log in instead"),
+        DbError::Conflict(_) => AppError::invalid(
+            "email",
+            "an account with this e-mail already exists; log in instead",
+        ),
         DbError::NotFound => AppError::NotFound("no such invite link".into()),
         other => other.into(),
     };
@@ -59,14 +62,25 @@ pub async fn sign_up(
             if !inv.is_live(now) {
                 return Err(DbError::InviteGone.into());
             }
-            let new = NewUser { email: Some(email), password_hash: Some(hash), display_name };
+            let new = NewUser {
+                email: Some(email),
+                password_hash: Some(hash),
+                display_name,
+            };
             let user = store.create_user(new).await.map_err(taken)?;
             let ws = store.accept_invite(&inv.token, user.id, now).await?;
             (user, format!("/w/{}/customers", ws.slug))
         }
         None => {
-            let new = NewUser { email: Some(email), password_hash: Some(hash), display_name };
-            (store.create_user(new).await.map_err(taken)?, "/workspaces".to_string())
+            let new = NewUser {
+                email: Some(email),
+                password_hash: Some(hash),
+                display_name,
+            };
+            (
+                store.create_user(new).await.map_err(taken)?,
+                "/workspaces".to_string(),
+            )
         }
     };
     start_session(user.id).await?;
@@ -109,7 +123,10 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
 #[server(prefix = "/api", endpoint = "log_out", input = Json)]
 pub async fn log_out() -> Result<(), AppError> {
     let session = crate::ssr::session().await?;
-    session.flush().await.map_err(|e| crate::ssr::internal("ending a session", e))
+    session
+        .flush()
+        .await
+        .map_err(|e| crate::ssr::internal("ending a session", e))
 }
 
 /// The signed-in account, or `None` for a visitor.
@@ -127,7 +144,10 @@ pub async fn get_current_user() -> Result<Option<User>, AppError> {
 async fn start_session(user: i64) -> Result<(), AppError> {
     use crate::ssr;
     let session = ssr::session().await?;
-    session.cycle_id().await.map_err(|e| ssr::internal("rotating the session id", e))?;
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| ssr::internal("rotating the session id", e))?;
     session
         .insert(ssr::SESSION_USER_KEY, user)
         .await

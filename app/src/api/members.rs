@@ -22,12 +22,20 @@ pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
 pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let store = crate::ssr::store()?;
-    let current = store.role(c.workspace.id, user_id).await?.ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    let current = store
+        .role(c.workspace.id, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such member".into()))?;
     if role == Role::Owner || current == Role::Owner {
-        return Err(AppError::invalid("role", "the owner's role cannot be changed here"));
+        return Err(AppError::invalid(
+            "role",
+            "the owner's role cannot be changed here",
+        ));
     }
     if (role == Role::Admin || current == Role::Admin) && c.role != Role::Owner {
-        return Err(AppError::Forbidden("only the owner can make or unmake admins".into()));
+        return Err(AppError::Forbidden(
+            "only the owner can make or unmake admins".into(),
+        ));
     }
     Ok(store.set_role(c.workspace.id, user_id, role).await?)
 }
@@ -38,12 +46,17 @@ pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(
 pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let store = crate::ssr::store()?;
-    let current = store.role(c.workspace.id, user_id).await?.ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    let current = store
+        .role(c.workspace.id, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such member".into()))?;
     if current == Role::Owner {
         return Err(AppError::invalid("user_id", "the owner cannot be removed"));
     }
     if current == Role::Admin && c.role != Role::Owner {
-        return Err(AppError::Forbidden("only the owner can remove admins".into()));
+        return Err(AppError::Forbidden(
+            "only the owner can remove admins".into(),
+        ));
     }
     Ok(store.remove_member(c.workspace.id, user_id).await?)
 }
@@ -94,7 +107,9 @@ pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
 pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let now = crate::model::now_ms();
-    Ok(crate::ssr::store()?.revoke_invite(c.workspace.id, invite_id, now).await?)
+    Ok(crate::ssr::store()?
+        .revoke_invite(c.workspace.id, invite_id, now)
+        .await?)
 }
 
 /// What an invite link leads to; anyone holding the token may look.
@@ -102,7 +117,10 @@ pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError>
 #[server(prefix = "/api", endpoint = "preview_invite", input = Json)]
 pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
     let store = crate::ssr::store()?;
-    let inv = store.invite_by_token(token.trim()).await.map_err(|_| AppError::NotFound("no such invite link".into()))?;
+    let inv = store
+        .invite_by_token(token.trim())
+        .await
+        .map_err(|_| AppError::NotFound("no such invite link".into()))?;
     let ws = store.workspace(inv.workspace_id).await?;
     Ok(InvitePreview {
         workspace_name: ws.name,
@@ -119,7 +137,10 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
     let user = crate::ssr::require_user().await?;
     let store = crate::ssr::store()?;
-    match store.accept_invite(token.trim(), user.id, crate::model::now_ms()).await {
+    match store
+        .accept_invite(token.trim(), user.id, crate::model::now_ms())
+        .await
+    {
         Err(crate::ssr::DbError::NotFound) => Err(AppError::NotFound("no such invite link".into())),
         other => Ok(other?),
     }

@@ -13,9 +13,15 @@ use crate::model::{Choice, FieldChange, Fields, Page, Record, RecordKind, Record
 /// A page of a workspace's live records of `kind` (any member).
 /// Errors: `Unauthorized`, `NotFound`, `Validation` for an unknown sort or filter field.
 #[server(prefix = "/api", endpoint = "list_records", input = Json)]
-pub async fn list_records(slug: String, kind: RecordKind, query: RecordQuery) -> Result<Page<Record>, AppError> {
+pub async fn list_records(
+    slug: String,
+    kind: RecordKind,
+    query: RecordQuery,
+) -> Result<Page<Record>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?.list_records(c.workspace.id, kind, &query).await?)
+    Ok(crate::ssr::store()?
+        .list_records(c.workspace.id, kind, &query)
+        .await?)
 }
 
 /// One record (any member). Errors: `Unauthorized`, `NotFound` (also for another
@@ -23,31 +29,44 @@ pub async fn list_records(slug: String, kind: RecordKind, query: RecordQuery) ->
 #[server(prefix = "/api", endpoint = "get_record", input = Json)]
 pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Record, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?.record(c.workspace.id, kind, id).await?)
+    Ok(crate::ssr::store()?
+        .record(c.workspace.id, kind, id)
+        .await?)
 }
 
 /// Creates a record (members and up). Values may be typed or text as typed in a form;
 /// a deal without an opportunity id gets a generated one.
 /// Errors: `Forbidden` for viewers, `Validation` naming the field.
 #[server(prefix = "/api", endpoint = "create_record", input = Json)]
-pub async fn create_record(slug: String, kind: RecordKind, fields: Fields) -> Result<Record, AppError> {
+pub async fn create_record(
+    slug: String,
+    kind: RecordKind,
+    fields: Fields,
+) -> Result<Record, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
     let mut clean = Fields::new();
     for def in kind.fields() {
         let v = fields.get(def.name).cloned().unwrap_or_default();
-        let v = def.normalize(v).map_err(|m| AppError::invalid(def.name, m))?;
+        let v = def
+            .normalize(v)
+            .map_err(|m| AppError::invalid(def.name, m))?;
         if !v.is_null() {
             clean.insert(def.name.to_string(), v);
         }
     }
     if let Some(unknown) = fields.keys().find(|k| kind.field(k).is_none()) {
-        return Err(AppError::invalid(unknown.clone(), format!("a {} has no field {unknown}", kind.noun())));
+        return Err(AppError::invalid(
+            unknown.clone(),
+            format!("a {} has no field {unknown}", kind.noun()),
+        ));
     }
     if kind == RecordKind::Deal && !clean.contains_key("code") {
         let code = crate::ssr::auth::random_token()[..8].to_uppercase();
         clean.insert("code".into(), crate::model::Value::Text(code));
     }
-    Ok(crate::ssr::store()?.create_record(c.workspace.id, c.user.id, kind, clean).await?)
+    Ok(crate::ssr::store()?
+        .create_record(c.workspace.id, c.user.id, kind, clean)
+        .await?)
 }
 
 /// Changes fields of a record (members and up). Each change carries the value the editor
@@ -64,23 +83,37 @@ pub async fn update_record(
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
     let mut clean = BTreeMap::new();
     for (name, change) in changes {
-        let def = kind
-            .field(&name)
-            .ok_or_else(|| AppError::invalid(name.clone(), format!("a {} has no field {name}", kind.noun())))?;
-        let value = def.normalize(change.value).map_err(|m| AppError::invalid(def.name, m))?;
+        let def = kind.field(&name).ok_or_else(|| {
+            AppError::invalid(
+                name.clone(),
+                format!("a {} has no field {name}", kind.noun()),
+            )
+        })?;
+        let value = def
+            .normalize(change.value)
+            .map_err(|m| AppError::invalid(def.name, m))?;
         // The base is what the editor saw; if it does not parse it is compared as sent.
         let base = def.normalize(change.base.clone()).unwrap_or(change.base);
         clean.insert(name, FieldChange { base, value });
     }
-    Ok(crate::ssr::store()?.update_record(c.workspace.id, c.user.id, kind, id, clean).await?)
+    Ok(crate::ssr::store()?
+        .update_record(c.workspace.id, c.user.id, kind, id, clean)
+        .await?)
 }
 
 /// Deletes (tombstones) a record that is still at `version` (members and up).
 /// Errors: `Forbidden`, `NotFound`, `Conflict` when it changed since `version`.
 #[server(prefix = "/api", endpoint = "delete_record", input = Json)]
-pub async fn delete_record(slug: String, kind: RecordKind, id: i64, version: i64) -> Result<(), AppError> {
+pub async fn delete_record(
+    slug: String,
+    kind: RecordKind,
+    id: i64,
+    version: i64,
+) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
-    Ok(crate::ssr::store()?.delete_record(c.workspace.id, c.user.id, kind, id, version).await?)
+    Ok(crate::ssr::store()?
+        .delete_record(c.workspace.id, c.user.id, kind, id, version)
+        .await?)
 }
 
 /// The options of every picker in a form of one kind: for each kind it refers to, its
@@ -102,13 +135,19 @@ pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormCho
     let mut out = FormChoices::default();
     for def in kind.fields() {
         if let FieldKind::Ref(target) = def.kind {
-            if !out.records.contains_key(&target) {
-                out.records.insert(target, store.choices(c.workspace.id, target).await?);
+            if let std::collections::btree_map::Entry::Vacant(slot) = out.records.entry(target) {
+                slot.insert(store.choices(c.workspace.id, target).await?);
             }
         }
     }
     let members = store.members(c.workspace.id).await?;
-    out.members = members.into_iter().map(|m| Choice { id: m.user.id, label: m.user.display_name }).collect();
+    out.members = members
+        .into_iter()
+        .map(|m| Choice {
+            id: m.user.id,
+            label: m.user.display_name,
+        })
+        .collect();
     Ok(out)
 }
 
@@ -124,13 +163,25 @@ pub async fn list_choices(slug: String, kind: RecordKind) -> Result<Vec<Choice>,
 pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
     let members = crate::ssr::store()?.members(c.workspace.id).await?;
-    Ok(members.into_iter().map(|m| Choice { id: m.user.id, label: m.user.display_name }).collect())
+    Ok(members
+        .into_iter()
+        .map(|m| Choice {
+            id: m.user.id,
+            label: m.user.display_name,
+        })
+        .collect())
 }
 
 /// Distinct values of a text field, for a filter (any member).
 /// Errors: `Validation` on `field` when it is not a text field of the kind.
 #[server(prefix = "/api", endpoint = "list_field_values", input = Json)]
-pub async fn list_field_values(slug: String, kind: RecordKind, field: String) -> Result<Vec<String>, AppError> {
+pub async fn list_field_values(
+    slug: String,
+    kind: RecordKind,
+    field: String,
+) -> Result<Vec<String>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?.distinct_values(c.workspace.id, kind, &field).await?)
+    Ok(crate::ssr::store()?
+        .distinct_values(c.workspace.id, kind, &field)
+        .await?)
 }

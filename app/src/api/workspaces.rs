@@ -41,7 +41,10 @@ pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Work
     let store = crate::ssr::store()?;
     match store.create_workspace(&name, &slug, user.id).await {
         Ok(w) => Ok(w),
-        Err(DbError::Conflict(_)) => Err(AppError::invalid("slug", format!("the address \"{slug}\" is taken; choose another"))),
+        Err(DbError::Conflict(_)) => Err(AppError::invalid(
+            "slug",
+            format!("the address \"{slug}\" is taken; choose another"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -52,10 +55,17 @@ pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Work
 pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
     if c.user.last_workspace_id != Some(c.workspace.id) {
-        crate::ssr::store()?.set_last_workspace(c.user.id, c.workspace.id).await?;
+        crate::ssr::store()?
+            .set_last_workspace(c.user.id, c.workspace.id)
+            .await?;
     }
     let workspaces = crate::ssr::store()?.memberships(c.user.id).await?;
-    Ok(WorkspaceView { workspace: c.workspace, user: c.user, role: c.role, workspaces })
+    Ok(WorkspaceView {
+        workspace: c.workspace,
+        user: c.user,
+        role: c.role,
+        workspaces,
+    })
 }
 
 /// Renames a workspace (admins and the owner). Errors: `Forbidden`, `Validation` on `name`.
@@ -63,7 +73,9 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
 pub async fn rename_workspace(slug: String, name: String) -> Result<Workspace, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
-    Ok(crate::ssr::store()?.rename_workspace(c.workspace.id, &name).await?)
+    Ok(crate::ssr::store()?
+        .rename_workspace(c.workspace.id, &name)
+        .await?)
 }
 
 /// A slug made from a name: lower-case ASCII letters and digits joined by single dashes,
@@ -91,13 +103,18 @@ pub fn slugify(name: &str) -> String {
 /// Checks a chosen slug. Errors: `Validation` on `slug`.
 pub fn check_slug(slug: &str) -> Result<String, AppError> {
     let ok = (2..=40).contains(&slug.len())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
         Ok(slug.to_string())
     } else {
-        Err(AppError::invalid("slug", "use 2 to 40 lower-case letters, digits and dashes"))
+        Err(AppError::invalid(
+            "slug",
+            "use 2 to 40 lower-case letters, digits and dashes",
+        ))
     }
 }
 

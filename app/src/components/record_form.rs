@@ -50,7 +50,9 @@ pub fn RecordForm(
         .map(|def| Input {
             def,
             text: RwSignal::new(base.with_untracked(|r| {
-                r.as_ref().map(|r| def.format_input(r.get(def.name))).unwrap_or_default()
+                r.as_ref()
+                    .map(|r| def.format_input(r.get(def.name)))
+                    .unwrap_or_default()
             })),
         })
         .collect();
@@ -100,7 +102,10 @@ pub fn RecordForm(
                     .iter()
                     .filter(|i| i.text.get_untracked() != i.def.format_input(r.get(i.def.name)))
                     .map(|i| {
-                        let change = FieldChange { base: r.get(i.def.name).clone(), value: Value::Text(i.text.get_untracked()) };
+                        let change = FieldChange {
+                            base: r.get(i.def.name).clone(),
+                            value: Value::Text(i.text.get_untracked()),
+                        };
                         (i.def.name.to_string(), change)
                     })
                     .collect();

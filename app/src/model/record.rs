@@ -128,11 +128,21 @@ pub const DEAL_STAGES: &[&str] = &["Prospecting", "Engaging", "Won", "Lost"];
 pub const CUSTOMER_STATUSES: &[&str] = &["prospect", "active", "inactive"];
 
 const fn field(name: &'static str, label: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef { name, label, kind, required: false }
+    FieldDef {
+        name,
+        label,
+        kind,
+        required: false,
+    }
 }
 
 const fn required(name: &'static str, label: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef { name, label, kind, required: true }
+    FieldDef {
+        name,
+        label,
+        kind,
+        required: true,
+    }
 }
 
 const CUSTOMER_FIELDS: &[FieldDef] = &[
@@ -140,18 +150,44 @@ const CUSTOMER_FIELDS: &[FieldDef] = &[
     field("sector", "Sector", FieldKind::Text { max: 100 }),
     field("status", "Status", FieldKind::Choice(CUSTOMER_STATUSES)),
     field("owner_id", "Owner", FieldKind::Member),
-    field("year_established", "Year established", FieldKind::Integer { min: 1600, max: 2200 }),
+    field(
+        "year_established",
+        "Year established",
+        FieldKind::Integer {
+            min: 1600,
+            max: 2200,
+        },
+    ),
     field("revenue", "Revenue (USD millions)", FieldKind::Decimal),
-    field("employees", "Employees", FieldKind::Integer { min: 0, max: 100_000_000 }),
-    field("office_location", "Office location", FieldKind::Text { max: 200 }),
-    field("parent_id", "Parent customer", FieldKind::Ref(RecordKind::Customer)),
+    field(
+        "employees",
+        "Employees",
+        FieldKind::Integer {
+            min: 0,
+            max: 100_000_000,
+        },
+    ),
+    field(
+        "office_location",
+        "Office location",
+        FieldKind::Text { max: 200 },
+    ),
+    field(
+        "parent_id",
+        "Parent customer",
+        FieldKind::Ref(RecordKind::Customer),
+    ),
     field("tags", "Tags", FieldKind::Tags),
     field("notes", "Notes", FieldKind::LongText),
 ];
 
 const DEAL_FIELDS: &[FieldDef] = &[
     field("code", "Opportunity ID", FieldKind::Text { max: 40 }),
-    field("customer_id", "Customer", FieldKind::Ref(RecordKind::Customer)),
+    field(
+        "customer_id",
+        "Customer",
+        FieldKind::Ref(RecordKind::Customer),
+    ),
     field("product_id", "Product", FieldKind::Ref(RecordKind::Product)),
     required("stage", "Stage", FieldKind::Choice(DEAL_STAGES)),
     field("owner_id", "Owner", FieldKind::Member),
@@ -240,9 +276,10 @@ impl FieldDef {
             | FieldKind::Date
             | FieldKind::Choice(_)
             | FieldKind::Tags => Storage::Text,
-            FieldKind::Integer { .. } | FieldKind::Money | FieldKind::Ref(_) | FieldKind::Member => {
-                Storage::Int
-            }
+            FieldKind::Integer { .. }
+            | FieldKind::Money
+            | FieldKind::Ref(_)
+            | FieldKind::Member => Storage::Int,
             FieldKind::Decimal => Storage::Float,
         }
     }
@@ -285,12 +322,17 @@ impl FieldDef {
                     .parse()
                     .map_err(|_| format!("{} must be a number", self.label))?,
             ),
-            FieldKind::Money => Value::Int(parse_money(t).ok_or_else(|| {
-                format!("{} must be an amount like 1250 or 1250.50", self.label)
-            })?),
+            FieldKind::Money => {
+                Value::Int(parse_money(t).ok_or_else(|| {
+                    format!("{} must be an amount like 1250 or 1250.50", self.label)
+                })?)
+            }
             FieldKind::Tags => {
-                let tags: Vec<&str> =
-                    t.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+                let tags: Vec<&str> = t
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if tags.is_empty() {
                     Value::Null
                 } else {
@@ -415,7 +457,11 @@ pub fn parse_money(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let frac: i64 = match frac.len() {
         0 => 0,
         1 => frac.parse::<i64>().ok()? * 10,
@@ -441,7 +487,7 @@ fn group_thousands(s: &str) -> String {
     let digits: Vec<char> = int.chars().collect();
     let mut out = String::new();
     for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 && c.is_ascii_digit() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) && c.is_ascii_digit() {
             out.push(',');
         }
         out.push(*c);
@@ -521,7 +567,9 @@ impl Record {
     /// A field formatted for lists and cards.
     pub fn display(&self, field: &str) -> String {
         match self.kind.field(field) {
-            Some(def) => def.format_display(self.get(field), self.labels.get(field).map(String::as_str)),
+            Some(def) => {
+                def.format_display(self.get(field), self.labels.get(field).map(String::as_str))
+            }
             None => String::new(),
         }
     }
@@ -548,8 +596,10 @@ pub enum SortDir {
     Desc,
 }
 
-/// What a list asks for: text search, exact-match filters, sort and a page.
+/// What a list asks for: text search, exact-match filters, sort and a page. Every field
+/// is optional on the wire (`{}` is the first page of everything, by label).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct RecordQuery {
     /// Case-insensitive substring searched in the kind's search fields.
     pub search: Option<String>,
@@ -590,21 +640,39 @@ mod tests {
     #[test]
     fn form_text_is_parsed_into_the_field_type() {
         let revenue = def(RecordKind::Customer, "revenue");
-        assert_eq!(revenue.normalize(Value::Text(" 1100.04 ".into())), Ok(Value::Float(1100.04)));
+        assert_eq!(
+            revenue.normalize(Value::Text(" 1100.04 ".into())),
+            Ok(Value::Float(1100.04))
+        );
         let value = def(RecordKind::Deal, "value");
-        assert_eq!(value.normalize(Value::Text("1,054.5".into())), Ok(Value::Int(105450)));
+        assert_eq!(
+            value.normalize(Value::Text("1,054.5".into())),
+            Ok(Value::Int(105450))
+        );
         let stage = def(RecordKind::Deal, "stage");
-        assert_eq!(stage.normalize(Value::Text("won".into())), Ok(Value::Text("Won".into())));
+        assert_eq!(
+            stage.normalize(Value::Text("won".into())),
+            Ok(Value::Text("Won".into()))
+        );
         let tags = def(RecordKind::Customer, "tags");
-        assert_eq!(tags.normalize(Value::Text("a,, b ,c".into())), Ok(Value::Text("a, b, c".into())));
+        assert_eq!(
+            tags.normalize(Value::Text("a,, b ,c".into())),
+            Ok(Value::Text("a, b, c".into()))
+        );
     }
 
     #[test]
     fn bad_values_are_refused_with_the_field_label() {
         let name = def(RecordKind::Customer, "name");
-        assert_eq!(name.normalize(Value::Text("  ".into())), Err("Name is required".into()));
+        assert_eq!(
+            name.normalize(Value::Text("  ".into())),
+            Err("Name is required".into())
+        );
         let year = def(RecordKind::Customer, "year_established");
-        assert!(year.normalize(Value::Text("19x6".into())).unwrap_err().contains("Year established"));
+        assert!(year
+            .normalize(Value::Text("19x6".into()))
+            .unwrap_err()
+            .contains("Year established"));
         assert!(year.normalize(Value::Int(99)).is_err());
         let stage = def(RecordKind::Deal, "stage");
         assert!(stage.normalize(Value::Text("Negotiating".into())).is_err());
@@ -623,12 +691,23 @@ mod tests {
             let shown = value.format_input(&Value::Int(cents));
             assert_eq!(value.normalize(Value::Text(shown)), Ok(Value::Int(cents)));
         }
-        assert_eq!(value.format_display(&Value::Int(123456700), None), "$1,234,567");
+        assert_eq!(
+            value.format_display(&Value::Int(123456700), None),
+            "$1,234,567"
+        );
     }
 
     #[test]
     fn values_keep_their_json_shape() {
         let v: Vec<Value> = serde_json::from_str(r#"[null, 5, 5.5, "x"]"#).expect("valid json");
-        assert_eq!(v, vec![Value::Null, Value::Int(5), Value::Float(5.5), Value::Text("x".into())]);
+        assert_eq!(
+            v,
+            vec![
+                Value::Null,
+                Value::Int(5),
+                Value::Float(5.5),
+                Value::Text("x".into())
+            ]
+        );
     }
 }

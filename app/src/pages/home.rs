@@ -12,9 +12,14 @@ pub fn HomePage() -> impl IntoView {
     let target = Resource::new(
         || (),
         |_| async move {
-            let Ok(Some(user)) = get_current_user().await else { return "/login".to_string() };
+            let Ok(Some(user)) = get_current_user().await else {
+                return "/login".to_string();
+            };
             let list = list_workspaces().await.unwrap_or_default();
-            match list.iter().find(|m| Some(m.workspace.id) == user.last_workspace_id) {
+            match list
+                .iter()
+                .find(|m| Some(m.workspace.id) == user.last_workspace_id)
+            {
                 Some(m) => format!("/w/{}/customers", m.workspace.slug),
                 None => "/workspaces".to_string(),
             }

@@ -12,11 +12,14 @@ use crate::model::import::ImportReport;
 async fn upload(slug: String, files: Option<web_sys::FileList>) -> Result<ImportReport, String> {
     use crate::components::error_message;
     use crate::error::AppError;
-    let files = files.filter(|f| f.length() > 0).ok_or("Choose the CSV files to import first.")?;
+    let files = files
+        .filter(|f| f.length() > 0)
+        .ok_or("Choose the CSV files to import first.")?;
     let form = web_sys::FormData::new().map_err(|_| "Your browser cannot send forms.")?;
     for i in 0..files.length() {
         if let Some(file) = files.get(i) {
-            form.append_with_blob_and_filename("files", &file, &file.name()).map_err(|_| "A file could not be read.")?;
+            form.append_with_blob_and_filename("files", &file, &file.name())
+                .map_err(|_| "A file could not be read.")?;
         }
     }
     let url = format!("/api/import_crm?workspace={slug}");
@@ -27,7 +30,10 @@ async fn upload(slug: String, files: Option<web_sys::FileList>) -> Result<Import
         .await
         .map_err(|e| format!("The upload failed: {e}"))?;
     if response.ok() {
-        response.json::<ImportReport>().await.map_err(|e| format!("The report could not be read: {e}"))
+        response
+            .json::<ImportReport>()
+            .await
+            .map_err(|e| format!("The report could not be read: {e}"))
     } else {
         match response.json::<AppError>().await {
             Ok(e) => Err(error_message(&e)),

@@ -13,7 +13,9 @@ use crate::pages::auth::SignupForm;
 pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let data = Resource::new(token, |t| async move { (preview_invite(t).await, get_current_user().await) });
+    let data = Resource::new(token, |t| async move {
+        (preview_invite(t).await, get_current_user().await)
+    });
     let accept = Action::new(|t: &String| accept_invite(t.clone()));
     Effect::new(move |_| {
         if let Some(Ok(ws)) = accept.value().get() {

@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::members::{create_invite, list_invites, list_members, remove_member, revoke_invite, set_member_role};
+use crate::api::members::{
+    create_invite, list_invites, list_members, remove_member, revoke_invite, set_member_role,
+};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, use_origin, ActionError, Avatar};
 use crate::model::{format_utc, Role};
@@ -17,9 +19,13 @@ pub fn MembersPage() -> impl IntoView {
     let my_role = ws.role;
     let refresh = RwSignal::new(0u32);
     let members_slug = slug.clone();
-    let members = Resource::new(move || refresh.get(), move |_| list_members(members_slug.clone()));
+    let members = Resource::new(
+        move || refresh.get(),
+        move |_| list_members(members_slug.clone()),
+    );
     let role_slug = slug.clone();
-    let set_role = Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
+    let set_role =
+        Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
     let remove_slug = slug.clone();
     let remove = Action::new(move |id: &i64| remove_member(remove_slug.clone(), *id));
     Effect::new(move |_| {
@@ -89,12 +95,17 @@ fn Invites(slug: String) -> impl IntoView {
     let origin = use_origin();
     let refresh = RwSignal::new(0u32);
     let list_slug = slug.clone();
-    let invites = Resource::new(move || refresh.get(), move |_| list_invites(list_slug.clone()));
+    let invites = Resource::new(
+        move || refresh.get(),
+        move |_| list_invites(list_slug.clone()),
+    );
     let role = RwSignal::new("member".to_string());
     let days = RwSignal::new("7".to_string());
     let uses = RwSignal::new("10".to_string());
     let create_slug = slug.clone();
-    let create = Action::new(move |(r, d, u): &(Role, i64, i64)| create_invite(create_slug.clone(), *r, *d, *u));
+    let create = Action::new(move |(r, d, u): &(Role, i64, i64)| {
+        create_invite(create_slug.clone(), *r, *d, *u)
+    });
     let revoke_slug = slug.clone();
     let revoke = Action::new(move |id: &i64| revoke_invite(revoke_slug.clone(), *id));
     Effect::new(move |_| {

@@ -8,12 +8,17 @@ use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::records::{delete_record, get_record, list_field_values, list_form_choices, list_records, update_record};
+use crate::api::records::{
+    delete_record, get_record, list_field_values, list_form_choices, list_records, update_record,
+};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, ActionError, RecordForm};
 use crate::error::AppError;
 use crate::model::record::DEAL_STAGES;
-use crate::model::{format_utc, Choice, FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::model::{
+    format_utc, Choice, FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir,
+    Value,
+};
 
 /// Rows per list page.
 const PAGE_SIZE: i64 = 50;
@@ -22,7 +27,9 @@ const PAGE_SIZE: i64 = 50;
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -30,7 +37,11 @@ fn encode(s: &str) -> String {
 
 /// Builds `?k=v&...` from pairs, leaving out empty values.
 fn query_string(pairs: &[(&str, String)]) -> String {
-    let parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
     if parts.is_empty() {
         String::new()
     } else {
@@ -83,17 +94,36 @@ type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
 
 /// Loads the options of each filter field: a choice field's choices, a text field's
 /// distinct values, members, or referenced records.
-async fn filter_options(slug: String, kind: RecordKind, fields: &'static [&'static str]) -> Result<FilterOptions, AppError> {
+async fn filter_options(
+    slug: String,
+    kind: RecordKind,
+    fields: &'static [&'static str],
+) -> Result<FilterOptions, AppError> {
     let choices = list_form_choices(slug.clone(), kind).await?;
-    let pairs = |list: Vec<Choice>| list.into_iter().map(|c| (c.id.to_string(), c.label)).collect::<Vec<_>>();
+    let pairs = |list: Vec<Choice>| {
+        list.into_iter()
+            .map(|c| (c.id.to_string(), c.label))
+            .collect::<Vec<_>>()
+    };
     let mut out = FilterOptions::new();
     for name in fields {
-        let Some(def) = kind.field(name) else { continue };
+        let Some(def) = kind.field(name) else {
+            continue;
+        };
         let options = match def.kind {
-            FieldKind::Choice(options) => options.iter().map(|o| (o.to_string(), o.to_string())).collect(),
+            FieldKind::Choice(options) => options
+                .iter()
+                .map(|o| (o.to_string(), o.to_string()))
+                .collect(),
             FieldKind::Member => pairs(choices.members.clone()),
-            FieldKind::Ref(target) => pairs(choices.records.get(&target).cloned().unwrap_or_default()),
-            _ => list_field_values(slug.clone(), kind, name.to_string()).await?.into_iter().map(|v| (v.clone(), v)).collect(),
+            FieldKind::Ref(target) => {
+                pairs(choices.records.get(&target).cloned().unwrap_or_default())
+            }
+            _ => list_field_values(slug.clone(), kind, name.to_string())
+                .await?
+                .into_iter()
+                .map(|v| (v.clone(), v))
+                .collect(),
         };
         out.insert(name.to_string(), options);
     }
@@ -123,7 +153,10 @@ pub fn RecordList(
         for name in filters {
             let v = param(name);
             if let (false, Some(def)) = (v.is_empty(), kind.field(name)) {
-                filter_values.insert(name.to_string(), def.normalize(Value::Text(v)).unwrap_or(Value::Null));
+                filter_values.insert(
+                    name.to_string(),
+                    def.normalize(Value::Text(v)).unwrap_or(Value::Null),
+                );
             }
         }
         let page: i64 = param("page").parse().unwrap_or(1).max(1);
@@ -131,26 +164,43 @@ pub fn RecordList(
             search: Some(param("q")).filter(|s| !s.is_empty()),
             filters: filter_values,
             sort: Some(param("sort")).filter(|s| !s.is_empty()),
-            dir: if param("dir") == "desc" { SortDir::Desc } else { SortDir::Asc },
+            dir: if param("dir") == "desc" {
+                SortDir::Desc
+            } else {
+                SortDir::Asc
+            },
             offset: (page - 1) * PAGE_SIZE,
             limit: PAGE_SIZE,
         }
     });
     let list_slug = slug.clone();
-    let rows = Resource::new(move || record_query.get(), move |q| list_records(list_slug.clone(), kind, q));
+    let rows = Resource::new(
+        move || record_query.get(),
+        move |q| list_records(list_slug.clone(), kind, q),
+    );
     let options_slug = slug.clone();
-    let options = Resource::new(|| (), move |_| filter_options(options_slug.clone(), kind, filters));
+    let options = Resource::new(
+        || (),
+        move |_| filter_options(options_slug.clone(), kind, filters),
+    );
     let base = format!("/w/{slug}/{}", kind.path());
 
     // Every parameter but `skip`, for links that change one of them.
     let keep = move |skip: &[&str]| -> Vec<(&'static str, String)> {
         let mut pairs: Vec<(&'static str, String)> = vec![("q", param("q"))];
         pairs.extend(filters.iter().map(|f| (*f, param(f))));
-        pairs.extend([("sort", param("sort")), ("dir", param("dir")), ("page", param("page"))]);
+        pairs.extend([
+            ("sort", param("sort")),
+            ("dir", param("dir")),
+            ("page", param("page")),
+        ]);
         if let Some(v) = Some(param("view")).filter(|v| !v.is_empty()) {
             pairs.push(("view", v));
         }
-        pairs.into_iter().filter(|(k, _)| !skip.contains(k)).collect()
+        pairs
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(k))
+            .collect()
     };
     let sort_link = {
         let base = base.clone();
@@ -166,7 +216,14 @@ pub fn RecordList(
         let base = base.clone();
         move |page: i64| {
             let mut pairs = keep(&["page"]);
-            pairs.push(("page", if page > 1 { page.to_string() } else { String::new() }));
+            pairs.push((
+                "page",
+                if page > 1 {
+                    page.to_string()
+                } else {
+                    String::new()
+                },
+            ));
             format!("{base}{}", query_string(&pairs))
         }
     };
@@ -176,8 +233,15 @@ pub fn RecordList(
             .iter()
             .map(|name| {
                 let label = kind.field(name).map(|d| d.label).unwrap_or(name);
-                let sorted = param("sort") == *name || (param("sort").is_empty() && *name == kind.label_field());
-                let sort = sorted.then(|| if param("dir") == "desc" { "descending" } else { "ascending" });
+                let sorted = param("sort") == *name
+                    || (param("sort").is_empty() && *name == kind.label_field());
+                let sort = sorted.then(|| {
+                    if param("dir") == "desc" {
+                        "descending"
+                    } else {
+                        "ascending"
+                    }
+                });
                 view! { <th scope="col" aria-sort=sort><a href=sort_link(name)>{label}</a></th> }
             })
             .collect_view()
@@ -193,10 +257,16 @@ pub fn RecordList(
                     let label = kind.field(name).map(|d| d.label).unwrap_or(name);
                     let id = format!("filter-{name}");
                     let current = param(name);
-                    let opts = o.get(*name).cloned().unwrap_or_default().into_iter().map(|(value, text)| {
-                        let selected = value == current;
-                        view! { <option value=value selected=selected>{text}</option> }
-                    }).collect_view();
+                    let opts = o
+                        .get(*name)
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(value, text)| {
+                            let selected = value == current;
+                            view! { <option value=value selected=selected>{text}</option> }
+                        })
+                        .collect_view();
                     view! {
                         <label for=id.clone()>{label}</label>
                         <select id=id name=*name>
@@ -252,8 +322,17 @@ fn RecordTable(
 ) -> impl IntoView {
     let current = page.offset / page.limit.max(1) + 1;
     let pages = ((page.total + page.limit - 1) / page.limit.max(1)).max(1);
-    let noun = page.items.first().map(|r| r.kind.noun()).unwrap_or("record");
-    let count = format!("{} {}{}", page.total, noun, if page.total == 1 { "" } else { "s" });
+    let noun = page
+        .items
+        .first()
+        .map(|r| r.kind.noun())
+        .unwrap_or("record");
+    let count = format!(
+        "{} {}{}",
+        page.total,
+        noun,
+        if page.total == 1 { "" } else { "s" }
+    );
     let rows = page
         .items
         .into_iter()
@@ -359,15 +438,27 @@ fn RecordView(
         current.set(Some(r));
     });
     let heading = move || {
-        current.with(|r| r.as_ref().map(Record::title).unwrap_or_else(|| format!("New {}", kind.noun())))
+        current.with(|r| {
+            r.as_ref()
+                .map(Record::title)
+                .unwrap_or_else(|| format!("New {}", kind.noun()))
+        })
     };
     let meta = move || {
         current.with(|r| {
-            r.as_ref().map(|r| format!("Version {} · last changed {}", r.version, format_utc(r.updated_at)))
+            r.as_ref().map(|r| {
+                format!(
+                    "Version {} · last changed {}",
+                    r.version,
+                    format_utc(r.updated_at)
+                )
+            })
         })
     };
     let delete_slug = slug.clone();
-    let delete = Action::new(move |(id, version): &(i64, i64)| delete_record(delete_slug.clone(), kind, *id, *version));
+    let delete = Action::new(move |(id, version): &(i64, i64)| {
+        delete_record(delete_slug.clone(), kind, *id, *version)
+    });
     let confirm = RwSignal::new(false);
     let after_delete = list_path.clone();
     Effect::new(move |_| {
@@ -410,7 +501,12 @@ fn RelatedDeals(slug: String, customer: i64) -> impl IntoView {
     let deals = Resource::new(
         || (),
         move |_| {
-            let mut q = RecordQuery { sort: Some("updated_at".into()), dir: SortDir::Desc, limit: 200, ..Default::default() };
+            let mut q = RecordQuery {
+                sort: Some("updated_at".into()),
+                dir: SortDir::Desc,
+                limit: 200,
+                ..Default::default()
+            };
             q.filters.insert("customer_id".into(), Value::Int(customer));
             list_records(slug.clone(), RecordKind::Deal, q)
         },
@@ -458,15 +554,21 @@ fn DealBoard() -> impl IntoView {
     let slug = ws.workspace.slug.clone();
     let can_write = ws.role.can_write();
     let refresh = RwSignal::new(0u32);
-    let columns: Vec<(&'static str, Resource<Result<Page<Record>, AppError>>)> = DEAL_STAGES
+    let columns: Vec<(&'static str, PageResource)> = DEAL_STAGES
         .iter()
         .map(|stage| {
             let slug = slug.clone();
             let res = Resource::new(
                 move || refresh.get(),
                 move |_| {
-                    let mut q = RecordQuery { sort: Some("updated_at".into()), dir: SortDir::Desc, limit: 30, ..Default::default() };
-                    q.filters.insert("stage".into(), Value::Text(stage.to_string()));
+                    let mut q = RecordQuery {
+                        sort: Some("updated_at".into()),
+                        dir: SortDir::Desc,
+                        limit: 30,
+                        ..Default::default()
+                    };
+                    q.filters
+                        .insert("stage".into(), Value::Text(stage.to_string()));
                     list_records(slug.clone(), RecordKind::Deal, q)
                 },
             );
@@ -476,7 +578,13 @@ fn DealBoard() -> impl IntoView {
     let move_slug = slug.clone();
     let move_deal = Action::new(move |(id, from, to): &(i64, String, String)| {
         let mut changes = BTreeMap::new();
-        changes.insert("stage".to_string(), FieldChange { base: Value::Text(from.clone()), value: Value::Text(to.clone()) });
+        changes.insert(
+            "stage".to_string(),
+            FieldChange {
+                base: Value::Text(from.clone()),
+                value: Value::Text(to.clone()),
+            },
+        );
         update_record(move_slug.clone(), RecordKind::Deal, *id, changes)
     });
     Effect::new(move |_| {
@@ -529,6 +637,9 @@ fn DealBoard() -> impl IntoView {
         <div class="board">{board}</div>
     }
 }
+
+/// A page of records loading from the server.
+type PageResource = Resource<Result<Page<Record>, AppError>>;
 
 type MoveAction = Action<(i64, String, String), Result<Record, AppError>>;
 

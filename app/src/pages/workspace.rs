@@ -12,7 +12,9 @@ use crate::error::AppError;
 
 /// The workspace slug of the current route.
 pub fn use_slug() -> String {
-    use_context::<WorkspaceView>().map(|v| v.workspace.slug).unwrap_or_default()
+    use_context::<WorkspaceView>()
+        .map(|v| v.workspace.slug)
+        .unwrap_or_default()
 }
 
 /// Loads the workspace, then shows the frame with the page.

@@ -22,7 +22,13 @@ pub fn WorkspacesPage() -> impl IntoView {
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let l = link.get_untracked();
-        let token = l.trim().trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+        let token = l
+            .trim()
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if !token.is_empty() {
             navigate_hard(&format!("/invite/{token}"));
         }

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -34,7 +36,11 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
         let ok = PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false);
         known && ok
     })
@@ -63,7 +69,8 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     /// At most `per_email` attempts a minute for one e-mail, `per_ip` for one address.
     pub fn new(per_email: u32, per_ip: u32) -> Self {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        let quota =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         LoginLimiter {
             by_email: RateLimiter::keyed(quota(per_email)),
             by_ip: RateLimiter::keyed(quota(per_ip)),
@@ -81,7 +88,9 @@ impl LoginLimiter {
             retry_after_secs: wait.as_secs().max(1),
         };
         if let Some(ip) = ip {
-            self.by_ip.check_key(&ip).map_err(|n| limited(n.wait_time_from(now)))?;
+            self.by_ip
+                .check_key(&ip)
+                .map_err(|n| limited(n.wait_time_from(now)))?;
         }
         self.by_email
             .check_key(&email.to_string())
@@ -108,7 +117,10 @@ pub fn normalize_email(email: &str) -> Result<String, AppError> {
     if valid {
         Ok(e)
     } else {
-        Err(AppError::invalid("email", "enter an e-mail address like name@example.com"))
+        Err(AppError::invalid(
+            "email",
+            "enter an e-mail address like name@example.com",
+        ))
     }
 }
 
@@ -116,9 +128,15 @@ pub fn normalize_email(email: &str) -> Result<String, AppError> {
 pub fn check_password(password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < 8 {
-        Err(AppError::invalid("password", "the password must have at least 8 characters"))
+        Err(AppError::invalid(
+            "password",
+            "the password must have at least 8 characters",
+        ))
     } else if n > 200 {
-        Err(AppError::invalid("password", "the password must have at most 200 characters"))
+        Err(AppError::invalid(
+            "password",
+            "the password must have at most 200 characters",
+        ))
     } else {
         Ok(())
     }
@@ -131,7 +149,10 @@ pub fn normalize_name(field: &str, name: &str) -> Result<String, AppError> {
     if n.is_empty() {
         Err(AppError::invalid(field, "the name is required"))
     } else if n.chars().count() > 80 || n.contains(['\n', '\r']) {
-        Err(AppError::invalid(field, "the name must be one line of at most 80 characters"))
+        Err(AppError::invalid(
+            field,
+            "the name must be one line of at most 80 characters",
+        ))
     } else {
         Ok(n.to_string())
     }
@@ -141,7 +162,11 @@ pub fn normalize_name(field: &str, name: &str) -> Result<String, AppError> {
 pub fn random_token() -> String {
     use rand::distributions::Alphanumeric;
     use rand::Rng;
-    rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,9 +175,24 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_or_refused() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").ok(), Some("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "a@x.com."] {
-            assert_eq!(normalize_email(bad).unwrap_err().field(), Some("email"), "{bad}");
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").ok(),
+            Some("ann@example.com".into())
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "a b@x.com",
+            "a@x.com.",
+        ] {
+            assert_eq!(
+                normalize_email(bad).unwrap_err().field(),
+                Some("email"),
+                "{bad}"
+            );
         }
     }
 
@@ -162,15 +202,27 @@ mod tests {
         for _ in 0..5 {
             assert!(l.check("a@x.com", None).is_ok());
         }
-        assert!(matches!(l.check("a@x.com", None), Err(AppError::RateLimited { .. })));
-        assert!(l.check("b@x.com", None).is_ok(), "another e-mail is not limited");
+        assert!(matches!(
+            l.check("a@x.com", None),
+            Err(AppError::RateLimited { .. })
+        ));
+        assert!(
+            l.check("b@x.com", None).is_ok(),
+            "another e-mail is not limited"
+        );
     }
 
     #[tokio::test]
     async fn a_password_verifies_only_against_its_own_hash() {
         let h = hash_password("correct horse".into()).await.expect("hash");
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await.expect("verify"));
-        assert!(!verify_password("wrong horse".into(), Some(h)).await.expect("verify"));
-        assert!(!verify_password("correct horse".into(), None).await.expect("verify"));
+        assert!(verify_password("correct horse".into(), Some(h.clone()))
+            .await
+            .expect("verify"));
+        assert!(!verify_password("wrong horse".into(), Some(h))
+            .await
+            .expect("verify"));
+        assert!(!verify_password("correct horse".into(), None)
+            .await
+            .expect("verify"));
     }
 }

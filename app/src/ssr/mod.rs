@@ -91,7 +91,10 @@ pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
         Err(DbError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let role = store.role(workspace.id, user.id).await?.ok_or_else(not_found)?;
+    let role = store
+        .role(workspace.id, user.id)
+        .await?
+        .ok_or_else(not_found)?;
     if role < min {
         return Err(AppError::Forbidden(match min {
             Role::Member => "viewers can look but not change anything".to_string(),
@@ -99,7 +102,11 @@ pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
             _ => "only the owner can do this".to_string(),
         }));
     }
-    Ok(Caller { user, workspace, role })
+    Ok(Caller {
+        user,
+        workspace,
+        role,
+    })
 }
 
 /// Logs an unexpected error with what was being done, and returns the opaque
@@ -113,22 +120,40 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => AppError::NotFound("not found".into()),
-            DbError::Conflict(field) => AppError::invalid(field.clone(), format!("this {field} is already taken")),
+            DbError::Conflict(field) => {
+                AppError::invalid(field.clone(), format!("this {field} is already taken"))
+            }
             DbError::Invalid { field, message } => AppError::Validation { field, message },
             DbError::EditConflict { current, fields } => {
                 let names: Vec<&str> = fields
                     .iter()
-                    .map(|f| current.kind.field(&f.field).map(|d| d.label).unwrap_or(&f.field))
+                    .map(|f| {
+                        current
+                            .kind
+                            .field(&f.field)
+                            .map(|d| d.label)
+                            .unwrap_or(&f.field)
+                    })
                     .collect();
                 let message = if names.is_empty() {
                     "someone changed this record while you were looking at it".to_string()
                 } else {
-                    format!("someone else changed {} while you were editing", names.join(", "))
+                    format!(
+                        "someone else changed {} while you were editing",
+                        names.join(", ")
+                    )
                 };
-                AppError::Conflict(Box::new(EditConflict { message, current: *current, fields }))
+                AppError::Conflict(Box::new(EditConflict {
+                    message,
+                    current: *current,
+                    fields,
+                }))
             }
             DbError::Deleted { .. } => AppError::NotFound("this record has been deleted".into()),
-            DbError::InviteGone => AppError::invalid("token", "this invite link has expired, been revoked or been used up"),
+            DbError::InviteGone => AppError::invalid(
+                "token",
+                "this invite link has expired, been revoked or been used up",
+            ),
             DbError::Other(e) => internal("a database call", e),
         }
     }

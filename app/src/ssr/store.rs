@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::error::FieldConflict;
 use crate::model::{
-    Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind,
-    RecordQuery, Role, User, Workspace,
+    Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind, RecordQuery,
+    Role, User, Workspace,
 };
 
 /// Why a store call failed.
@@ -135,7 +135,12 @@ pub trait Store: Send + Sync + 'static {
     // --- workspaces and members --------------------------------------------------------
 
     /// Creates a workspace with `owner` as its owner. Errors: `Conflict("slug")`.
-    async fn create_workspace(&self, name: &str, slug: &str, owner: i64) -> Result<Workspace, DbError>;
+    async fn create_workspace(
+        &self,
+        name: &str,
+        slug: &str,
+        owner: i64,
+    ) -> Result<Workspace, DbError>;
     /// The workspace with this id. Errors: `NotFound`.
     async fn workspace(&self, id: i64) -> Result<Workspace, DbError>;
     /// The workspace with this slug. Errors: `NotFound`.
@@ -234,7 +239,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every live record's id and label, by label (for reference pickers).
     async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError>;
     /// Ids of live records by natural key (the kind's label field).
-    async fn ids_by_key(&self, workspace: i64, kind: RecordKind) -> Result<HashMap<String, i64>, DbError>;
+    async fn ids_by_key(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+    ) -> Result<HashMap<String, i64>, DbError>;
     /// Import: creates or updates records by natural key (each row must hold the label
     /// field), in one transaction. A row only compares and sets the fields it holds.
     /// Returns, per row in order, the record id and what happened.

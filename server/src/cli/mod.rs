@@ -16,7 +16,8 @@ use crate::{db, import};
 pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
     let db = db::connect(&args.db.database_url).await?;
     let store = db.store.as_ref();
-    let files = import::read_folder(&args.folder).with_context(|| format!("reading {}", args.folder.display()))?;
+    let files = import::read_folder(&args.folder)
+        .with_context(|| format!("reading {}", args.folder.display()))?;
     let (ws, owner, owner_link) = workspace(store, &args).await?;
     let mut report = import::import_files(store, &ws.0, owner, &files).await?;
     report.workspace_created = ws.1;
@@ -42,9 +43,12 @@ async fn workspace(
     match store.workspace_by_slug(&args.workspace).await {
         Ok(ws) => Ok(((ws, false), owner.map(|o| o.0), None)),
         Err(DbError::NotFound) => {
-            let slug = app::api::workspaces::check_slug(&args.workspace).map_err(|e| anyhow::anyhow!("--workspace: {e}"))?;
+            let slug = app::api::workspaces::check_slug(&args.workspace)
+                .map_err(|e| anyhow::anyhow!("--workspace: {e}"))?;
             let Some((owner, created)) = owner else {
-                anyhow::bail!("workspace \"{slug}\" does not exist; give --owner <email> to create it");
+                anyhow::bail!(
+                    "workspace \"{slug}\" does not exist; give --owner <email> to create it"
+                );
             };
             let ws = store.create_workspace(&slug, &slug, owner).await?;
             let link = if created {
@@ -60,7 +64,11 @@ async fn workspace(
                     })
                     .await?;
                 let name = store.user(owner).await?.display_name;
-                Some(InviteLink { name, role: Role::Owner, path: invite.path() })
+                Some(InviteLink {
+                    name,
+                    role: Role::Owner,
+                    path: invite.path(),
+                })
             } else {
                 None
             };
@@ -72,12 +80,19 @@ async fn workspace(
 
 /// The account with `email`, created without a password if missing (then `true`).
 async fn owner_account(store: &dyn Store, email: &str) -> anyhow::Result<(i64, bool)> {
-    let email = app::ssr::auth::normalize_email(email).map_err(|e| anyhow::anyhow!("--owner: {e}"))?;
+    let email =
+        app::ssr::auth::normalize_email(email).map_err(|e| anyhow::anyhow!("--owner: {e}"))?;
     if let Some(row) = store.user_by_email(&email).await? {
         return Ok((row.user.id, false));
     }
     let name = email.split('@').next().unwrap_or(&email).to_string();
-    let user = store.create_user(NewUser { email: Some(email), password_hash: None, display_name: name }).await?;
+    let user = store
+        .create_user(NewUser {
+            email: Some(email),
+            password_hash: None,
+            display_name: name,
+        })
+        .await?;
     Ok((user.id, true))
 }
 
@@ -85,8 +100,16 @@ async fn owner_account(store: &dyn Store, email: &str) -> anyhow::Result<(i64, b
 pub fn render(report: &ImportReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let created = if report.workspace_created { " (created)" } else { "" };
-    let _ = writeln!(out, "Imported into workspace {}{created} in {} ms", report.workspace, report.elapsed_ms);
+    let created = if report.workspace_created {
+        " (created)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "Imported into workspace {}{created} in {} ms",
+        report.workspace, report.elapsed_ms
+    );
     for f in &report.files {
         if let Some(e) = &f.error {
             let _ = writeln!(out, "{}: {e}", f.file);
@@ -103,7 +126,10 @@ pub fn render(report: &ImportReport) -> String {
         }
     }
     if !report.invites.is_empty() {
-        let _ = writeln!(out, "Invite links for people who have not joined yet (append to the site's address):");
+        let _ = writeln!(
+            out,
+            "Invite links for people who have not joined yet (append to the site's address):"
+        );
         for i in &report.invites {
             let _ = writeln!(out, "  {} ({}): {}", i.name, i.role.label(), i.path);
         }

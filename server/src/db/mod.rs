@@ -42,5 +42,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
 /// Wraps a migrated `Any` pool and its session store as a [`Database`].
 fn database(pool: sqlx::AnyPool, sessions: Sessions) -> Database {
     let sql = SqlStore::new(pool);
-    Database { store: Arc::new(sql.clone()), sql, sessions }
+    Database {
+        store: Arc::new(sql.clone()),
+        sql,
+        sessions,
+    }
 }

@@ -17,9 +17,15 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect(url)
         .await
         .with_context(|| "connecting to PostgreSQL")?;
-    sqlx::migrate!("../migrations/postgres").run(&typed).await.context("migrating the PostgreSQL database")?;
+    sqlx::migrate!("../migrations/postgres")
+        .run(&typed)
+        .await
+        .context("migrating the PostgreSQL database")?;
     let sessions = PostgresStore::new(typed);
-    sessions.migrate().await.context("creating the session table")?;
+    sessions
+        .migrate()
+        .await
+        .context("creating the session table")?;
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .connect(url)

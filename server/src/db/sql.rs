@@ -51,7 +51,9 @@ pub fn db_error(e: sqlx::Error) -> DbError {
 /// violation (recognised by its error kind, never its text) becomes `Conflict(subject)`.
 fn unique_as(subject: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
     move |e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict(subject.to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            DbError::Conflict(subject.to_string())
+        }
         _ => db_error(e),
     }
 }
@@ -108,7 +110,10 @@ struct Sql {
 
 impl Sql {
     fn new(text: &str) -> Self {
-        Sql { text: text.to_string(), args: Vec::new() }
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
     }
 
     fn push(&mut self, text: &str) -> &mut Self {
@@ -190,14 +195,19 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
 }
 
 fn workspace_from_row(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
-    Ok(Workspace { id: row.try_get("id")?, name: row.try_get("name")?, slug: row.try_get("slug")? })
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        slug: row.try_get("slug")?,
+    })
 }
 
 fn role_from(s: &str) -> Result<Role, sqlx::Error> {
     Role::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {s:?}").into()))
 }
 
-const INVITE_SELECT: &str = "SELECT i.id, i.workspace_id, i.token, i.role, i.expires_at, i.max_uses, \
+const INVITE_SELECT: &str =
+    "SELECT i.id, i.workspace_id, i.token, i.role, i.expires_at, i.max_uses, \
      i.uses, i.revoked_at, i.for_user, u.display_name AS for_name \
      FROM invites i LEFT JOIN users u ON u.id = i.for_user";
 
@@ -230,8 +240,15 @@ fn like_pattern(term: &str) -> String {
 }
 
 /// Appends the WHERE clause of a record list (workspace, live, search, filters).
-fn push_record_filters(sql: &mut Sql, workspace: i64, kind: RecordKind, q: &RecordQuery) -> Result<(), DbError> {
-    sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND deleted_at IS NULL");
+fn push_record_filters(
+    sql: &mut Sql,
+    workspace: i64,
+    kind: RecordKind,
+    q: &RecordQuery,
+) -> Result<(), DbError> {
+    sql.push(" WHERE workspace_id = ")
+        .bind(workspace)
+        .push(" AND deleted_at IS NULL");
     if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = like_pattern(term);
         sql.push(" AND (");
@@ -239,7 +256,11 @@ fn push_record_filters(sql: &mut Sql, workspace: i64, kind: RecordKind, q: &Reco
             if i > 0 {
                 sql.push(" OR ");
             }
-            sql.push("lower(").push(f).push(") LIKE ").bind(pattern.clone()).push(" ESCAPE '\\'");
+            sql.push("lower(")
+                .push(f)
+                .push(") LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\'");
         }
         sql.push(")");
     }
@@ -262,18 +283,44 @@ fn push_record_filters(sql: &mut Sql, workspace: i64, kind: RecordKind, q: &Reco
 type Conn = AnyConnection;
 
 impl SqlStore {
-    async fn fetch_record(conn: &mut Conn, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
-        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
-        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+    async fn fetch_record(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
         record_from_row(kind, &row).map_err(db_error)
     }
 
     /// Fills `labels` for every reference field of the records (one query per field).
-    async fn attach_labels(conn: &mut Conn, workspace: i64, records: &mut [Record]) -> Result<(), DbError> {
-        let Some(kind) = records.first().map(|r| r.kind) else { return Ok(()) };
+    async fn attach_labels(
+        conn: &mut Conn,
+        workspace: i64,
+        records: &mut [Record],
+    ) -> Result<(), DbError> {
+        let Some(kind) = records.first().map(|r| r.kind) else {
+            return Ok(());
+        };
         for def in kind.fields() {
-            let mut ids: Vec<i64> = records.iter().filter_map(|r| r.get(def.name).as_int()).collect();
+            let mut ids: Vec<i64> = records
+                .iter()
+                .filter_map(|r| r.get(def.name).as_int())
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             if ids.is_empty() {
@@ -281,11 +328,19 @@ impl SqlStore {
             }
             let mut sql = match def.kind {
                 FieldKind::Ref(target) => {
-                    let mut s = Sql::new(&format!("SELECT id, {} AS label FROM {}", target.label_field(), target.table()));
-                    s.push(" WHERE workspace_id = ").bind(workspace).push(" AND id IN (");
+                    let mut s = Sql::new(&format!(
+                        "SELECT id, {} AS label FROM {}",
+                        target.label_field(),
+                        target.table()
+                    ));
+                    s.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND id IN (");
                     s
                 }
-                FieldKind::Member => Sql::new("SELECT id, display_name AS label FROM users WHERE id IN ("),
+                FieldKind::Member => {
+                    Sql::new("SELECT id, display_name AS label FROM users WHERE id IN (")
+                }
                 _ => continue,
             };
             for (i, id) in ids.iter().enumerate() {
@@ -321,7 +376,9 @@ impl SqlStore {
         fields: &Fields,
     ) -> Result<(), DbError> {
         for (name, value) in fields {
-            let (Some(def), Some(id)) = (kind.field(name), value.as_int()) else { continue };
+            let (Some(def), Some(id)) = (kind.field(name), value.as_int()) else {
+                continue;
+            };
             let mut sql = match def.kind {
                 FieldKind::Ref(target) => {
                     if target == kind && Some(id) == self_id {
@@ -342,7 +399,13 @@ impl SqlStore {
                 _ => continue,
             };
             sql.push(" AND workspace_id = ").bind(workspace);
-            let n: i64 = sql.query().fetch_one(&mut *conn).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+            let n: i64 = sql
+                .query()
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_error)?
+                .try_get("n")
+                .map_err(db_error)?;
             if n == 0 {
                 let what = match def.kind {
                     FieldKind::Ref(target) => target.noun(),
@@ -360,15 +423,33 @@ impl SqlStore {
     /// Takes the write lock on one record's row before reading it, so the read-merge-write
     /// of an update sees the latest version on both backends (SQLite takes its database
     /// write lock here, PostgreSQL the row lock). Errors: `NotFound`.
-    async fn lock_record(conn: &mut Conn, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
+    async fn lock_record(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
         let mut sql = Sql::new(&format!("UPDATE {} SET version = version", kind.table()));
-        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
-        if sql.query().execute(&mut *conn).await.map_err(db_error)?.rows_affected() == 0 {
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        if sql
+            .query()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+            == 0
+        {
             return Err(DbError::NotFound);
         }
         let current = Self::fetch_record(conn, workspace, kind, id).await?;
         match current.deleted_at {
-            Some(at) => Err(DbError::Deleted { by: current.deleted_by, at }),
+            Some(at) => Err(DbError::Deleted {
+                by: current.deleted_by,
+                at,
+            }),
             None => Ok(current),
         }
     }
@@ -388,13 +469,23 @@ impl SqlStore {
         for def in kind.fields() {
             sql.push(", ").push(def.name);
         }
-        sql.push(") VALUES (").bind(workspace).push(", 1, ").bind(now).push(", ").bind(actor);
+        sql.push(") VALUES (")
+            .bind(workspace)
+            .push(", 1, ")
+            .bind(now)
+            .push(", ")
+            .bind(actor);
         sql.push(", ").bind(now).push(", ").bind(actor);
         for def in kind.fields() {
-            sql.push(", ").bind(field_arg(def, fields.get(def.name).unwrap_or(&Value::Null)));
+            sql.push(", ")
+                .bind(field_arg(def, fields.get(def.name).unwrap_or(&Value::Null)));
         }
         sql.push(") RETURNING id");
-        let row = sql.query().fetch_one(&mut *conn).await.map_err(unique_as(kind.label_field()))?;
+        let row = sql
+            .query()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_as(kind.label_field()))?;
         row.try_get("id").map_err(db_error)
     }
 
@@ -407,23 +498,48 @@ impl SqlStore {
         fields: &Fields,
         now: i64,
     ) -> Result<(), DbError> {
-        let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1, updated_at = ", kind.table()));
+        let mut sql = Sql::new(&format!(
+            "UPDATE {} SET version = version + 1, updated_at = ",
+            kind.table()
+        ));
         sql.bind(now).push(", updated_by = ").bind(actor);
         for (name, value) in fields {
             let def = kind.field(name).ok_or_else(|| DbError::Invalid {
                 field: name.clone(),
                 message: format!("a {} has no field {name}", kind.noun()),
             })?;
-            sql.push(", ").push(def.name).push(" = ").bind(field_arg(def, value));
+            sql.push(", ")
+                .push(def.name)
+                .push(" = ")
+                .bind(field_arg(def, value));
         }
-        sql.push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
-        sql.query().execute(&mut *conn).await.map_err(unique_as(kind.label_field()))?;
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        sql.query()
+            .execute(&mut *conn)
+            .await
+            .map_err(unique_as(kind.label_field()))?;
         Ok(())
     }
 
-    async fn add_member_in(conn: &mut Conn, workspace: i64, user: i64, role: Role, now: i64) -> Result<(), DbError> {
-        let mut sql = Sql::new("INSERT INTO memberships (workspace_id, user_id, role, joined_at) VALUES (");
-        sql.bind(workspace).push(", ").bind(user).push(", ").bind(role.as_str()).push(", ").bind(now);
+    async fn add_member_in(
+        conn: &mut Conn,
+        workspace: i64,
+        user: i64,
+        role: Role,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut sql =
+            Sql::new("INSERT INTO memberships (workspace_id, user_id, role, joined_at) VALUES (");
+        sql.bind(workspace)
+            .push(", ")
+            .bind(user)
+            .push(", ")
+            .bind(role.as_str())
+            .push(", ")
+            .bind(now);
         sql.push(") ON CONFLICT (workspace_id, user_id) DO NOTHING");
         sql.query().execute(&mut *conn).await.map_err(db_error)?;
         Ok(())
@@ -432,8 +548,15 @@ impl SqlStore {
     /// Locks a live invite and uses one acceptance of it. Errors: `NotFound`, `InviteGone`.
     async fn use_invite(conn: &mut Conn, token: &str, now: i64) -> Result<Invite, DbError> {
         let mut sql = Sql::new("UPDATE invites SET uses = uses + 1 WHERE token = ");
-        sql.bind(token).push(" AND revoked_at IS NULL AND uses < max_uses AND expires_at > ").bind(now);
-        let used = sql.query().execute(&mut *conn).await.map_err(db_error)?.rows_affected();
+        sql.bind(token)
+            .push(" AND revoked_at IS NULL AND uses < max_uses AND expires_at > ")
+            .bind(now);
+        let used = sql
+            .query()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
         let invite = Self::invite_in(conn, token).await?;
         if used == 0 {
             return Err(DbError::InviteGone);
@@ -444,21 +567,36 @@ impl SqlStore {
     async fn invite_in(conn: &mut Conn, token: &str) -> Result<Invite, DbError> {
         let mut sql = Sql::new(INVITE_SELECT);
         sql.push(" WHERE i.token = ").bind(token);
-        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
         invite_from_row(&row).map_err(db_error)
     }
 
     async fn workspace_in(conn: &mut Conn, id: i64) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE id = ");
         sql.bind(id);
-        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
         workspace_from_row(&row).map_err(db_error)
     }
 
     async fn user_in(conn: &mut Conn, id: i64) -> Result<User, DbError> {
         let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = "));
         sql.bind(id);
-        let row = sql.query().fetch_optional(&mut *conn).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
         user_from_row(&row).map_err(db_error)
     }
 }
@@ -466,18 +604,40 @@ impl SqlStore {
 #[async_trait]
 impl Store for SqlStore {
     async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
-        let mut sql = Sql::new("INSERT INTO users (email, password_hash, display_name, created_at) VALUES (");
-        sql.bind(Arg::Text(new.email)).push(", ").bind(Arg::Text(new.password_hash)).push(", ");
-        sql.bind(new.display_name).push(", ").bind(now_ms()).push(") RETURNING id");
+        let mut sql =
+            Sql::new("INSERT INTO users (email, password_hash, display_name, created_at) VALUES (");
+        sql.bind(Arg::Text(new.email))
+            .push(", ")
+            .bind(Arg::Text(new.password_hash))
+            .push(", ");
+        sql.bind(new.display_name)
+            .push(", ")
+            .bind(now_ms())
+            .push(") RETURNING id");
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let id: i64 = sql.query().fetch_one(&mut *conn).await.map_err(unique_as("email"))?.try_get("id").map_err(db_error)?;
+        let id: i64 = sql
+            .query()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_as("email"))?
+            .try_get("id")
+            .map_err(db_error)?;
         Self::user_in(&mut conn, id).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError> {
-        let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "
+        ));
         sql.bind(email);
-        let Some(row) = sql.query().fetch_optional(&self.pool).await.map_err(db_error)? else { return Ok(None) };
+        let Some(row) = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
         Ok(Some(UserAuthRow {
             user: user_from_row(&row).map_err(db_error)?,
             password_hash: row.try_get("password_hash").map_err(db_error)?,
@@ -496,15 +656,38 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn create_workspace(&self, name: &str, slug: &str, owner: i64) -> Result<Workspace, DbError> {
+    async fn create_workspace(
+        &self,
+        name: &str,
+        slug: &str,
+        owner: i64,
+    ) -> Result<Workspace, DbError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let mut sql = Sql::new("INSERT INTO workspaces (name, slug, created_at, created_by) VALUES (");
-        sql.bind(name).push(", ").bind(slug).push(", ").bind(now).push(", ").bind(owner).push(") RETURNING id");
-        let id: i64 = sql.query().fetch_one(&mut *tx).await.map_err(unique_as("slug"))?.try_get("id").map_err(db_error)?;
+        let mut sql =
+            Sql::new("INSERT INTO workspaces (name, slug, created_at, created_by) VALUES (");
+        sql.bind(name)
+            .push(", ")
+            .bind(slug)
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(owner)
+            .push(") RETURNING id");
+        let id: i64 = sql
+            .query()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unique_as("slug"))?
+            .try_get("id")
+            .map_err(db_error)?;
         Self::add_member_in(&mut tx, id, owner, Role::Owner, now).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(Workspace { id, name: name.to_string(), slug: slug.to_string() })
+        Ok(Workspace {
+            id,
+            name: name.to_string(),
+            slug: slug.to_string(),
+        })
     }
 
     async fn workspace(&self, id: i64) -> Result<Workspace, DbError> {
@@ -515,7 +698,12 @@ impl Store for SqlStore {
     async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE slug = ");
         sql.bind(slug);
-        let row = sql.query().fetch_optional(&self.pool).await.map_err(db_error)?.ok_or(DbError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
         workspace_from_row(&row).map_err(db_error)
     }
 
@@ -540,8 +728,16 @@ impl Store for SqlStore {
     async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
         let mut sql = Sql::new("SELECT role FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        match sql.query().fetch_optional(&self.pool).await.map_err(db_error)? {
-            Some(row) => Ok(Some(role_from(&row.try_get::<String, _>("role").map_err(db_error)?).map_err(db_error)?)),
+        match sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+        {
+            Some(row) => Ok(Some(
+                role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
+                    .map_err(db_error)?,
+            )),
             None => Ok(None),
         }
     }
@@ -549,7 +745,14 @@ impl Store for SqlStore {
     async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("UPDATE workspaces SET name = ");
         sql.bind(name).push(" WHERE id = ").bind(workspace);
-        if sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() == 0 {
+        if sql
+            .query()
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+            == 0
+        {
             return Err(DbError::NotFound);
         }
         self.workspace(workspace).await
@@ -561,7 +764,8 @@ impl Store for SqlStore {
              CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS joined \
              FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = "
         ));
-        sql.bind(workspace).push(" ORDER BY lower(u.display_name), u.id");
+        sql.bind(workspace)
+            .push(" ORDER BY lower(u.display_name), u.id");
         let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter()
             .map(|r| {
@@ -583,8 +787,18 @@ impl Store for SqlStore {
 
     async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE memberships SET role = ");
-        sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(workspace).push(" AND user_id = ").bind(user);
-        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+        sql.bind(role.as_str())
+            .push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND user_id = ")
+            .bind(user);
+        match sql
+            .query()
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+        {
             0 => Err(DbError::NotFound),
             _ => Ok(()),
         }
@@ -593,7 +807,13 @@ impl Store for SqlStore {
     async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+        match sql
+            .query()
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+        {
             0 => Err(DbError::NotFound),
             _ => Ok(()),
         }
@@ -603,18 +823,39 @@ impl Store for SqlStore {
         let mut sql = Sql::new(
             "INSERT INTO invites (workspace_id, token, role, expires_at, max_uses, created_by, created_at, for_user) VALUES (",
         );
-        sql.bind(new.workspace_id).push(", ").bind(new.token.clone()).push(", ").bind(new.role.as_str());
-        sql.push(", ").bind(new.expires_at).push(", ").bind(new.max_uses).push(", ").bind(new.created_by);
-        sql.push(", ").bind(now_ms()).push(", ").bind(new.for_user).push(")");
-        sql.query().execute(&self.pool).await.map_err(unique_as("token"))?;
+        sql.bind(new.workspace_id)
+            .push(", ")
+            .bind(new.token.clone())
+            .push(", ")
+            .bind(new.role.as_str());
+        sql.push(", ")
+            .bind(new.expires_at)
+            .push(", ")
+            .bind(new.max_uses)
+            .push(", ")
+            .bind(new.created_by);
+        sql.push(", ")
+            .bind(now_ms())
+            .push(", ")
+            .bind(new.for_user)
+            .push(")");
+        sql.query()
+            .execute(&self.pool)
+            .await
+            .map_err(unique_as("token"))?;
         self.invite_by_token(&new.token).await
     }
 
     async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError> {
         let mut sql = Sql::new(INVITE_SELECT);
-        sql.push(" WHERE i.workspace_id = ").bind(workspace).push(" ORDER BY i.id DESC");
+        sql.push(" WHERE i.workspace_id = ")
+            .bind(workspace)
+            .push(" ORDER BY i.id DESC");
         let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(invite_from_row).collect::<Result<_, _>>().map_err(db_error)
+        rows.iter()
+            .map(invite_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_error)
     }
 
     async fn invite_by_token(&self, token: &str) -> Result<Invite, DbError> {
@@ -624,8 +865,18 @@ impl Store for SqlStore {
 
     async fn revoke_invite(&self, workspace: i64, id: i64, now: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE invites SET revoked_at = ");
-        sql.bind(now).push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
-        match sql.query().execute(&self.pool).await.map_err(db_error)?.rows_affected() {
+        sql.bind(now)
+            .push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        match sql
+            .query()
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+        {
             0 => Err(DbError::NotFound),
             _ => Ok(()),
         }
@@ -635,8 +886,16 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let invite = Self::invite_in(&mut tx, token).await?;
         let mut sql = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = ");
-        sql.bind(invite.workspace_id).push(" AND user_id = ").bind(user);
-        let n: i64 = sql.query().fetch_one(&mut *tx).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+        sql.bind(invite.workspace_id)
+            .push(" AND user_id = ")
+            .bind(user);
+        let n: i64 = sql
+            .query()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .try_get("n")
+            .map_err(db_error)?;
         if n == 0 {
             // Joining uses one acceptance; opening a link to a workspace you are in does not.
             let invite = Self::use_invite(&mut tx, token, now).await?;
@@ -657,11 +916,26 @@ impl Store for SqlStore {
     ) -> Result<(User, Workspace), DbError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let invite = Self::use_invite(&mut tx, token, now).await?;
-        let Some(user) = invite.for_user else { return Err(DbError::InviteGone) };
+        let Some(user) = invite.for_user else {
+            return Err(DbError::InviteGone);
+        };
         let mut sql = Sql::new("UPDATE users SET email = ");
-        sql.bind(email).push(", password_hash = ").bind(password_hash).push(", display_name = ").bind(display_name);
-        sql.push(" WHERE id = ").bind(user).push(" AND password_hash IS NULL");
-        if sql.query().execute(&mut *tx).await.map_err(unique_as("email"))?.rows_affected() == 0 {
+        sql.bind(email)
+            .push(", password_hash = ")
+            .bind(password_hash)
+            .push(", display_name = ")
+            .bind(display_name);
+        sql.push(" WHERE id = ")
+            .bind(user)
+            .push(" AND password_hash IS NULL");
+        if sql
+            .query()
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as("email"))?
+            .rows_affected()
+            == 0
+        {
             return Err(DbError::InviteGone);
         }
         Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
@@ -671,12 +945,21 @@ impl Store for SqlStore {
         Ok((user, ws))
     }
 
-    async fn list_records(&self, workspace: i64, kind: RecordKind, q: &RecordQuery) -> Result<Page<Record>, DbError> {
+    async fn list_records(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        q: &RecordQuery,
+    ) -> Result<Page<Record>, DbError> {
         let limit = q.page_size();
         let offset = q.offset.max(0);
         let mut count = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", kind.table()));
         push_record_filters(&mut count, workspace, kind, q)?;
-        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
         push_record_filters(&mut sql, workspace, kind, q)?;
         let sort = q.sort.as_deref().unwrap_or(kind.label_field());
         let sort_expr = match (sort, kind.field(sort)) {
@@ -694,30 +977,57 @@ impl Store for SqlStore {
             SortDir::Asc => "ASC",
             SortDir::Desc => "DESC",
         };
-        sql.push(&format!(" ORDER BY {sort_expr} {dir} NULLS LAST, id {dir} LIMIT "));
+        sql.push(&format!(
+            " ORDER BY {sort_expr} {dir} NULLS LAST, id {dir} LIMIT "
+        ));
         sql.bind(limit).push(" OFFSET ").bind(offset);
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let total: i64 = count.query().fetch_one(&mut *conn).await.map_err(db_error)?.try_get("n").map_err(db_error)?;
+        let total: i64 = count
+            .query()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .try_get("n")
+            .map_err(db_error)?;
         let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_error)?;
-        let mut items = rows.iter().map(|r| record_from_row(kind, r)).collect::<Result<Vec<_>, _>>().map_err(db_error)?;
+        let mut items = rows
+            .iter()
+            .map(|r| record_from_row(kind, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
         Self::attach_labels(&mut conn, workspace, &mut items).await?;
-        Ok(Page { items, total, offset, limit })
+        Ok(Page {
+            items,
+            total,
+            offset,
+            limit,
+        })
     }
 
     async fn record(&self, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let mut r = Self::fetch_record(&mut conn, workspace, kind, id).await?;
         if let Some(at) = r.deleted_at {
-            return Err(DbError::Deleted { by: r.deleted_by, at });
+            return Err(DbError::Deleted {
+                by: r.deleted_by,
+                at,
+            });
         }
         Self::attach_labels(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
         Ok(r)
     }
 
-    async fn create_record(&self, workspace: i64, actor: i64, kind: RecordKind, fields: Fields) -> Result<Record, DbError> {
+    async fn create_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        fields: Fields,
+    ) -> Result<Record, DbError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         Self::check_references(&mut tx, workspace, kind, None, &fields).await?;
-        let id = Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
+        let id =
+            Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
         let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
         tx.commit().await.map_err(db_error)?;
@@ -744,12 +1054,20 @@ impl Store for SqlStore {
                     apply.insert(field, change.value);
                 }
             } else if theirs != change.value {
-                conflicts.push(FieldConflict { field, base: change.base, mine: change.value, theirs });
+                conflicts.push(FieldConflict {
+                    field,
+                    base: change.base,
+                    mine: change.value,
+                    theirs,
+                });
             }
         }
         if !conflicts.is_empty() {
             Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
-            return Err(DbError::EditConflict { current: Box::new(current), fields: conflicts });
+            return Err(DbError::EditConflict {
+                current: Box::new(current),
+                fields: conflicts,
+            });
         }
         if !apply.is_empty() {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
@@ -761,45 +1079,102 @@ impl Store for SqlStore {
         Ok(current)
     }
 
-    async fn delete_record(&self, workspace: i64, actor: i64, kind: RecordKind, id: i64, base_version: i64) -> Result<(), DbError> {
+    async fn delete_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        base_version: i64,
+    ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let current = Self::lock_record(&mut tx, workspace, kind, id).await?;
         if current.version != base_version {
-            return Err(DbError::EditConflict { current: Box::new(current), fields: Vec::new() });
+            return Err(DbError::EditConflict {
+                current: Box::new(current),
+                fields: Vec::new(),
+            });
         }
         let now = now_ms();
-        let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1, deleted_at = ", kind.table()));
-        sql.bind(now).push(", deleted_by = ").bind(actor).push(", updated_at = ").bind(now);
-        sql.push(", updated_by = ").bind(actor).push(" WHERE workspace_id = ").bind(workspace).push(" AND id = ").bind(id);
+        let mut sql = Sql::new(&format!(
+            "UPDATE {} SET version = version + 1, deleted_at = ",
+            kind.table()
+        ));
+        sql.bind(now)
+            .push(", deleted_by = ")
+            .bind(actor)
+            .push(", updated_at = ")
+            .bind(now);
+        sql.push(", updated_by = ")
+            .bind(actor)
+            .push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
         sql.query().execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 
-    async fn distinct_values(&self, workspace: i64, kind: RecordKind, field: &str) -> Result<Vec<String>, DbError> {
-        let def = kind.field(field).filter(|d| d.storage() == Storage::Text).ok_or_else(|| DbError::Invalid {
-            field: "field".into(),
-            message: format!("{field} is not a text field of a {}", kind.noun()),
-        })?;
-        let mut sql = Sql::new(&format!("SELECT DISTINCT {0} AS v FROM {1} WHERE {0} IS NOT NULL", def.name, kind.table()));
-        sql.push(" AND deleted_at IS NULL AND workspace_id = ").bind(workspace).push(" ORDER BY v");
+    async fn distinct_values(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        field: &str,
+    ) -> Result<Vec<String>, DbError> {
+        let def = kind
+            .field(field)
+            .filter(|d| d.storage() == Storage::Text)
+            .ok_or_else(|| DbError::Invalid {
+                field: "field".into(),
+                message: format!("{field} is not a text field of a {}", kind.noun()),
+            })?;
+        let mut sql = Sql::new(&format!(
+            "SELECT DISTINCT {0} AS v FROM {1} WHERE {0} IS NOT NULL",
+            def.name,
+            kind.table()
+        ));
+        sql.push(" AND deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace)
+            .push(" ORDER BY v");
         let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(|r| r.try_get("v")).collect::<Result<_, _>>().map_err(db_error)
+        rows.iter()
+            .map(|r| r.try_get("v"))
+            .collect::<Result<_, _>>()
+            .map_err(db_error)
     }
 
     async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError> {
         let label = kind.label_field();
-        let mut sql = Sql::new(&format!("SELECT id, {label} AS label FROM {}", kind.table()));
-        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ").bind(workspace);
+        let mut sql = Sql::new(&format!(
+            "SELECT id, {label} AS label FROM {}",
+            kind.table()
+        ));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace);
         sql.push(&format!(" ORDER BY lower({label}), id"));
         let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter()
-            .map(|r| Ok(Choice { id: r.try_get("id")?, label: r.try_get("label")? }))
+            .map(|r| {
+                Ok(Choice {
+                    id: r.try_get("id")?,
+                    label: r.try_get("label")?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_error)
     }
 
-    async fn ids_by_key(&self, workspace: i64, kind: RecordKind) -> Result<HashMap<String, i64>, DbError> {
-        Ok(self.choices(workspace, kind).await?.into_iter().map(|c| (c.label, c.id)).collect())
+    async fn ids_by_key(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+    ) -> Result<HashMap<String, i64>, DbError> {
+        Ok(self
+            .choices(workspace, kind)
+            .await?
+            .into_iter()
+            .map(|c| (c.label, c.id))
+            .collect())
     }
 
     async fn upsert_records(
@@ -812,8 +1187,13 @@ impl Store for SqlStore {
         let key_field = kind.label_field();
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let mut sql = Sql::new(&format!("SELECT {} FROM {}", record_columns(kind), kind.table()));
-        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ").bind(workspace);
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace);
         let mut existing: HashMap<String, Record> = HashMap::new();
         for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
             let r = record_from_row(kind, &row).map_err(db_error)?;
@@ -823,12 +1203,18 @@ impl Store for SqlStore {
         }
         let mut out = Vec::with_capacity(rows.len());
         for fields in rows {
-            let key = fields.get(key_field).and_then(Value::as_text).map(str::to_string).ok_or_else(|| {
-                DbError::Invalid { field: key_field.into(), message: format!("{key_field} is required") }
-            })?;
+            let key = fields
+                .get(key_field)
+                .and_then(Value::as_text)
+                .map(str::to_string)
+                .ok_or_else(|| DbError::Invalid {
+                    field: key_field.into(),
+                    message: format!("{key_field} is required"),
+                })?;
             match existing.get_mut(&key) {
                 None => {
-                    let id = Self::insert_record(&mut tx, workspace, actor, kind, &fields, now).await?;
+                    let id =
+                        Self::insert_record(&mut tx, workspace, actor, kind, &fields, now).await?;
                     // Kept only to merge a later row with the same key into this record.
                     let r = Record {
                         kind,
@@ -848,12 +1234,17 @@ impl Store for SqlStore {
                     out.push((id, Upserted::Created));
                 }
                 Some(current) => {
-                    let changed: Fields =
-                        fields.into_iter().filter(|(k, v)| current.get(k) != v).collect();
+                    let changed: Fields = fields
+                        .into_iter()
+                        .filter(|(k, v)| current.get(k) != v)
+                        .collect();
                     if changed.is_empty() {
                         out.push((current.id, Upserted::Unchanged));
                     } else {
-                        Self::apply_fields(&mut tx, workspace, actor, kind, current.id, &changed, now).await?;
+                        Self::apply_fields(
+                            &mut tx, workspace, actor, kind, current.id, &changed, now,
+                        )
+                        .await?;
                         current.fields.extend(changed);
                         out.push((current.id, Upserted::Updated));
                     }
@@ -864,7 +1255,11 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn upsert_people(&self, workspace: i64, people: Vec<(String, Role)>) -> Result<Vec<PersonUpsert>, DbError> {
+    async fn upsert_people(
+        &self,
+        workspace: i64,
+        people: Vec<(String, Role)>,
+    ) -> Result<Vec<PersonUpsert>, DbError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let mut sql = Sql::new(
@@ -875,29 +1270,50 @@ impl Store for SqlStore {
         let mut members: HashMap<String, (i64, Role)> = HashMap::new();
         for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
             let name: String = row.try_get("display_name").map_err(db_error)?;
-            let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?).map_err(db_error)?;
+            let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
+                .map_err(db_error)?;
             members.insert(name, (row.try_get("id").map_err(db_error)?, role));
         }
         let mut out = Vec::with_capacity(people.len());
         for (name, role) in people {
             let outcome = match members.get(&name).copied() {
-                Some((id, current)) if current == role || current == Role::Owner => {
-                    PersonUpsert { user_id: id, outcome: Upserted::Unchanged }
-                }
+                Some((id, current)) if current == role || current == Role::Owner => PersonUpsert {
+                    user_id: id,
+                    outcome: Upserted::Unchanged,
+                },
                 Some((id, _)) => {
                     let mut sql = Sql::new("UPDATE memberships SET role = ");
-                    sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(workspace).push(" AND user_id = ").bind(id);
+                    sql.bind(role.as_str())
+                        .push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND user_id = ")
+                        .bind(id);
                     sql.query().execute(&mut *tx).await.map_err(db_error)?;
                     members.insert(name, (id, role));
-                    PersonUpsert { user_id: id, outcome: Upserted::Updated }
+                    PersonUpsert {
+                        user_id: id,
+                        outcome: Upserted::Updated,
+                    }
                 }
                 None => {
                     let mut sql = Sql::new("INSERT INTO users (display_name, created_at) VALUES (");
-                    sql.bind(name.clone()).push(", ").bind(now).push(") RETURNING id");
-                    let id: i64 = sql.query().fetch_one(&mut *tx).await.map_err(db_error)?.try_get("id").map_err(db_error)?;
+                    sql.bind(name.clone())
+                        .push(", ")
+                        .bind(now)
+                        .push(") RETURNING id");
+                    let id: i64 = sql
+                        .query()
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error)?
+                        .try_get("id")
+                        .map_err(db_error)?;
                     Self::add_member_in(&mut tx, workspace, id, role, now).await?;
                     members.insert(name, (id, role));
-                    PersonUpsert { user_id: id, outcome: Upserted::Created }
+                    PersonUpsert {
+                        user_id: id,
+                        outcome: Upserted::Created,
+                    }
                 }
             };
             out.push(outcome);

@@ -23,7 +23,11 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = options
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let typed = SqlitePoolOptions::new()
@@ -31,9 +35,15 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect_with(options)
         .await
         .with_context(|| format!("opening {url}"))?;
-    sqlx::migrate!("../migrations/sqlite").run(&typed).await.context("migrating the SQLite database")?;
+    sqlx::migrate!("../migrations/sqlite")
+        .run(&typed)
+        .await
+        .context("migrating the SQLite database")?;
     let sessions = SqliteStore::new(typed);
-    sessions.migrate().await.context("creating the session table")?;
+    sessions
+        .migrate()
+        .await
+        .context("creating the session table")?;
     // The file exists and is in WAL mode (which persists); each pooled connection still
     // needs its own per-connection settings.
     let pool = AnyPoolOptions::new()

@@ -35,7 +35,12 @@ pub async fn upload(
 ) -> Result<Json<ImportReport>, HttpError> {
     let user = crate::auth::session_user(&session).await?;
     let store = state.db.store.clone();
-    let not_found = || AppError::NotFound(format!("no workspace \"{}\" that you belong to", q.workspace));
+    let not_found = || {
+        AppError::NotFound(format!(
+            "no workspace \"{}\" that you belong to",
+            q.workspace
+        ))
+    };
     let ws = match store.workspace_by_slug(&q.workspace).await {
         Err(DbError::NotFound) => return Err(not_found().into()),
         other => other?,
@@ -46,13 +51,21 @@ pub async fn upload(
     }
     let bad = |m: String| AppError::invalid("files", m);
     let mut files = BTreeMap::new();
-    while let Some(field) = multipart.next_field().await.map_err(|e| bad(format!("the upload is malformed: {e}")))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the upload is malformed: {e}")))?
+    {
         let name = field
             .file_name()
             .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
             .unwrap_or_else(|| field.name().unwrap_or_default().to_string());
-        let bytes = field.bytes().await.map_err(|e| bad(format!("{name} could not be read: {e}")))?;
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{name} is not UTF-8 text")))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("{name} could not be read: {e}")))?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| bad(format!("{name} is not UTF-8 text")))?;
         files.insert(name, text);
     }
     if files.is_empty() {

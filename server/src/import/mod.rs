@@ -17,7 +17,12 @@ use app::model::{now_ms, Fields, RecordKind, Role, Value, Workspace};
 use app::ssr::store::{DbError, NewInvite, Store, Upserted};
 
 /// The files an import reads, in the order it reads them (later files refer to earlier).
-pub const FILES: [&str; 4] = ["products.csv", "accounts.csv", "sales_teams.csv", "sales_pipeline.csv"];
+pub const FILES: [&str; 4] = [
+    "products.csv",
+    "accounts.csv",
+    "sales_teams.csv",
+    "sales_pipeline.csv",
+];
 
 /// Files that belong to the export but hold nothing to import.
 const IGNORED: [&str; 1] = ["data_dictionary.csv"];
@@ -25,10 +30,29 @@ const IGNORED: [&str; 1] = ["data_dictionary.csv"];
 /// Sector names an account may have; a sector one or two letters away from one of these
 /// is reported as a probable misspelling (and kept as written).
 const KNOWN_SECTORS: &[&str] = &[
-    "agriculture", "construction", "education", "employment", "energy", "entertainment",
-    "finance", "government", "healthcare", "hospitality", "insurance", "logistics",
-    "manufacturing", "marketing", "media", "medical", "retail", "services", "software",
-    "technology", "telecommunications", "transportation", "utilities",
+    "agriculture",
+    "construction",
+    "education",
+    "employment",
+    "energy",
+    "entertainment",
+    "finance",
+    "government",
+    "healthcare",
+    "hospitality",
+    "insurance",
+    "logistics",
+    "manufacturing",
+    "marketing",
+    "media",
+    "medical",
+    "retail",
+    "services",
+    "software",
+    "technology",
+    "telecommunications",
+    "transportation",
+    "utilities",
 ];
 
 /// How long the invite links of imported people stay valid, days.
@@ -42,6 +66,9 @@ pub enum ImportError {
     Db(#[from] DbError),
 }
 
+/// A CSV row as read: its 1-based line number and its values by (lower-cased) column.
+type RawRow = (u64, HashMap<String, String>);
+
 /// One parsed row: its line, natural key and fields, plus caveats found while parsing.
 struct Row {
     line: u64,
@@ -52,12 +79,10 @@ struct Row {
 
 /// Reads a CSV file's rows as maps of column -> text, reporting unreadable rows as
 /// skipped. Errors (the whole file): a missing column, or no header.
-fn read_csv(
-    text: &str,
-    required: &[&str],
-    report: &mut FileReport,
-) -> Result<Vec<(u64, HashMap<String, String>)>, String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+fn read_csv(text: &str, required: &[&str], report: &mut FileReport) -> Result<Vec<RawRow>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("cannot read the header line: {e}"))?
@@ -65,7 +90,10 @@ fn read_csv(
         .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
         .collect();
     if let Some(missing) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
-        return Err(format!("the header has no column \"{missing}\" (expected {})", required.join(", ")));
+        return Err(format!(
+            "the header has no column \"{missing}\" (expected {})",
+            required.join(", ")
+        ));
     }
     let mut rows = Vec::new();
     for (i, result) in reader.records().enumerate() {
@@ -73,7 +101,11 @@ fn read_csv(
         match result {
             Ok(rec) => {
                 let line = rec.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
-                let map = headers.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
+                let map = headers
+                    .iter()
+                    .cloned()
+                    .zip(rec.iter().map(str::to_string))
+                    .collect();
                 rows.push((line, map));
             }
             Err(e) => {
@@ -87,14 +119,27 @@ fn read_csv(
 
 fn skip(report: &mut FileReport, line: u64, key: String, reason: String) {
     report.skipped += 1;
-    report.problems.push(RowProblem { line, key, reason, skipped: true });
+    report.problems.push(RowProblem {
+        line,
+        key,
+        reason,
+        skipped: true,
+    });
 }
 
 /// Sets `field` of `kind` from raw text through the field's own validation; a bad value
 /// is left empty and noted as a caveat. Returns false when a required field is missing
 /// or bad (the row must be skipped, with the message noted).
-fn set(kind: RecordKind, fields: &mut Fields, field: &str, raw: &str, caveats: &mut Vec<String>) -> bool {
-    let Some(def) = kind.field(field) else { return true };
+fn set(
+    kind: RecordKind,
+    fields: &mut Fields,
+    field: &str,
+    raw: &str,
+    caveats: &mut Vec<String>,
+) -> bool {
+    let Some(def) = kind.field(field) else {
+        return true;
+    };
     match def.normalize(Value::Text(raw.to_string())) {
         Ok(v) => {
             fields.insert(field.to_string(), v);
@@ -133,17 +178,28 @@ fn misspelt_sector(sector: &str) -> Option<&'static str> {
     if KNOWN_SECTORS.contains(&s.as_str()) {
         return None;
     }
-    KNOWN_SECTORS.iter().copied().find(|k| edit_distance(&s, k) <= 2 && s.len() > 4)
+    KNOWN_SECTORS
+        .iter()
+        .copied()
+        .find(|k| edit_distance(&s, k) <= 2 && s.len() > 4)
 }
 
 /// A name reduced for loose matching: letters and digits only, lower-case
 /// ("GTX Pro" and "GTXPro" both become "gtxpro").
 fn loose(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Resolves a name to an id: exactly, or loosely (then with a caveat saying so).
-fn resolve(names: &HashMap<String, i64>, what: &str, name: &str, caveats: &mut Vec<String>) -> Option<i64> {
+fn resolve(
+    names: &HashMap<String, i64>,
+    what: &str,
+    name: &str,
+    caveats: &mut Vec<String>,
+) -> Option<i64> {
     if let Some(id) = names.get(name) {
         return Some(*id);
     }
@@ -172,12 +228,27 @@ async fn write_rows(
     kind: RecordKind,
     rows: Vec<Row>,
 ) -> Result<Vec<Written>, ImportError> {
-    let meta: Vec<(u64, String, Vec<String>)> = rows.iter().map(|r| (r.line, r.key.clone(), r.caveats.clone())).collect();
-    let outcomes = store.upsert_records(workspace, actor, kind, rows.into_iter().map(|r| r.fields).collect()).await?;
+    let meta: Vec<(u64, String, Vec<String>)> = rows
+        .iter()
+        .map(|r| (r.line, r.key.clone(), r.caveats.clone()))
+        .collect();
+    let outcomes = store
+        .upsert_records(
+            workspace,
+            actor,
+            kind,
+            rows.into_iter().map(|r| r.fields).collect(),
+        )
+        .await?;
     Ok(meta
         .into_iter()
         .zip(outcomes)
-        .map(|((line, key, caveats), (_, outcome))| Written { line, key, caveats, outcome })
+        .map(|((line, key, caveats), (_, outcome))| Written {
+            line,
+            key,
+            caveats,
+            outcome,
+        })
         .collect())
 }
 
@@ -187,7 +258,12 @@ fn tally(report: &mut FileReport, written: Vec<Written>) {
         count(report, w.outcome);
         if !w.caveats.is_empty() {
             report.flagged += 1;
-            report.problems.push(RowProblem { line: w.line, key: w.key, reason: w.caveats.join("; "), skipped: false });
+            report.problems.push(RowProblem {
+                line: w.line,
+                key: w.key,
+                reason: w.caveats.join("; "),
+                skipped: false,
+            });
         }
     }
 }
@@ -200,7 +276,7 @@ fn count(report: &mut FileReport, outcome: Upserted) {
     }
 }
 
-fn products(rows: Vec<(u64, HashMap<String, String>)>, report: &mut FileReport) -> Vec<Row> {
+fn products(rows: Vec<RawRow>, report: &mut FileReport) -> Vec<Row> {
     let kind = RecordKind::Product;
     let mut out = Vec::new();
     for (line, raw) in rows {
@@ -211,13 +287,24 @@ fn products(rows: Vec<(u64, HashMap<String, String>)>, report: &mut FileReport) 
             continue;
         }
         set(kind, &mut fields, "series", &raw["series"], &mut caveats);
-        set(kind, &mut fields, "price", &raw["sales_price"], &mut caveats);
-        out.push(Row { line, key, fields, caveats });
+        set(
+            kind,
+            &mut fields,
+            "price",
+            &raw["sales_price"],
+            &mut caveats,
+        );
+        out.push(Row {
+            line,
+            key,
+            fields,
+            caveats,
+        });
     }
     out
 }
 
-fn accounts(rows: &[(u64, HashMap<String, String>)], report: &mut FileReport) -> Vec<Row> {
+fn accounts(rows: &[RawRow], report: &mut FileReport) -> Vec<Row> {
     let kind = RecordKind::Customer;
     let mut out = Vec::new();
     for (line, raw) in rows {
@@ -230,20 +317,45 @@ fn accounts(rows: &[(u64, HashMap<String, String>)], report: &mut FileReport) ->
         let sector = &raw["sector"];
         set(kind, &mut fields, "sector", sector, &mut caveats);
         if let Some(known) = misspelt_sector(sector) {
-            caveats.push(format!("sector \"{sector}\" looks like a misspelling of \"{known}\"; kept as written"));
+            caveats.push(format!(
+                "sector \"{sector}\" looks like a misspelling of \"{known}\"; kept as written"
+            ));
         }
-        set(kind, &mut fields, "year_established", &raw["year_established"], &mut caveats);
+        set(
+            kind,
+            &mut fields,
+            "year_established",
+            &raw["year_established"],
+            &mut caveats,
+        );
         set(kind, &mut fields, "revenue", &raw["revenue"], &mut caveats);
-        set(kind, &mut fields, "employees", &raw["employees"], &mut caveats);
-        set(kind, &mut fields, "office_location", &raw["office_location"], &mut caveats);
-        out.push(Row { line: *line, key, fields, caveats });
+        set(
+            kind,
+            &mut fields,
+            "employees",
+            &raw["employees"],
+            &mut caveats,
+        );
+        set(
+            kind,
+            &mut fields,
+            "office_location",
+            &raw["office_location"],
+            &mut caveats,
+        );
+        out.push(Row {
+            line: *line,
+            key,
+            fields,
+            caveats,
+        });
     }
     out
 }
 
 /// The second pass over accounts: links each subsidiary to its parent account (which
 /// may come later in the file than its subsidiary).
-fn account_parents(rows: &[(u64, HashMap<String, String>)], customers: &HashMap<String, i64>) -> Vec<Row> {
+fn account_parents(rows: &[RawRow], customers: &HashMap<String, i64>) -> Vec<Row> {
     let mut out = Vec::new();
     for (line, raw) in rows {
         let key = raw["account"].clone();
@@ -262,8 +374,16 @@ fn account_parents(rows: &[(u64, HashMap<String, String>)], customers: &HashMap<
         };
         let mut fields = Fields::new();
         fields.insert("name".into(), Value::Text(key.clone()));
-        fields.insert("parent_id".into(), parent.map(Value::Int).unwrap_or_default());
-        out.push(Row { line: *line, key, fields, caveats });
+        fields.insert(
+            "parent_id".into(),
+            parent.map(Value::Int).unwrap_or_default(),
+        );
+        out.push(Row {
+            line: *line,
+            key,
+            fields,
+            caveats,
+        });
     }
     out
 }
@@ -272,7 +392,7 @@ fn account_parents(rows: &[(u64, HashMap<String, String>)], customers: &HashMap<
 async fn sales_teams(
     store: &dyn Store,
     ws: &Workspace,
-    rows: Vec<(u64, HashMap<String, String>)>,
+    rows: Vec<RawRow>,
     report: &mut FileReport,
 ) -> Result<Vec<(String, Role)>, ImportError> {
     let mut managers: Vec<String> = Vec::new();
@@ -286,25 +406,45 @@ async fn sales_teams(
         let manager = raw["manager"].trim().to_string();
         if manager.is_empty() {
             report.flagged += 1;
-            report.problems.push(RowProblem { line, key: agent.clone(), reason: "no manager".into(), skipped: false });
+            report.problems.push(RowProblem {
+                line,
+                key: agent.clone(),
+                reason: "no manager".into(),
+                skipped: false,
+            });
         } else if !managers.contains(&manager) {
             managers.push(manager);
         }
         agents.push((line, agent));
     }
-    let mut people: Vec<(String, Role)> = managers.iter().map(|m| (m.clone(), Role::Admin)).collect();
-    people.extend(agents.iter().filter(|(_, a)| !managers.contains(a)).map(|(_, a)| (a.clone(), Role::Member)));
+    let mut people: Vec<(String, Role)> =
+        managers.iter().map(|m| (m.clone(), Role::Admin)).collect();
+    people.extend(
+        agents
+            .iter()
+            .filter(|(_, a)| !managers.contains(a))
+            .map(|(_, a)| (a.clone(), Role::Member)),
+    );
     let outcomes = store.upsert_people(ws.id, people.clone()).await?;
-    let by_name: HashMap<&str, Upserted> =
-        people.iter().zip(&outcomes).map(|((n, _), o)| (n.as_str(), o.outcome)).collect();
+    let by_name: HashMap<&str, Upserted> = people
+        .iter()
+        .zip(&outcomes)
+        .map(|((n, _), o)| (n.as_str(), o.outcome))
+        .collect();
     for (_, agent) in &agents {
-        count(report, by_name.get(agent.as_str()).copied().unwrap_or(Upserted::Unchanged));
+        count(
+            report,
+            by_name
+                .get(agent.as_str())
+                .copied()
+                .unwrap_or(Upserted::Unchanged),
+        );
     }
     Ok(people)
 }
 
 fn deals(
-    rows: Vec<(u64, HashMap<String, String>)>,
+    rows: Vec<RawRow>,
     customers: &HashMap<String, i64>,
     products: &HashMap<String, i64>,
     people: &HashMap<String, i64>,
@@ -324,7 +464,11 @@ fn deals(
             skip(report, line, key, caveats.join("; "));
             continue;
         }
-        let mut link = |field: &str, what: &str, name: &str, names: &HashMap<String, i64>, caveats: &mut Vec<String>| {
+        let mut link = |field: &str,
+                        what: &str,
+                        name: &str,
+                        names: &HashMap<String, i64>,
+                        caveats: &mut Vec<String>| {
             let id = if name.trim().is_empty() {
                 caveats.push(format!("no {what}; imported without one"));
                 None
@@ -333,17 +477,59 @@ fn deals(
             };
             fields.insert(field.to_string(), id.map(Value::Int).unwrap_or_default());
         };
-        link("customer_id", "account", &raw["account"], customers, &mut caveats);
-        link("product_id", "product", &raw["product"], products, &mut caveats);
-        link("owner_id", "sales agent", &raw["sales_agent"], people, &mut caveats);
-        set(kind, &mut fields, "engage_date", &raw["engage_date"], &mut caveats);
-        set(kind, &mut fields, "close_date", &raw["close_date"], &mut caveats);
-        set(kind, &mut fields, "value", &raw["close_value"], &mut caveats);
-        let closed = matches!(fields.get("stage"), Some(Value::Text(s)) if s == "Won" || s == "Lost");
+        link(
+            "customer_id",
+            "account",
+            &raw["account"],
+            customers,
+            &mut caveats,
+        );
+        link(
+            "product_id",
+            "product",
+            &raw["product"],
+            products,
+            &mut caveats,
+        );
+        link(
+            "owner_id",
+            "sales agent",
+            &raw["sales_agent"],
+            people,
+            &mut caveats,
+        );
+        set(
+            kind,
+            &mut fields,
+            "engage_date",
+            &raw["engage_date"],
+            &mut caveats,
+        );
+        set(
+            kind,
+            &mut fields,
+            "close_date",
+            &raw["close_date"],
+            &mut caveats,
+        );
+        set(
+            kind,
+            &mut fields,
+            "value",
+            &raw["close_value"],
+            &mut caveats,
+        );
+        let closed =
+            matches!(fields.get("stage"), Some(Value::Text(s)) if s == "Won" || s == "Lost");
         if closed && fields.get("close_date").is_none_or(Value::is_null) {
             caveats.push("a closed deal without a close date".into());
         }
-        out.push(Row { line, key, fields, caveats });
+        out.push(Row {
+            line,
+            key,
+            fields,
+            caveats,
+        });
     }
     out
 }
@@ -360,24 +546,64 @@ pub async fn import_files(
     files: &BTreeMap<String, String>,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let mut report = ImportReport { workspace: ws.slug.clone(), ..ImportReport::default() };
-    for name in files.keys().filter(|n| !FILES.contains(&n.as_str()) && !IGNORED.contains(&n.as_str())) {
+    let mut report = ImportReport {
+        workspace: ws.slug.clone(),
+        ..ImportReport::default()
+    };
+    for name in files
+        .keys()
+        .filter(|n| !FILES.contains(&n.as_str()) && !IGNORED.contains(&n.as_str()))
+    {
         report.files.push(FileReport {
             file: name.clone(),
-            error: Some(format!("not part of the CRM export (expected {}); ignored", FILES.join(", "))),
+            error: Some(format!(
+                "not part of the CRM export (expected {}); ignored",
+                FILES.join(", ")
+            )),
             ..FileReport::default()
         });
     }
     let columns: HashMap<&str, &[&str]> = HashMap::from([
         ("products.csv", &["product", "series", "sales_price"][..]),
-        ("accounts.csv", &["account", "sector", "year_established", "revenue", "employees", "office_location", "subsidiary_of"][..]),
-        ("sales_teams.csv", &["sales_agent", "manager", "regional_office"][..]),
-        ("sales_pipeline.csv", &["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date", "close_date", "close_value"][..]),
+        (
+            "accounts.csv",
+            &[
+                "account",
+                "sector",
+                "year_established",
+                "revenue",
+                "employees",
+                "office_location",
+                "subsidiary_of",
+            ][..],
+        ),
+        (
+            "sales_teams.csv",
+            &["sales_agent", "manager", "regional_office"][..],
+        ),
+        (
+            "sales_pipeline.csv",
+            &[
+                "opportunity_id",
+                "sales_agent",
+                "product",
+                "account",
+                "deal_stage",
+                "engage_date",
+                "close_date",
+                "close_value",
+            ][..],
+        ),
     ]);
     let mut imported_people: Vec<(String, Role)> = Vec::new();
     for file in FILES {
-        let Some(text) = files.get(file) else { continue };
-        let mut fr = FileReport { file: file.to_string(), ..FileReport::default() };
+        let Some(text) = files.get(file) else {
+            continue;
+        };
+        let mut fr = FileReport {
+            file: file.to_string(),
+            ..FileReport::default()
+        };
         let rows = match read_csv(text, columns[file], &mut fr) {
             Ok(rows) => rows,
             Err(e) => {
@@ -389,7 +615,10 @@ pub async fn import_files(
         match file {
             "products.csv" => {
                 let rows = products(rows, &mut fr);
-                tally(&mut fr, write_rows(store, ws.id, actor, RecordKind::Product, rows).await?);
+                tally(
+                    &mut fr,
+                    write_rows(store, ws.id, actor, RecordKind::Product, rows).await?,
+                );
             }
             "accounts.csv" => {
                 let parsed = accounts(&rows, &mut fr);
@@ -398,7 +627,8 @@ pub async fn import_files(
                 let links = account_parents(&rows, &customers);
                 let second = write_rows(store, ws.id, actor, RecordKind::Customer, links).await?;
                 // A row counts once: its strongest outcome and all caveats of both passes.
-                let mut linked: HashMap<String, Written> = second.into_iter().map(|w| (w.key.clone(), w)).collect();
+                let mut linked: HashMap<String, Written> =
+                    second.into_iter().map(|w| (w.key.clone(), w)).collect();
                 let merged = first
                     .into_iter()
                     .map(|mut w| {
@@ -417,10 +647,17 @@ pub async fn import_files(
             _ => {
                 let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
                 let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;
-                let people: HashMap<String, i64> =
-                    store.members(ws.id).await?.into_iter().map(|m| (m.user.display_name, m.user.id)).collect();
+                let people: HashMap<String, i64> = store
+                    .members(ws.id)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.user.display_name, m.user.id))
+                    .collect();
                 let rows = deals(rows, &customers, &products_by_name, &people, &mut fr);
-                tally(&mut fr, write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?);
+                tally(
+                    &mut fr,
+                    write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?,
+                );
             }
         }
         fr.problems.sort_by_key(|p| p.line);
@@ -443,13 +680,21 @@ async fn invite_links(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let members: HashMap<String, app::model::Member> =
-        store.members(ws.id).await?.into_iter().map(|m| (m.user.display_name.clone(), m)).collect();
+    let members: HashMap<String, app::model::Member> = store
+        .members(ws.id)
+        .await?
+        .into_iter()
+        .map(|m| (m.user.display_name.clone(), m))
+        .collect();
     let invites = store.invites(ws.id).await?;
     let mut links = Vec::new();
     for (name, _) in people {
-        let Some(m) = members.get(name).filter(|m| !m.joined) else { continue };
-        let live = invites.iter().find(|i| i.for_user == Some(m.user.id) && i.is_live(now));
+        let Some(m) = members.get(name).filter(|m| !m.joined) else {
+            continue;
+        };
+        let live = invites
+            .iter()
+            .find(|i| i.for_user == Some(m.user.id) && i.is_live(now));
         let invite = match live {
             Some(i) => i.clone(),
             None => {
@@ -466,7 +711,11 @@ async fn invite_links(
                     .await?
             }
         };
-        links.push(InviteLink { name: name.clone(), role: m.role, path: invite.path() });
+        links.push(InviteLink {
+            name: name.clone(),
+            role: m.role,
+            path: invite.path(),
+        });
     }
     Ok(links)
 }
@@ -508,7 +757,10 @@ mod tests {
         let names = HashMap::from([("GTX Pro".to_string(), 7)]);
         let mut caveats = Vec::new();
         assert_eq!(resolve(&names, "product", "GTXPro", &mut caveats), Some(7));
-        assert_eq!(caveats, vec!["product \"GTXPro\" read as \"GTX Pro\"".to_string()]);
+        assert_eq!(
+            caveats,
+            vec!["product \"GTXPro\" read as \"GTX Pro\"".to_string()]
+        );
         assert_eq!(resolve(&names, "product", "MG Pro", &mut caveats), None);
         assert_eq!(caveats.len(), 2);
     }
@@ -521,6 +773,8 @@ mod tests {
         assert_eq!(report.rows, 3);
         assert_eq!(report.skipped, 1);
         assert_eq!(report.problems[0].line, 3);
-        assert!(read_csv("a\n1\n", &["a", "b"], &mut report).unwrap_err().contains("\"b\""));
+        assert!(read_csv("a\n1\n", &["a", "b"], &mut report)
+            .unwrap_err()
+            .contains("\"b\""));
     }
 }

@@ -1,0 +1,85 @@
+// The foundation, as a team would use it: sign up, create a workspace, import the real
+// CRM export through the page, find and edit a customer, reload and see the edit kept;
+// a colleague invited as a viewer sees the customer and cannot change it.
+import { test, expect, Page } from '@playwright/test';
+import * as path from 'path';
+
+const dataDir = process.env.TANDEM_CRM_DATA ?? path.resolve(__dirname, '../../../shared/data/maven-crm');
+const files = ['accounts.csv', 'products.csv', 'sales_teams.csv', 'sales_pipeline.csv'].map((f) => path.join(dataDir, f));
+
+async function signUp(page: Page, name: string, email: string) {
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill('password123');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+}
+
+async function openCustomer(page: Page, name: string) {
+  await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Customers' }).click();
+  await page.getByLabel('Search').fill(name);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /^1 customer$/ })).toBeVisible();
+  await page.getByRole('table', { name: 'Customers' }).getByRole('link', { name }).click();
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+}
+
+test('a team imports the CRM data and edits a customer; a viewer can only look', async ({ browser }) => {
+  const stamp = Date.now();
+  const owner = await (await browser.newContext()).newPage();
+
+  await owner.goto('/signup');
+  await signUp(owner, 'Olive Owner', `olive${stamp}@example.com`);
+  await expect(owner).toHaveURL(/\/workspaces$/);
+
+  await owner.getByLabel('Workspace name').fill(`Maven ${stamp}`);
+  await owner.getByRole('button', { name: 'Create workspace' }).click();
+  await expect(owner).toHaveURL(new RegExp(`/w/maven-${stamp}/customers$`));
+
+  // Import the four CSV files through the page and read the report.
+  await owner.getByRole('link', { name: 'Import' }).click();
+  await owner.getByLabel('CSV files').setInputFiles(files);
+  await owner.getByRole('button', { name: 'Import', exact: true }).click();
+  const report = owner.getByRole('table', { name: 'Import report' });
+  await expect(report).toBeVisible({ timeout: 120_000 });
+  const row = (file: string) => report.getByRole('row').filter({ has: owner.getByRole('rowheader', { name: file }) });
+  await expect(row('sales_pipeline.csv').getByRole('cell')).toHaveText(['8800', '8800', '0', '0', '0', '2683']);
+  await expect(row('accounts.csv').getByRole('cell')).toHaveText(['85', '85', '0', '0', '0', '12']);
+
+  // Find Acme Corporation, edit a field, reload: the edit is kept.
+  await openCustomer(owner, 'Acme Corporation');
+  await expect(owner.getByLabel('Sector')).toHaveValue('technolgy');
+  await owner.getByLabel('Office location').fill('Nairobi, Kenya');
+  await owner.getByRole('button', { name: 'Save' }).click();
+  await expect(owner.getByRole('status').filter({ hasText: 'Saved' })).toBeVisible();
+  await owner.reload();
+  await expect(owner.getByLabel('Office location')).toHaveValue('Nairobi, Kenya');
+  await expect(owner.getByText('Version 2')).toBeVisible();
+
+  // Invite a viewer.
+  await owner.getByRole('link', { name: 'Members' }).click();
+  await owner.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await owner.getByRole('button', { name: 'Create invite link' }).click();
+  const link = owner.getByLabel('New invite link');
+  await expect(link).toHaveValue(/\/invite\/[A-Za-z0-9]{32}$/);
+  const inviteUrl = await link.inputValue();
+
+  // The viewer signs up through the link, in a second browser.
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(inviteUrl);
+  await expect(viewer.getByRole('heading', { name: `Join Maven ${stamp}` })).toBeVisible();
+  await signUp(viewer, 'Vera Viewer', `vera${stamp}@example.com`);
+  await expect(viewer).toHaveURL(/\/customers$/);
+
+  await openCustomer(viewer, 'Acme Corporation');
+  await expect(viewer.getByText('Read only')).toBeVisible();
+  const office = viewer.getByLabel('Office location');
+  await expect(office).toHaveValue('Nairobi, Kenya');
+  await expect(office).not.toBeEditable();
+  await expect(viewer.getByLabel('Owner')).toBeDisabled();
+  await expect(viewer.getByRole('button', { name: 'Save' })).toHaveCount(0);
+  await expect(viewer.getByRole('button', { name: /Delete/ })).toHaveCount(0);
+
+  // And the owner sees the viewer in the member list.
+  await owner.reload();
+  await expect(owner.getByRole('table', { name: 'Members' }).getByRole('row', { name: /Vera Viewer/ })).toContainText('Viewer');
+});

@@ -1,0 +1,636 @@
+//! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
+//! workspace reaches nothing of another through any server function.
+
+mod common;
+
+use app::error::AppError;
+use app::ssr::store::NewInvite;
+use common::{client, spawn_app, TestApp};
+use serde_json::{json, Value};
+
+/// An owner with workspace "acme" holding one customer; returns (owner, slug, customer id).
+async fn owner_with_customer(
+    app: &TestApp,
+    email: &str,
+    ws: &str,
+    customer: &str,
+) -> (reqwest::Client, String, i64) {
+    let c = client();
+    app.sign_up_as(&c, email, email).await;
+    let slug = app.create_workspace_as(&c, ws).await;
+    let r: Value = app
+        .call_as(
+            &c,
+            "create_record",
+            json!({"slug": slug, "kind": "customer", "fields": {"name": customer}}),
+        )
+        .await
+        .expect("create customer");
+    (c, slug, r["id"].as_i64().expect("id"))
+}
+
+fn is_hidden(e: &AppError) -> bool {
+    matches!(e, AppError::NotFound(_) | AppError::Forbidden(_))
+}
+
+#[tokio::test]
+async fn workspaces_are_created_listed_renamed_and_remembered() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "ann@example.com", "Ann").await;
+    let slug = app
+        .create_workspace_as(&app.client, "Acme Sales (EU)")
+        .await;
+    assert_eq!(slug, "acme-sales-eu");
+    let again: Result<Value, _> = app
+        .call(
+            "create_workspace",
+            json!({"name": "Other", "slug": "acme-sales-eu"}),
+        )
+        .await;
+    assert_eq!(again.expect_err("slug taken").field(), Some("slug"));
+    let second = app.create_workspace_as(&app.client, "Beta").await;
+
+    let list: Vec<Value> = app.call("list_workspaces", json!({})).await.expect("list");
+    let names: Vec<&str> = list
+        .iter()
+        .map(|m| m["workspace"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["Acme Sales (EU)", "Beta"]);
+    assert!(list.iter().all(|m| m["role"] == "owner"));
+
+    let renamed: Value = app
+        .call(
+            "rename_workspace",
+            json!({"slug": slug, "name": "Acme Europe"}),
+        )
+        .await
+        .expect("rename");
+    assert_eq!(renamed["name"], "Acme Europe");
+
+    // Opening a workspace remembers it: the next log-in goes there.
+    let _: Value = app
+        .call("open_workspace", json!({"slug": second}))
+        .await
+        .expect("open");
+    let _: () = app.call("log_out", json!({})).await.expect("log out");
+    let signed: Value = app
+        .call(
+            "log_in",
+            json!({"email": "ann@example.com", "password": "password123"}),
+        )
+        .await
+        .expect("log in");
+    assert_eq!(signed["next"], format!("/w/{second}/customers"));
+}
+
+#[tokio::test]
+async fn invites_are_accepted_signed_in_or_by_signing_up_and_stop_when_revoked() {
+    let app = spawn_app().await;
+    let (owner, slug, _) =
+        owner_with_customer(&app, "owner@example.com", "Acme", "Acme Corporation").await;
+    let token = app.invite_as(&owner, &slug, "member").await;
+
+    let preview: Value = app
+        .call_as(&client(), "preview_invite", json!({"token": token}))
+        .await
+        .expect("preview");
+    assert_eq!(preview["workspace_name"], "Acme");
+    assert_eq!(preview["live"], true);
+
+    // A signed-in user accepts.
+    let bob = client();
+    app.sign_up_as(&bob, "bob@example.com", "Bob").await;
+    let ws: Value = app
+        .call_as(&bob, "accept_invite", json!({"token": token}))
+        .await
+        .expect("accept");
+    assert_eq!(ws["slug"], slug);
+    // A visitor signs up through the link and lands in the workspace.
+    let cat = client();
+    let signed: Value = app
+        .call_as(&cat, "sign_up", json!({"email": "cat@example.com", "password": "password123", "display_name": "Cat", "invite": token}))
+        .await
+        .expect("sign up via invite");
+    assert_eq!(signed["next"], format!("/w/{slug}/customers"));
+
+    let members: Vec<Value> = app
+        .call_as(&owner, "list_members", json!({"slug": slug}))
+        .await
+        .expect("members");
+    let roles: Vec<(String, String)> = members
+        .iter()
+        .map(|m| {
+            (
+                m["user"]["display_name"].as_str().unwrap_or("").into(),
+                m["role"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert!(
+        roles.contains(&("Bob".into(), "member".into()))
+            && roles.contains(&("Cat".into(), "member".into()))
+    );
+    let invites: Vec<Value> = app
+        .call_as(&owner, "list_invites", json!({"slug": slug}))
+        .await
+        .expect("invites");
+    assert_eq!(invites[0]["uses"], 2);
+
+    // Revoked: no one else can use it.
+    let _: () = app
+        .call_as(
+            &owner,
+            "revoke_invite",
+            json!({"slug": slug, "invite_id": invites[0]["id"]}),
+        )
+        .await
+        .expect("revoke");
+    let dan = client();
+    app.sign_up_as(&dan, "dan@example.com", "Dan").await;
+    let e = app
+        .call_as::<Value>(&dan, "accept_invite", json!({"token": token}))
+        .await
+        .expect_err("revoked");
+    assert_eq!(e.field(), Some("token"));
+    let e = app
+        .call_as::<Value>(&dan, "open_workspace", json!({"slug": slug}))
+        .await
+        .expect_err("not a member");
+    assert!(is_hidden(&e));
+}
+
+#[tokio::test]
+async fn expired_and_used_up_invites_are_refused() {
+    let app = spawn_app().await;
+    let (_, slug, _) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    let expired = app
+        .store
+        .create_invite(NewInvite {
+            workspace_id: ws.id,
+            token: "expiredtoken".into(),
+            role: app::model::Role::Member,
+            expires_at: app::model::now_ms() - 1,
+            max_uses: 5,
+            created_by: None,
+            for_user: None,
+        })
+        .await
+        .expect("invite");
+    let bob = client();
+    app.sign_up_as(&bob, "bob@example.com", "Bob").await;
+    let e = app
+        .call_as::<Value>(&bob, "accept_invite", json!({"token": expired.token}))
+        .await
+        .expect_err("expired");
+    assert_eq!(e.field(), Some("token"));
+
+    let once = app
+        .store
+        .create_invite(NewInvite {
+            workspace_id: ws.id,
+            token: "oncetoken".into(),
+            role: app::model::Role::Viewer,
+            expires_at: app::model::now_ms() + 60_000,
+            max_uses: 1,
+            created_by: None,
+            for_user: None,
+        })
+        .await
+        .expect("invite");
+    let _: Value = app
+        .call_as(&bob, "accept_invite", json!({"token": once.token}))
+        .await
+        .expect("first use");
+    let cat = client();
+    app.sign_up_as(&cat, "cat@example.com", "Cat").await;
+    let e = app
+        .call_as::<Value>(&cat, "accept_invite", json!({"token": once.token}))
+        .await
+        .expect_err("used up");
+    assert_eq!(e.field(), Some("token"));
+}
+
+#[tokio::test]
+async fn roles_are_enforced_on_the_server() {
+    let app = spawn_app().await;
+    let (owner, slug, customer) =
+        owner_with_customer(&app, "owner@example.com", "Acme", "Acme Corporation").await;
+    let viewer = app
+        .member_with_role(&owner, &slug, "viewer", "viewer@example.com")
+        .await;
+    let member = app
+        .member_with_role(&owner, &slug, "member", "member@example.com")
+        .await;
+    let admin = app
+        .member_with_role(&owner, &slug, "admin", "admin@example.com")
+        .await;
+
+    // Viewers read everything and change nothing.
+    let got: Value = app
+        .call_as(
+            &viewer,
+            "get_record",
+            json!({"slug": slug, "kind": "customer", "id": customer}),
+        )
+        .await
+        .expect("read");
+    assert_eq!(got["fields"]["name"], "Acme Corporation");
+    let writes = [
+        (
+            "create_record",
+            json!({"slug": slug, "kind": "customer", "fields": {"name": "New"}}),
+        ),
+        (
+            "update_record",
+            json!({"slug": slug, "kind": "customer", "id": customer, "changes": {"sector": {"base": null, "value": "retail"}}}),
+        ),
+        (
+            "delete_record",
+            json!({"slug": slug, "kind": "customer", "id": customer, "version": 1}),
+        ),
+        (
+            "create_invite",
+            json!({"slug": slug, "role": "viewer", "expires_in_days": 1, "max_uses": 1}),
+        ),
+    ];
+    for (f, body) in &writes {
+        let e = app
+            .call_as::<Value>(&viewer, f, body.clone())
+            .await
+            .expect_err(f);
+        assert!(matches!(e, AppError::Forbidden(_)), "viewer {f}: {e:?}");
+    }
+    // Members write records but cannot manage people or import.
+    let updated: Value = app
+        .call_as(&member, "update_record", json!({"slug": slug, "kind": "customer", "id": customer, "changes": {"sector": {"base": null, "value": "retail"}}}))
+        .await
+        .expect("member writes");
+    assert_eq!(updated["version"], 2);
+    for (f, body) in [
+        (
+            "create_invite",
+            json!({"slug": slug, "role": "viewer", "expires_in_days": 1, "max_uses": 1}),
+        ),
+        ("list_invites", json!({"slug": slug})),
+        ("rename_workspace", json!({"slug": slug, "name": "Mine"})),
+    ] {
+        let e = app.call_as::<Value>(&member, f, body).await.expect_err(f);
+        assert!(matches!(e, AppError::Forbidden(_)), "member {f}: {e:?}");
+    }
+    let form = reqwest::multipart::Form::new().part(
+        "files",
+        reqwest::multipart::Part::text("product,series,sales_price\n").file_name("products.csv"),
+    );
+    let res = member
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 403, "members cannot import");
+
+    // Admins invite, but only the owner makes admins; nobody changes the owner.
+    let _token = app.invite_as(&admin, &slug, "member").await;
+    let members: Vec<Value> = app
+        .call_as(&owner, "list_members", json!({"slug": slug}))
+        .await
+        .expect("members");
+    let id_of = |email: &str| {
+        members
+            .iter()
+            .find(|m| m["user"]["email"] == email)
+            .and_then(|m| m["user"]["id"].as_i64())
+            .expect("member")
+    };
+    let e = app
+        .call_as::<()>(
+            &admin,
+            "set_member_role",
+            json!({"slug": slug, "user_id": id_of("member@example.com"), "role": "admin"}),
+        )
+        .await
+        .expect_err("admin makes admin");
+    assert!(matches!(e, AppError::Forbidden(_)));
+    let e = app
+        .call_as::<()>(
+            &admin,
+            "remove_member",
+            json!({"slug": slug, "user_id": id_of("owner@example.com")}),
+        )
+        .await
+        .expect_err("remove owner");
+    assert_eq!(e.field(), Some("user_id"));
+    let _: () = app
+        .call_as(
+            &admin,
+            "set_member_role",
+            json!({"slug": slug, "user_id": id_of("viewer@example.com"), "role": "member"}),
+        )
+        .await
+        .expect("promote");
+    let _: () = app
+        .call_as(
+            &owner,
+            "remove_member",
+            json!({"slug": slug, "user_id": id_of("member@example.com")}),
+        )
+        .await
+        .expect("remove");
+    let e = app
+        .call_as::<Value>(
+            &member,
+            "list_records",
+            json!({"slug": slug, "kind": "customer", "query": {}}),
+        )
+        .await
+        .expect_err("removed");
+    assert!(is_hidden(&e), "a removed member sees nothing");
+}
+
+#[tokio::test]
+async fn a_member_of_one_workspace_reaches_nothing_of_another() {
+    let app = spawn_app().await;
+    let (a, slug_a, customer_a) =
+        owner_with_customer(&app, "a@example.com", "Alpha", "Alpha Customer").await;
+    let (b, slug_b, customer_b) =
+        owner_with_customer(&app, "b@example.com", "Beta", "Beta Customer").await;
+    let b_invite: Value = app
+        .call_as(
+            &b,
+            "create_invite",
+            json!({"slug": slug_b, "role": "member", "expires_in_days": 1, "max_uses": 1}),
+        )
+        .await
+        .expect("invite");
+    let b_members: Vec<Value> = app
+        .call_as(&b, "list_members", json!({"slug": slug_b}))
+        .await
+        .expect("members");
+    let b_user = b_members[0]["user"]["id"].clone();
+    let deal_b: Value = app
+        .call_as(&b, "create_record", json!({"slug": slug_b, "kind": "deal", "fields": {"stage": "Won", "customer_id": customer_b}}))
+        .await
+        .expect("deal");
+
+    // 1. Every workspace-scoped server function refuses B's slug.
+    let by_slug = [
+        ("open_workspace", json!({"slug": slug_b})),
+        ("rename_workspace", json!({"slug": slug_b, "name": "x"})),
+        ("list_members", json!({"slug": slug_b})),
+        (
+            "set_member_role",
+            json!({"slug": slug_b, "user_id": b_user, "role": "viewer"}),
+        ),
+        ("remove_member", json!({"slug": slug_b, "user_id": b_user})),
+        (
+            "create_invite",
+            json!({"slug": slug_b, "role": "member", "expires_in_days": 1, "max_uses": 1}),
+        ),
+        ("list_invites", json!({"slug": slug_b})),
+        (
+            "revoke_invite",
+            json!({"slug": slug_b, "invite_id": b_invite["id"]}),
+        ),
+        (
+            "list_records",
+            json!({"slug": slug_b, "kind": "customer", "query": {}}),
+        ),
+        (
+            "get_record",
+            json!({"slug": slug_b, "kind": "customer", "id": customer_b}),
+        ),
+        (
+            "create_record",
+            json!({"slug": slug_b, "kind": "customer", "fields": {"name": "x"}}),
+        ),
+        (
+            "update_record",
+            json!({"slug": slug_b, "kind": "customer", "id": customer_b, "changes": {}}),
+        ),
+        (
+            "delete_record",
+            json!({"slug": slug_b, "kind": "customer", "id": customer_b, "version": 1}),
+        ),
+        ("list_form_choices", json!({"slug": slug_b, "kind": "deal"})),
+        ("list_choices", json!({"slug": slug_b, "kind": "customer"})),
+        ("list_member_choices", json!({"slug": slug_b})),
+        (
+            "list_field_values",
+            json!({"slug": slug_b, "kind": "customer", "field": "sector"}),
+        ),
+    ];
+    for (f, body) in by_slug {
+        let e = app.call_as::<Value>(&a, f, body).await.expect_err(f);
+        assert!(is_hidden(&e), "{f} with B's slug: {e:?}");
+    }
+    let form = reqwest::multipart::Form::new().part(
+        "files",
+        reqwest::multipart::Part::text("product,series,sales_price\n").file_name("products.csv"),
+    );
+    let res = a
+        .post(format!("{}/api/import_crm?workspace={slug_b}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 404, "import into B");
+
+    // 2. B's ids used through A's own workspace are not found.
+    let by_id = [
+        (
+            "get_record",
+            json!({"slug": slug_a, "kind": "customer", "id": customer_b}),
+        ),
+        (
+            "get_record",
+            json!({"slug": slug_a, "kind": "deal", "id": deal_b["id"]}),
+        ),
+        (
+            "update_record",
+            json!({"slug": slug_a, "kind": "customer", "id": customer_b, "changes": {"name": {"base": "Beta Customer", "value": "Mine"}}}),
+        ),
+        (
+            "delete_record",
+            json!({"slug": slug_a, "kind": "customer", "id": customer_b, "version": 1}),
+        ),
+        (
+            "set_member_role",
+            json!({"slug": slug_a, "user_id": b_user, "role": "viewer"}),
+        ),
+        ("remove_member", json!({"slug": slug_a, "user_id": b_user})),
+        (
+            "revoke_invite",
+            json!({"slug": slug_a, "invite_id": b_invite["id"]}),
+        ),
+    ];
+    for (f, body) in by_id {
+        let e = app.call_as::<Value>(&a, f, body).await.expect_err(f);
+        assert!(matches!(e, AppError::NotFound(_)), "{f} with B's id: {e:?}");
+    }
+
+    // 3. A's records cannot point at B's records or members.
+    for fields in [
+        json!({"stage": "Won", "customer_id": customer_b}),
+        json!({"stage": "Won", "owner_id": b_user}),
+    ] {
+        let e = app
+            .call_as::<Value>(
+                &a,
+                "create_record",
+                json!({"slug": slug_a, "kind": "deal", "fields": fields}),
+            )
+            .await
+            .expect_err("foreign ref");
+        assert!(matches!(e, AppError::Validation { .. }), "{e:?}");
+    }
+    let e = app
+        .call_as::<Value>(&a, "update_record", json!({"slug": slug_a, "kind": "customer", "id": customer_a, "changes": {"parent_id": {"base": null, "value": customer_b}}}))
+        .await
+        .expect_err("foreign parent");
+    assert_eq!(e.field(), Some("parent_id"));
+
+    // 4. Lists and pickers in A show only A's data.
+    let list: Value = app
+        .call_as(
+            &a,
+            "list_records",
+            json!({"slug": slug_a, "kind": "customer", "query": {}}),
+        )
+        .await
+        .expect("list");
+    assert_eq!(list["total"], 1);
+    let people: Vec<Value> = app
+        .call_as(&a, "list_member_choices", json!({"slug": slug_a}))
+        .await
+        .expect("people");
+    assert_eq!(people.len(), 1);
+    // And B's data is untouched.
+    let still: Value = app
+        .call_as(
+            &b,
+            "get_record",
+            json!({"slug": slug_b, "kind": "customer", "id": customer_b}),
+        )
+        .await
+        .expect("b reads");
+    assert_eq!(still["version"], 1);
+}
+
+#[tokio::test]
+async fn edits_merge_per_field_and_report_real_conflicts() {
+    let app = spawn_app().await;
+    let (owner, slug, id) =
+        owner_with_customer(&app, "owner@example.com", "Acme", "Acme Corporation").await;
+    let other = app
+        .member_with_role(&owner, &slug, "member", "m@example.com")
+        .await;
+    let change = |field: &str, base: Value, value: Value| json!({"slug": slug, "kind": "customer", "id": id, "changes": {field: {"base": base, "value": value}}});
+
+    // Two people edit different fields from the same version: both land.
+    let _: Value = app
+        .call_as(
+            &owner,
+            "update_record",
+            change("sector", Value::Null, json!("retail")),
+        )
+        .await
+        .expect("owner edit");
+    let merged: Value = app
+        .call_as(
+            &other,
+            "update_record",
+            change("office_location", Value::Null, json!("Kenya")),
+        )
+        .await
+        .expect("other edit");
+    assert_eq!(merged["fields"]["sector"], "retail");
+    assert_eq!(merged["fields"]["office_location"], "Kenya");
+    assert_eq!(merged["version"], 3);
+
+    // Both set the same value: not a conflict.
+    let same: Value = app
+        .call_as(
+            &other,
+            "update_record",
+            change("sector", Value::Null, json!("retail")),
+        )
+        .await
+        .expect("same value");
+    assert_eq!(same["version"], 3, "nothing to apply, no new version");
+
+    // Someone changed the field to something else since: a conflict, nothing applied.
+    let e = app
+        .call_as::<Value>(
+            &other,
+            "update_record",
+            change("sector", Value::Null, json!("medical")),
+        )
+        .await
+        .expect_err("conflict");
+    match e {
+        AppError::Conflict(c) => {
+            assert_eq!(c.fields.len(), 1);
+            assert_eq!(c.fields[0].theirs, app::model::Value::Text("retail".into()));
+            assert_eq!(c.fields[0].mine, app::model::Value::Text("medical".into()));
+            assert_eq!(c.current.version, 3);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // Resubmitting against what is stored now applies it.
+    let resolved: Value = app
+        .call_as(
+            &other,
+            "update_record",
+            change("sector", json!("retail"), json!("medical")),
+        )
+        .await
+        .expect("resolved");
+    assert_eq!(resolved["fields"]["sector"], "medical");
+
+    // Validation names the field; a deleted record is gone for everyone.
+    let e = app
+        .call_as::<Value>(
+            &owner,
+            "update_record",
+            change("year_established", Value::Null, json!("19x6")),
+        )
+        .await
+        .expect_err("bad year");
+    assert_eq!(e.field(), Some("year_established"));
+    let e = app
+        .call_as::<Value>(
+            &owner,
+            "delete_record",
+            json!({"slug": slug, "kind": "customer", "id": id, "version": 1}),
+        )
+        .await
+        .expect_err("stale delete");
+    assert!(matches!(e, AppError::Conflict(_)));
+    let _: () = app
+        .call_as(
+            &owner,
+            "delete_record",
+            json!({"slug": slug, "kind": "customer", "id": id, "version": 4}),
+        )
+        .await
+        .expect("delete");
+    let e = app
+        .call_as::<Value>(
+            &other,
+            "get_record",
+            json!({"slug": slug, "kind": "customer", "id": id}),
+        )
+        .await
+        .expect_err("deleted");
+    assert!(matches!(e, AppError::NotFound(_)));
+    let e = app
+        .call_as::<Value>(
+            &other,
+            "update_record",
+            change("sector", json!("medical"), json!("x")),
+        )
+        .await
+        .expect_err("deleted");
+    assert!(matches!(e, AppError::NotFound(m) if m.contains("deleted")));
+}

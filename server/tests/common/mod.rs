@@ -1,0 +1,173 @@
+//! Test helpers: `spawn_app()` runs the real router on `127.0.0.1:0` against a fresh
+//! database (SQLite in a temporary folder, or a new PostgreSQL database when
+//! `TEST_DATABASE_URL` is set) and returns a cookie-keeping client for it.
+
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::ssr::Store;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// A running app and a client with its own cookie jar.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// A client that keeps cookies (one "browser").
+    pub client: reqwest::Client,
+    /// The app's store, for arranging data directly.
+    pub store: Arc<dyn Store>,
+    /// The database URL the app uses.
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database URL: SQLite in `dir`, or a new database on the PostgreSQL server of
+/// `TEST_DATABASE_URL`.
+pub async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("tandem_test_{}", rand::random::<u64>());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+            let (prefix, _) = admin.rsplit_once('/').expect("URL has a database name");
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}/tandem.db", dir.path().display()),
+    }
+}
+
+/// Starts the app on a free port of 127.0.0.1 with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database_url(&dir).await;
+    let db = server::db::connect(&database_url).await.expect("database");
+    let store = db.store.clone();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("tandem")
+        .site_root("target/site")
+        .build();
+    let state = server::AppState::new(options, db, false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: client(),
+        store,
+        database_url,
+        _dir: dir,
+    }
+}
+
+/// A new cookie-keeping client (another browser).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    /// Calls server function `/api/{name}` with a JSON body as `client`.
+    pub async fn call_as<T: DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        body: Value,
+    ) -> Result<T, AppError> {
+        let res = client
+            .post(format!("{}/api/{name}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let bytes = res.bytes().await.expect("body");
+        if status.is_success() {
+            Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{name}: bad answer {e}: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            }))
+        } else {
+            Err(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{name}: bad error {status} {e}: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            }))
+        }
+    }
+
+    /// Calls server function `/api/{name}` as the app's own client.
+    pub async fn call<T: DeserializeOwned>(&self, name: &str, body: Value) -> Result<T, AppError> {
+        self.call_as(&self.client, name, body).await
+    }
+
+    /// Signs up `email` (password `password123`) as `client` and returns the user id.
+    pub async fn sign_up_as(&self, client: &reqwest::Client, email: &str, name: &str) -> i64 {
+        let v: Value = self
+            .call_as(client, "sign_up", json!({"email": email, "password": "password123", "display_name": name, "invite": null}))
+            .await
+            .expect("sign up");
+        v["user"]["id"].as_i64().expect("user id")
+    }
+
+    /// Creates a workspace as `client` and returns its slug.
+    pub async fn create_workspace_as(&self, client: &reqwest::Client, name: &str) -> String {
+        let v: Value = self
+            .call_as(
+                client,
+                "create_workspace",
+                json!({"name": name, "slug": null}),
+            )
+            .await
+            .expect("create workspace");
+        v["slug"].as_str().expect("slug").to_string()
+    }
+
+    /// Makes an invite link for `role` in `slug` as `client` (an admin) and returns its token.
+    pub async fn invite_as(&self, client: &reqwest::Client, slug: &str, role: &str) -> String {
+        let v: Value = self
+            .call_as(
+                client,
+                "create_invite",
+                json!({"slug": slug, "role": role, "expires_in_days": 7, "max_uses": 5}),
+            )
+            .await
+            .expect("create invite");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    /// A new browser signed up through an invite of `role` to `slug` made by `admin`.
+    pub async fn member_with_role(
+        &self,
+        admin: &reqwest::Client,
+        slug: &str,
+        role: &str,
+        email: &str,
+    ) -> reqwest::Client {
+        let token = self.invite_as(admin, slug, role).await;
+        let c = client();
+        let _: Value = self
+            .call_as(&c, "sign_up", json!({"email": email, "password": "password123", "display_name": email, "invite": token}))
+            .await
+            .expect("sign up through invite");
+        c
+    }
+}

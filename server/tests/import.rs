@@ -1,0 +1,362 @@
+//! The import of the real Maven CRM export: exact counts and flags on the first run
+//! (through the upload route), nothing created on the second (through the CLI), and an
+//! imported agent taking over their account through the invite link the report lists.
+
+mod common;
+
+use std::path::PathBuf;
+
+use app::model::import::ImportReport;
+use app::model::{RecordKind, RecordQuery, Role, Value};
+use common::{client, spawn_app};
+use serde_json::json;
+
+/// The shared CRM export (`../shared/data/maven-crm` beside the repository), or
+/// `TANDEM_CRM_DATA`.
+fn crm_folder() -> PathBuf {
+    std::env::var_os("TANDEM_CRM_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/maven-crm")
+        })
+}
+
+fn count_problems(report: &ImportReport, file: &str, needle: &str) -> usize {
+    report
+        .file(file)
+        .expect("file in report")
+        .problems
+        .iter()
+        .filter(|p| p.reason.contains(needle))
+        .count()
+}
+
+async fn total(app: &common::TestApp, ws: i64, kind: RecordKind, filters: &[(&str, Value)]) -> i64 {
+    let mut q = RecordQuery {
+        limit: 1,
+        ..Default::default()
+    };
+    for (k, v) in filters {
+        q.filters.insert(k.to_string(), v.clone());
+    }
+    app.store
+        .list_records(ws, kind, &q)
+        .await
+        .expect("list")
+        .total
+}
+
+#[tokio::test]
+async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive Owner")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Maven").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+
+    // First run: the four files through the upload route, as the import page sends them.
+    let files = server::import::read_folder(&crm_folder()).expect("CRM data beside the repository");
+    assert_eq!(files.len(), 4);
+    let mut form = reqwest::multipart::Form::new();
+    for (name, text) in &files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::text(text.clone()).file_name(name.clone()),
+        );
+    }
+    let res = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 200);
+    let first: ImportReport = res.json().await.expect("report");
+
+    let f = |name: &str| first.file(name).cloned().expect("file reported");
+    let (products, accounts, teams, pipeline) = (
+        f("products.csv"),
+        f("accounts.csv"),
+        f("sales_teams.csv"),
+        f("sales_pipeline.csv"),
+    );
+    assert_eq!(
+        (
+            products.rows,
+            products.created,
+            products.flagged,
+            products.skipped
+        ),
+        (7, 7, 0, 0)
+    );
+    assert_eq!(
+        (
+            accounts.rows,
+            accounts.created,
+            accounts.flagged,
+            accounts.skipped
+        ),
+        (85, 85, 12, 0)
+    );
+    assert_eq!(
+        count_problems(
+            &first,
+            "accounts.csv",
+            "sector \"technolgy\" looks like a misspelling of \"technology\""
+        ),
+        12
+    );
+    assert_eq!((teams.rows, teams.created, teams.skipped), (35, 35, 0));
+    assert_eq!(
+        (
+            pipeline.rows,
+            pipeline.created,
+            pipeline.updated,
+            pipeline.skipped
+        ),
+        (8800, 8800, 0, 0)
+    );
+    // 1,425 deals without an account and 1,480 GTXPro deals, 222 of them both.
+    assert_eq!(pipeline.flagged, 1425 + 1480 - 222);
+    assert_eq!(
+        count_problems(&first, "sales_pipeline.csv", "no account"),
+        1425
+    );
+    assert_eq!(
+        count_problems(
+            &first,
+            "sales_pipeline.csv",
+            "product \"GTXPro\" read as \"GTX Pro\""
+        ),
+        1480
+    );
+    assert_eq!(
+        pipeline.problems.len() as u64,
+        pipeline.flagged,
+        "every flagged row is listed"
+    );
+    assert!(pipeline
+        .problems
+        .iter()
+        .all(|p| p.line >= 2 && !p.key.is_empty()));
+
+    // What landed: misspelt sector kept as written, parents linked, empty values empty.
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Customer,
+            &[("sector", Value::Text("technolgy".into()))]
+        )
+        .await,
+        12
+    );
+    let all = app
+        .store
+        .list_records(
+            ws.id,
+            RecordKind::Customer,
+            &RecordQuery {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("all");
+    assert_eq!(
+        all.items
+            .iter()
+            .filter(|c| !c.get("parent_id").is_null())
+            .count(),
+        15
+    );
+    let acme = all
+        .items
+        .iter()
+        .find(|c| c.title() == "Acme Corporation")
+        .expect("Acme");
+    assert_eq!(acme.get("revenue"), &Value::Float(1100.04));
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Deal,
+            &[("customer_id", Value::Null)]
+        )
+        .await,
+        1425
+    );
+    let gtx_pro = app
+        .store
+        .ids_by_key(ws.id, RecordKind::Product)
+        .await
+        .expect("products")["GTX Pro"];
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Deal,
+            &[("product_id", Value::Int(gtx_pro))]
+        )
+        .await,
+        1480
+    );
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Deal,
+            &[("close_date", Value::Null)]
+        )
+        .await,
+        2089
+    );
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Deal,
+            &[("engage_date", Value::Null)]
+        )
+        .await,
+        500
+    );
+
+    // People: 35 agents as members, their 6 managers as admins, each with a claim link.
+    let members = app.store.members(ws.id).await.expect("members");
+    assert_eq!(members.len(), 1 + 35 + 6);
+    assert_eq!(members.iter().filter(|m| m.role == Role::Admin).count(), 6);
+    assert_eq!(members.iter().filter(|m| !m.joined).count(), 41);
+    assert_eq!(first.invites.len(), 41);
+
+    // Second run, through the command line: nothing created, nothing updated.
+    let args = server::config::ImportArgs {
+        folder: crm_folder(),
+        workspace: slug.clone(),
+        owner: None,
+        json: true,
+        db: server::config::DbArgs {
+            database_url: app.database_url.clone(),
+        },
+    };
+    let second = server::cli::import(args).await.expect("second import");
+    for (a, b) in first.files.iter().zip(&second.files) {
+        assert_eq!((b.created, b.updated, b.skipped), (0, 0, 0), "{}", b.file);
+        assert_eq!(b.unchanged, a.rows, "{}", b.file);
+        assert_eq!(
+            b.flagged, a.flagged,
+            "{}: the same rows are flagged again",
+            b.file
+        );
+    }
+    let paths = |r: &ImportReport| r.invites.iter().map(|i| i.path.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        paths(&first),
+        paths(&second),
+        "the same links, no new invites"
+    );
+    assert_eq!(app.store.invites(ws.id).await.expect("invites").len(), 41);
+
+    // An agent follows their link and takes over their account and deals.
+    let link = first
+        .invites
+        .iter()
+        .find(|i| i.name == "Darcel Schlecht")
+        .expect("Darcel's link");
+    let token = link.path.trim_start_matches("/invite/");
+    let darcel_id = members
+        .iter()
+        .find(|m| m.user.display_name == "Darcel Schlecht")
+        .expect("member")
+        .user
+        .id;
+    let deals_before = total(
+        &app,
+        ws.id,
+        RecordKind::Deal,
+        &[("owner_id", Value::Int(darcel_id))],
+    )
+    .await;
+    assert!(deals_before > 0);
+    let darcel = client();
+    let signed: serde_json::Value = app
+        .call_as(&darcel, "sign_up", json!({"email": "darcel@example.com", "password": "password123", "display_name": "Darcel Schlecht", "invite": token}))
+        .await
+        .expect("claim");
+    assert_eq!(
+        signed["user"]["id"].as_i64(),
+        Some(darcel_id),
+        "the same account, now with an e-mail"
+    );
+    let mine: serde_json::Value = app
+        .call_as(
+            &darcel,
+            "list_records",
+            json!({"slug": slug, "kind": "deal", "query": {"filters": {"owner_id": darcel_id}}}),
+        )
+        .await
+        .expect("my deals");
+    assert_eq!(mine["total"].as_i64(), Some(deals_before));
+}
+
+#[tokio::test]
+async fn bad_rows_and_unknown_files_are_reported_not_dropped() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Small").await;
+    let pipeline = "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\n\
+                    A1,Nobody,MG Special,,Won,2017-01-02,2017-02-30,12x\n\
+                    A2,Nobody,MG Special,,Negotiating,,,\n\
+                    A3,short,row\n";
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "files",
+            reqwest::multipart::Part::text(pipeline).file_name("sales_pipeline.csv"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::text("a,b\n").file_name("notes.csv"),
+        );
+    let res = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let report: ImportReport = res.json().await.expect("report");
+    assert!(report
+        .file("notes.csv")
+        .and_then(|f| f.error.clone())
+        .is_some_and(|e| e.contains("ignored")));
+    let p = report.file("sales_pipeline.csv").expect("pipeline");
+    assert_eq!((p.rows, p.created, p.skipped, p.flagged), (3, 1, 2, 1));
+    let a1 = p
+        .problems
+        .iter()
+        .find(|x| x.key == "A1")
+        .expect("A1 listed");
+    for part in [
+        "no account",
+        "unknown product",
+        "unknown sales agent",
+        "Close date",
+        "Value",
+    ] {
+        assert!(
+            a1.reason.contains(part) || a1.reason.to_lowercase().contains(&part.to_lowercase()),
+            "{part} in {}",
+            a1.reason
+        );
+    }
+    assert!(p
+        .problems
+        .iter()
+        .any(|x| x.key == "A2" && x.skipped && x.reason.contains("Stage")));
+    assert!(
+        p.problems.iter().any(|x| x.line == 4 && x.skipped),
+        "the short row is reported with its line"
+    );
+}

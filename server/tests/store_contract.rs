@@ -1,0 +1,585 @@
+//! The `Store` contract, run against every backend: SQLite always, PostgreSQL when
+//! `TEST_DATABASE_URL` is set (the test command starts a throwaway server and sets it).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use app::model::{FieldChange, Fields, RecordKind, RecordQuery, Role, SortDir, Value};
+use app::ssr::store::{DbError, NewInvite, NewUser, Store, Upserted};
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn fields(pairs: &[(&str, Value)]) -> Fields {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+async fn contract(store: &dyn Store) {
+    // Accounts.
+    let ann = store
+        .create_user(NewUser {
+            email: Some("ann@example.com".into()),
+            password_hash: Some("h".into()),
+            display_name: "Ann".into(),
+        })
+        .await
+        .expect("create ann");
+    let dup = store
+        .create_user(NewUser {
+            email: Some("ann@example.com".into()),
+            password_hash: None,
+            display_name: "X".into(),
+        })
+        .await;
+    assert!(
+        matches!(dup, Err(DbError::Conflict(ref f)) if f == "email"),
+        "{dup:?}"
+    );
+    let row = store
+        .user_by_email("ann@example.com")
+        .await
+        .expect("by email")
+        .expect("found");
+    assert_eq!(
+        (row.user.id, row.password_hash.as_deref()),
+        (ann.id, Some("h"))
+    );
+    assert!(store
+        .user_by_email("nobody@example.com")
+        .await
+        .expect("lookup")
+        .is_none());
+    assert!(matches!(store.user(i64::MAX).await, Err(DbError::NotFound)));
+    let placeholder = store
+        .create_user(NewUser {
+            email: None,
+            password_hash: None,
+            display_name: "Imported".into(),
+        })
+        .await
+        .expect("no email");
+    let placeholder2 = store
+        .create_user(NewUser {
+            email: None,
+            password_hash: None,
+            display_name: "Imported 2".into(),
+        })
+        .await;
+    assert!(placeholder2.is_ok(), "several accounts without e-mail");
+
+    // Workspaces and members.
+    let ws = store
+        .create_workspace("Acme", "acme", ann.id)
+        .await
+        .expect("workspace");
+    assert!(
+        matches!(store.create_workspace("Other", "acme", ann.id).await, Err(DbError::Conflict(ref f)) if f == "slug")
+    );
+    let other = store
+        .create_workspace("Other", "other", ann.id)
+        .await
+        .expect("other workspace");
+    assert_eq!(
+        store.role(ws.id, ann.id).await.expect("role"),
+        Some(Role::Owner)
+    );
+    assert_eq!(
+        store.memberships(ann.id).await.expect("memberships").len(),
+        2
+    );
+    store.set_last_workspace(ann.id, ws.id).await.expect("last");
+    assert_eq!(
+        store.user(ann.id).await.expect("user").last_workspace_id,
+        Some(ws.id)
+    );
+    assert_eq!(
+        store
+            .rename_workspace(ws.id, "Acme EU")
+            .await
+            .expect("rename")
+            .name,
+        "Acme EU"
+    );
+    let bob = store
+        .create_user(NewUser {
+            email: Some("bob@example.com".into()),
+            password_hash: Some("h".into()),
+            display_name: "Bob".into(),
+        })
+        .await
+        .expect("bob");
+    store
+        .add_member(ws.id, bob.id, Role::Viewer)
+        .await
+        .expect("add");
+    store
+        .add_member(ws.id, bob.id, Role::Admin)
+        .await
+        .expect("add again keeps the role");
+    assert_eq!(
+        store.role(ws.id, bob.id).await.expect("role"),
+        Some(Role::Viewer)
+    );
+    store
+        .set_role(ws.id, bob.id, Role::Member)
+        .await
+        .expect("set role");
+    assert!(matches!(
+        store.set_role(other.id, bob.id, Role::Member).await,
+        Err(DbError::NotFound)
+    ));
+    let members = store.members(ws.id).await.expect("members");
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| m.user.display_name.as_str())
+            .collect::<Vec<_>>(),
+        ["Ann", "Bob"]
+    );
+    assert!(members.iter().all(|m| m.joined));
+    store.remove_member(ws.id, bob.id).await.expect("remove");
+    assert!(matches!(
+        store.remove_member(ws.id, bob.id).await,
+        Err(DbError::NotFound)
+    ));
+
+    // Invites: accept uses one acceptance; a claim takes over an imported account.
+    let now = app::model::now_ms();
+    let invite = |token: &str, for_user: Option<i64>, max_uses: i64| NewInvite {
+        workspace_id: ws.id,
+        token: token.into(),
+        role: Role::Member,
+        expires_at: now + 60_000,
+        max_uses,
+        created_by: Some(ann.id),
+        for_user,
+    };
+    store
+        .create_invite(invite("tok-one", None, 1))
+        .await
+        .expect("invite");
+    assert_eq!(
+        store
+            .accept_invite("tok-one", bob.id, now)
+            .await
+            .expect("accept")
+            .id,
+        ws.id
+    );
+    assert_eq!(
+        store
+            .accept_invite("tok-one", bob.id, now)
+            .await
+            .expect("already a member")
+            .id,
+        ws.id
+    );
+    assert_eq!(
+        store.invite_by_token("tok-one").await.expect("invite").uses,
+        1,
+        "a member re-opening uses nothing"
+    );
+    let cat = store
+        .create_user(NewUser {
+            email: Some("cat@example.com".into()),
+            password_hash: None,
+            display_name: "Cat".into(),
+        })
+        .await
+        .expect("cat");
+    assert!(matches!(
+        store.accept_invite("tok-one", cat.id, now).await,
+        Err(DbError::InviteGone)
+    ));
+    assert!(matches!(
+        store.accept_invite("nope", cat.id, now).await,
+        Err(DbError::NotFound)
+    ));
+    store
+        .add_member(ws.id, placeholder.id, Role::Member)
+        .await
+        .expect("imported member");
+    store
+        .create_invite(invite("tok-claim", Some(placeholder.id), 1))
+        .await
+        .expect("claim invite");
+    let taken = store
+        .claim_invite("tok-claim", "ann@example.com", "h2", "Dee", now)
+        .await;
+    assert!(
+        matches!(taken, Err(DbError::Conflict(ref f)) if f == "email"),
+        "{taken:?}"
+    );
+    let (claimed, claimed_ws) = store
+        .claim_invite("tok-claim", "dee@example.com", "h2", "Dee", now)
+        .await
+        .expect("claim");
+    assert_eq!(
+        (claimed.id, claimed.email.as_deref(), claimed_ws.id),
+        (placeholder.id, Some("dee@example.com"), ws.id)
+    );
+    let inv = store.invites(ws.id).await.expect("invites");
+    assert_eq!(inv.len(), 2);
+    store
+        .revoke_invite(ws.id, inv[0].id, now)
+        .await
+        .expect("revoke");
+    assert!(matches!(
+        store.revoke_invite(other.id, inv[0].id, now).await,
+        Err(DbError::NotFound)
+    ));
+
+    // Records: create, references checked within the workspace, labels attached.
+    let acme = store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[
+                ("name", text("Acme Corporation")),
+                ("sector", text("technolgy")),
+                ("revenue", Value::Float(1100.04)),
+                ("owner_id", Value::Int(bob.id)),
+            ]),
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            acme.version,
+            acme.labels.get("owner_id").map(String::as_str)
+        ),
+        (1, Some("Bob"))
+    );
+    let dup = store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Acme Corporation"))]),
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(DbError::Conflict(ref f)) if f == "name"),
+        "{dup:?}"
+    );
+    let foreign = store
+        .create_record(
+            other.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Sub")), ("parent_id", Value::Int(acme.id))]),
+        )
+        .await;
+    assert!(
+        matches!(foreign, Err(DbError::Invalid { ref field, .. }) if field == "parent_id"),
+        "{foreign:?}"
+    );
+    let outsider = store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Sub")), ("owner_id", Value::Int(cat.id))]),
+        )
+        .await;
+    assert!(
+        matches!(outsider, Err(DbError::Invalid { ref field, .. }) if field == "owner_id"),
+        "not a member"
+    );
+    for (name, sector) in [
+        ("Betatech", "medical"),
+        ("Cancity", "retail"),
+        ("betasoloin", "medical"),
+    ] {
+        store
+            .create_record(
+                ws.id,
+                ann.id,
+                RecordKind::Customer,
+                fields(&[
+                    ("name", text(name)),
+                    ("sector", text(sector)),
+                    ("parent_id", Value::Int(acme.id)),
+                ]),
+            )
+            .await
+            .expect("create");
+    }
+    store
+        .create_record(
+            other.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Elsewhere"))]),
+        )
+        .await
+        .expect("other ws");
+
+    // Lists: search (case-insensitive, wildcards literal), filters, sort, paging, labels.
+    let list = |q: RecordQuery| async move {
+        store
+            .list_records(ws.id, RecordKind::Customer, &q)
+            .await
+            .expect("list")
+    };
+    let page = list(RecordQuery {
+        search: Some("BETA".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        page.items.iter().map(|r| r.title()).collect::<Vec<_>>(),
+        ["Betasoloin".to_lowercase(), "Betatech".into()]
+    );
+    assert_eq!(
+        list(RecordQuery {
+            search: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        0
+    );
+    let mut filters = BTreeMap::new();
+    filters.insert("sector".to_string(), text("medical"));
+    assert_eq!(
+        list(RecordQuery {
+            filters,
+            ..Default::default()
+        })
+        .await
+        .total,
+        2
+    );
+    let sorted = list(RecordQuery {
+        sort: Some("name".into()),
+        dir: SortDir::Desc,
+        limit: 2,
+        offset: 1,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((sorted.total, sorted.items.len()), (4, 2));
+    assert_eq!(
+        sorted.items.iter().map(|r| r.title()).collect::<Vec<_>>(),
+        ["Betatech", "betasoloin"]
+    );
+    assert_eq!(
+        sorted.items[0].labels.get("parent_id").map(String::as_str),
+        Some("Acme Corporation")
+    );
+    let bad = store
+        .list_records(
+            ws.id,
+            RecordKind::Customer,
+            &RecordQuery {
+                sort: Some("password".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(DbError::Invalid { .. })));
+    assert_eq!(
+        store
+            .distinct_values(ws.id, RecordKind::Customer, "sector")
+            .await
+            .expect("sectors"),
+        ["medical", "retail", "technolgy"]
+    );
+    assert_eq!(
+        store
+            .choices(ws.id, RecordKind::Customer)
+            .await
+            .expect("choices")
+            .len(),
+        4
+    );
+
+    // Updates: three-way merge per field.
+    let change = |base: Value, value: Value| FieldChange { base, value };
+    let mut edit = BTreeMap::new();
+    edit.insert(
+        "sector".to_string(),
+        change(text("technolgy"), text("technology")),
+    );
+    let v2 = store
+        .update_record(ws.id, bob.id, RecordKind::Customer, acme.id, edit)
+        .await
+        .expect("update");
+    assert_eq!((v2.version, v2.updated_by), (2, Some(bob.id)));
+    let mut stale = BTreeMap::new();
+    stale.insert(
+        "sector".to_string(),
+        change(text("technolgy"), text("software")),
+    );
+    stale.insert(
+        "office_location".to_string(),
+        change(Value::Null, text("Kenya")),
+    );
+    match store
+        .update_record(ws.id, ann.id, RecordKind::Customer, acme.id, stale)
+        .await
+    {
+        Err(DbError::EditConflict { current, fields }) => {
+            assert_eq!(current.version, 2);
+            assert_eq!((fields.len(), &fields[0].theirs), (1, &text("technology")));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .record(ws.id, RecordKind::Customer, acme.id)
+            .await
+            .expect("get")
+            .get("office_location"),
+        &Value::Null,
+        "nothing applied"
+    );
+    let mut own = BTreeMap::new();
+    own.insert(
+        "parent_id".to_string(),
+        change(Value::Null, Value::Int(acme.id)),
+    );
+    assert!(matches!(
+        store
+            .update_record(ws.id, ann.id, RecordKind::Customer, acme.id, own)
+            .await,
+        Err(DbError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store.record(other.id, RecordKind::Customer, acme.id).await,
+        Err(DbError::NotFound)
+    ));
+
+    // Deletes leave a tombstone.
+    assert!(matches!(
+        store
+            .delete_record(ws.id, ann.id, RecordKind::Customer, acme.id, 1)
+            .await,
+        Err(DbError::EditConflict { .. })
+    ));
+    store
+        .delete_record(ws.id, ann.id, RecordKind::Customer, acme.id, 2)
+        .await
+        .expect("delete");
+    match store.record(ws.id, RecordKind::Customer, acme.id).await {
+        Err(DbError::Deleted { by, .. }) => assert_eq!(by, Some(ann.id)),
+        other => panic!("expected a tombstone, got {other:?}"),
+    }
+    assert_eq!(list(RecordQuery::default()).await.total, 3);
+    store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Acme Corporation"))]),
+        )
+        .await
+        .expect("the name is free again");
+
+    // Upserts by natural key, in order, idempotent.
+    let rows = vec![
+        fields(&[
+            ("name", text("GTX Basic")),
+            ("series", text("GTX")),
+            ("price", Value::Int(55000)),
+        ]),
+        fields(&[
+            ("name", text("MG Special")),
+            ("series", text("MG")),
+            ("price", Value::Int(5500)),
+        ]),
+    ];
+    let first = store
+        .upsert_records(ws.id, None, RecordKind::Product, rows.clone())
+        .await
+        .expect("upsert");
+    assert!(first.iter().all(|(_, o)| *o == Upserted::Created));
+    let again = store
+        .upsert_records(ws.id, None, RecordKind::Product, rows)
+        .await
+        .expect("upsert again");
+    assert!(again.iter().all(|(_, o)| *o == Upserted::Unchanged));
+    assert_eq!(
+        first.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        again.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+    );
+    let changed = store
+        .upsert_records(
+            ws.id,
+            None,
+            RecordKind::Product,
+            vec![fields(&[
+                ("name", text("MG Special")),
+                ("price", Value::Int(6000)),
+            ])],
+        )
+        .await
+        .expect("change");
+    assert_eq!(changed[0].1, Upserted::Updated);
+    assert_eq!(
+        store
+            .ids_by_key(ws.id, RecordKind::Product)
+            .await
+            .expect("ids")
+            .len(),
+        2
+    );
+
+    let people = store
+        .upsert_people(
+            ws.id,
+            vec![("Zed".into(), Role::Admin), ("Ann".into(), Role::Member)],
+        )
+        .await
+        .expect("people");
+    assert_eq!(
+        (people[0].outcome, people[1].outcome),
+        (Upserted::Created, Upserted::Unchanged),
+        "the owner keeps their role"
+    );
+    let people = store
+        .upsert_people(ws.id, vec![("Zed".into(), Role::Member)])
+        .await
+        .expect("people again");
+    assert_eq!(people[0].outcome, Upserted::Updated);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_store_contract() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = server::db::connect(&format!(
+        "sqlite://{}/nested/folder/t.db",
+        dir.path().display()
+    ))
+    .await
+    .expect("sqlite");
+    contract(db.store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_store_contract() {
+    if std::env::var("TEST_DATABASE_URL")
+        .map(|v| v.is_empty())
+        .unwrap_or(true)
+    {
+        // The test command always sets it (and TANDEM_REQUIRE_POSTGRES); a bare
+        // `cargo test` on a machine without PostgreSQL runs the SQLite contract only.
+        assert!(
+            std::env::var_os("TANDEM_REQUIRE_POSTGRES").is_none(),
+            "TEST_DATABASE_URL must be set"
+        );
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL contract not run");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let url = common::fresh_database_url(&dir).await;
+    let db = server::db::connect(&url).await.expect("postgres");
+    contract(db.store.as_ref()).await;
+}
