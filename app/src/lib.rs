@@ -22,7 +22,7 @@ use crate::pages::{
     members::MembersPage,
     records::{CustomerPage, CustomersPage, DealPage, DealsPage},
     settings::SettingsPage,
-    workspace::WorkspaceLayout,
+    workspace::{WorkspaceGate, WorkspaceLayout},
     workspaces::WorkspacesPage,
 };
 
@@ -49,6 +49,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::provide_hydrated();
     view! {
         <Stylesheet id="leptos" href="/pkg/tandem.css"/>
         <Title text="Tandem"/>
@@ -60,14 +61,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/workspaces") view=WorkspacesPage/>
                 <Route path=path!("/invite/:token") view=InvitePage/>
                 <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
-                    <Route path=path!("") view=CustomersPage/>
-                    <Route path=path!("customers") view=CustomersPage/>
-                    <Route path=path!("customers/:id") view=CustomerPage/>
-                    <Route path=path!("deals") view=DealsPage/>
-                    <Route path=path!("deals/:id") view=DealPage/>
-                    <Route path=path!("members") view=MembersPage/>
-                    <Route path=path!("import") view=ImportPage/>
-                    <Route path=path!("settings") view=SettingsPage/>
+                    <Route path=path!("") view=|| view! { <WorkspaceGate><CustomersPage/></WorkspaceGate> }/>
+                    <Route path=path!("customers") view=|| view! { <WorkspaceGate><CustomersPage/></WorkspaceGate> }/>
+                    <Route path=path!("customers/:id") view=|| view! { <WorkspaceGate><CustomerPage/></WorkspaceGate> }/>
+                    <Route path=path!("deals") view=|| view! { <WorkspaceGate><DealsPage/></WorkspaceGate> }/>
+                    <Route path=path!("deals/:id") view=|| view! { <WorkspaceGate><DealPage/></WorkspaceGate> }/>
+                    <Route path=path!("members") view=|| view! { <WorkspaceGate><MembersPage/></WorkspaceGate> }/>
+                    <Route path=path!("import") view=|| view! { <WorkspaceGate><ImportPage/></WorkspaceGate> }/>
+                    <Route path=path!("settings") view=|| view! { <WorkspaceGate><SettingsPage/></WorkspaceGate> }/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -59,7 +59,7 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await owner.getByRole('link', { name: 'Members' }).click();
   await owner.getByLabel('Role', { exact: true }).selectOption('viewer');
   await owner.getByRole('button', { name: 'Create invite link' }).click();
-  const link = owner.getByLabel('New invite link');
+  const link = owner.getByRole('textbox', { name: 'New invite link' });
   await expect(link).toHaveValue(/\/invite\/[A-Za-z0-9]{32}$/);
   const inviteUrl = await link.inputValue();
 

@@ -36,6 +36,7 @@ pub async fn sign_up(
     auth::check_password(&password)?;
     let display_name = auth::normalize_name("display_name", &display_name)?;
     let store = ssr::store()?;
+    let session = ssr::session().await?;
     let hash = auth::hash_password(password).await?;
     let now = crate::model::now_ms();
     let taken = |e: DbError| match e {
@@ -83,7 +84,7 @@ pub async fn sign_up(
             )
         }
     };
-    start_session(user.id).await?;
+    start_session(&session, user.id).await?;
     Ok(SignedIn { user, next })
 }
 
@@ -96,6 +97,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
     use crate::ssr;
     let email = email.trim().to_lowercase();
     let ctx = ssr::server_context()?;
+    let session = ssr::session().await?;
     let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
         .ok()
@@ -115,7 +117,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
             next = format!("/w/{}/customers", m.workspace.slug);
         }
     }
-    start_session(user.id).await?;
+    start_session(&session, user.id).await?;
     Ok(SignedIn { user, next })
 }
 
@@ -133,7 +135,7 @@ pub async fn log_out() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "get_current_user", input = Json)]
 pub async fn get_current_user() -> Result<Option<User>, AppError> {
     match crate::ssr::require_user().await {
-        Ok(u) => Ok(Some(u)),
+        Ok(me) => Ok(Some(me.user)),
         Err(AppError::Unauthorized) => Ok(None),
         Err(e) => Err(e),
     }
@@ -141,9 +143,8 @@ pub async fn get_current_user() -> Result<Option<User>, AppError> {
 
 /// Puts `user` in the session under a fresh session id (fixation defence).
 #[cfg(feature = "ssr")]
-async fn start_session(user: i64) -> Result<(), AppError> {
+async fn start_session(session: &tower_sessions::Session, user: i64) -> Result<(), AppError> {
     use crate::ssr;
-    let session = ssr::session().await?;
     session
         .cycle_id()
         .await

@@ -12,7 +12,7 @@ use crate::model::{Invite, InvitePreview, Member, Role, Workspace};
 #[server(prefix = "/api", endpoint = "list_members", input = Json)]
 pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
-    Ok(crate::ssr::store()?.members(c.workspace.id).await?)
+    Ok(c.store.members(c.workspace.id).await?)
 }
 
 /// Changes a member's role (admins and the owner). Nobody can make or unmake the owner
@@ -21,7 +21,7 @@ pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
 #[server(prefix = "/api", endpoint = "set_member_role", input = Json)]
 pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    let store = crate::ssr::store()?;
+    let store = c.store;
     let current = store
         .role(c.workspace.id, user_id)
         .await?
@@ -45,7 +45,7 @@ pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(
 #[server(prefix = "/api", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    let store = crate::ssr::store()?;
+    let store = c.store;
     let current = store
         .role(c.workspace.id, user_id)
         .await?
@@ -91,7 +91,7 @@ pub async fn create_invite(
         created_by: Some(c.user.id),
         for_user: None,
     };
-    Ok(crate::ssr::store()?.create_invite(new).await?)
+    Ok(c.store.create_invite(new).await?)
 }
 
 /// The workspace's invites, newest first (admins and the owner).
@@ -99,7 +99,7 @@ pub async fn create_invite(
 #[server(prefix = "/api", endpoint = "list_invites", input = Json)]
 pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    Ok(crate::ssr::store()?.invites(c.workspace.id).await?)
+    Ok(c.store.invites(c.workspace.id).await?)
 }
 
 /// Revokes an invite of the workspace (admins and the owner). Errors: `Forbidden`, `NotFound`.
@@ -107,7 +107,7 @@ pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
 pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let now = crate::model::now_ms();
-    Ok(crate::ssr::store()?
+    Ok(c.store
         .revoke_invite(c.workspace.id, invite_id, now)
         .await?)
 }
@@ -135,8 +135,7 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 /// Errors: `Unauthorized`, `NotFound`, `Validation` on `token` when it is no longer valid.
 #[server(prefix = "/api", endpoint = "accept_invite", input = Json)]
 pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
-    let user = crate::ssr::require_user().await?;
-    let store = crate::ssr::store()?;
+    let crate::ssr::Me { user, store } = crate::ssr::require_user().await?;
     match store
         .accept_invite(token.trim(), user.id, crate::model::now_ms())
         .await

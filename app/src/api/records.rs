@@ -19,9 +19,7 @@ pub async fn list_records(
     query: RecordQuery,
 ) -> Result<Page<Record>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?
-        .list_records(c.workspace.id, kind, &query)
-        .await?)
+    Ok(c.store.list_records(c.workspace.id, kind, &query).await?)
 }
 
 /// One record (any member). Errors: `Unauthorized`, `NotFound` (also for another
@@ -29,9 +27,7 @@ pub async fn list_records(
 #[server(prefix = "/api", endpoint = "get_record", input = Json)]
 pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Record, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?
-        .record(c.workspace.id, kind, id)
-        .await?)
+    Ok(c.store.record(c.workspace.id, kind, id).await?)
 }
 
 /// Creates a record (members and up). Values may be typed or text as typed in a form;
@@ -64,7 +60,7 @@ pub async fn create_record(
         let code = crate::ssr::auth::random_token()[..8].to_uppercase();
         clean.insert("code".into(), crate::model::Value::Text(code));
     }
-    Ok(crate::ssr::store()?
+    Ok(c.store
         .create_record(c.workspace.id, c.user.id, kind, clean)
         .await?)
 }
@@ -96,7 +92,7 @@ pub async fn update_record(
         let base = def.normalize(change.base.clone()).unwrap_or(change.base);
         clean.insert(name, FieldChange { base, value });
     }
-    Ok(crate::ssr::store()?
+    Ok(c.store
         .update_record(c.workspace.id, c.user.id, kind, id, clean)
         .await?)
 }
@@ -111,7 +107,7 @@ pub async fn delete_record(
     version: i64,
 ) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
-    Ok(crate::ssr::store()?
+    Ok(c.store
         .delete_record(c.workspace.id, c.user.id, kind, id, version)
         .await?)
 }
@@ -131,7 +127,7 @@ pub struct FormChoices {
 pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormChoices, AppError> {
     use crate::model::FieldKind;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    let store = crate::ssr::store()?;
+    let store = c.store;
     let mut out = FormChoices::default();
     for def in kind.fields() {
         if let FieldKind::Ref(target) = def.kind {
@@ -155,14 +151,14 @@ pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormCho
 #[server(prefix = "/api", endpoint = "list_choices", input = Json)]
 pub async fn list_choices(slug: String, kind: RecordKind) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?.choices(c.workspace.id, kind).await?)
+    Ok(c.store.choices(c.workspace.id, kind).await?)
 }
 
 /// Options for a member picker: every member by name (any member).
 #[server(prefix = "/api", endpoint = "list_member_choices", input = Json)]
 pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    let members = crate::ssr::store()?.members(c.workspace.id).await?;
+    let members = c.store.members(c.workspace.id).await?;
     Ok(members
         .into_iter()
         .map(|m| Choice {
@@ -181,7 +177,7 @@ pub async fn list_field_values(
     field: String,
 ) -> Result<Vec<String>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(crate::ssr::store()?
+    Ok(c.store
         .distinct_values(c.workspace.id, kind, &field)
         .await?)
 }

@@ -23,8 +23,8 @@ pub struct WorkspaceView {
 /// The caller's workspaces with their role in each, by name. Errors: `Unauthorized`.
 #[server(prefix = "/api", endpoint = "list_workspaces", input = Json)]
 pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
-    let user = crate::ssr::require_user().await?;
-    Ok(crate::ssr::store()?.memberships(user.id).await?)
+    let me = crate::ssr::require_user().await?;
+    Ok(me.store.memberships(me.user.id).await?)
 }
 
 /// Creates a workspace owned by the caller. `slug` defaults to one made from the name.
@@ -32,13 +32,12 @@ pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
 #[server(prefix = "/api", endpoint = "create_workspace", input = Json)]
 pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Workspace, AppError> {
     use crate::ssr::DbError;
-    let user = crate::ssr::require_user().await?;
+    let crate::ssr::Me { user, store } = crate::ssr::require_user().await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
     let slug = match slug.filter(|s| !s.trim().is_empty()) {
         Some(s) => check_slug(s.trim())?,
         None => slugify(&name),
     };
-    let store = crate::ssr::store()?;
     match store.create_workspace(&name, &slug, user.id).await {
         Ok(w) => Ok(w),
         Err(DbError::Conflict(_)) => Err(AppError::invalid(
@@ -55,11 +54,11 @@ pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Work
 pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
     if c.user.last_workspace_id != Some(c.workspace.id) {
-        crate::ssr::store()?
+        c.store
             .set_last_workspace(c.user.id, c.workspace.id)
             .await?;
     }
-    let workspaces = crate::ssr::store()?.memberships(c.user.id).await?;
+    let workspaces = c.store.memberships(c.user.id).await?;
     Ok(WorkspaceView {
         workspace: c.workspace,
         user: c.user,
@@ -73,9 +72,7 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
 pub async fn rename_workspace(slug: String, name: String) -> Result<Workspace, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
-    Ok(crate::ssr::store()?
-        .rename_workspace(c.workspace.id, &name)
-        .await?)
+    Ok(c.store.rename_workspace(c.workspace.id, &name).await?)
 }
 
 /// A slug made from a name: lower-case ASCII letters and digits joined by single dashes,

@@ -20,6 +20,32 @@ pub fn error_message(e: &AppError) -> String {
     }
 }
 
+/// Whether the page has hydrated: false during server rendering and until the WASM has
+/// taken over the page, then true. Provided by `App`.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub ReadSignal<bool>);
+
+/// Creates the [`Hydrated`] signal and provides it; call once, in `App`.
+pub fn provide_hydrated() {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| set_hydrated.set(true));
+    provide_context(Hydrated(hydrated));
+}
+
+/// Wraps controls in a fieldset that stays disabled until the page has hydrated, so no
+/// one types into or submits a form whose handlers are not attached yet (what was typed
+/// would be lost). Disabled controls are also what automated browsers wait for.
+#[component]
+pub fn Ready(children: Children) -> impl IntoView {
+    let ready = use_context::<Hydrated>().map(|h| h.0);
+    view! {
+        <fieldset class="plain" disabled=move || !ready.map(|r| r.get()).unwrap_or(false)>
+            {children()}
+        </fieldset>
+    }
+}
+
 /// Shows the error of the last run of an action, if it failed, as an alert.
 #[component]
 pub fn ActionError<T: Clone + Send + Sync + 'static>(

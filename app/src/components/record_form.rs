@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::api::records::{create_record, update_record, FormChoices};
-use crate::components::error_message;
+use crate::components::{error_message, Ready};
 use crate::error::{AppError, EditConflict};
 use crate::model::{Choice, FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
 
@@ -145,6 +145,9 @@ pub fn RecordForm(
             let id = format!("{}-{}", kind.noun(), i.def.name);
             let error_id = format!("{id}-error");
             let label = if i.def.required { format!("{} (required)", i.def.label) } else { i.def.label.to_string() };
+            // Also rendered as attributes, so the server's HTML shows the values before
+            // the page hydrates (`bind:value` sets only the property).
+            let initial = i.text.get_untracked();
             let control = match i.def.kind {
                 FieldKind::LongText => view! {
                     <textarea id=id.clone() name=i.def.name rows="4" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()></textarea>
@@ -153,7 +156,7 @@ pub fn RecordForm(
                 FieldKind::Choice(options) => view! {
                     <select id=id.clone() name=i.def.name disabled=!can_write bind:value=i.text aria-describedby=error_id.clone()>
                         <option value="">"—"</option>
-                        {options.iter().map(|o| view! { <option value=*o>{*o}</option> }).collect_view()}
+                        {options.iter().map(|o| view! { <option value=*o selected=initial == *o>{*o}</option> }).collect_view()}
                     </select>
                 }
                 .into_any(),
@@ -168,15 +171,15 @@ pub fn RecordForm(
                         .into_any()
                 }
                 FieldKind::Date => view! {
-                    <input id=id.clone() name=i.def.name type="date" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                    <input id=id.clone() name=i.def.name type="date" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
                 }
                 .into_any(),
                 FieldKind::Integer { .. } | FieldKind::Decimal | FieldKind::Money => view! {
-                    <input id=id.clone() name=i.def.name type="text" inputmode="decimal" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                    <input id=id.clone() name=i.def.name type="text" inputmode="decimal" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
                 }
                 .into_any(),
                 FieldKind::Text { .. } | FieldKind::Tags => view! {
-                    <input id=id.clone() name=i.def.name type="text" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
+                    <input id=id.clone() name=i.def.name type="text" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
                 }
                 .into_any(),
             };
@@ -193,7 +196,7 @@ pub fn RecordForm(
 
     let is_new = base.with_untracked(Option::is_none);
     view! {
-        <form id=form_id class="record-form" on:submit=submit novalidate>
+        <form id=form_id class="record-form" on:submit=submit novalidate><Ready>
             <div class="fields">{controls}</div>
             {move || conflict.get().map(|c| {
                 let rows = c.fields.iter().map(|f| {
@@ -223,7 +226,7 @@ pub fn RecordForm(
                     <span class="saved" role="status">{move || saved_note.get().then_some("Saved")}</span>
                 </div>
             </Show>
-        </form>
+        </Ready></form>
     }
 }
 

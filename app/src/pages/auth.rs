@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::{log_in, sign_up, SignedIn};
-use crate::components::{navigate_hard, ActionError};
+use crate::components::{navigate_hard, ActionError, Ready};
 use crate::error::AppError;
 
 /// After a successful sign-in, open the next page as a fresh page load.
@@ -30,14 +30,14 @@ pub fn LoginPage() -> impl IntoView {
             <form on:submit=move |ev| {
                 ev.prevent_default();
                 action.dispatch((email.get_untracked(), password.get_untracked()));
-            }>
+            }><Ready>
                 <label for="login-email">"E-mail"</label>
                 <input id="login-email" type="email" autocomplete="username" required bind:value=email/>
                 <label for="login-password">"Password"</label>
                 <input id="login-password" type="password" autocomplete="current-password" required bind:value=password/>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Log in"</button>
                 <ActionError result=action.value()/>
-            </form>
+            </Ready></form>
             <p>"New here? "<a href="/signup">"Create an account"</a></p>
         </main>
     }
@@ -70,7 +70,7 @@ pub fn SignupForm(
         <form on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch((display_name.get_untracked(), email.get_untracked(), password.get_untracked(), invite.clone()));
-        }>
+        }><Ready>
             <label for="signup-name">"Your name"</label>
             <input id="signup-name" type="text" autocomplete="name" required bind:value=display_name aria-describedby="signup-name-error"/>
             <span class="field-error" id="signup-name-error">{field_error("display_name")}</span>
@@ -82,7 +82,7 @@ pub fn SignupForm(
             <span class="field-error" id="signup-password-error">{field_error("password")}</span>
             <button type="submit" class="primary" disabled=move || action.pending().get()>"Sign up"</button>
             <ActionError result=action.value()/>
-        </form>
+        </Ready></form>
     }
 }
 

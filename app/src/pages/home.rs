@@ -12,10 +12,12 @@ pub fn HomePage() -> impl IntoView {
     let target = Resource::new(
         || (),
         |_| async move {
-            let Ok(Some(user)) = get_current_user().await else {
+            // Both calls start together: see `records::filter_options` for why.
+            let (user, list) = futures::future::join(get_current_user(), list_workspaces()).await;
+            let Ok(Some(user)) = user else {
                 return "/login".to_string();
             };
-            let list = list_workspaces().await.unwrap_or_default();
+            let list = list.unwrap_or_default();
             match list
                 .iter()
                 .find(|m| Some(m.workspace.id) == user.last_workspace_id)

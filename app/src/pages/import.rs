@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::workspaces::WorkspaceView;
-use crate::components::use_origin;
+use crate::components::{use_origin, Ready};
 use crate::model::import::ImportReport;
 
 /// Sends the chosen files to `POST /api/import_crm` as multipart form data.
@@ -48,18 +48,25 @@ pub fn ImportPage() -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
-    let run = Action::new_local(move |_: &()| {
+    // The upload runs only in the browser (its future is not `Send`), so it is spawned
+    // from the submit handler; its state lives in plain signals.
+    let pending = RwSignal::new(false);
+    let result = RwSignal::new(None::<Result<ImportReport, String>>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
         #[cfg(feature = "hydrate")]
         {
             let files = input.get_untracked().and_then(|i| i.files());
-            upload(slug.clone(), files)
+            let slug = slug.clone();
+            pending.set(true);
+            leptos::task::spawn_local(async move {
+                result.set(Some(upload(slug, files).await));
+                pending.set(false);
+            });
         }
         #[cfg(not(feature = "hydrate"))]
-        {
-            let _ = (&slug, input);
-            async { Err::<ImportReport, String>("uploads run in the browser".into()) }
-        }
-    });
+        let _ = (&slug, input);
+    };
     if !ws.role.can_admin() {
         return view! {
             <h1>"Import"</h1>
@@ -70,15 +77,15 @@ pub fn ImportPage() -> impl IntoView {
     view! {
         <h1>"Import CRM data"</h1>
         <p>"Upload the CSV files of the CRM export: accounts.csv, products.csv, sales_teams.csv and sales_pipeline.csv. Importing the same files again changes nothing."</p>
-        <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); run.dispatch(()); }>
+        <form class="inline-form" on:submit=submit><Ready>
             <label for="import-files">"CSV files"</label>
             <input id="import-files" type="file" accept=".csv,text/csv" multiple node_ref=input/>
-            <button type="submit" class="primary" disabled=move || run.pending().get()>"Import"</button>
-        </form>
-        <Show when=move || run.pending().get()>
+            <button type="submit" class="primary" disabled=move || pending.get()>"Import"</button>
+        </Ready></form>
+        <Show when=move || pending.get()>
             <p role="status">"Importing…"</p>
         </Show>
-        {move || run.value().get().map(|r| match r {
+        {move || result.get().map(|r| match r {
             Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
             Ok(report) => view! { <Report report/> }.into_any(),
         })}

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::auth::get_current_user;
 use crate::api::members::{accept_invite, preview_invite};
-use crate::components::{error_message, navigate_hard, ActionError};
+use crate::components::{error_message, navigate_hard, ActionError, Ready};
 use crate::pages::auth::SignupForm;
 
 /// Shows the invite; a signed-in user accepts it, a visitor signs up through it.
@@ -13,8 +13,9 @@ use crate::pages::auth::SignupForm;
 pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let data = Resource::new(token, |t| async move {
-        (preview_invite(t).await, get_current_user().await)
+    // Both calls start together: see `records::filter_options` for why.
+    let data = Resource::new(token, |t| {
+        futures::future::join(preview_invite(t), get_current_user())
     });
     let accept = Action::new(|t: &String| accept_invite(t.clone()));
     Effect::new(move |_| {
@@ -40,7 +41,7 @@ pub fn InvitePage() -> impl IntoView {
                         Ok(Some(u)) => view! {
                             <h1>{heading}</h1>
                             <p>{role}" Signed in as "{u.display_name}"."</p>
-                            <button type="button" class="primary" on:click=move |_| { accept.dispatch(token()); }>"Accept invite"</button>
+                            <Ready><button type="button" class="primary" on:click=move |_| { accept.dispatch(token()); }>"Accept invite"</button></Ready>
                             <ActionError result=accept.value()/>
                         }.into_any(),
                         _ => view! {

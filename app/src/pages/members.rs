@@ -7,7 +7,7 @@ use crate::api::members::{
     create_invite, list_invites, list_members, remove_member, revoke_invite, set_member_role,
 };
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, use_origin, ActionError, Avatar};
+use crate::components::{error_message, use_origin, ActionError, Avatar, Ready};
 use crate::model::{format_utc, Role};
 
 /// Members and invites of the current workspace.
@@ -42,7 +42,7 @@ pub fn MembersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match members.await {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                    Ok(list) => view! {
+                    Ok(list) => view! { <Ready>
                         <table class="records" aria-label="Members">
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
@@ -81,7 +81,7 @@ pub fn MembersPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    }.into_any(),
+                    </Ready> }.into_any(),
                 }
             })}
         </Suspense>
@@ -123,7 +123,7 @@ fn Invites(slug: String) -> impl IntoView {
     view! {
         <section aria-labelledby="invites-heading">
             <h2 id="invites-heading">"Invite links"</h2>
-            <form class="inline-form" on:submit=submit>
+            <form class="inline-form" on:submit=submit><Ready>
                 <label for="invite-role">"Role"</label>
                 <select id="invite-role" bind:value=role>
                     <option value="viewer">"Viewer"</option>
@@ -135,7 +135,7 @@ fn Invites(slug: String) -> impl IntoView {
                 <label for="invite-uses">"Uses"</label>
                 <input id="invite-uses" type="number" min="1" max="1000" bind:value=uses/>
                 <button type="submit" class="primary" disabled=move || create.pending().get()>"Create invite link"</button>
-            </form>
+            </Ready></form>
             <ActionError result=create.value()/>
             {move || create.value().get().and_then(Result::ok).map(|inv| view! {
                 <p role="status">"New link: "<InviteLinkField path=inv.path() label="New invite link".to_string() origin/></p>
@@ -144,7 +144,7 @@ fn Invites(slug: String) -> impl IntoView {
                 {move || invites.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p>"No invite links yet."</p> }.into_any(),
-                    Ok(list) => view! {
+                    Ok(list) => view! { <Ready>
                         <table class="records" aria-label="Invite links">
                             <thead><tr><th scope="col">"Link"</th><th scope="col">"For"</th><th scope="col">"Role"</th><th scope="col">"Used"</th><th scope="col">"Expires"</th><th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
@@ -168,7 +168,7 @@ fn Invites(slug: String) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    }.into_any(),
+                    </Ready> }.into_any(),
                 })}
             </Transition>
         </section>

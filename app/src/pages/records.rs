@@ -12,7 +12,7 @@ use crate::api::records::{
     delete_record, get_record, list_field_values, list_form_choices, list_records, update_record,
 };
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, ActionError, RecordForm};
+use crate::components::{error_message, ActionError, Ready, RecordForm};
 use crate::error::AppError;
 use crate::model::record::DEAL_STAGES;
 use crate::model::{
@@ -94,12 +94,37 @@ type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
 
 /// Loads the options of each filter field: a choice field's choices, a text field's
 /// distinct values, members, or referenced records.
+///
+/// Every server call a loader makes starts in its first poll (joined, not one after the
+/// other): during server rendering, context is only reliably there until a loader's
+/// first real await.
 async fn filter_options(
     slug: String,
     kind: RecordKind,
     fields: &'static [&'static str],
 ) -> Result<FilterOptions, AppError> {
-    let choices = list_form_choices(slug.clone(), kind).await?;
+    let text_fields: Vec<&'static str> = fields
+        .iter()
+        .copied()
+        .filter(|f| {
+            matches!(
+                kind.field(f).map(|d| d.kind),
+                Some(FieldKind::Text { .. } | FieldKind::Tags)
+            )
+        })
+        .collect();
+    let values = futures::future::join_all(
+        text_fields
+            .iter()
+            .map(|f| list_field_values(slug.clone(), kind, f.to_string())),
+    );
+    let (choices, values) =
+        futures::future::join(list_form_choices(slug.clone(), kind), values).await;
+    let choices = choices?;
+    let mut texts = BTreeMap::new();
+    for (f, v) in text_fields.into_iter().zip(values) {
+        texts.insert(f, v?);
+    }
     let pairs = |list: Vec<Choice>| {
         list.into_iter()
             .map(|c| (c.id.to_string(), c.label))
@@ -119,8 +144,9 @@ async fn filter_options(
             FieldKind::Ref(target) => {
                 pairs(choices.records.get(&target).cloned().unwrap_or_default())
             }
-            _ => list_field_values(slug.clone(), kind, name.to_string())
-                .await?
+            _ => texts
+                .remove(name)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|v| (v.clone(), v))
                 .collect(),
@@ -391,13 +417,40 @@ fn RecordDetail(kind: RecordKind) -> impl IntoView {
     let data = Resource::new(id, move |id| {
         let slug = load_slug.clone();
         async move {
-            let choices = list_form_choices(slug.clone(), kind).await?;
-            let record = match id.parse::<i64>() {
-                Ok(n) => Some(get_record(slug, kind, n).await?),
+            let record_id = match id.parse::<i64>() {
+                Ok(n) => Some(n),
                 Err(_) if id == "new" => None,
                 Err(_) => return Err(AppError::NotFound(format!("no such {}", kind.noun()))),
             };
-            Ok((record, choices))
+            // Record, picker options and (for a customer) its deals load together: see
+            // `filter_options` for why every call starts in the first poll.
+            let record = async {
+                match record_id {
+                    Some(n) => get_record(slug.clone(), kind, n).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let related = async {
+                match (record_id, kind) {
+                    (Some(n), RecordKind::Customer) => {
+                        let mut q = RecordQuery {
+                            sort: Some("updated_at".into()),
+                            dir: SortDir::Desc,
+                            limit: 200,
+                            ..Default::default()
+                        };
+                        q.filters.insert("customer_id".into(), Value::Int(n));
+                        list_records(slug.clone(), RecordKind::Deal, q)
+                            .await
+                            .map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            };
+            let (choices, record, related) =
+                futures::future::join3(list_form_choices(slug.clone(), kind), record, related)
+                    .await;
+            Ok((record?, choices?, related?))
         }
     });
     let can_write = ws.role.can_write();
@@ -411,7 +464,7 @@ fn RecordDetail(kind: RecordKind) -> impl IntoView {
                 Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <h1>"Not available"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                        Ok((record, choices)) => view! { <RecordView kind slug record choices can_write list_path/> }.into_any(),
+                        Ok((record, choices, related)) => view! { <RecordView kind slug record choices related can_write list_path/> }.into_any(),
                     }
                 })
             }}
@@ -425,6 +478,7 @@ fn RecordView(
     slug: String,
     record: Option<Record>,
     choices: crate::api::records::FormChoices,
+    related: Option<Page<Record>>,
     can_write: bool,
     list_path: String,
 ) -> impl IntoView {
@@ -475,7 +529,7 @@ fn RecordView(
         <p class="meta">{meta}</p>
         <RecordForm slug=slug.clone() kind record choices can_write on_saved/>
         {(can_write && record_id.is_some()).then(|| view! {
-            <section class="danger-zone" aria-label="Delete">
+            <section class="danger-zone" aria-label="Delete"><Ready>
                 <Show when=move || confirm.get() fallback=move || view! {
                     <button type="button" on:click=move |_| confirm.set(true)>{format!("Delete {}", kind.noun())}</button>
                 }>
@@ -486,62 +540,42 @@ fn RecordView(
                     <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
                 </Show>
                 <ActionError result=delete.value()/>
-            </section>
+            </Ready></section>
         })}
-        {(kind == RecordKind::Customer).then(|| record_id.map(|id| view! {
-            <RelatedDeals slug=slug.clone() customer=id/>
-        })).flatten()}
+        {related.map(|page| view! { <RelatedDeals slug=slug.clone() page/> })}
     }
 }
 
 /// A customer's deals, newest first (up to 200).
 #[component]
-fn RelatedDeals(slug: String, customer: i64) -> impl IntoView {
+fn RelatedDeals(slug: String, page: Page<Record>) -> impl IntoView {
     let base = format!("/w/{slug}/deals");
-    let deals = Resource::new(
-        || (),
-        move |_| {
-            let mut q = RecordQuery {
-                sort: Some("updated_at".into()),
-                dir: SortDir::Desc,
-                limit: 200,
-                ..Default::default()
-            };
-            q.filters.insert("customer_id".into(), Value::Int(customer));
-            list_records(slug.clone(), RecordKind::Deal, q)
-        },
-    );
+    let body = if page.items.is_empty() {
+        view! { <p>"No deals yet."</p> }.into_any()
+    } else {
+        view! {
+            <p class="count">{format!("{} deals", page.total)}</p>
+            <table class="records" aria-label="Deals of this customer">
+                <thead><tr><th scope="col">"Opportunity"</th><th scope="col">"Product"</th><th scope="col">"Stage"</th><th scope="col">"Owner"</th><th scope="col">"Value"</th></tr></thead>
+                <tbody>
+                    {page.items.into_iter().map(|d| view! {
+                        <tr>
+                            <td><a href=format!("{base}/{}", d.id)>{d.title()}</a></td>
+                            <td>{d.display("product_id")}</td>
+                            <td>{d.display("stage")}</td>
+                            <td>{d.display("owner_id")}</td>
+                            <td>{d.display("value")}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
     view! {
         <section aria-labelledby="deals-heading">
             <h2 id="deals-heading">"Deals"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    let base = base.clone();
-                    Suspend::new(async move {
-                        match deals.await {
-                            Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p>"No deals yet."</p> }.into_any(),
-                            Ok(page) => view! {
-                                <p class="count">{format!("{} deals", page.total)}</p>
-                                <table class="records" aria-label="Deals of this customer">
-                                    <thead><tr><th scope="col">"Opportunity"</th><th scope="col">"Product"</th><th scope="col">"Stage"</th><th scope="col">"Owner"</th><th scope="col">"Value"</th></tr></thead>
-                                    <tbody>
-                                        {page.items.into_iter().map(|d| view! {
-                                            <tr>
-                                                <td><a href=format!("{base}/{}", d.id)>{d.title()}</a></td>
-                                                <td>{d.display("product_id")}</td>
-                                                <td>{d.display("stage")}</td>
-                                                <td>{d.display("owner_id")}</td>
-                                                <td>{d.display("value")}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+            {body}
         </section>
     }
 }
@@ -634,7 +668,7 @@ fn DealBoard() -> impl IntoView {
     view! {
         <h1>"Deals pipeline"</h1>
         <ActionError result=move_deal.value()/>
-        <div class="board">{board}</div>
+        <Ready><div class="board">{board}</div></Ready>
     }
 }
 

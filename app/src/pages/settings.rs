@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::workspaces::{rename_workspace, WorkspaceView};
-use crate::components::{navigate_hard, ActionError};
+use crate::components::{navigate_hard, ActionError, Ready};
 
 /// The workspace's name.
 #[component]
@@ -20,11 +20,11 @@ pub fn SettingsPage() -> impl IntoView {
     });
     view! {
         <h1>"Workspace settings"</h1>
-        <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); rename.dispatch(name.get_untracked()); }>
+        <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); rename.dispatch(name.get_untracked()); }><Ready>
             <label for="workspace-rename">"Workspace name"</label>
             <input id="workspace-rename" type="text" required bind:value=name disabled=!ws.role.can_admin()/>
             <button type="submit" class="primary" disabled=move || rename.pending().get() || !ws.role.can_admin()>"Rename"</button>
-        </form>
+        </Ready></form>
         <ActionError result=rename.value()/>
         <p class="meta">{format!("Address: /w/{}", ws.workspace.slug)}</p>
     }

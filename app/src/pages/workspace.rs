@@ -7,48 +7,70 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::auth::log_out;
 use crate::api::workspaces::{open_workspace, WorkspaceView};
-use crate::components::{error_message, navigate_hard, Avatar};
+use crate::components::{error_message, navigate_hard, Avatar, Ready};
 use crate::error::AppError;
 
-/// The workspace slug of the current route.
-pub fn use_slug() -> String {
-    use_context::<WorkspaceView>()
-        .map(|v| v.workspace.slug)
-        .unwrap_or_default()
-}
+/// The current workspace as the layout loads it, shared with the pages below it.
+#[derive(Clone, Copy)]
+pub struct WorkspaceResource(pub Resource<Result<WorkspaceView, AppError>>);
 
-/// Loads the workspace, then shows the frame with the page.
+/// Loads the workspace once for the top bar and the page. The page's `<Outlet/>` stays
+/// outside any `Suspense`: an outlet rendered inside a `Suspend` loses the ownership
+/// chain, and with it the context server functions need during server rendering
+/// (leptos-rs/leptos#4015, #4088).
 #[component]
 pub fn WorkspaceLayout() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let view_res = Resource::new(slug, open_workspace);
+    provide_context(WorkspaceResource(view_res));
     view! {
-        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <header class="topbar"><a class="brand" href="/">"Tandem"</a></header> }>
             {move || Suspend::new(async move {
                 match view_res.await {
-                    Ok(v) => view! { <WorkspaceFrame view=v/> }.into_any(),
+                    Ok(v) => view! { <TopBar view=v/> }.into_any(),
                     Err(AppError::Unauthorized) => view! {
-                        <main class="page"><p>"Please "<a href="/login">"log in"</a>" to see this workspace."</p></main>
+                        <div class="page"><p>"Please "<a href="/login">"log in"</a>" to see this workspace."</p></div>
                     }.into_any(),
                     Err(e) => view! {
-                        <main class="page">
+                        <div class="page">
                             <h1>"Workspace unavailable"</h1>
                             <p class="error" role="alert">{error_message(&e)}</p>
                             <a href="/workspaces">"Your workspaces"</a>
-                        </main>
+                        </div>
                     }.into_any(),
                 }
             })}
         </Suspense>
+        <main class="page">
+            <Outlet/>
+        </main>
     }
 }
 
-/// Navigation, workspace switcher and the user menu around the page; provides the
-/// [`WorkspaceView`] to every page below.
+/// Renders a workspace page once the workspace has loaded, providing its
+/// [`WorkspaceView`] to the page (nothing while it failed: the layout says why).
 #[component]
-fn WorkspaceFrame(view: WorkspaceView) -> impl IntoView {
-    provide_context(view.clone());
+pub fn WorkspaceGate(children: ChildrenFn) -> impl IntoView {
+    let res = expect_context::<WorkspaceResource>().0;
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    res.await.ok().map(|v| {
+                        provide_context(v);
+                        children()
+                    })
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Navigation, workspace switcher and the user menu.
+#[component]
+fn TopBar(view: WorkspaceView) -> impl IntoView {
     let slug = view.workspace.slug.clone();
     let logout = Action::new(|_: &()| log_out());
     Effect::new(move |_| {
@@ -64,6 +86,7 @@ fn WorkspaceFrame(view: WorkspaceView) -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Tandem"</a>
+            <Ready>
             <label class="visually-hidden" for="workspace-switcher">"Workspace"</label>
             <select id="workspace-switcher" on:change=move |ev| {
                 let target = event_target_value(&ev);
@@ -75,6 +98,7 @@ fn WorkspaceFrame(view: WorkspaceView) -> impl IntoView {
                 }).collect_view()}
                 <option value="">"All workspaces…"</option>
             </select>
+            </Ready>
             <nav aria-label="Workspace">
                 {link("customers", "Customers")}
                 {link("deals", "Deals")}
@@ -86,11 +110,8 @@ fn WorkspaceFrame(view: WorkspaceView) -> impl IntoView {
                 <Avatar name=view.user.display_name.clone() color=view.user.color.clone()/>
                 <span>{view.user.display_name.clone()}</span>
                 <span class="badge">{view.role.label()}</span>
-                <button type="button" on:click=move |_| { logout.dispatch(()); }>"Log out"</button>
+                <Ready><button type="button" on:click=move |_| { logout.dispatch(()); }>"Log out"</button></Ready>
             </div>
         </header>
-        <main class="page">
-            <Outlet/>
-        </main>
     }
 }

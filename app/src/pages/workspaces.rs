@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::auth::log_out;
 use crate::api::workspaces::{create_workspace, list_workspaces};
-use crate::components::{error_message, navigate_hard, ActionError};
+use crate::components::{error_message, navigate_hard, ActionError, Ready};
 use crate::error::AppError;
 
 /// Lists my workspaces, creates one, joins one by link.
@@ -43,7 +43,7 @@ pub fn WorkspacesPage() -> impl IntoView {
         <main class="page narrow">
             <header class="page-header">
                 <h1>"Your workspaces"</h1>
-                <button type="button" on:click=move |_| { logout.dispatch(()); }>"Log out"</button>
+                <Ready><button type="button" on:click=move |_| { logout.dispatch(()); }>"Log out"</button></Ready>
             </header>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -64,20 +64,20 @@ pub fn WorkspacesPage() -> impl IntoView {
             </Suspense>
             <section aria-labelledby="create-heading">
                 <h2 id="create-heading">"Create a workspace"</h2>
-                <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); create.dispatch(name.get_untracked()); }>
+                <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); create.dispatch(name.get_untracked()); }><Ready>
                     <label for="workspace-name">"Workspace name"</label>
                     <input id="workspace-name" type="text" required bind:value=name/>
                     <button type="submit" class="primary" disabled=move || create.pending().get()>"Create workspace"</button>
-                </form>
+                </Ready></form>
                 <ActionError result=create.value()/>
             </section>
             <section aria-labelledby="join-heading">
                 <h2 id="join-heading">"Join with an invite link"</h2>
-                <form class="inline-form" on:submit=join>
+                <form class="inline-form" on:submit=join><Ready>
                     <label for="invite-link">"Invite link"</label>
                     <input id="invite-link" type="text" required bind:value=link placeholder="https://…/invite/…"/>
                     <button type="submit">"Open link"</button>
-                </form>
+                </Ready></form>
             </section>
         </main>
     }

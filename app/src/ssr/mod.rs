@@ -26,7 +26,8 @@ pub struct ServerContext {
     pub login_limiter: Arc<auth::LoginLimiter>,
 }
 
-/// The injected [`ServerContext`]. Errors: `Internal` if the server did not provide it.
+/// The injected [`ServerContext`]. Call it before the first `.await` of a server
+/// function. Errors: `Internal` if the server did not provide it.
 pub fn server_context() -> Result<ServerContext, AppError> {
     use_context::<ServerContext>().ok_or_else(|| {
         tracing::error!("ServerContext missing from Leptos context");
@@ -47,27 +48,43 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
-/// The signed-in user's id, if any.
-pub async fn session_user_id() -> Result<Option<i64>, AppError> {
-    session()
-        .await?
+/// The signed-in user's id in `session`, if any.
+pub async fn session_user_id(session: &Session) -> Result<Option<i64>, AppError> {
+    session
         .get::<i64>(SESSION_USER_KEY)
         .await
         .map_err(|e| internal("reading the session", e))
 }
 
+/// The signed-in user and the store, taken from context before anything is awaited.
+///
+/// Everything a server function needs from Leptos context must be taken before its first
+/// real `.await`: when a resource is resolved during streamed server rendering, the
+/// reactive owner (and with it the context) is not restored after an await.
+#[derive(Clone)]
+pub struct Me {
+    /// The signed-in user.
+    pub user: User,
+    /// The database.
+    pub store: Arc<dyn Store>,
+}
+
 /// The signed-in user. Errors: `Unauthorized`.
-pub async fn require_user() -> Result<User, AppError> {
-    let id = session_user_id().await?.ok_or(AppError::Unauthorized)?;
-    match store()?.user(id).await {
-        Ok(u) => Ok(u),
+pub async fn require_user() -> Result<Me, AppError> {
+    let store = store()?;
+    let session = session().await?;
+    let id = session_user_id(&session)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    match store.user(id).await {
+        Ok(user) => Ok(Me { user, store }),
         Err(DbError::NotFound) => Err(AppError::Unauthorized),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The caller, in a workspace they belong to with at least `min` role.
-#[derive(Clone, Debug)]
+/// The caller, in a workspace they belong to with at least the role asked for.
+#[derive(Clone)]
 pub struct Caller {
     /// The signed-in user.
     pub user: User,
@@ -75,6 +92,8 @@ pub struct Caller {
     pub workspace: Workspace,
     /// The user's role there.
     pub role: Role,
+    /// The database.
+    pub store: Arc<dyn Store>,
 }
 
 /// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
@@ -83,8 +102,7 @@ pub struct Caller {
 /// not a member (the two look alike, so slugs do not leak); `Forbidden` when the role is
 /// too weak.
 pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
-    let user = require_user().await?;
-    let store = store()?;
+    let Me { user, store } = require_user().await?;
     let not_found = || AppError::NotFound(format!("no workspace \"{slug}\" that you belong to"));
     let workspace = match store.workspace_by_slug(slug).await {
         Ok(w) => w,
@@ -106,6 +124,7 @@ pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
         user,
         workspace,
         role,
+        store,
     })
 }
 
