@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod import;
+pub mod realtime;
 pub mod state;
 
 use std::future::Future;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/api/import_crm", post(import::http::upload))
+        .route("/ws", get(realtime::socket::upgrade))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::db::Database;
+use crate::realtime::{bus::InProcessBus, Hub, HubConfig};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -18,11 +19,25 @@ pub struct AppState {
     pub ctx: ServerContext,
     /// Whether the session cookie is marked `Secure`.
     pub secure_cookies: bool,
+    /// The realtime hub (also the store's change sink).
+    pub hub: std::sync::Arc<Hub>,
 }
 
 impl AppState {
-    /// State for a database, with default limits.
+    /// State for a database, with default limits and a single-node hub.
     pub fn new(leptos_options: LeptosOptions, db: Database, secure_cookies: bool) -> Self {
+        Self::with_hub(leptos_options, db, secure_cookies, HubConfig::default())
+    }
+
+    /// State with a hub configured as given (tests shorten its timings).
+    pub fn with_hub(
+        leptos_options: LeptosOptions,
+        db: Database,
+        secure_cookies: bool,
+        hub: HubConfig,
+    ) -> Self {
+        let hub = Hub::new(hub, std::sync::Arc::new(InProcessBus));
+        db.store.set_change_sink(hub.clone());
         let ctx = ServerContext {
             store: db.store.clone(),
             login_limiter: std::sync::Arc::new(app::ssr::auth::LoginLimiter::default()),
@@ -32,6 +47,7 @@ impl AppState {
             db,
             ctx,
             secure_cookies,
+            hub,
         }
     }
 }

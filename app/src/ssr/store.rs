@@ -11,6 +11,7 @@ use crate::model::{
     Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind, RecordQuery,
     Role, User, Workspace,
 };
+use crate::realtime::protocol::{Change, Position, Room};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +116,24 @@ pub struct PersonUpsert {
     pub user_id: i64,
     /// Created, role updated, or unchanged.
     pub outcome: Upserted,
+}
+
+/// A committed change with its place in one room's log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedChange {
+    /// The room whose log holds it.
+    pub room: Room,
+    /// Its epoch and offset there.
+    pub position: Position,
+    /// What changed.
+    pub change: Change,
+}
+
+/// Receives every change once its transaction has committed, in commit order per room:
+/// the realtime hub. The store calls it, so no caller can forget to publish.
+pub trait ChangeSink: Send + Sync + 'static {
+    /// Delivers committed changes (must not block: called on the writer's task).
+    fn publish(&self, changes: &[LoggedChange]);
 }
 
 /// Every read and write of Tandem's data. Every method taking a `workspace` id only sees
@@ -262,4 +281,23 @@ pub trait Store: Send + Sync + 'static {
         workspace: i64,
         people: Vec<(String, Role)>,
     ) -> Result<Vec<PersonUpsert>, DbError>;
+
+    // --- change log (realtime) ------------------------------------------------------------
+
+    /// Sets where committed changes go (once, at start-up).
+    fn set_change_sink(&self, sink: std::sync::Arc<dyn ChangeSink>);
+    /// The room's head: its epoch and last offset (offset 0 before any event). A room
+    /// never written to gets its epoch now.
+    async fn room_head(&self, room: Room) -> Result<Position, DbError>;
+    /// The room's logged changes of `epoch` with offsets in `after+1 ..= upto`, in order.
+    /// Fewer than asked means the log no longer holds them (replay impossible).
+    async fn room_changes(
+        &self,
+        room: Room,
+        epoch: i64,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<LoggedChange>, DbError>;
+    /// The workspace a record (live or deleted) belongs to. Errors: `NotFound`.
+    async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError>;
 }

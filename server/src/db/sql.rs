@@ -15,22 +15,40 @@ use app::model::{
     avatar_color, now_ms, Choice, FieldChange, FieldDef, FieldKind, Fields, Invite, Member,
     Membership, Page, Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
 };
-use app::ssr::store::{DbError, NewInvite, NewUser, PersonUpsert, Store, Upserted, UserAuthRow};
+use app::realtime::protocol::{Change, ChangeOp, Position, Room};
+use app::ssr::store::{
+    ChangeSink, DbError, LoggedChange, NewInvite, NewUser, PersonUpsert, Store, Upserted,
+    UserAuthRow,
+};
 use async_trait::async_trait;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
+use std::sync::{Arc, OnceLock};
 
-/// A [`Store`] over an `Any` pool connected to SQLite or PostgreSQL.
+/// A [`Store`] over an `Any` pool connected to SQLite or PostgreSQL. Every record
+/// write also appends its change to the change log of the rooms it concerns, in the same
+/// transaction, and hands the logged changes to the [`ChangeSink`] after commit.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    sink: Arc<OnceLock<Arc<dyn ChangeSink>>>,
 }
 
 impl SqlStore {
     /// Wraps a pool whose database has been migrated.
     pub fn new(pool: AnyPool) -> Self {
-        SqlStore { pool }
+        SqlStore {
+            pool,
+            sink: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Hands committed changes to the sink, if one is set.
+    fn publish(&self, changes: &[LoggedChange]) {
+        if let (Some(sink), false) = (self.sink.get(), changes.is_empty()) {
+            sink.publish(changes);
+        }
     }
 
     /// The pool, for health checks.
@@ -281,6 +299,70 @@ fn push_record_filters(
 
 /// A transaction's connection, for helpers shared by several store methods.
 type Conn = AnyConnection;
+
+/// Appends `change` to `room`'s log (creating the room's head, with a new epoch, on its
+/// first event) and returns it with its position. Runs in the caller's transaction, so
+/// the offset is taken and the event written atomically with the change itself.
+async fn append_change(
+    conn: &mut Conn,
+    room: Room,
+    change: &Change,
+) -> Result<LoggedChange, DbError> {
+    let name = room.name();
+    let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
+    sql.bind(name.clone())
+        .push(", ")
+        .bind(now_ms())
+        .push(", 0) ON CONFLICT (room) DO NOTHING");
+    sql.query().execute(&mut *conn).await.map_err(db_error)?;
+    let mut sql = Sql::new("UPDATE room_heads SET last_offset = last_offset + 1 WHERE room = ");
+    sql.bind(name.clone()).push(" RETURNING epoch, last_offset");
+    let row = sql.query().fetch_one(&mut *conn).await.map_err(db_error)?;
+    let position = Position {
+        epoch: row.try_get("epoch").map_err(db_error)?,
+        offset: row.try_get("last_offset").map_err(db_error)?,
+    };
+    let payload = serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
+    let mut sql = Sql::new(
+        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at) VALUES (",
+    );
+    sql.bind(name)
+        .push(", ")
+        .bind(position.epoch)
+        .push(", ")
+        .bind(position.offset)
+        .push(", ");
+    sql.bind(payload).push(", ").bind(change.at).push(")");
+    sql.query().execute(&mut *conn).await.map_err(db_error)?;
+    Ok(LoggedChange {
+        room,
+        position,
+        change: change.clone(),
+    })
+}
+
+/// Logs a record's change in its workspace's room and in its own room.
+async fn log_record_change(
+    conn: &mut Conn,
+    op: ChangeOp,
+    record: &Record,
+    fields: Vec<String>,
+    actor: Option<i64>,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let change = Change {
+        op,
+        kind: record.kind,
+        id: record.id,
+        record: Some(record.clone()),
+        fields,
+        actor,
+        at: now_ms(),
+    };
+    Ok(vec![
+        append_change(conn, Room::Workspace(record.workspace_id), &change).await?,
+        append_change(conn, Room::Record(record.kind, record.id), &change).await?,
+    ])
+}
 
 impl SqlStore {
     async fn fetch_record(
@@ -1030,7 +1112,10 @@ impl Store for SqlStore {
             Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
         let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+        let logged =
+            log_record_change(&mut tx, ChangeOp::Created, &r, Vec::new(), Some(actor)).await?;
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok(r)
     }
 
@@ -1075,7 +1160,14 @@ impl Store for SqlStore {
             current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         }
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+        let mut logged = Vec::new();
+        if !apply.is_empty() {
+            let fields = apply.into_keys().collect();
+            logged = log_record_change(&mut tx, ChangeOp::Updated, &current, fields, Some(actor))
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok(current)
     }
 
@@ -1112,7 +1204,18 @@ impl Store for SqlStore {
             .push(" AND id = ")
             .bind(id);
         sql.query().execute(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        let tombstone = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        let logged = log_record_change(
+            &mut tx,
+            ChangeOp::Deleted,
+            &tombstone,
+            Vec::new(),
+            Some(actor),
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
+        Ok(())
     }
 
     async fn distinct_values(
@@ -1251,7 +1354,37 @@ impl Store for SqlStore {
                 }
             }
         }
+        // One bulk event tells lists to reload; a changed record's own room gets its
+        // change, so a page open on it updates.
+        let mut logged = Vec::new();
+        if out.iter().any(|(_, o)| *o != Upserted::Unchanged) {
+            let bulk = Change {
+                op: ChangeOp::Bulk,
+                kind,
+                id: 0,
+                record: None,
+                fields: Vec::new(),
+                actor,
+                at: now_ms(),
+            };
+            logged.push(append_change(&mut tx, Room::Workspace(workspace), &bulk).await?);
+        }
+        for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
+            let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
+            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+            let change = Change {
+                op: ChangeOp::Updated,
+                kind,
+                id: *id,
+                record: Some(r),
+                fields: Vec::new(),
+                actor,
+                at: now_ms(),
+            };
+            logged.push(append_change(&mut tx, Room::Record(kind, *id), &change).await?);
+        }
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok(out)
     }
 
@@ -1320,5 +1453,71 @@ impl Store for SqlStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(out)
+    }
+
+    fn set_change_sink(&self, sink: Arc<dyn ChangeSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    async fn room_head(&self, room: Room) -> Result<Position, DbError> {
+        let name = room.name();
+        let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
+        sql.bind(name.clone())
+            .push(", ")
+            .bind(now_ms())
+            .push(", 0) ON CONFLICT (room) DO NOTHING");
+        sql.query().execute(&self.pool).await.map_err(db_error)?;
+        let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
+        sql.bind(name);
+        let row = sql.query().fetch_one(&self.pool).await.map_err(db_error)?;
+        Ok(Position {
+            epoch: row.try_get("epoch").map_err(db_error)?,
+            offset: row.try_get("last_offset").map_err(db_error)?,
+        })
+    }
+
+    async fn room_changes(
+        &self,
+        room: Room,
+        epoch: i64,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<LoggedChange>, DbError> {
+        let mut sql = Sql::new("SELECT event_offset, payload FROM room_events WHERE room = ");
+        sql.bind(room.name()).push(" AND epoch = ").bind(epoch);
+        sql.push(" AND event_offset > ")
+            .bind(after)
+            .push(" AND event_offset <= ")
+            .bind(upto);
+        sql.push(" ORDER BY event_offset");
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let offset: i64 = r.try_get("event_offset").map_err(db_error)?;
+                let payload: String = r.try_get("payload").map_err(db_error)?;
+                let change =
+                    serde_json::from_str(&payload).map_err(|e| DbError::Other(Box::new(e)))?;
+                Ok(LoggedChange {
+                    room,
+                    position: Position { epoch, offset },
+                    change,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT workspace_id FROM {} WHERE id = ",
+            kind.table()
+        ));
+        sql.bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .ok_or(DbError::NotFound)?;
+        row.try_get("workspace_id").map_err(db_error)
     }
 }

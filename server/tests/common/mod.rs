@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's store, for arranging data directly.
     pub store: Arc<dyn Store>,
+    /// The realtime hub.
+    pub hub: Arc<server::realtime::Hub>,
     /// The database URL the app uses.
     pub database_url: String,
     _dir: tempfile::TempDir,
@@ -49,6 +51,11 @@ pub async fn fresh_database_url(dir: &tempfile::TempDir) -> String {
 
 /// Starts the app on a free port of 127.0.0.1 with a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(server::realtime::HubConfig::default()).await
+}
+
+/// Starts the app with the realtime hub configured as given.
+pub async fn spawn_app_with(hub: server::realtime::HubConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database_url(&dir).await;
     let db = server::db::connect(&database_url).await.expect("database");
@@ -57,7 +64,8 @@ pub async fn spawn_app() -> TestApp {
         .output_name("tandem")
         .site_root("target/site")
         .build();
-    let state = server::AppState::new(options, db, false);
+    let state = server::AppState::with_hub(options, db, false, hub);
+    let hub = state.hub.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -68,6 +76,7 @@ pub async fn spawn_app() -> TestApp {
         base: format!("http://{addr}"),
         client: client(),
         store,
+        hub,
         database_url,
         _dir: dir,
     }
@@ -75,10 +84,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// A new cookie-keeping client (another browser).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
+    browser().0
+}
+
+/// A new cookie-keeping client and its cookie jar (to hand the session to a WebSocket).
+pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
         .build()
-        .expect("client")
+        .expect("client");
+    (client, jar)
 }
 
 impl TestApp {

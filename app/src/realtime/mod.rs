@@ -1,0 +1,3 @@
+//! Realtime: the wire protocol shared by server and browser.
+
+pub mod protocol;

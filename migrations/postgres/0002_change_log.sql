@@ -1,0 +1,18 @@
+-- The durable per-room change log behind realtime resume: each room has a head (its
+-- epoch and last offset) and its events with consecutive offsets within the epoch.
+-- Kept in step with migrations/sqlite/0002_change_log.sql.
+
+CREATE TABLE room_heads (
+    room TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL
+);
+
+CREATE TABLE room_events (
+    room TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    event_offset BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (room, epoch, event_offset)
+);

@@ -1,0 +1,382 @@
+//! The realtime hub: a registry of rooms, each a broadcast of frames serialized once,
+//! with the room's presence. The store hands it committed changes (it is the store's
+//! [`ChangeSink`]); sockets subscribe to rooms through it. Other nodes are reached
+//! through the [`Bus`] only.
+//!
+//! Shape from tokio-rs/mini-redis (`db.rs`: a map of broadcast channels); locks are
+//! never held across an `.await`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use app::model::now_ms;
+use app::realtime::protocol::{PresenceEntry, Room, ServerFrame};
+use app::ssr::store::{ChangeSink, LoggedChange};
+use tokio::sync::broadcast;
+
+use super::bus::{Bus, BusMessage};
+
+/// Timing and sizes of the hub; tests shorten or shrink them.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// How long a user who lost their last socket in a room stays present, so a quick
+    /// reconnect does not flicker (5 s).
+    pub presence_grace: Duration,
+    /// A socket silent this long is dropped (60 s; clients ping every 25-30 s).
+    pub heartbeat_timeout: Duration,
+    /// Frames a room's broadcast buffers for its slowest subscriber (1024).
+    pub room_buffer: usize,
+    /// Frames a socket's outbox holds before the socket counts as too slow and is told to
+    /// resync (256).
+    pub socket_queue: usize,
+    /// Frames a socket may send per second, sustained (20), and in a burst (40).
+    pub frames_per_second: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            presence_grace: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(60),
+            room_buffer: 1024,
+            socket_queue: 256,
+            frames_per_second: 20,
+        }
+    }
+}
+
+/// One frame for a room's subscribers: the JSON text (serialized once for all of them)
+/// and, for a change event, its position so each subscriber can keep order.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// `(epoch, offset)` of a change event; `None` for presence and typing frames.
+    pub position: Option<(i64, i64)>,
+    /// The frame as JSON text.
+    pub frame: Arc<str>,
+}
+
+/// A user's presence in a room across their sockets.
+struct Slot {
+    entry: PresenceEntry,
+    sockets: HashSet<u64>,
+    /// Bumped whenever the user comes back, so a pending leave knows it is stale.
+    generation: u64,
+}
+
+/// One room: its broadcast and who is in it.
+pub struct RoomChannel {
+    tx: broadcast::Sender<Delivery>,
+    presence: Mutex<HashMap<i64, Slot>>,
+}
+
+/// The registry of rooms. Cheap to share (`Arc<Hub>`).
+pub struct Hub {
+    rooms: Mutex<HashMap<Room, Arc<RoomChannel>>>,
+    bus: Arc<dyn Bus>,
+    config: HubConfig,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these short locks leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Serializes a frame (cannot fail for these types; an error frame says so if it did).
+pub fn to_json(frame: &ServerFrame) -> Arc<str> {
+    serde_json::to_string(frame)
+        .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
+        .into()
+}
+
+impl Hub {
+    /// A hub with its bus to other nodes.
+    pub fn new(config: HubConfig, bus: Arc<dyn Bus>) -> Arc<Self> {
+        Arc::new(Hub {
+            rooms: Mutex::new(HashMap::new()),
+            bus,
+            config,
+        })
+    }
+
+    /// The hub's configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The room's channel, created on first use.
+    pub fn room(&self, room: Room) -> Arc<RoomChannel> {
+        let mut rooms = lock(&self.rooms);
+        rooms
+            .entry(room)
+            .or_insert_with(|| {
+                let (tx, _) = broadcast::channel(self.config.room_buffer);
+                Arc::new(RoomChannel {
+                    tx,
+                    presence: Mutex::new(HashMap::new()),
+                })
+            })
+            .clone()
+    }
+
+    /// Forgets a room nobody listens to and nobody is present in.
+    pub fn release(&self, room: Room) {
+        let mut rooms = lock(&self.rooms);
+        if let Some(ch) = rooms.get(&room) {
+            if ch.tx.receiver_count() == 0 && lock(&ch.presence).is_empty() {
+                rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Rooms currently held (for metrics and tests).
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Sends a frame to the room's subscribers on this node (no-op without subscribers).
+    fn deliver(&self, room: Room, delivery: Delivery) {
+        let ch = lock(&self.rooms).get(&room).cloned();
+        if let Some(ch) = ch {
+            let _ = ch.tx.send(delivery);
+        }
+    }
+
+    /// Delivers a message that came from another node through the bus.
+    pub fn deliver_from_bus(&self, message: BusMessage) {
+        self.deliver(
+            message.room,
+            Delivery {
+                position: message.position,
+                frame: message.frame,
+            },
+        );
+    }
+
+    /// Broadcasts a frame to a room, on this node and, through the bus, on the others.
+    pub fn broadcast(&self, room: Room, frame: &ServerFrame) {
+        let position = match frame {
+            ServerFrame::Event { position, .. } => Some((position.epoch, position.offset)),
+            _ => None,
+        };
+        let frame = to_json(frame);
+        self.bus.publish(BusMessage {
+            room,
+            position,
+            frame: frame.clone(),
+        });
+        self.deliver(room, Delivery { position, frame });
+    }
+
+    /// Adds socket `socket` of the user in `entry` to the room's presence. Returns
+    /// everyone present. Announces a join unless the user was already present (another
+    /// tab, or back within the grace period).
+    pub fn join(&self, room: Room, socket: u64, entry: PresenceEntry) -> Vec<PresenceEntry> {
+        let ch = self.room(room);
+        let (announce, everyone) = {
+            let mut presence = lock(&ch.presence);
+            let slot = presence.entry(entry.user_id).or_insert_with(|| Slot {
+                entry: entry.clone(),
+                sockets: HashSet::new(),
+                generation: 0,
+            });
+            let was_present = !slot.sockets.is_empty() || slot.generation > 0;
+            slot.generation += 1;
+            slot.sockets.insert(socket);
+            let changed = slot.entry.status != entry.status
+                || slot.entry.page != entry.page
+                || slot.entry.editing != entry.editing;
+            slot.entry = entry.clone();
+            let everyone: Vec<PresenceEntry> = presence.values().map(|s| s.entry.clone()).collect();
+            (!was_present || changed, everyone)
+        };
+        if announce {
+            self.broadcast(
+                room,
+                &ServerFrame::PresenceDiff {
+                    room,
+                    joins: vec![entry],
+                    leaves: Vec::new(),
+                },
+            );
+        }
+        everyone
+    }
+
+    /// Updates a present user's entry (status, page, field being edited) and announces it.
+    pub fn update_presence(&self, room: Room, entry: PresenceEntry) {
+        let ch = self.room(room);
+        let changed = {
+            let mut presence = lock(&ch.presence);
+            match presence.get_mut(&entry.user_id) {
+                Some(slot) if slot.entry != entry => {
+                    slot.entry = entry.clone();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.broadcast(
+                room,
+                &ServerFrame::PresenceDiff {
+                    room,
+                    joins: vec![entry],
+                    leaves: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Removes a socket from the room's presence. When it was the user's last socket
+    /// there, the user leaves after the grace period unless they come back first.
+    pub fn leave(self: &Arc<Self>, room: Room, socket: u64, user: i64) {
+        let ch = self.room(room);
+        let generation = {
+            let mut presence = lock(&ch.presence);
+            let Some(slot) = presence.get_mut(&user) else {
+                return;
+            };
+            slot.sockets.remove(&socket);
+            if !slot.sockets.is_empty() {
+                return;
+            }
+            slot.entry.last_seen = now_ms();
+            slot.generation
+        };
+        let hub = self.clone();
+        let grace = self.config.presence_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let gone = {
+                let mut presence = lock(&ch.presence);
+                match presence.get(&user) {
+                    Some(slot) if slot.sockets.is_empty() && slot.generation == generation => {
+                        presence.remove(&user);
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if gone {
+                hub.broadcast(
+                    room,
+                    &ServerFrame::PresenceDiff {
+                        room,
+                        joins: Vec::new(),
+                        leaves: vec![user],
+                    },
+                );
+                hub.release(room);
+            }
+        });
+    }
+
+    /// Who is present in a room now.
+    pub fn presence(&self, room: Room) -> Vec<PresenceEntry> {
+        let ch = lock(&self.rooms).get(&room).cloned();
+        ch.map(|ch| {
+            lock(&ch.presence)
+                .values()
+                .map(|s| s.entry.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl RoomChannel {
+    /// A receiver of everything broadcast to the room from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
+        self.tx.subscribe()
+    }
+}
+
+impl ChangeSink for Hub {
+    fn publish(&self, changes: &[LoggedChange]) {
+        for c in changes {
+            let frame = ServerFrame::Event {
+                room: c.room,
+                position: c.position,
+                change: c.change.clone(),
+            };
+            self.broadcast(c.room, &frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::bus::InProcessBus;
+    use app::realtime::protocol::Status;
+
+    fn entry(user: i64, page: &str) -> PresenceEntry {
+        PresenceEntry {
+            user_id: user,
+            name: format!("User {user}"),
+            color: "#000000".into(),
+            status: Status::Online,
+            page: page.into(),
+            editing: None,
+            last_seen: 0,
+        }
+    }
+
+    fn diff(rx: &mut broadcast::Receiver<Delivery>) -> Option<ServerFrame> {
+        rx.try_recv()
+            .ok()
+            .map(|d| serde_json::from_str(&d.frame).expect("valid frame"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_entry_per_user_however_many_tabs_and_a_grace_period_on_leave() {
+        let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
+        let room = Room::Workspace(1);
+        let mut rx = hub.room(room).subscribe();
+
+        hub.join(room, 1, entry(7, "/a"));
+        assert!(
+            matches!(diff(&mut rx), Some(ServerFrame::PresenceDiff { joins, .. }) if joins.len() == 1)
+        );
+        hub.join(room, 2, entry(7, "/a"));
+        assert_eq!(diff(&mut rx), None, "a second tab is not a second join");
+        assert_eq!(hub.presence(room).len(), 1);
+
+        hub.leave(room, 1, 7);
+        hub.leave(room, 2, 7);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        hub.join(room, 3, entry(7, "/a"));
+        assert_eq!(
+            diff(&mut rx),
+            None,
+            "back within the grace period: no leave, no join"
+        );
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(diff(&mut rx), None, "the stale leave did nothing");
+
+        hub.leave(room, 3, 7);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(diff(&mut rx), None, "still within the grace period");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        match diff(&mut rx) {
+            Some(ServerFrame::PresenceDiff { leaves, .. }) => assert_eq!(leaves, vec![7]),
+            other => panic!("expected a leave, got {other:?}"),
+        }
+        assert!(hub.presence(room).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_presence_change_is_announced_once() {
+        let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
+        let room = Room::Workspace(1);
+        hub.join(room, 1, entry(7, "/a"));
+        let mut rx = hub.room(room).subscribe();
+        hub.update_presence(room, entry(7, "/b"));
+        hub.update_presence(room, entry(7, "/b"));
+        assert!(
+            matches!(diff(&mut rx), Some(ServerFrame::PresenceDiff { joins, .. }) if joins[0].page == "/b")
+        );
+        assert_eq!(diff(&mut rx), None);
+    }
+}

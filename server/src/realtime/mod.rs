@@ -1,0 +1,7 @@
+//! Realtime: the hub of rooms and presence, the `/ws` socket, and the bus to other nodes.
+
+pub mod bus;
+pub mod hub;
+pub mod socket;
+
+pub use hub::{Hub, HubConfig};

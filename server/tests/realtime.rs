@@ -1,0 +1,543 @@
+//! `/ws` with real WebSocket clients against the router on 127.0.0.1: who may connect and
+//! subscribe, delivery of writes to every subscriber, lossless resume from the change
+//! log, presence across tabs, the heartbeat timeout, slow consumers and bad frames.
+
+mod common;
+
+use std::time::Duration;
+
+use app::model::RecordKind;
+use app::realtime::protocol::{Change, ChangeOp, ClientFrame, Position, Room, ServerFrame, Status};
+use app::ssr::store::{ChangeSink, LoggedChange};
+use common::{browser, spawn_app, spawn_app_with, TestApp};
+use futures::{SinkExt, StreamExt};
+use reqwest::cookie::CookieStore;
+use serde_json::{json, Value};
+use server::realtime::HubConfig;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a test waits for an expected frame before failing (a bound, not a sleep).
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A signed-up user: their HTTP client and session cookie.
+struct Person {
+    http: reqwest::Client,
+    cookie: String,
+    id: i64,
+}
+
+async fn person(app: &TestApp, email: &str) -> Person {
+    let (http, jar) = browser();
+    let id = app.sign_up_as(&http, email, email).await;
+    let url = app.base.parse().expect("url");
+    let cookie = jar
+        .cookies(&url)
+        .expect("session cookie")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    Person { http, cookie, id }
+}
+
+async fn connect_with(
+    app: &TestApp,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
+    let mut req = format!("ws://{}/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    if let Some(c) = cookie {
+        req.headers_mut()
+            .insert("cookie", c.parse().expect("header"));
+    }
+    if let Some(o) = origin {
+        req.headers_mut()
+            .insert("origin", o.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("unexpected connect error: {e}"),
+    }
+}
+
+/// Connects as `p` and reads the welcome frame.
+async fn connect(app: &TestApp, p: &Person) -> Ws {
+    let mut ws = connect_with(app, Some(&p.cookie), Some(&app.base))
+        .await
+        .expect("upgrade");
+    match recv(&mut ws).await {
+        ServerFrame::Welcome { user_id, .. } => assert_eq!(user_id, p.id),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    send(
+        &mut ws,
+        &ClientFrame::Hello {
+            version: app::realtime::protocol::PROTOCOL_VERSION,
+        },
+    )
+    .await;
+    ws
+}
+
+async fn send(ws: &mut Ws, frame: &ClientFrame) {
+    ws.send(Message::Text(
+        serde_json::to_string(frame).expect("json").into(),
+    ))
+    .await
+    .expect("send");
+}
+
+/// The next frame, waiting at most [`WAIT`].
+async fn recv(ws: &mut Ws) -> ServerFrame {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("frame");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("a server frame"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// Reads frames until one matches, returning it (others are skipped).
+async fn recv_until(ws: &mut Ws, mut want: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+    loop {
+        let f = recv(ws).await;
+        if want(&f) {
+            return f;
+        }
+    }
+}
+
+/// Subscribes and returns the `subscribed` frame's position and presence count.
+async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> (Position, usize) {
+    send(ws, &ClientFrame::Subscribe { room, since }).await;
+    match recv_until(ws, |f| {
+        matches!(
+            f,
+            ServerFrame::Subscribed { .. } | ServerFrame::Error { .. }
+        )
+    })
+    .await
+    {
+        ServerFrame::Subscribed {
+            position, presence, ..
+        } => (position, presence.len()),
+        other => panic!("expected subscribed, got {other:?}"),
+    }
+}
+
+/// Reads the next `n` change events of `room`, skipping other frames.
+async fn events(ws: &mut Ws, room: Room, n: usize) -> Vec<(Position, Change)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        if let ServerFrame::Event {
+            room: r,
+            position,
+            change,
+        } = recv(ws).await
+        {
+            assert_eq!(r, room);
+            out.push((position, change));
+        }
+    }
+    out
+}
+
+async fn workspace_with_owner(app: &TestApp) -> (Person, String, i64) {
+    let owner = person(app, "owner@example.com").await;
+    let slug = app.create_workspace_as(&owner.http, "Acme").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws").id;
+    (owner, slug, ws)
+}
+
+async fn create_customer(app: &TestApp, p: &Person, slug: &str, name: &str) -> i64 {
+    let r: Value = app
+        .call_as(
+            &p.http,
+            "create_record",
+            json!({"slug": slug, "kind": "customer", "fields": {"name": name}}),
+        )
+        .await
+        .expect("create");
+    r["id"].as_i64().expect("id")
+}
+
+#[tokio::test]
+async fn upgrades_without_a_session_or_from_another_origin_are_refused() {
+    let app = spawn_app().await;
+    let p = person(&app, "ann@example.com").await;
+    assert_eq!(
+        connect_with(&app, None, Some(&app.base)).await.err(),
+        Some(403),
+        "no session"
+    );
+    assert_eq!(
+        connect_with(&app, Some(&p.cookie), Some("http://evil.example"))
+            .await
+            .err(),
+        Some(403),
+        "foreign origin"
+    );
+    assert_eq!(
+        connect_with(&app, Some(&p.cookie), None).await.err(),
+        Some(403),
+        "no origin"
+    );
+    assert!(connect_with(&app, Some(&p.cookie), Some(&app.base))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn subscribing_to_another_workspace_is_refused_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let (owner, slug, _) = workspace_with_owner(&app).await;
+    let customer = create_customer(&app, &owner, &slug, "Acme Corporation").await;
+    let outsider = person(&app, "eve@example.com").await;
+    let own = app.create_workspace_as(&outsider.http, "Eve's").await;
+    let own_id = app.store.workspace_by_slug(&own).await.expect("ws").id;
+    let mut ws = connect(&app, &outsider).await;
+    let acme = app.store.workspace_by_slug("acme").await.expect("acme").id;
+    for room in [
+        Room::Workspace(acme),
+        Room::Record(RecordKind::Customer, customer),
+        Room::User(1),
+    ] {
+        send(&mut ws, &ClientFrame::Subscribe { room, since: None }).await;
+        match recv(&mut ws).await {
+            ServerFrame::Error { code, .. } => assert_eq!(code, "forbidden", "{room:?}"),
+            other => panic!("expected forbidden for {room:?}, got {other:?}"),
+        }
+    }
+    let (position, _) = subscribe(&mut ws, Room::Workspace(own_id), None).await;
+    assert_eq!(position.offset, 0);
+    send(&mut ws, &ClientFrame::Ping).await;
+    assert_eq!(
+        recv_until(&mut ws, |f| matches!(f, ServerFrame::Pong)).await,
+        ServerFrame::Pong
+    );
+}
+
+#[tokio::test]
+async fn a_write_reaches_every_subscriber_of_its_rooms() {
+    let app = spawn_app().await;
+    let (owner, slug, ws_id) = workspace_with_owner(&app).await;
+    let id = create_customer(&app, &owner, &slug, "Acme Corporation").await;
+    let mut a = connect(&app, &owner).await;
+    let mut b = connect(&app, &owner).await;
+    let room = Room::Workspace(ws_id);
+    let (pa, _) = subscribe(&mut a, room, None).await;
+    let (pb, _) = subscribe(&mut b, room, None).await;
+    assert_eq!(pa, pb);
+    let record_room = Room::Record(RecordKind::Customer, id);
+    let (rp, _) = subscribe(&mut a, record_room, None).await;
+
+    let _: Value = app
+        .call_as(&owner.http, "update_record", json!({"slug": slug, "kind": "customer", "id": id, "changes": {"sector": {"base": null, "value": "retail"}}}))
+        .await
+        .expect("update");
+    for ws in [&mut a, &mut b] {
+        let got = events(ws, room, 1).await;
+        assert_eq!(
+            got[0].0,
+            Position {
+                epoch: pa.epoch,
+                offset: pa.offset + 1
+            }
+        );
+        assert_eq!((got[0].1.op, got[0].1.id), (ChangeOp::Updated, id));
+        assert_eq!(got[0].1.fields, vec!["sector".to_string()]);
+        let record = got[0].1.record.as_ref().expect("record");
+        assert_eq!(record.display("sector"), "retail");
+    }
+    let got = events(&mut a, record_room, 1).await;
+    assert_eq!(got[0].0.offset, rp.offset + 1);
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_gets_every_missed_event_once_in_order() {
+    let app = spawn_app().await;
+    let (owner, slug, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let mut ws = connect(&app, &owner).await;
+    let (start, _) = subscribe(&mut ws, room, None).await;
+    create_customer(&app, &owner, &slug, "First").await;
+    let seen = events(&mut ws, room, 1).await;
+    let last = seen[0].0;
+    ws.close(None).await.expect("close");
+
+    // While away: five writes.
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let name = format!("Missed {i}");
+        create_customer(&app, &owner, &slug, &name).await;
+        names.push(name);
+    }
+
+    let mut ws = connect(&app, &owner).await;
+    let (head, _) = subscribe(&mut ws, room, Some(last)).await;
+    assert_eq!(head.offset, start.offset + 6);
+    let replayed = events(&mut ws, room, 5).await;
+    let offsets: Vec<i64> = replayed.iter().map(|(p, _)| p.offset).collect();
+    assert_eq!(
+        offsets,
+        (last.offset + 1..=last.offset + 5).collect::<Vec<_>>(),
+        "consecutive, in order"
+    );
+    let titles: Vec<String> = replayed
+        .iter()
+        .map(|(_, c)| c.record.as_ref().expect("record").title())
+        .collect();
+    assert_eq!(titles, names);
+
+    // Then live, with nothing repeated at the seam.
+    create_customer(&app, &owner, &slug, "Live").await;
+    let live = events(&mut ws, room, 1).await;
+    assert_eq!(live[0].0.offset, head.offset + 1);
+    assert_eq!(live[0].1.record.as_ref().expect("record").title(), "Live");
+
+    // A position from another epoch cannot be replayed: resync.
+    send(
+        &mut ws,
+        &ClientFrame::Subscribe {
+            room,
+            since: Some(Position {
+                epoch: head.epoch + 1,
+                offset: 1,
+            }),
+        },
+    )
+    .await;
+    recv_until(&mut ws, |f| matches!(f, ServerFrame::Subscribed { .. })).await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Resync { room: r, .. } if r == room));
+}
+
+#[tokio::test]
+async fn presence_has_one_entry_per_user_and_leaves_after_the_last_tab_and_the_grace_period() {
+    let config = HubConfig {
+        presence_grace: Duration::from_millis(300),
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, slug, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let token = app.invite_as(&owner.http, &slug, "member").await;
+    let bob = person(&app, "bob@example.com").await;
+    let _: Value = app
+        .call_as(&bob.http, "accept_invite", json!({"token": token}))
+        .await
+        .expect("join");
+
+    let mut watcher = connect(&app, &bob).await;
+    subscribe(&mut watcher, room, None).await;
+    let mut tab1 = connect(&app, &owner).await;
+    let (_, present) = subscribe(&mut tab1, room, None).await;
+    assert_eq!(present, 2, "bob and the owner");
+    let about_owner = |f: &ServerFrame| match f {
+        ServerFrame::PresenceDiff { joins, leaves, .. } => {
+            joins.iter().any(|j| j.user_id == owner.id) || leaves.contains(&owner.id)
+        }
+        _ => false,
+    };
+    match recv_until(&mut watcher, about_owner).await {
+        ServerFrame::PresenceDiff { joins, leaves, .. } => {
+            assert_eq!(
+                (joins.len(), joins[0].user_id, leaves.len()),
+                (1, owner.id, 0)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut tab2 = connect(&app, &owner).await;
+    let (_, present) = subscribe(&mut tab2, room, None).await;
+    assert_eq!(present, 2, "a second tab is not a second entry");
+
+    // Presence changes are announced.
+    send(
+        &mut tab2,
+        &ClientFrame::Presence {
+            status: Status::Away,
+            page: "/w/acme/deals".into(),
+            editing: None,
+        },
+    )
+    .await;
+    match recv_until(&mut watcher, about_owner).await {
+        ServerFrame::PresenceDiff { joins, .. } => assert_eq!(
+            (joins[0].status, joins[0].page.as_str()),
+            (Status::Away, "/w/acme/deals")
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // Closing one tab changes nothing; closing the last makes the owner leave, after the grace.
+    tab1.close(None).await.expect("close");
+    tab2.close(None).await.expect("close");
+    match recv_until(&mut watcher, about_owner).await {
+        ServerFrame::PresenceDiff { joins, leaves, .. } => {
+            assert_eq!((joins.len(), leaves), (0, vec![owner.id]))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.hub.presence(room).len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_dropped_after_the_heartbeat_timeout_and_its_user_leaves() {
+    let config = HubConfig {
+        heartbeat_timeout: Duration::from_millis(500),
+        presence_grace: Duration::from_millis(100),
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, _, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let mut silent = connect(&app, &owner).await;
+    subscribe(&mut silent, room, None).await;
+    // Pings keep a socket alive past the timeout.
+    let mut alive = connect(&app, &owner).await;
+    subscribe(&mut alive, room, None).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut interval = tokio::time::interval(Duration::from_millis(150));
+    while tokio::time::Instant::now() < deadline {
+        interval.tick().await;
+        send(&mut alive, &ClientFrame::Ping).await;
+    }
+    // The silent one was closed by the server.
+    let closed = loop {
+        match tokio::time::timeout(WAIT, silent.next())
+            .await
+            .expect("closed in time")
+        {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break true,
+            Some(Ok(_)) => continue,
+        }
+    };
+    assert!(closed);
+    send(&mut alive, &ClientFrame::Ping).await;
+    assert_eq!(
+        recv_until(&mut alive, |f| matches!(f, ServerFrame::Pong)).await,
+        ServerFrame::Pong
+    );
+    assert_eq!(
+        app.hub.presence(room).len(),
+        1,
+        "the owner is still present through the live socket"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
+    let config = HubConfig {
+        socket_queue: 8,
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, _, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let mut slow = connect(&app, &owner).await;
+    subscribe(&mut slow, room, None).await;
+    let mut fast = connect(&app, &owner).await;
+    let (head, _) = subscribe(&mut fast, room, None).await;
+
+    // 300 events of about 64 KiB: far more than the slow socket's buffers hold. Each
+    // is published once the fast socket has the previous one, which it keeps up with.
+    let notes = "x".repeat(64 * 1024);
+    let total = 300;
+    let mut offsets = Vec::new();
+    for i in 1..=total as i64 {
+        let change = Change {
+            op: ChangeOp::Bulk,
+            kind: RecordKind::Customer,
+            id: 0,
+            record: None,
+            fields: vec![notes.clone()],
+            actor: None,
+            at: i,
+        };
+        app.hub.publish(&[LoggedChange {
+            room,
+            position: Position {
+                epoch: head.epoch,
+                offset: head.offset + i,
+            },
+            change,
+        }]);
+        offsets.push(events(&mut fast, room, 1).await[0].0.offset);
+    }
+    assert_eq!(
+        offsets,
+        (head.offset + 1..=head.offset + total as i64).collect::<Vec<_>>(),
+        "the fast socket got all, in order"
+    );
+
+    // The slow socket finds a resync among what reached it, and not every event.
+    let mut seen = 0;
+    loop {
+        match recv(&mut slow).await {
+            ServerFrame::Event { .. } => seen += 1,
+            ServerFrame::Resync { room: r, .. } => {
+                assert_eq!(r, room);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        seen < total,
+        "frames were dropped for the slow socket ({seen} of {total})"
+    );
+}
+
+#[tokio::test]
+async fn malformed_frames_get_error_frames_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let p = person(&app, "ann@example.com").await;
+    let mut ws = connect(&app, &p).await;
+    for bad in [
+        r#"not json"#,
+        r#"{"type":"fly"}"#,
+        r#"{"type":"subscribe","room":"planet:1"}"#,
+    ] {
+        ws.send(Message::Text(bad.into())).await.expect("send");
+        match recv(&mut ws).await {
+            ServerFrame::Error { code, .. } => assert_eq!(code, "bad_frame", "{bad}"),
+            other => panic!("expected an error for {bad}, got {other:?}"),
+        }
+    }
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("send");
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Error { code, .. } if code == "bad_frame"));
+    send(&mut ws, &ClientFrame::Hello { version: 99 }).await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Error { code, .. } if code == "version"));
+    send(&mut ws, &ClientFrame::Ping).await;
+    assert_eq!(recv(&mut ws).await, ServerFrame::Pong);
+}
+
+#[tokio::test]
+async fn too_many_frames_are_refused_with_an_error_frame() {
+    let config = HubConfig {
+        frames_per_second: 5,
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let p = person(&app, "ann@example.com").await;
+    let mut ws = connect(&app, &p).await;
+    for _ in 0..30 {
+        send(&mut ws, &ClientFrame::Ping).await;
+    }
+    let limited = recv_until(&mut ws, |f| matches!(f, ServerFrame::Error { .. })).await;
+    assert!(matches!(limited, ServerFrame::Error { code, .. } if code == "rate_limited"));
+}
