@@ -1,6 +1,7 @@
 //! Reusable view pieces: error messages, avatars, hard navigation, and the one record
 //! form that edits every record kind.
 
+pub mod presence;
 pub mod record_form;
 
 use leptos::prelude::*;
@@ -8,6 +9,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::initials;
 
+pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;
 
 /// The message of a failed call, for people.

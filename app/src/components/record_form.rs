@@ -12,6 +12,17 @@ use crate::components::{error_message, Ready};
 use crate::error::{AppError, EditConflict};
 use crate::model::{Choice, FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
 
+/// A change someone made to the record being edited, as it arrived live.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteUpdate {
+    /// The record as it is now.
+    pub record: Record,
+    /// Who changed it, for "changed by".
+    pub by: String,
+    /// Whether it was this user's own change (from any tab).
+    pub mine: bool,
+}
+
 /// What a save sends.
 #[derive(Clone)]
 enum Save {
@@ -42,6 +53,11 @@ pub fn RecordForm(
     can_write: bool,
     /// Called with the stored record after a save.
     on_saved: Callback<Record>,
+    /// Changes others make while the form is open: fields the user has not touched take
+    /// the new value (and flash "changed by"); fields being edited keep what the user
+    /// typed and their old base, so saving them reports the conflict.
+    #[prop(optional, into)]
+    remote: Option<Signal<Option<RemoteUpdate>>>,
 ) -> impl IntoView {
     let base = RwSignal::new(record);
     let inputs: Vec<Input> = kind
@@ -58,6 +74,47 @@ pub fn RecordForm(
         .collect();
     let inputs = StoredValue::new(inputs);
 
+    let changed_by = RwSignal::new(BTreeMap::<&'static str, String>::new());
+    if let Some(remote) = remote {
+        Effect::new(move |_| {
+            let Some(update) = remote.get() else { return };
+            let Some(old) = base.get_untracked() else {
+                return;
+            };
+            if update.record.version < old.version {
+                return;
+            }
+            let mut new_base = update.record.clone();
+            for i in inputs.get_value() {
+                let name = i.def.name;
+                let before = old.get(name);
+                let now = update.record.get(name);
+                let dirty = i.text.get_untracked() != i.def.format_input(before);
+                if dirty {
+                    new_base.fields.insert(name.to_string(), before.clone());
+                } else if now != before {
+                    i.text.set(i.def.format_input(now));
+                }
+                if now != before && !update.mine {
+                    changed_by.update(|m| {
+                        m.insert(name, update.by.clone());
+                    });
+                }
+            }
+            base.set(Some(new_base));
+        });
+    }
+    // The field being edited, announced in presence.
+    let editing = use_context::<crate::pages::workspace::EditingField>().map(|e| e.0);
+    let room = base.with_untracked(|r| {
+        r.as_ref()
+            .map(|r| crate::realtime::protocol::Room::Record(r.kind, r.id))
+    });
+    let focus = move |field: Option<String>| {
+        if let (Some(editing), Some(record)) = (editing, room) {
+            editing.set(field.map(|field| crate::realtime::protocol::Editing { record, field }));
+        }
+    };
     let conflict = RwSignal::new(None::<EditConflict>);
     let save_slug = slug.clone();
     let save = Action::new(move |req: &Save| {
@@ -77,6 +134,7 @@ pub fn RecordForm(
             }
             base.set(Some(r.clone()));
             conflict.set(None);
+            changed_by.set(BTreeMap::new());
             saved_note.set(true);
             on_saved.run(r);
         }
@@ -189,6 +247,9 @@ pub fn RecordForm(
                     <label for=id>{label}</label>
                     {control}
                     <span class="field-error" id=error_id>{field_error(i.def.name)}</span>
+                    {move || changed_by.with(|m| m.get(i.def.name).cloned()).map(|by| view! {
+                        <span class="changed-by" role="status">{format!("Changed by {by}")}</span>
+                    })}
                 </div>
             }
         })
@@ -196,7 +257,9 @@ pub fn RecordForm(
 
     let is_new = base.with_untracked(Option::is_none);
     view! {
-        <form id=form_id class="record-form" on:submit=submit novalidate><Ready>
+        <form id=form_id class="record-form" on:submit=submit novalidate
+            on:focusin=move |ev| focus(event_target_name(&ev))
+            on:focusout=move |_| focus(None)><Ready>
             <div class="fields">{controls}</div>
             {move || conflict.get().map(|c| {
                 let rows = c.fields.iter().map(|f| {
@@ -253,5 +316,21 @@ fn ChoiceSelect(
             <option value="">"—"</option>
             {options}
         </select>
+    }
+}
+
+/// The `name` of the form control an event came from, if it is a field.
+fn event_target_name(ev: &leptos::ev::FocusEvent) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        ev.target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.get_attribute("name"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
     }
 }

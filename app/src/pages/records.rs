@@ -12,13 +12,16 @@ use crate::api::records::{
     delete_record, get_record, list_field_values, list_form_choices, list_records, update_record,
 };
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, ActionError, Ready, RecordForm};
+use crate::components::record_form::RemoteUpdate;
+use crate::components::{error_message, ActionError, PresenceIndicator, Ready, RecordForm};
 use crate::error::AppError;
 use crate::model::record::DEAL_STAGES;
 use crate::model::{
     format_utc, Choice, FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir,
     Value,
 };
+use crate::realtime::protocol::{ChangeOp, Room};
+use crate::realtime::{use_realtime, RoomEvent};
 
 /// Rows per list page.
 const PAGE_SIZE: i64 = 50;
@@ -86,6 +89,14 @@ pub fn DealsPage() -> impl IntoView {
         } else {
             view! { <DealBoard/> }.into_any()
         }}
+    }
+}
+
+/// Whether a workspace event changes what a list or board of `kind` shows.
+fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
+    match ev {
+        RoomEvent::Resync => true,
+        RoomEvent::Change(c) => c.kind == kind || c.op == ChangeOp::Bulk,
     }
 }
 
@@ -204,6 +215,15 @@ pub fn RecordList(
         move || record_query.get(),
         move |q| list_records(list_slug.clone(), kind, q),
     );
+    // Live: any change to this kind in the workspace (or an import) reloads the page of
+    // rows; the query, and so what the user typed in the filters, stays.
+    if let Some(rt) = use_realtime() {
+        rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+            if affects(&ev, kind) {
+                rows.refetch();
+            }
+        });
+    }
     let options_slug = slug.clone();
     let options = Resource::new(
         || (),
@@ -521,13 +541,61 @@ fn RecordView(
         }
     });
     let record_id = record.as_ref().map(|r| r.id);
+    // Live: others' changes to this record reach the form; a deletion is announced.
+    let remote = RwSignal::new(None::<RemoteUpdate>);
+    let deleted = RwSignal::new(false);
+    if let (Some(rt), Some(id)) = (use_realtime(), record_id) {
+        let room = Room::Record(kind, id);
+        let refetch_slug = slug.clone();
+        rt.listen(room, move |ev| match ev {
+            RoomEvent::Change(c) => {
+                let workspace =
+                    Room::Workspace(c.record.as_ref().map(|r| r.workspace_id).unwrap_or(0));
+                let by = rt
+                    .presence(room)
+                    .get_untracked()
+                    .into_iter()
+                    .chain(rt.presence(workspace).get_untracked())
+                    .find(|p| Some(p.user_id) == c.actor)
+                    .map(|p| p.name)
+                    .unwrap_or_else(|| "a colleague".into());
+                if c.op == ChangeOp::Deleted {
+                    deleted.set(true);
+                } else if let Some(r) = c.record.clone() {
+                    remote.set(Some(RemoteUpdate {
+                        record: r,
+                        by,
+                        mine: rt.me().get_untracked() == c.actor,
+                    }));
+                }
+            }
+            RoomEvent::Resync => {
+                let slug = refetch_slug.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(r) = get_record(slug, kind, id).await {
+                        remote.set(Some(RemoteUpdate {
+                            record: r,
+                            by: "a colleague".into(),
+                            mine: false,
+                        }));
+                    }
+                });
+            }
+        });
+    }
     view! {
         <header class="page-header">
             <h1>{heading}</h1>
             {(!can_write).then(|| view! { <span class="badge">"Read only"</span> })}
+            {record_id.map(|id| view! {
+                <PresenceIndicator room=Room::Record(kind, id) label="Also here" compact=false/>
+            })}
         </header>
         <p class="meta">{meta}</p>
-        <RecordForm slug=slug.clone() kind record choices can_write on_saved/>
+        <Show when=move || deleted.get()>
+            <p class="error" role="alert">{format!("Someone deleted this {} while you were here.", kind.noun())}</p>
+        </Show>
+        <RecordForm slug=slug.clone() kind record choices can_write on_saved remote=remote/>
         {(can_write && record_id.is_some()).then(|| view! {
             <section class="danger-zone" aria-label="Delete"><Ready>
                 <Show when=move || confirm.get() fallback=move || view! {
@@ -609,6 +677,13 @@ fn DealBoard() -> impl IntoView {
             (*stage, res)
         })
         .collect();
+    if let Some(rt) = use_realtime() {
+        rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+            if affects(&ev, RecordKind::Deal) {
+                refresh.update(|n| *n += 1);
+            }
+        });
+    }
     let move_slug = slug.clone();
     let move_deal = Action::new(move |(id, from, to): &(i64, String, String)| {
         let mut changes = BTreeMap::new();

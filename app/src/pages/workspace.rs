@@ -7,12 +7,20 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::auth::log_out;
 use crate::api::workspaces::{open_workspace, WorkspaceView};
-use crate::components::{error_message, navigate_hard, Avatar, Ready};
+use crate::components::{
+    error_message, navigate_hard, Avatar, ConnectionIndicator, PresenceIndicator, Ready,
+};
 use crate::error::AppError;
+use crate::realtime::protocol::{Editing, Room, Status};
+use crate::realtime::provide_realtime;
 
 /// The current workspace as the layout loads it, shared with the pages below it.
 #[derive(Clone, Copy)]
 pub struct WorkspaceResource(pub Resource<Result<WorkspaceView, AppError>>);
+
+/// The field this tab is editing, set by forms and announced in presence.
+#[derive(Clone, Copy)]
+pub struct EditingField(pub RwSignal<Option<Editing>>);
 
 /// Loads the workspace once for the top bar and the page. The page's `<Outlet/>` stays
 /// outside any `Suspense`: an outlet rendered inside a `Suspend` loses the ownership
@@ -24,6 +32,8 @@ pub fn WorkspaceLayout() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let view_res = Resource::new(slug, open_workspace);
     provide_context(WorkspaceResource(view_res));
+    provide_context(EditingField(RwSignal::new(None)));
+    provide_realtime();
     view! {
         <Suspense fallback=|| view! { <header class="topbar"><a class="brand" href="/">"Tandem"</a></header> }>
             {move || Suspend::new(async move {
@@ -71,6 +81,24 @@ pub fn WorkspaceGate(children: ChildrenFn) -> impl IntoView {
 /// Navigation, workspace switcher and the user menu.
 #[component]
 fn TopBar(view: WorkspaceView) -> impl IntoView {
+    let room = Room::Workspace(view.workspace.id);
+    if let Some(rt) = crate::realtime::use_realtime() {
+        // Being in the workspace room makes this tab present there.
+        rt.listen(room, |_| {});
+        let idle = leptos_use::use_idle(120_000).idle;
+        let visibility = leptos_use::use_document_visibility();
+        let location = leptos_router::hooks::use_location();
+        let editing = expect_context::<EditingField>().0;
+        Effect::new(move |_| {
+            let hidden = visibility.get() == web_sys::VisibilityState::Hidden;
+            let status = if idle.get() || hidden {
+                Status::Away
+            } else {
+                Status::Online
+            };
+            rt.set_presence(status, location.pathname.get(), editing.get());
+        });
+    }
     let slug = view.workspace.slug.clone();
     let logout = Action::new(|_: &()| log_out());
     Effect::new(move |_| {
@@ -106,6 +134,8 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
                 {admin.then(|| link("import", "Import"))}
                 {admin.then(|| link("settings", "Settings"))}
             </nav>
+            <ConnectionIndicator/>
+            <PresenceIndicator room label="Online in this workspace" max_visible=6/>
             <div class="user">
                 <Avatar name=view.user.display_name.clone() color=view.user.color.clone()/>
                 <span>{view.user.display_name.clone()}</span>

@@ -1,3 +1,7 @@
-//! Realtime: the wire protocol shared by server and browser.
+//! Realtime: the wire protocol shared by server and browser, and the browser's
+//! connection to `/ws`.
 
+pub mod client;
 pub mod protocol;
+
+pub use client::{provide_realtime, use_realtime, ConnectionStatus, Realtime, RoomEvent};
