@@ -459,7 +459,7 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
     for i in 1..=total as i64 {
         let change = Change {
             op: ChangeOp::Bulk,
-            kind: RecordKind::Customer,
+            kind: Some(RecordKind::Customer),
             id: 0,
             record: None,
             fields: vec![notes.clone()],
@@ -540,4 +540,49 @@ async fn too_many_frames_are_refused_with_an_error_frame() {
     }
     let limited = recv_until(&mut ws, |f| matches!(f, ServerFrame::Error { .. })).await;
     assert!(matches!(limited, ServerFrame::Error { code, .. } if code == "rate_limited"));
+}
+
+#[tokio::test]
+async fn member_changes_reach_the_workspace_room() {
+    let app = spawn_app().await;
+    let (owner, slug, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let mut ws = connect(&app, &owner).await;
+    subscribe(&mut ws, room, None).await;
+    let token = app.invite_as(&owner.http, &slug, "viewer").await;
+    let bob = person(&app, "bob@example.com").await;
+    let _: Value = app
+        .call_as(&bob.http, "accept_invite", json!({"token": token}))
+        .await
+        .expect("join");
+    let joined = events(&mut ws, room, 1).await;
+    assert_eq!(
+        (joined[0].1.op, joined[0].1.id, joined[0].1.kind),
+        (ChangeOp::Members, bob.id, None)
+    );
+    let _: () = app
+        .call_as(
+            &owner.http,
+            "set_member_role",
+            json!({"slug": slug, "user_id": bob.id, "role": "member"}),
+        )
+        .await
+        .expect("role");
+    let _: () = app
+        .call_as(
+            &owner.http,
+            "remove_member",
+            json!({"slug": slug, "user_id": bob.id}),
+        )
+        .await
+        .expect("remove");
+    let changed = events(&mut ws, room, 2).await;
+    assert!(changed
+        .iter()
+        .all(|(_, c)| c.op == ChangeOp::Members && c.id == bob.id));
+    assert_eq!(
+        changed[1].0.offset,
+        joined[0].0.offset + 2,
+        "consecutive offsets"
+    );
 }

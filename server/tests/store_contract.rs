@@ -549,6 +549,74 @@ async fn contract(store: &dyn Store) {
         .await
         .expect("people again");
     assert_eq!(people[0].outcome, Upserted::Updated);
+
+    // The change log: each write appends to its rooms, with consecutive offsets.
+    use app::realtime::protocol::{ChangeOp, Room};
+    let room = Room::Workspace(ws.id);
+    let before = store.room_head(room).await.expect("head");
+    assert!(before.offset > 0, "the writes above were logged");
+    let logged = store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Logged"))]),
+        )
+        .await
+        .expect("create");
+    let mut edit = BTreeMap::new();
+    edit.insert("sector".to_string(), change(Value::Null, text("retail")));
+    store
+        .update_record(ws.id, ann.id, RecordKind::Customer, logged.id, edit)
+        .await
+        .expect("update");
+    let after = store.room_head(room).await.expect("head");
+    assert_eq!(
+        (after.epoch, after.offset),
+        (before.epoch, before.offset + 2)
+    );
+    let changes = store
+        .room_changes(room, after.epoch, before.offset, after.offset)
+        .await
+        .expect("changes");
+    let ops: Vec<(i64, ChangeOp, Vec<String>)> = changes
+        .iter()
+        .map(|c| (c.position.offset, c.change.op, c.change.fields.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (before.offset + 1, ChangeOp::Created, vec![]),
+            (
+                before.offset + 2,
+                ChangeOp::Updated,
+                vec!["sector".to_string()]
+            )
+        ]
+    );
+    assert_eq!(
+        changes[1].change.record.as_ref().map(|r| r.version),
+        Some(2)
+    );
+    let own = store
+        .room_head(Room::Record(RecordKind::Customer, logged.id))
+        .await
+        .expect("record room");
+    assert_eq!(own.offset, 2, "the record's own room has its two changes");
+    assert!(store
+        .room_changes(room, after.epoch + 1, 0, after.offset)
+        .await
+        .expect("other epoch")
+        .is_empty());
+    assert_eq!(
+        store
+            .record_workspace(RecordKind::Customer, logged.id)
+            .await
+            .expect("ws"),
+        ws.id
+    );
+    let fresh = store.room_head(Room::User(ann.id)).await.expect("new room");
+    assert_eq!(fresh.offset, 0);
 }
 
 #[tokio::test]

@@ -74,6 +74,10 @@ pub fn PresenceIndicator(
     /// Accessible name of the group.
     #[prop(default = "People here")]
     label: &'static str,
+    /// Only people whose current page is this path (for a list shown to the room's
+    /// whole workspace).
+    #[prop(optional, into)]
+    page: Option<String>,
 ) -> impl IntoView {
     let rt = use_realtime();
     let people = move || {
@@ -83,6 +87,7 @@ pub fn PresenceIndicator(
             .get()
             .into_iter()
             .filter(|e| show_current_user || Some(e.user_id) != me)
+            .filter(|e| page.as_ref().is_none_or(|p| &e.page == p))
             .collect::<Vec<_>>()
     };
     view! {

@@ -9,6 +9,8 @@ use crate::api::members::{
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, use_origin, ActionError, Avatar, Ready};
 use crate::model::{format_utc, Role};
+use crate::realtime::protocol::{ChangeOp, Room, Status};
+use crate::realtime::{use_realtime, RoomEvent};
 
 /// Members and invites of the current workspace.
 #[component]
@@ -23,6 +25,31 @@ pub fn MembersPage() -> impl IntoView {
         move || refresh.get(),
         move |_| list_members(members_slug.clone()),
     );
+    // Live: joins, leaves and role changes reload the list; presence shows who is on.
+    let room = Room::Workspace(ws.workspace.id);
+    let rt = use_realtime();
+    if let Some(rt) = rt {
+        rt.listen(room, move |ev| {
+            let members_changed = matches!(&ev, RoomEvent::Change(c) if c.op == ChangeOp::Members);
+            if members_changed || matches!(ev, RoomEvent::Resync) {
+                refresh.update(|n| *n += 1);
+            }
+        });
+    }
+    let status_of = move |user: i64| {
+        let entry = rt.and_then(|rt| {
+            rt.presence(room)
+                .get()
+                .into_iter()
+                .find(|e| e.user_id == user)
+        });
+        match entry.map(|e| e.status) {
+            Some(Status::Online) => "online",
+            Some(Status::Away) => "away",
+            Some(Status::Busy) => "busy",
+            None => "offline",
+        }
+    };
     let role_slug = slug.clone();
     let set_role =
         Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
@@ -44,7 +71,7 @@ pub fn MembersPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     Ok(list) => view! { <Ready>
                         <table class="records" aria-label="Members">
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| {
                                     let id = m.user.id;
@@ -72,6 +99,7 @@ pub fn MembersPage() -> impl IntoView {
                                             <td><Avatar name=name.clone() color=m.user.color.clone()/>" "{name.clone()}</td>
                                             <td>{m.user.email.clone().unwrap_or_else(|| "not joined yet".into())}</td>
                                             <td>{role_cell}</td>
+                                            <td>{move || status_of(id)}</td>
                                             <td>{format_utc(m.joined_at)}</td>
                                             <td>{editable.then(|| view! {
                                                 <button type="button" aria-label=remove_label on:click=move |_| { remove.dispatch(id); }>"Remove"</button>

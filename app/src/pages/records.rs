@@ -96,7 +96,7 @@ pub fn DealsPage() -> impl IntoView {
 fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
     match ev {
         RoomEvent::Resync => true,
-        RoomEvent::Change(c) => c.kind == kind || c.op == ChangeOp::Bulk,
+        RoomEvent::Change(c) => c.kind == Some(kind) || c.op == ChangeOp::Bulk,
     }
 }
 
@@ -328,9 +328,11 @@ pub fn RecordList(
     let can_write = ws.role.can_write();
     let new_link = format!("{base}/new");
     let row_base = base.clone();
+    let workspace_room = Room::Workspace(ws.workspace.id);
     view! {
         <header class="page-header">
             <h1>{title}</h1>
+            <PresenceIndicator room=workspace_room label="Also on this list" page=base.clone()/>
             {can_write.then(|| view! { <a class="button primary" href=new_link>{format!("New {}", kind.noun())}</a> })}
         </header>
         <Form method="GET" action=base.clone()>
@@ -740,8 +742,12 @@ fn DealBoard() -> impl IntoView {
             }
         })
         .collect_view();
+    let board_path = format!("/w/{slug}/deals");
     view! {
-        <h1>"Deals pipeline"</h1>
+        <header class="page-header">
+            <h1>"Deals pipeline"</h1>
+            <PresenceIndicator room=Room::Workspace(ws.workspace.id) label="Also on the board" page=board_path/>
+        </header>
         <ActionError result=move_deal.value()/>
         <Ready><div class="board">{board}</div></Ready>
     }

@@ -129,6 +129,8 @@ pub enum ChangeOp {
     Deleted,
     /// Many records changed at once (an import): reload what you show.
     Bulk,
+    /// The workspace's members changed (joined, left, role): `id` is the user's.
+    Members,
 }
 
 /// A committed change, as logged and delivered in `event` frames.
@@ -136,9 +138,9 @@ pub enum ChangeOp {
 pub struct Change {
     /// Created, updated, deleted or bulk.
     pub op: ChangeOp,
-    /// Kind of the record.
-    pub kind: RecordKind,
-    /// The record's id (0 for bulk).
+    /// Kind of the record (`None` for a member change).
+    pub kind: Option<RecordKind>,
+    /// The record's id (0 for bulk; the user's id for a member change).
     pub id: i64,
     /// The record after the change (also for a deletion, with its tombstone); `None` for bulk.
     pub record: Option<Record>,

@@ -341,6 +341,25 @@ async fn append_change(
     })
 }
 
+/// Logs a change of a workspace's members (user `user` joined, left or changed role) in
+/// the workspace's room.
+async fn log_member_change(
+    conn: &mut Conn,
+    workspace: i64,
+    user: i64,
+) -> Result<LoggedChange, DbError> {
+    let change = Change {
+        op: ChangeOp::Members,
+        kind: None,
+        id: user,
+        record: None,
+        fields: Vec::new(),
+        actor: None,
+        at: now_ms(),
+    };
+    append_change(conn, Room::Workspace(workspace), &change).await
+}
+
 /// Logs a record's change in its workspace's room and in its own room.
 async fn log_record_change(
     conn: &mut Conn,
@@ -351,7 +370,7 @@ async fn log_record_change(
 ) -> Result<Vec<LoggedChange>, DbError> {
     let change = Change {
         op,
-        kind: record.kind,
+        kind: Some(record.kind),
         id: record.id,
         record: Some(record.clone()),
         fields,
@@ -365,6 +384,31 @@ async fn log_record_change(
 }
 
 impl SqlStore {
+    /// Runs a statement changing one membership and logs the change, in one transaction.
+    /// Errors: `NotFound` when no membership matched.
+    async fn change_members(
+        &self,
+        workspace: i64,
+        user: i64,
+        statement: Sql,
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if statement
+            .query()
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+            == 0
+        {
+            return Err(DbError::NotFound);
+        }
+        let logged = [log_member_change(&mut tx, workspace, user).await?];
+        tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
+        Ok(())
+    }
+
     async fn fetch_record(
         conn: &mut Conn,
         workspace: i64,
@@ -874,31 +918,13 @@ impl Store for SqlStore {
             .bind(workspace)
             .push(" AND user_id = ")
             .bind(user);
-        match sql
-            .query()
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-        {
-            0 => Err(DbError::NotFound),
-            _ => Ok(()),
-        }
+        self.change_members(workspace, user, sql).await
     }
 
     async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        match sql
-            .query()
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-        {
-            0 => Err(DbError::NotFound),
-            _ => Ok(()),
-        }
+        self.change_members(workspace, user, sql).await
     }
 
     async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
@@ -965,6 +991,7 @@ impl Store for SqlStore {
     }
 
     async fn accept_invite(&self, token: &str, user: i64, now: i64) -> Result<Workspace, DbError> {
+        let mut logged = Vec::new();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let invite = Self::invite_in(&mut tx, token).await?;
         let mut sql = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = ");
@@ -982,9 +1009,11 @@ impl Store for SqlStore {
             // Joining uses one acceptance; opening a link to a workspace you are in does not.
             let invite = Self::use_invite(&mut tx, token, now).await?;
             Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
+            logged.push(log_member_change(&mut tx, invite.workspace_id, user).await?);
         }
         let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok(ws)
     }
 
@@ -1021,9 +1050,11 @@ impl Store for SqlStore {
             return Err(DbError::InviteGone);
         }
         Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
+        let logged = [log_member_change(&mut tx, invite.workspace_id, user).await?];
         let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
         let user = Self::user_in(&mut tx, user).await?;
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok((user, ws))
     }
 
@@ -1360,7 +1391,7 @@ impl Store for SqlStore {
         if out.iter().any(|(_, o)| *o != Upserted::Unchanged) {
             let bulk = Change {
                 op: ChangeOp::Bulk,
-                kind,
+                kind: Some(kind),
                 id: 0,
                 record: None,
                 fields: Vec::new(),
@@ -1374,7 +1405,7 @@ impl Store for SqlStore {
             Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
             let change = Change {
                 op: ChangeOp::Updated,
-                kind,
+                kind: Some(kind),
                 id: *id,
                 record: Some(r),
                 fields: Vec::new(),
@@ -1451,7 +1482,12 @@ impl Store for SqlStore {
             };
             out.push(outcome);
         }
+        let mut logged = Vec::new();
+        if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
+            logged.push(log_member_change(&mut tx, workspace, p.user_id).await?);
+        }
         tx.commit().await.map_err(db_error)?;
+        self.publish(&logged);
         Ok(out)
     }
 
