@@ -61,8 +61,12 @@ pub fn MembersPage() -> impl IntoView {
             refresh.update(|n| *n += 1);
         }
     });
+    let page = format!("/w/{}/members", ws.workspace.slug);
     view! {
-        <h1>"Members"</h1>
+        <header class="page-header">
+            <h1>"Members"</h1>
+            <crate::components::PresenceIndicator room label="Also on this page" page/>
+        </header>
         <ActionError result=set_role.value()/>
         <ActionError result=remove.value()/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -12,7 +12,7 @@ use crate::components::{
 };
 use crate::error::AppError;
 use crate::realtime::protocol::{Editing, Room, Status};
-use crate::realtime::provide_realtime;
+use crate::realtime::RealtimeProvider;
 
 /// The current workspace as the layout loads it, shared with the pages below it.
 #[derive(Clone, Copy)]
@@ -33,8 +33,8 @@ pub fn WorkspaceLayout() -> impl IntoView {
     let view_res = Resource::new(slug, open_workspace);
     provide_context(WorkspaceResource(view_res));
     provide_context(EditingField(RwSignal::new(None)));
-    provide_realtime();
     view! {
+        <RealtimeProvider>
         <Suspense fallback=|| view! { <header class="topbar"><a class="brand" href="/">"Tandem"</a></header> }>
             {move || Suspend::new(async move {
                 match view_res.await {
@@ -55,6 +55,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
         <main class="page">
             <Outlet/>
         </main>
+        </RealtimeProvider>
     }
 }
 

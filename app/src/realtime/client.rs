@@ -76,6 +76,14 @@ impl Realtime {
         let _ = (room, on_event);
     }
 
+    /// Tells a room this user is typing (in `field`, if given); queued while offline.
+    pub fn typing(&self, room: Room, field: Option<String>) {
+        #[cfg(feature = "hydrate")]
+        browser::send(ClientFrame::Typing { room, field }, false);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (room, field);
+    }
+
     /// Sets this tab's presence (status, page, field being edited) in every room it is in.
     pub fn set_presence(&self, status: Status, page: String, editing: Option<Editing>) {
         #[cfg(feature = "hydrate")]
@@ -90,6 +98,16 @@ impl Realtime {
         #[cfg(not(feature = "hydrate"))]
         let _ = (status, page, editing, ClientFrame::Ping);
     }
+}
+
+/// Gives its children the tab's realtime connection through context: `listen` joins a
+/// room (subscribe) for the life of the calling component and leaves it after,
+/// `set_presence` and `typing` emit ephemeral state, `presence` and `status` read it.
+/// Named after the specification's RealtimeProvider.
+#[component]
+pub fn RealtimeProvider(children: Children) -> impl IntoView {
+    provide_realtime();
+    children()
 }
 
 /// The handle provided by [`provide_realtime`].

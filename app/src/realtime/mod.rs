@@ -4,4 +4,6 @@
 pub mod client;
 pub mod protocol;
 
-pub use client::{provide_realtime, use_realtime, ConnectionStatus, Realtime, RoomEvent};
+pub use client::{
+    provide_realtime, use_realtime, ConnectionStatus, Realtime, RealtimeProvider, RoomEvent,
+};
