@@ -146,6 +146,54 @@ impl Sql {
         self
     }
 
+    /// Runs the query for at most one row. Errors: `NotFound` when there is none.
+    async fn found<'c, E: sqlx::Executor<'c, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<AnyRow, DbError> {
+        self.optional(executor).await?.ok_or(DbError::NotFound)
+    }
+
+    /// Runs the query for at most one row.
+    async fn optional<'c, E: sqlx::Executor<'c, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<Option<AnyRow>, DbError> {
+        self.query()
+            .fetch_optional(executor)
+            .await
+            .map_err(db_error)
+    }
+
+    /// Runs the query for exactly one row.
+    async fn one<'c, E: sqlx::Executor<'c, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<AnyRow, DbError> {
+        self.query().fetch_one(executor).await.map_err(db_error)
+    }
+
+    /// Runs the query for all its rows.
+    async fn all<'c, E: sqlx::Executor<'c, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<Vec<AnyRow>, DbError> {
+        self.query().fetch_all(executor).await.map_err(db_error)
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    async fn run<'c, E: sqlx::Executor<'c, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<u64, DbError> {
+        Ok(self
+            .query()
+            .execute(executor)
+            .await
+            .map_err(db_error)?
+            .rows_affected())
+    }
+
     fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
@@ -314,10 +362,10 @@ async fn append_change(
         .push(", ")
         .bind(now_ms())
         .push(", 0) ON CONFLICT (room) DO NOTHING");
-    sql.query().execute(&mut *conn).await.map_err(db_error)?;
+    sql.run(&mut *conn).await?;
     let mut sql = Sql::new("UPDATE room_heads SET last_offset = last_offset + 1 WHERE room = ");
     sql.bind(name.clone()).push(" RETURNING epoch, last_offset");
-    let row = sql.query().fetch_one(&mut *conn).await.map_err(db_error)?;
+    let row = sql.one(&mut *conn).await?;
     let position = Position {
         epoch: row.try_get("epoch").map_err(db_error)?,
         offset: row.try_get("last_offset").map_err(db_error)?,
@@ -333,7 +381,7 @@ async fn append_change(
         .bind(position.offset)
         .push(", ");
     sql.bind(payload).push(", ").bind(change.at).push(")");
-    sql.query().execute(&mut *conn).await.map_err(db_error)?;
+    sql.run(&mut *conn).await?;
     Ok(LoggedChange {
         room,
         position,
@@ -393,14 +441,7 @@ impl SqlStore {
         statement: Sql,
     ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if statement
-            .query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-            == 0
-        {
+        if statement.run(&mut *tx).await? == 0 {
             return Err(DbError::NotFound);
         }
         let logged = [log_member_change(&mut tx, workspace, user).await?];
@@ -424,12 +465,7 @@ impl SqlStore {
             .bind(workspace)
             .push(" AND id = ")
             .bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&mut *conn).await?;
         record_from_row(kind, &row).map_err(db_error)
     }
 
@@ -476,7 +512,7 @@ impl SqlStore {
                 sql.bind(*id);
             }
             sql.push(")");
-            let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_error)?;
+            let rows = sql.all(&mut *conn).await?;
             let mut labels = HashMap::with_capacity(rows.len());
             for row in rows {
                 let id: i64 = row.try_get("id").map_err(db_error)?;
@@ -525,13 +561,7 @@ impl SqlStore {
                 _ => continue,
             };
             sql.push(" AND workspace_id = ").bind(workspace);
-            let n: i64 = sql
-                .query()
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_error)?
-                .try_get("n")
-                .map_err(db_error)?;
+            let n: i64 = sql.one(&mut *conn).await?.try_get("n").map_err(db_error)?;
             if n == 0 {
                 let what = match def.kind {
                     FieldKind::Ref(target) => target.noun(),
@@ -560,14 +590,7 @@ impl SqlStore {
             .bind(workspace)
             .push(" AND id = ")
             .bind(id);
-        if sql
-            .query()
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-            == 0
-        {
+        if sql.run(&mut *conn).await? == 0 {
             return Err(DbError::NotFound);
         }
         let current = Self::fetch_record(conn, workspace, kind, id).await?;
@@ -667,7 +690,7 @@ impl SqlStore {
             .push(", ")
             .bind(now);
         sql.push(") ON CONFLICT (workspace_id, user_id) DO NOTHING");
-        sql.query().execute(&mut *conn).await.map_err(db_error)?;
+        sql.run(&mut *conn).await?;
         Ok(())
     }
 
@@ -677,12 +700,7 @@ impl SqlStore {
         sql.bind(token)
             .push(" AND revoked_at IS NULL AND uses < max_uses AND expires_at > ")
             .bind(now);
-        let used = sql
-            .query()
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+        let used = sql.run(&mut *conn).await?;
         let invite = Self::invite_in(conn, token).await?;
         if used == 0 {
             return Err(DbError::InviteGone);
@@ -693,36 +711,21 @@ impl SqlStore {
     async fn invite_in(conn: &mut Conn, token: &str) -> Result<Invite, DbError> {
         let mut sql = Sql::new(INVITE_SELECT);
         sql.push(" WHERE i.token = ").bind(token);
-        let row = sql
-            .query()
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&mut *conn).await?;
         invite_from_row(&row).map_err(db_error)
     }
 
     async fn workspace_in(conn: &mut Conn, id: i64) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE id = ");
         sql.bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&mut *conn).await?;
         workspace_from_row(&row).map_err(db_error)
     }
 
     async fn user_in(conn: &mut Conn, id: i64) -> Result<User, DbError> {
         let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = "));
         sql.bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&mut *conn).await?;
         user_from_row(&row).map_err(db_error)
     }
 }
@@ -756,12 +759,7 @@ impl Store for SqlStore {
             "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "
         ));
         sql.bind(email);
-        let Some(row) = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-        else {
+        let Some(row) = sql.optional(&self.pool).await? else {
             return Ok(None);
         };
         Ok(Some(UserAuthRow {
@@ -778,7 +776,7 @@ impl Store for SqlStore {
     async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE users SET last_workspace_id = ");
         sql.bind(workspace).push(" WHERE id = ").bind(user);
-        sql.query().execute(&self.pool).await.map_err(db_error)?;
+        sql.run(&self.pool).await?;
         Ok(())
     }
 
@@ -824,12 +822,7 @@ impl Store for SqlStore {
     async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE slug = ");
         sql.bind(slug);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&self.pool).await?;
         workspace_from_row(&row).map_err(db_error)
     }
 
@@ -839,7 +832,7 @@ impl Store for SqlStore {
              JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ",
         );
         sql.bind(user).push(" ORDER BY lower(w.name), w.id");
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Membership {
@@ -854,12 +847,7 @@ impl Store for SqlStore {
     async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
         let mut sql = Sql::new("SELECT role FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        match sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-        {
+        match sql.optional(&self.pool).await? {
             Some(row) => Ok(Some(
                 role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
                     .map_err(db_error)?,
@@ -871,14 +859,7 @@ impl Store for SqlStore {
     async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("UPDATE workspaces SET name = ");
         sql.bind(name).push(" WHERE id = ").bind(workspace);
-        if sql
-            .query()
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-            == 0
-        {
+        if sql.run(&self.pool).await? == 0 {
             return Err(DbError::NotFound);
         }
         self.workspace(workspace).await
@@ -892,7 +873,7 @@ impl Store for SqlStore {
         ));
         sql.bind(workspace)
             .push(" ORDER BY lower(u.display_name), u.id");
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Member {
@@ -959,7 +940,7 @@ impl Store for SqlStore {
         sql.push(" WHERE i.workspace_id = ")
             .bind(workspace)
             .push(" ORDER BY i.id DESC");
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(invite_from_row)
             .collect::<Result<_, _>>()
@@ -978,13 +959,7 @@ impl Store for SqlStore {
             .bind(workspace)
             .push(" AND id = ")
             .bind(id);
-        match sql
-            .query()
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-        {
+        match sql.run(&self.pool).await? {
             0 => Err(DbError::NotFound),
             _ => Ok(()),
         }
@@ -998,13 +973,7 @@ impl Store for SqlStore {
         sql.bind(invite.workspace_id)
             .push(" AND user_id = ")
             .bind(user);
-        let n: i64 = sql
-            .query()
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .try_get("n")
-            .map_err(db_error)?;
+        let n: i64 = sql.one(&mut *tx).await?.try_get("n").map_err(db_error)?;
         if n == 0 {
             // Joining uses one acceptance; opening a link to a workspace you are in does not.
             let invite = Self::use_invite(&mut tx, token, now).await?;
@@ -1096,13 +1065,11 @@ impl Store for SqlStore {
         sql.bind(limit).push(" OFFSET ").bind(offset);
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let total: i64 = count
-            .query()
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_error)?
+            .one(&mut *conn)
+            .await?
             .try_get("n")
             .map_err(db_error)?;
-        let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_error)?;
+        let rows = sql.all(&mut *conn).await?;
         let mut items = rows
             .iter()
             .map(|r| record_from_row(kind, r))
@@ -1234,7 +1201,7 @@ impl Store for SqlStore {
             .bind(workspace)
             .push(" AND id = ")
             .bind(id);
-        sql.query().execute(&mut *tx).await.map_err(db_error)?;
+        sql.run(&mut *tx).await?;
         let tombstone = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         let logged = log_record_change(
             &mut tx,
@@ -1270,7 +1237,7 @@ impl Store for SqlStore {
         sql.push(" AND deleted_at IS NULL AND workspace_id = ")
             .bind(workspace)
             .push(" ORDER BY v");
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| r.try_get("v"))
             .collect::<Result<_, _>>()
@@ -1286,7 +1253,7 @@ impl Store for SqlStore {
         sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
             .bind(workspace);
         sql.push(&format!(" ORDER BY lower({label}), id"));
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Choice {
@@ -1329,7 +1296,7 @@ impl Store for SqlStore {
         sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
             .bind(workspace);
         let mut existing: HashMap<String, Record> = HashMap::new();
-        for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
+        for row in sql.all(&mut *tx).await? {
             let r = record_from_row(kind, &row).map_err(db_error)?;
             if let Some(key) = r.get(key_field).as_text() {
                 existing.insert(key.to_string(), r);
@@ -1432,7 +1399,7 @@ impl Store for SqlStore {
         );
         sql.bind(workspace);
         let mut members: HashMap<String, (i64, Role)> = HashMap::new();
-        for row in sql.query().fetch_all(&mut *tx).await.map_err(db_error)? {
+        for row in sql.all(&mut *tx).await? {
             let name: String = row.try_get("display_name").map_err(db_error)?;
             let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
                 .map_err(db_error)?;
@@ -1452,7 +1419,7 @@ impl Store for SqlStore {
                         .bind(workspace)
                         .push(" AND user_id = ")
                         .bind(id);
-                    sql.query().execute(&mut *tx).await.map_err(db_error)?;
+                    sql.run(&mut *tx).await?;
                     members.insert(name, (id, role));
                     PersonUpsert {
                         user_id: id,
@@ -1465,13 +1432,7 @@ impl Store for SqlStore {
                         .push(", ")
                         .bind(now)
                         .push(") RETURNING id");
-                    let id: i64 = sql
-                        .query()
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_error)?
-                        .try_get("id")
-                        .map_err(db_error)?;
+                    let id: i64 = sql.one(&mut *tx).await?.try_get("id").map_err(db_error)?;
                     Self::add_member_in(&mut tx, workspace, id, role, now).await?;
                     members.insert(name, (id, role));
                     PersonUpsert {
@@ -1502,10 +1463,10 @@ impl Store for SqlStore {
             .push(", ")
             .bind(now_ms())
             .push(", 0) ON CONFLICT (room) DO NOTHING");
-        sql.query().execute(&self.pool).await.map_err(db_error)?;
+        sql.run(&self.pool).await?;
         let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
         sql.bind(name);
-        let row = sql.query().fetch_one(&self.pool).await.map_err(db_error)?;
+        let row = sql.one(&self.pool).await?;
         Ok(Position {
             epoch: row.try_get("epoch").map_err(db_error)?,
             offset: row.try_get("last_offset").map_err(db_error)?,
@@ -1526,7 +1487,7 @@ impl Store for SqlStore {
             .push(" AND event_offset <= ")
             .bind(upto);
         sql.push(" ORDER BY event_offset");
-        let rows = sql.query().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let offset: i64 = r.try_get("event_offset").map_err(db_error)?;
@@ -1548,12 +1509,7 @@ impl Store for SqlStore {
             kind.table()
         ));
         sql.bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .ok_or(DbError::NotFound)?;
+        let row = sql.found(&self.pool).await?;
         row.try_get("workspace_id").map_err(db_error)
     }
 }
