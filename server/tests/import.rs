@@ -229,6 +229,17 @@ async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
     assert_eq!(members.iter().filter(|m| m.role == Role::Admin).count(), 6);
     assert_eq!(members.iter().filter(|m| !m.joined).count(), 41);
     assert_eq!(first.invites.len(), 41);
+    let in_region = |r: &str| {
+        members
+            .iter()
+            .filter(|m| m.region.as_deref() == Some(r))
+            .count()
+    };
+    // Agents with their regional office; each manager with their team's.
+    assert_eq!(
+        (in_region("Central"), in_region("East"), in_region("West")),
+        (13, 14, 14)
+    );
 
     // Second run, through the command line: nothing created, nothing updated.
     let args = server::config::ImportArgs {

@@ -6,10 +6,18 @@ mod common;
 use std::collections::BTreeMap;
 
 use app::model::{FieldChange, Fields, RecordKind, RecordQuery, Role, SortDir, Value};
-use app::ssr::store::{DbError, NewInvite, NewUser, Store, Upserted};
+use app::ssr::store::{DbError, ImportedPerson, NewInvite, NewUser, Store, Upserted};
 
 fn text(s: &str) -> Value {
     Value::Text(s.into())
+}
+
+fn person(name: &str, role: Role, region: Option<&str>) -> ImportedPerson {
+    ImportedPerson {
+        name: name.into(),
+        role,
+        region: region.map(str::to_string),
+    }
 }
 
 fn fields(pairs: &[(&str, Value)]) -> Fields {
@@ -535,7 +543,10 @@ async fn contract(store: &dyn Store) {
     let people = store
         .upsert_people(
             ws.id,
-            vec![("Zed".into(), Role::Admin), ("Ann".into(), Role::Member)],
+            vec![
+                person("Zed", Role::Admin, Some("East")),
+                person("Ann", Role::Member, None),
+            ],
         )
         .await
         .expect("people");
@@ -545,10 +556,26 @@ async fn contract(store: &dyn Store) {
         "the owner keeps their role"
     );
     let people = store
-        .upsert_people(ws.id, vec![("Zed".into(), Role::Member)])
+        .upsert_people(ws.id, vec![person("Zed", Role::Admin, Some("East"))])
         .await
         .expect("people again");
+    assert_eq!(people[0].outcome, Upserted::Unchanged);
+    let people = store
+        .upsert_people(ws.id, vec![person("Zed", Role::Member, Some("West"))])
+        .await
+        .expect("people changed");
     assert_eq!(people[0].outcome, Upserted::Updated);
+    let zed = store
+        .members(ws.id)
+        .await
+        .expect("members")
+        .into_iter()
+        .find(|m| m.user.display_name == "Zed")
+        .expect("Zed");
+    assert_eq!(
+        (zed.role, zed.region.as_deref(), zed.joined),
+        (Role::Member, Some("West"), false)
+    );
 
     // The change log: each write appends to its rooms, with consecutive offsets.
     use app::realtime::protocol::{ChangeOp, Room};

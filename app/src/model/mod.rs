@@ -138,6 +138,8 @@ pub struct Member {
     /// Whether they have an account they can sign in with (false for imported people
     /// who have not yet followed their invite link).
     pub joined: bool,
+    /// Their region (the sales team's regional office), if known.
+    pub region: Option<String>,
 }
 
 /// An invite link: whoever opens `/invite/{token}` while it is live joins with `role`.

@@ -75,7 +75,7 @@ pub fn MembersPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     Ok(list) => view! { <Ready>
                         <table class="records" aria-label="Members">
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Region"</th><th scope="col">"Status"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| {
                                     let id = m.user.id;
@@ -103,6 +103,7 @@ pub fn MembersPage() -> impl IntoView {
                                             <td><Avatar name=name.clone() color=m.user.color.clone()/>" "{name.clone()}</td>
                                             <td>{m.user.email.clone().unwrap_or_else(|| "not joined yet".into())}</td>
                                             <td>{role_cell}</td>
+                                            <td>{m.region.clone().unwrap_or_default()}</td>
                                             <td>{move || status_of(id)}</td>
                                             <td>{format_utc(m.joined_at)}</td>
                                             <td>{editable.then(|| view! {

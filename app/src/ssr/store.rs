@@ -109,6 +109,17 @@ pub enum Upserted {
     Unchanged,
 }
 
+/// A person an import makes a member.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportedPerson {
+    /// Display name, the natural key among the workspace's members.
+    pub name: String,
+    /// Role to give.
+    pub role: Role,
+    /// Region (regional office), if the import knows it.
+    pub region: Option<String>,
+}
+
 /// What importing one person did.
 #[derive(Clone, Debug)]
 pub struct PersonUpsert {
@@ -273,13 +284,14 @@ pub trait Store: Send + Sync + 'static {
         kind: RecordKind,
         rows: Vec<Fields>,
     ) -> Result<Vec<(i64, Upserted)>, DbError>;
-    /// Import: makes each named person a member with the role given, creating accounts
-    /// without e-mail or password for names no member has (matched by display name).
-    /// An existing member whose role differs gets the new role, unless they are the owner.
+    /// Import: makes each named person a member with the role and region given, creating
+    /// accounts without e-mail or password for names no member has (matched by display
+    /// name). An existing member whose role or region differs gets the new ones (the
+    /// owner keeps their role).
     async fn upsert_people(
         &self,
         workspace: i64,
-        people: Vec<(String, Role)>,
+        people: Vec<ImportedPerson>,
     ) -> Result<Vec<PersonUpsert>, DbError>;
 
     // --- change log (realtime) ------------------------------------------------------------

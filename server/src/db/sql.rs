@@ -17,8 +17,8 @@ use app::model::{
 };
 use app::realtime::protocol::{Change, ChangeOp, Position, Room};
 use app::ssr::store::{
-    ChangeSink, DbError, LoggedChange, NewInvite, NewUser, PersonUpsert, Store, Upserted,
-    UserAuthRow,
+    ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Store,
+    Upserted, UserAuthRow,
 };
 use async_trait::async_trait;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -867,7 +867,7 @@ impl Store for SqlStore {
 
     async fn members(&self, workspace: i64) -> Result<Vec<Member>, DbError> {
         let mut sql = Sql::new(&format!(
-            "SELECT {USER_COLUMNS}, m.role, m.joined_at, \
+            "SELECT {USER_COLUMNS}, m.role, m.joined_at, m.region, \
              CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS joined \
              FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = "
         ));
@@ -881,6 +881,7 @@ impl Store for SqlStore {
                     role: role_from(&r.try_get::<String, _>("role")?)?,
                     joined_at: r.try_get("joined_at")?,
                     joined: r.try_get::<i64, _>("joined")? == 1,
+                    region: r.try_get("region")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -1389,59 +1390,69 @@ impl Store for SqlStore {
     async fn upsert_people(
         &self,
         workspace: i64,
-        people: Vec<(String, Role)>,
+        people: Vec<ImportedPerson>,
     ) -> Result<Vec<PersonUpsert>, DbError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let mut sql = Sql::new(
-            "SELECT u.id, u.display_name, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.workspace_id = ",
+            "SELECT u.id, u.display_name, m.role, m.region FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ",
         );
         sql.bind(workspace);
-        let mut members: HashMap<String, (i64, Role)> = HashMap::new();
+        let mut members: HashMap<String, (i64, Role, Option<String>)> = HashMap::new();
         for row in sql.all(&mut *tx).await? {
             let name: String = row.try_get("display_name").map_err(db_error)?;
             let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
                 .map_err(db_error)?;
-            members.insert(name, (row.try_get("id").map_err(db_error)?, role));
+            let region: Option<String> = row.try_get("region").map_err(db_error)?;
+            members.insert(name, (row.try_get("id").map_err(db_error)?, role, region));
         }
         let mut out = Vec::with_capacity(people.len());
-        for (name, role) in people {
-            let outcome = match members.get(&name).copied() {
-                Some((id, current)) if current == role || current == Role::Owner => PersonUpsert {
-                    user_id: id,
-                    outcome: Upserted::Unchanged,
-                },
-                Some((id, _)) => {
-                    let mut sql = Sql::new("UPDATE memberships SET role = ");
-                    sql.bind(role.as_str())
-                        .push(" WHERE workspace_id = ")
-                        .bind(workspace)
-                        .push(" AND user_id = ")
-                        .bind(id);
-                    sql.run(&mut *tx).await?;
-                    members.insert(name, (id, role));
-                    PersonUpsert {
-                        user_id: id,
-                        outcome: Upserted::Updated,
+        for person in people {
+            let (id, outcome, role) = match members.get(&person.name).cloned() {
+                Some((id, current, region)) => {
+                    let role = if current == Role::Owner {
+                        current
+                    } else {
+                        person.role
+                    };
+                    if role == current && region == person.region {
+                        (id, Upserted::Unchanged, role)
+                    } else {
+                        let mut sql = Sql::new("UPDATE memberships SET role = ");
+                        sql.bind(role.as_str())
+                            .push(", region = ")
+                            .bind(Arg::Text(person.region.clone()));
+                        sql.push(" WHERE workspace_id = ")
+                            .bind(workspace)
+                            .push(" AND user_id = ")
+                            .bind(id);
+                        sql.run(&mut *tx).await?;
+                        (id, Upserted::Updated, role)
                     }
                 }
                 None => {
                     let mut sql = Sql::new("INSERT INTO users (display_name, created_at) VALUES (");
-                    sql.bind(name.clone())
+                    sql.bind(person.name.clone())
                         .push(", ")
                         .bind(now)
                         .push(") RETURNING id");
                     let id: i64 = sql.one(&mut *tx).await?.try_get("id").map_err(db_error)?;
-                    Self::add_member_in(&mut tx, workspace, id, role, now).await?;
-                    members.insert(name, (id, role));
-                    PersonUpsert {
-                        user_id: id,
-                        outcome: Upserted::Created,
-                    }
+                    Self::add_member_in(&mut tx, workspace, id, person.role, now).await?;
+                    let mut sql = Sql::new("UPDATE memberships SET region = ");
+                    sql.bind(Arg::Text(person.region.clone()))
+                        .push(" WHERE workspace_id = ")
+                        .bind(workspace);
+                    sql.push(" AND user_id = ").bind(id);
+                    sql.run(&mut *tx).await?;
+                    (id, Upserted::Created, person.role)
                 }
             };
-            out.push(outcome);
+            members.insert(person.name, (id, role, person.region));
+            out.push(PersonUpsert {
+                user_id: id,
+                outcome,
+            });
         }
         let mut logged = Vec::new();
         if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {

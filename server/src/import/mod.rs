@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use app::model::import::{FileReport, ImportReport, InviteLink, RowProblem};
 use app::model::{now_ms, Fields, RecordKind, Role, Value, Workspace};
-use app::ssr::store::{DbError, NewInvite, Store, Upserted};
+use app::ssr::store::{DbError, ImportedPerson, NewInvite, Store, Upserted};
 
 /// The files an import reads, in the order it reads them (later files refer to earlier).
 pub const FILES: [&str; 4] = [
@@ -388,15 +388,19 @@ fn account_parents(rows: &[RawRow], customers: &HashMap<String, i64>) -> Vec<Row
     out
 }
 
-/// The sales team: managers become admins, agents members; returns name -> user id.
+/// The sales team: managers become admins and agents members, each with their regional
+/// office as region (a manager takes their team's). Returns the people imported.
 async fn sales_teams(
     store: &dyn Store,
     ws: &Workspace,
     rows: Vec<RawRow>,
     report: &mut FileReport,
-) -> Result<Vec<(String, Role)>, ImportError> {
-    let mut managers: Vec<String> = Vec::new();
-    let mut agents: Vec<(u64, String)> = Vec::new();
+) -> Result<Vec<ImportedPerson>, ImportError> {
+    let region = |raw: &HashMap<String, String>| {
+        Some(raw["regional_office"].trim().to_string()).filter(|r| !r.is_empty())
+    };
+    let mut managers: Vec<ImportedPerson> = Vec::new();
+    let mut agents: Vec<ImportedPerson> = Vec::new();
     for (line, raw) in rows {
         let agent = raw["sales_agent"].trim().to_string();
         if agent.is_empty() {
@@ -412,30 +416,37 @@ async fn sales_teams(
                 reason: "no manager".into(),
                 skipped: false,
             });
-        } else if !managers.contains(&manager) {
-            managers.push(manager);
+        } else if !managers.iter().any(|m| m.name == manager) {
+            managers.push(ImportedPerson {
+                name: manager,
+                role: Role::Admin,
+                region: region(&raw),
+            });
         }
-        agents.push((line, agent));
+        agents.push(ImportedPerson {
+            name: agent,
+            role: Role::Member,
+            region: region(&raw),
+        });
     }
-    let mut people: Vec<(String, Role)> =
-        managers.iter().map(|m| (m.clone(), Role::Admin)).collect();
+    let mut people = managers.clone();
     people.extend(
         agents
             .iter()
-            .filter(|(_, a)| !managers.contains(a))
-            .map(|(_, a)| (a.clone(), Role::Member)),
+            .filter(|a| !managers.iter().any(|m| m.name == a.name))
+            .cloned(),
     );
     let outcomes = store.upsert_people(ws.id, people.clone()).await?;
     let by_name: HashMap<&str, Upserted> = people
         .iter()
         .zip(&outcomes)
-        .map(|((n, _), o)| (n.as_str(), o.outcome))
+        .map(|(p, o)| (p.name.as_str(), o.outcome))
         .collect();
-    for (_, agent) in &agents {
+    for agent in &agents {
         count(
             report,
             by_name
-                .get(agent.as_str())
+                .get(agent.name.as_str())
                 .copied()
                 .unwrap_or(Upserted::Unchanged),
         );
@@ -595,7 +606,7 @@ pub async fn import_files(
             ][..],
         ),
     ]);
-    let mut imported_people: Vec<(String, Role)> = Vec::new();
+    let mut imported_people: Vec<ImportedPerson> = Vec::new();
     for file in FILES {
         let Some(text) = files.get(file) else {
             continue;
@@ -674,7 +685,7 @@ async fn invite_links(
     store: &dyn Store,
     ws: &Workspace,
     actor: Option<i64>,
-    people: &[(String, Role)],
+    people: &[ImportedPerson],
 ) -> Result<Vec<InviteLink>, ImportError> {
     if people.is_empty() {
         return Ok(Vec::new());
@@ -688,7 +699,7 @@ async fn invite_links(
         .collect();
     let invites = store.invites(ws.id).await?;
     let mut links = Vec::new();
-    for (name, _) in people {
+    for ImportedPerson { name, .. } in people {
         let Some(m) = members.get(name).filter(|m| !m.joined) else {
             continue;
         };
