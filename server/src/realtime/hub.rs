@@ -168,6 +168,18 @@ impl Hub {
         self.deliver(room, Delivery { position, frame });
     }
 
+    /// Broadcasts a presence diff: who joined (or changed) and who left the room.
+    fn announce(&self, room: Room, joins: Vec<PresenceEntry>, leaves: Vec<i64>) {
+        self.broadcast(
+            room,
+            &ServerFrame::PresenceDiff {
+                room,
+                joins,
+                leaves,
+            },
+        );
+    }
+
     /// Adds socket `socket` of the user in `entry` to the room's presence. Returns
     /// everyone present. Announces a join unless the user was already present (another
     /// tab, or back within the grace period).
@@ -191,14 +203,7 @@ impl Hub {
             (!was_present || changed, everyone)
         };
         if announce {
-            self.broadcast(
-                room,
-                &ServerFrame::PresenceDiff {
-                    room,
-                    joins: vec![entry],
-                    leaves: Vec::new(),
-                },
-            );
+            self.announce(room, vec![entry], Vec::new());
         }
         everyone
     }
@@ -217,14 +222,7 @@ impl Hub {
             }
         };
         if changed {
-            self.broadcast(
-                room,
-                &ServerFrame::PresenceDiff {
-                    room,
-                    joins: vec![entry],
-                    leaves: Vec::new(),
-                },
-            );
+            self.announce(room, vec![entry], Vec::new());
         }
     }
 
@@ -259,14 +257,7 @@ impl Hub {
                 }
             };
             if gone {
-                hub.broadcast(
-                    room,
-                    &ServerFrame::PresenceDiff {
-                        room,
-                        joins: Vec::new(),
-                        leaves: vec![user],
-                    },
-                );
+                hub.announce(room, Vec::new(), vec![user]);
                 hub.release(room);
             }
         });
