@@ -80,6 +80,23 @@ impl AppError {
         }
     }
 
+    /// The HTTP status this error is answered with, so other clients, proxies and
+    /// monitoring tell a refusal from a failure: 401 signed out, 403 forbidden, 404 not
+    /// found, 409 conflict, 422 validation, 429 rate limited, 400 a malformed request,
+    /// 500 only for internal errors.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::Validation { .. } => 422,
+            AppError::Conflict(_) => 409,
+            AppError::RateLimited { .. } => 429,
+            AppError::Request(_) => 400,
+            AppError::Internal => 500,
+        }
+    }
+
     /// The field a validation error names, if this is one.
     pub fn field(&self) -> Option<&str> {
         match self {

@@ -72,6 +72,62 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "TANDEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Networks of proxies (nginx, a load balancer) whose `Forwarded`, `X-Forwarded-For`
+    /// and `X-Forwarded-Host` headers are believed, as CIDRs separated by commas
+    /// (`10.0.0.0/8,127.0.0.1/32`). Headers from other peers are ignored.
+    #[arg(long, env = "TANDEM_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// The origin browsers reach Tandem at (`https://crm.example.com`); when set, the
+    /// same-origin check compares with it instead of the request's host.
+    #[arg(long, env = "TANDEM_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+    /// WebSockets one user may hold open at once (the fan-out benchmark needs more).
+    #[arg(long, env = "TANDEM_MAX_SOCKETS_PER_USER", default_value_t = 20)]
+    pub max_sockets_per_user: usize,
+    /// WebSockets one client address may hold open at once.
+    #[arg(long, env = "TANDEM_MAX_SOCKETS_PER_IP", default_value_t = 200)]
+    pub max_sockets_per_ip: usize,
+    /// Rooms one WebSocket may be subscribed to at once.
+    #[arg(
+        long,
+        env = "TANDEM_MAX_SUBSCRIPTIONS_PER_SOCKET",
+        default_value_t = 100
+    )]
+    pub max_subscriptions_per_socket: usize,
+    /// Writing server-function calls a second one user may make, sustained (bursts of
+    /// five times as many pass).
+    #[arg(long, env = "TANDEM_WRITES_PER_USER_PER_SECOND", default_value_t = 20)]
+    pub writes_per_user_per_second: u32,
+    /// Sign-ups a minute from one client address.
+    #[arg(long, env = "TANDEM_SIGNUPS_PER_IP_PER_MINUTE", default_value_t = 20)]
+    pub signups_per_ip_per_minute: u32,
+}
+
+impl ServeArgs {
+    /// The server's settings from these flags.
+    ///
+    /// Errors: a trusted proxy or the public origin does not parse (the message names it).
+    pub fn settings(&self) -> Result<crate::state::Settings, String> {
+        let defaults = crate::state::Settings::default();
+        Ok(crate::state::Settings {
+            secure_cookies: self.secure_cookies,
+            proxy: crate::auth::ProxyConfig::parse(
+                &self.trusted_proxies,
+                self.public_origin.as_deref(),
+            )?,
+            hub: crate::realtime::HubConfig {
+                max_sockets_per_user: self.max_sockets_per_user,
+                max_sockets_per_ip: self.max_sockets_per_ip,
+                max_subscriptions_per_socket: self.max_subscriptions_per_socket,
+                ..defaults.hub
+            },
+            limits: app::ssr::auth::LimitConfig {
+                writes_per_user_per_second: self.writes_per_user_per_second,
+                signups_per_ip_per_minute: self.signups_per_ip_per_minute,
+                ..defaults.limits
+            },
+        })
+    }
 }
 
 /// Flags of `tandem import`.

@@ -1,5 +1,6 @@
 //! The error of plain axum routes (upload, health): an [`AppError`] answered with its
-//! HTTP status and the same JSON body server functions use.
+//! HTTP status and the same JSON body server functions use; and the middleware that
+//! gives server functions' errors the same statuses.
 
 use app::error::AppError;
 use axum::http::StatusCode;
@@ -18,15 +19,34 @@ impl<E: Into<AppError>> From<E> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = match &self.0 {
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::Validation { .. } | AppError::Request(_) => StatusCode::BAD_REQUEST,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.0)).into_response()
     }
+}
+
+/// Server functions answer every error with 500 and the error's JSON body; this gives
+/// each the HTTP status of its kind ([`AppError::status`]: 401, 403, 404, 409, 422, 429,
+/// 400, and 500 only for internal errors), with the body unchanged, so other clients,
+/// proxies and monitoring tell a refusal from a failure. Leptos' own client decodes any
+/// 4xx or 5xx body as the error.
+pub async fn server_fn_status(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 1024 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response(),
+    };
+    if let Ok(e) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(e.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -36,8 +36,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const SESSION_COOKIE: &str = "tandem.sid";
 
 /// The whole application as an axum router: pages and server functions (Leptos), the
-/// import upload, `/healthz` and `/readyz`, static files; with sessions, the same-origin
-/// check, compression, a body size limit and request tracing.
+/// import upload, `/ws`, `/healthz` and `/readyz`, static files; with sessions, the
+/// client's address and the same-origin check, server functions' error statuses,
+/// compression, a body size limit and request tracing.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let ctx = state.ctx.clone();
@@ -60,7 +61,11 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(auth::same_origin))
+        .layer(axum::middleware::from_fn(error::server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::client_and_origin,
+        ))
         .layer(sessions)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -81,7 +86,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 /// Serves the router on `listener` until `shutdown` completes, then drains open requests.
-/// Also deletes expired sessions every hour.
+/// Also deletes expired sessions every hour and prunes the rate limiters every minute.
 ///
 /// Errors: the listener fails.
 pub async fn serve(
@@ -93,6 +98,14 @@ pub async fn serve(
     let sessions = state.db.sessions.clone();
     let cleanup =
         tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
+    let limits = state.ctx.limits.clone();
+    let prune = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.prune();
+        }
+    });
     let app = router(state);
     let result = axum::serve(
         listener,
@@ -101,5 +114,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     cleanup.abort();
+    prune.abort();
     result
 }

@@ -1,12 +1,30 @@
-//! The router's shared state: Leptos options, the database and what server functions get
-//! through context.
+//! The router's shared state: Leptos options, the database, the realtime hub, the proxy
+//! settings and what server functions get through context.
 
+use std::sync::Arc;
+
+use app::ssr::auth::{LimitConfig, Limits};
 use app::ssr::ServerContext;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::auth::ProxyConfig;
 use crate::db::Database;
 use crate::realtime::{bus::InProcessBus, Hub, HubConfig};
+
+/// How the server is set up beyond its database: flags of `tandem serve`, or a test's
+/// choice. `Settings::default()` is what `tandem serve` does without flags.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Whether the session cookie is marked `Secure`.
+    pub secure_cookies: bool,
+    /// The realtime hub's timings and caps.
+    pub hub: HubConfig,
+    /// Rate limits and the password hashing queue.
+    pub limits: LimitConfig,
+    /// Trusted proxies and the public origin.
+    pub proxy: ProxyConfig,
+}
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -20,34 +38,30 @@ pub struct AppState {
     /// Whether the session cookie is marked `Secure`.
     pub secure_cookies: bool,
     /// The realtime hub (also the store's change sink).
-    pub hub: std::sync::Arc<Hub>,
+    pub hub: Arc<Hub>,
+    /// Trusted proxies and the public origin.
+    pub proxy: Arc<ProxyConfig>,
 }
 
 impl AppState {
-    /// State for a database, with default limits and a single-node hub.
-    pub fn new(leptos_options: LeptosOptions, db: Database, secure_cookies: bool) -> Self {
-        Self::with_hub(leptos_options, db, secure_cookies, HubConfig::default())
-    }
-
-    /// State with a hub configured as given (tests shorten its timings).
-    pub fn with_hub(
-        leptos_options: LeptosOptions,
-        db: Database,
-        secure_cookies: bool,
-        hub: HubConfig,
-    ) -> Self {
-        let hub = Hub::new(hub, std::sync::Arc::new(InProcessBus));
+    /// State for a database with a single-node hub. Starts the hub's head check, so it
+    /// must be called inside the runtime.
+    pub fn new(leptos_options: LeptosOptions, db: Database, settings: Settings) -> Self {
+        let hub = Hub::new(settings.hub, Arc::new(InProcessBus));
         db.store.set_change_sink(hub.clone());
+        hub.start(db.store.clone());
         let ctx = ServerContext {
             store: db.store.clone(),
-            login_limiter: std::sync::Arc::new(app::ssr::auth::LoginLimiter::default()),
+            limits: Arc::new(Limits::new(&settings.limits)),
+            access: hub.clone(),
         };
         AppState {
             leptos_options,
             db,
             ctx,
-            secure_cookies,
+            secure_cookies: settings.secure_cookies,
             hub,
+            proxy: Arc::new(settings.proxy),
         }
     }
 }

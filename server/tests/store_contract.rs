@@ -14,6 +14,7 @@ fn text(s: &str) -> Value {
 
 fn person(name: &str, role: Role, region: Option<&str>) -> ImportedPerson {
     ImportedPerson {
+        key: name.into(),
         name: name.into(),
         role,
         region: region.map(str::to_string),
@@ -552,7 +553,12 @@ async fn contract(store: &dyn Store) {
         .expect("people");
     assert_eq!(
         (people[0].outcome, people[1].outcome),
-        (Upserted::Created, Upserted::Unchanged),
+        (Upserted::Created, Upserted::Created),
+        "people are matched by import key, never by a display name (the owner is also Ann)"
+    );
+    assert_eq!(
+        store.role(ws.id, ann.id).await.expect("role"),
+        Some(Role::Owner),
         "the owner keeps their role"
     );
     let people = store
@@ -603,9 +609,18 @@ async fn contract(store: &dyn Store) {
         (before.epoch, before.offset + 2)
     );
     let changes = store
-        .room_changes(room, after.epoch, before.offset, after.offset)
+        .room_changes(room, after.epoch, before.offset, after.offset, 100)
         .await
         .expect("changes");
+    let paged = store
+        .room_changes(room, after.epoch, before.offset, after.offset, 1)
+        .await
+        .expect("a page of changes");
+    assert_eq!(
+        paged.iter().map(|c| c.position.offset).collect::<Vec<_>>(),
+        vec![before.offset + 1],
+        "replay is paged"
+    );
     let ops: Vec<(i64, ChangeOp, Vec<String>)> = changes
         .iter()
         .map(|c| (c.position.offset, c.change.op, c.change.fields.clone()))
@@ -631,7 +646,7 @@ async fn contract(store: &dyn Store) {
         .expect("record room");
     assert_eq!(own.offset, 2, "the record's own room has its two changes");
     assert!(store
-        .room_changes(room, after.epoch + 1, 0, after.offset)
+        .room_changes(room, after.epoch + 1, 0, after.offset, 100)
         .await
         .expect("other epoch")
         .is_empty());
@@ -644,6 +659,23 @@ async fn contract(store: &dyn Store) {
     );
     let fresh = store.room_head(Room::User(ann.id)).await.expect("new room");
     assert_eq!(fresh.offset, 0);
+    assert_eq!(
+        fresh.epoch, before.epoch,
+        "a room never written to has the database's epoch, which its first event keeps"
+    );
+    assert!(
+        store
+            .room_heads(&[Room::User(ann.id)])
+            .await
+            .expect("heads")
+            .is_empty(),
+        "reading a head writes nothing"
+    );
+    let heads = store
+        .room_heads(&[room, Room::User(ann.id)])
+        .await
+        .expect("heads");
+    assert_eq!(heads, vec![(room, after)]);
 }
 
 #[tokio::test]

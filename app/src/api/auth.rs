@@ -21,9 +21,10 @@ pub struct SignedIn {
 /// workspace; when the invite was made for an imported person, the new account takes
 /// over that person's account and records.
 ///
-/// Errors: `Validation` on `email` (malformed or taken), `password` (fewer than 8
-/// characters), `display_name` or `token` (invite no longer valid); `NotFound` for an
-/// unknown invite.
+/// Errors: `Validation` on `email` (malformed, over 254 characters or taken),
+/// `password` (fewer than 8 or more than 200 characters), `display_name` or `token`
+/// (invite no longer valid); `NotFound` for an unknown invite; `RateLimited` past 20
+/// sign-ups a minute from one address or when the hashing queue is full.
 #[server(prefix = "/api", endpoint = "sign_up", input = Json)]
 pub async fn sign_up(
     email: String,
@@ -32,12 +33,15 @@ pub async fn sign_up(
     invite: Option<String>,
 ) -> Result<SignedIn, AppError> {
     use crate::ssr::{self, auth, store::NewUser, DbError};
+    auth::check_sizes(&email, &password)?;
     let email = auth::normalize_email(&email)?;
     auth::check_password(&password)?;
     let display_name = auth::normalize_name("display_name", &display_name)?;
-    let store = ssr::store()?;
+    let ctx = ssr::server_context()?;
+    let store = ctx.store.clone();
     let session = ssr::session().await?;
-    let hash = auth::hash_password(password).await?;
+    ctx.limits.check_signup(ssr::client_ip().await)?;
+    let hash = auth::hash_password(&ctx.limits.hashing, password).await?;
     let now = crate::model::now_ms();
     let taken = |e: DbError| match e {
         DbError::Conflict(_) => AppError::invalid(
@@ -90,22 +94,21 @@ pub async fn sign_up(
 
 /// Signs in with e-mail and password, rotating the session id.
 ///
-/// Errors: `Validation` on `password` for a wrong e-mail or password (the same message
-/// for both); `RateLimited` after 5 attempts a minute for one e-mail or 30 for one address.
+/// Errors: `Validation` on `email` or `password` for oversized input (checked before any
+/// other work), on `password` for a wrong e-mail or password (the same message for
+/// both); `RateLimited` after 5 attempts a minute for one e-mail or 30 for one address
+/// (the client's, behind a trusted proxy), or when the hashing queue is full.
 #[server(prefix = "/api", endpoint = "log_in", input = Json)]
 pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppError> {
     use crate::ssr;
-    let email = email.trim().to_lowercase();
+    ssr::auth::check_sizes(&email, &password)?;
     let ctx = ssr::server_context()?;
     let session = ssr::session().await?;
-    let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|c| c.0.ip());
-    ctx.login_limiter.check(&email, ip)?;
+    ctx.limits.check_login(&email, ssr::client_ip().await)?;
+    let email = email.trim().to_lowercase();
     let row = ctx.store.user_by_email(&email).await?;
     let hash = row.as_ref().and_then(|r| r.password_hash.clone());
-    let ok = ssr::auth::verify_password(password, hash).await?;
+    let ok = ssr::auth::verify_password(&ctx.limits.hashing, password, hash).await?;
     let Some(row) = row.filter(|_| ok) else {
         return Err(AppError::invalid("password", "wrong e-mail or password"));
     };
@@ -121,14 +124,21 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
     Ok(SignedIn { user, next })
 }
 
-/// Signs out: the session is deleted. Never fails for a visitor who is not signed in.
+/// Signs out: the session is deleted and every socket opened with it is closed at once.
+/// Never fails for a visitor who is not signed in.
 #[server(prefix = "/api", endpoint = "log_out", input = Json)]
 pub async fn log_out() -> Result<(), AppError> {
+    let access = crate::ssr::server_context()?.access;
     let session = crate::ssr::session().await?;
+    let id = session.id();
     session
         .flush()
         .await
-        .map_err(|e| crate::ssr::internal("ending a session", e))
+        .map_err(|e| crate::ssr::internal("ending a session", e))?;
+    if let Some(id) = id {
+        access.end_session(&id.to_string());
+    }
+    Ok(())
 }
 
 /// The signed-in account, or `None` for a visitor.

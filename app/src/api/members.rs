@@ -61,8 +61,10 @@ pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
     Ok(store.remove_member(c.workspace.id, user_id).await?)
 }
 
-/// Creates an invite link (admins and the owner) giving `role` (not owner), valid for
-/// `expires_in_days` (1 to 90) and `max_uses` acceptances (1 to 1000).
+/// Creates an invite link (admins and the owner) giving `role` (not owner; admin only by
+/// the owner, as for role changes), valid for `expires_in_days` (1 to 90) and `max_uses`
+/// acceptances (1 to 1000). The link dies with its creator's rights: it is refused at
+/// acceptance once they could no longer make it.
 /// Errors: `Forbidden`, `Validation` on `role`, `expires_in_days` or `max_uses`.
 #[server(prefix = "/api", endpoint = "create_invite", input = Json)]
 pub async fn create_invite(
@@ -75,6 +77,11 @@ pub async fn create_invite(
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     if role == Role::Owner {
         return Err(AppError::invalid("role", "an invite cannot make an owner"));
+    }
+    if role == Role::Admin && c.role != Role::Owner {
+        return Err(AppError::Forbidden(
+            "only the owner can invite admins".into(),
+        ));
     }
     if !(1..=90).contains(&expires_in_days) {
         return Err(AppError::invalid("expires_in_days", "choose 1 to 90 days"));
@@ -132,10 +139,11 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 }
 
 /// Joins the invite's workspace as the signed-in user (a current member keeps their role).
-/// Errors: `Unauthorized`, `NotFound`, `Validation` on `token` when it is no longer valid.
+/// Errors: `Unauthorized`, `NotFound`, `Validation` on `token` when it is no longer valid
+/// (also when its creator lost the rights to make it) or is a claim link.
 #[server(prefix = "/api", endpoint = "accept_invite", input = Json)]
 pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
-    let crate::ssr::Me { user, store } = crate::ssr::require_user().await?;
+    let crate::ssr::Me { user, store } = crate::ssr::require_writer().await?;
     match store
         .accept_invite(token.trim(), user.id, crate::model::now_ms())
         .await

@@ -8,9 +8,10 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
-use crate::model::{Choice, FieldChange, Fields, Page, Record, RecordKind, RecordQuery};
+use crate::model::{Choice, FieldChange, Fields, Page, Record, RecordAt, RecordKind, RecordQuery};
 
-/// A page of a workspace's live records of `kind` (any member).
+/// A page of a workspace's live records of `kind` (any member), with the workspace
+/// room's position read before the rows (subscribe `since` it to miss nothing).
 /// Errors: `Unauthorized`, `NotFound`, `Validation` for an unknown sort or filter field.
 #[server(prefix = "/api", endpoint = "list_records", input = Json)]
 pub async fn list_records(
@@ -18,16 +19,24 @@ pub async fn list_records(
     kind: RecordKind,
     query: RecordQuery,
 ) -> Result<Page<Record>, AppError> {
+    use crate::realtime::protocol::Room;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(c.store.list_records(c.workspace.id, kind, &query).await?)
+    let position = c.store.room_head(Room::Workspace(c.workspace.id)).await?;
+    let mut page = c.store.list_records(c.workspace.id, kind, &query).await?;
+    page.position = Some(position);
+    Ok(page)
 }
 
-/// One record (any member). Errors: `Unauthorized`, `NotFound` (also for another
-/// workspace's id, and for a deleted record).
+/// One record (any member), with its room's position read before it (subscribe `since`
+/// it to miss nothing). Errors: `Unauthorized`, `NotFound` (also for another
+/// workspace's id, and for a deleted record: then saying who deleted it and when).
 #[server(prefix = "/api", endpoint = "get_record", input = Json)]
-pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Record, AppError> {
+pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<RecordAt, AppError> {
+    use crate::realtime::protocol::Room;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(c.store.record(c.workspace.id, kind, id).await?)
+    let position = c.store.room_head(Room::Record(kind, id)).await?;
+    let record = c.store.record(c.workspace.id, kind, id).await?;
+    Ok(RecordAt { record, position })
 }
 
 /// Creates a record (members and up). Values may be typed or text as typed in a form;

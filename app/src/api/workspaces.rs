@@ -32,7 +32,7 @@ pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
 #[server(prefix = "/api", endpoint = "create_workspace", input = Json)]
 pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Workspace, AppError> {
     use crate::ssr::DbError;
-    let crate::ssr::Me { user, store } = crate::ssr::require_user().await?;
+    let crate::ssr::Me { user, store } = crate::ssr::require_writer().await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
     let slug = match slug.filter(|s| !s.trim().is_empty()) {
         Some(s) => check_slug(s.trim())?,

@@ -17,6 +17,10 @@ pub struct ImportReport {
     pub invites: Vec<InviteLink>,
     /// Wall time of the import, milliseconds.
     pub elapsed_ms: u64,
+    /// Set when the import stopped early (the database failed): which file and why.
+    /// Everything the report counts before that file was committed and stays.
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// What happened to the rows of one file.

@@ -11,8 +11,9 @@ pub use record::{
 
 /// A member's role in a workspace, weakest first, so roles compare with `<` and `>=`.
 ///
-/// Viewers read only; members read and write records; admins also manage members and
-/// invites; the owner can also rename the workspace and hand it over.
+/// Viewers read only; members read and write records; admins also manage members,
+/// invites and imports and rename the workspace; the owner also makes and unmakes
+/// admins (directly or by an admin invite) and can hand the workspace over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -20,9 +21,10 @@ pub enum Role {
     Viewer,
     /// Reads and writes records.
     Member,
-    /// Also manages members and invites.
+    /// Also manages members, invites and imports, and renames the workspace.
     Admin,
-    /// Also renames, deletes or hands over the workspace. Exactly one per workspace.
+    /// Also makes and unmakes admins, deletes or hands over the workspace. Exactly one per
+    /// workspace.
     Owner,
 }
 
@@ -198,6 +200,11 @@ pub struct InvitePreview {
 /// One page of a list: `items` are rows `offset .. offset + items.len()` of `total`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
+    /// The position of the list's room (the workspace's) read before the rows: a
+    /// subscription `since` it misses no change made after the rows were read. `None`
+    /// where the store fills a page without it.
+    #[serde(default)]
+    pub position: Option<crate::realtime::protocol::Position>,
     /// The rows of this page.
     pub items: Vec<T>,
     /// Rows matching the query in all pages.
@@ -206,6 +213,18 @@ pub struct Page<T> {
     pub offset: i64,
     /// Page size asked for.
     pub limit: i64,
+}
+
+/// A record with the position of its room read before it, so the page that shows it can
+/// subscribe `since` that position and miss nothing committed in between. On the wire
+/// the record's own fields plus `position`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordAt {
+    /// The record.
+    #[serde(flatten)]
+    pub record: Record,
+    /// Its room's position when it was read.
+    pub position: crate::realtime::protocol::Position,
 }
 
 /// An option of a select control: a record or member id and its label.

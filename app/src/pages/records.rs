@@ -216,11 +216,17 @@ pub fn RecordList(
         move |q| list_records(list_slug.clone(), kind, q),
     );
     // Live: any change to this kind in the workspace (or an import) reloads the page of
-    // rows; the query, and so what the user typed in the filters, stays.
+    // rows; the query, and so what the user typed in the filters, stays. The rows come
+    // with the room's position, so nothing committed after them is missed.
     if let Some(rt) = use_realtime() {
-        rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+        let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
             if affects(&ev, kind) {
                 rows.refetch();
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(Some(position))) = rows.get().map(|r| r.map(|p| p.position)) {
+                listener.resume(position);
             }
         });
     }
@@ -486,7 +492,11 @@ fn RecordDetail(kind: RecordKind) -> impl IntoView {
                 Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <h1>"Not available"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                        Ok((record, choices, related)) => view! { <RecordView kind slug record choices related can_write list_path/> }.into_any(),
+                        Ok((record, choices, related)) => {
+                            let position = record.as_ref().map(|r| r.position);
+                            let record = record.map(|r| r.record);
+                            view! { <RecordView kind slug record position choices related can_write list_path/> }.into_any()
+                        }
                     }
                 })
             }}
@@ -499,6 +509,8 @@ fn RecordView(
     kind: RecordKind,
     slug: String,
     record: Option<Record>,
+    /// The record room's position when `record` was read.
+    position: Option<crate::realtime::protocol::Position>,
     choices: crate::api::records::FormChoices,
     related: Option<Page<Record>>,
     can_write: bool,
@@ -549,7 +561,8 @@ fn RecordView(
     if let (Some(rt), Some(id)) = (use_realtime(), record_id) {
         let room = Room::Record(kind, id);
         let refetch_slug = slug.clone();
-        rt.listen(room, move |ev| match ev {
+        let listener = StoredValue::new(None::<crate::realtime::RoomListener>);
+        let listening = rt.listen(room, move |ev| match ev {
             RoomEvent::Change(c) => {
                 let workspace =
                     Room::Workspace(c.record.as_ref().map(|r| r.workspace_id).unwrap_or(0));
@@ -574,16 +587,27 @@ fn RecordView(
             RoomEvent::Resync => {
                 let slug = refetch_slug.clone();
                 leptos::task::spawn_local(async move {
-                    if let Ok(r) = get_record(slug, kind, id).await {
-                        remote.set(Some(RemoteUpdate {
-                            record: r,
-                            by: "a colleague".into(),
-                            mine: false,
-                        }));
+                    match get_record(slug, kind, id).await {
+                        Ok(r) => {
+                            remote.set(Some(RemoteUpdate {
+                                record: r.record,
+                                by: "a colleague".into(),
+                                mine: false,
+                            }));
+                            if let Some(l) = listener.get_value() {
+                                l.resume(r.position);
+                            }
+                        }
+                        Err(AppError::NotFound(_)) => deleted.set(true),
+                        Err(_) => {}
                     }
                 });
             }
         });
+        listener.set_value(Some(listening));
+        if let Some(position) = position {
+            listening.resume(position);
+        }
     }
     view! {
         <header class="page-header">
@@ -680,9 +704,22 @@ fn DealBoard() -> impl IntoView {
         })
         .collect();
     if let Some(rt) = use_realtime() {
-        rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+        let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
             if affects(&ev, RecordKind::Deal) {
                 refresh.update(|n| *n += 1);
+            }
+        });
+        // The board is as new as its oldest column.
+        let resources: Vec<PageResource> = columns.iter().map(|(_, r)| *r).collect();
+        Effect::new(move |_| {
+            let positions: Option<Vec<_>> = resources
+                .iter()
+                .map(|r| r.get().and_then(|p| p.ok()).and_then(|p| p.position))
+                .collect();
+            if let Some(oldest) =
+                positions.and_then(|ps| ps.into_iter().min_by_key(|p| (p.epoch, p.offset)))
+            {
+                listener.resume(oldest);
             }
         });
     }

@@ -3,12 +3,18 @@
 //! applies each room's events exactly once and in order, and queues frames while
 //! disconnected. Components use it through the [`Realtime`] handle from context; during
 //! server rendering the handle does nothing.
+//!
+//! Each listener of a room keeps its own position: a page that loaded its data at a
+//! position (its loader read the room's head before the data) calls
+//! [`RoomListener::resume`] with it, and the client asks the server to replay from there
+//! if its stream started later, so a write committed between the page's query and the
+//! socket's subscribe is never missed; what a listener already has is skipped.
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-use super::protocol::{Change, ClientFrame, Editing, PresenceEntry, Room, Status};
+use super::protocol::{Change, ClientFrame, Editing, Position, PresenceEntry, Room, Status};
 
 /// What the connection indicator shows.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -65,15 +71,20 @@ impl Realtime {
 
     /// Listens to a room for the life of the calling component: subscribes (resuming
     /// where the tab left off) and calls `on_event` for each change, in order, and on
-    /// resync. Does nothing during server rendering.
-    pub fn listen(&self, room: Room, on_event: impl Fn(RoomEvent) + 'static) {
+    /// resync (then reload, and call [`RoomListener::resume`] with the new data's
+    /// position). Does nothing during server rendering.
+    pub fn listen(&self, room: Room, on_event: impl Fn(RoomEvent) + 'static) -> RoomListener {
         #[cfg(feature = "hydrate")]
         {
             let id = browser::listen(room, std::rc::Rc::new(on_event));
             on_cleanup(move || browser::unlisten(room, id));
+            RoomListener { room, id }
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (room, on_event);
+        {
+            let _ = on_event;
+            RoomListener { room, id: 0 }
+        }
     }
 
     /// Tells a room this user is typing (in `field`, if given); queued while offline.
@@ -97,6 +108,26 @@ impl Realtime {
         );
         #[cfg(not(feature = "hydrate"))]
         let _ = (status, page, editing, ClientFrame::Ping);
+    }
+}
+
+/// One listener of a room, from [`Realtime::listen`]. Cheap to copy.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomListener {
+    room: Room,
+    id: u64,
+}
+
+impl RoomListener {
+    /// Tells the client that this listener's data reflects every event of the room up
+    /// to `position` (the position its loader returned): events after it are delivered,
+    /// those at or before it are not, and anything the socket's stream started after is
+    /// replayed from the server.
+    pub fn resume(&self, position: Position) {
+        #[cfg(feature = "hydrate")]
+        browser::resume(self.room, self.id, position);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (self.room, self.id, position);
     }
 }
 
@@ -151,10 +182,69 @@ mod browser {
 
     type Listener = Rc<dyn Fn(RoomEvent)>;
 
+    /// One listener and the last position it has (from its data or from events).
+    struct Entry {
+        id: u64,
+        f: Listener,
+        /// `None` until subscribed (or after a resync) if its data brought none.
+        applied: Option<Position>,
+    }
+
+    /// A room this tab is in.
     struct Sub {
-        /// Last applied position; `None` until subscribed (or after a resync).
-        position: Option<Position>,
-        listeners: Vec<(u64, Listener)>,
+        listeners: Vec<Entry>,
+        /// The server delivers every event after this position (the head of the last
+        /// `subscribed`, or the `since` it was asked to replay from); `None` while no
+        /// subscription stands (not yet, after a resync, or refused).
+        stream_from: Option<Position>,
+        /// A subscribe was sent and its `subscribed` has not arrived; `asked` is its `since`.
+        pending: bool,
+        asked: Option<Position>,
+    }
+
+    impl Sub {
+        fn new() -> Self {
+            Sub {
+                listeners: Vec::new(),
+                stream_from: None,
+                pending: false,
+                asked: None,
+            }
+        }
+
+        /// The oldest position a listener has, if every listener has one of one epoch.
+        fn oldest(&self) -> Option<Position> {
+            let mut oldest: Option<Position> = None;
+            for e in &self.listeners {
+                let a = e.applied?;
+                match oldest {
+                    Some(o) if o.epoch != a.epoch => return None,
+                    Some(o) if o.offset <= a.offset => {}
+                    _ => oldest = Some(a),
+                }
+            }
+            oldest
+        }
+
+        /// The subscribe frame that makes the server deliver what every listener lacks,
+        /// marking it pending; `None` when the stream already covers them.
+        fn catch_up(&mut self, room: Room) -> Option<ClientFrame> {
+            if self.pending {
+                return None;
+            }
+            let since = self.oldest();
+            let covered = match (self.stream_from, since) {
+                (Some(from), Some(s)) => from.epoch == s.epoch && from.offset <= s.offset,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if covered {
+                return None;
+            }
+            self.pending = true;
+            self.asked = since;
+            Some(ClientFrame::Subscribe { room, since })
+        }
     }
 
     struct Client {
@@ -372,10 +462,14 @@ mod browser {
             if let Some(p) = c.presence.clone() {
                 raw_send(c, &p);
             }
-            let subs: Vec<(Room, Option<Position>)> =
-                c.rooms.iter().map(|(r, s)| (*r, s.position)).collect();
-            for (room, since) in subs {
-                raw_send(c, &frame(&ClientFrame::Subscribe { room, since }));
+            let mut frames = Vec::new();
+            for (room, sub) in c.rooms.iter_mut() {
+                sub.stream_from = None;
+                sub.pending = false;
+                frames.extend(sub.catch_up(*room));
+            }
+            for f in frames {
+                raw_send(c, &frame(&f));
             }
             while let Some(text) = c.queue.pop_front() {
                 raw_send(c, &text);
@@ -387,24 +481,44 @@ mod browser {
         with(|c| {
             let id = c.next_listener;
             c.next_listener += 1;
-            let sub = c.rooms.entry(room).or_insert_with(|| Sub {
-                position: None,
-                listeners: Vec::new(),
+            let sub = c.rooms.entry(room).or_insert_with(Sub::new);
+            // Until its data says otherwise, a new listener starts where the stream is.
+            let applied = sub
+                .stream_from
+                .and(sub.listeners.iter().find_map(|e| e.applied));
+            sub.listeners.push(Entry {
+                id,
+                f: listener,
+                applied,
             });
-            sub.listeners.push((id, listener));
-            if sub.listeners.len() == 1 {
-                raw_send(c, &frame(&ClientFrame::Subscribe { room, since: None }));
+            if let Some(f) = sub.catch_up(room) {
+                raw_send(c, &frame(&f));
             }
             id
         })
         .unwrap_or(0)
     }
 
+    /// A listener's data reflects the room up to `position`.
+    pub fn resume(room: Room, id: u64, position: Position) {
+        with(|c| {
+            let Some(sub) = c.rooms.get_mut(&room) else {
+                return;
+            };
+            if let Some(e) = sub.listeners.iter_mut().find(|e| e.id == id) {
+                e.applied = Some(position);
+            }
+            if let Some(f) = sub.catch_up(room) {
+                raw_send(c, &frame(&f));
+            }
+        });
+    }
+
     pub fn unlisten(room: Room, id: u64) {
         with(|c| {
             let empty = match c.rooms.get_mut(&room) {
                 Some(sub) => {
-                    sub.listeners.retain(|(i, _)| *i != id);
+                    sub.listeners.retain(|e| e.id != id);
                     sub.listeners.is_empty()
                 }
                 None => false,
@@ -434,9 +548,16 @@ mod browser {
                 presence,
             } => {
                 if let Some(sub) = c.rooms.get_mut(&room) {
-                    // Resuming keeps our position (the replay follows); fresh starts at the head.
-                    if sub.position.is_none_or(|p| p.epoch != position.epoch) {
-                        sub.position = Some(position);
+                    sub.pending = false;
+                    let asked = sub.asked.take().filter(|a| a.epoch == position.epoch);
+                    sub.stream_from = Some(asked.unwrap_or(position));
+                    for e in &mut sub.listeners {
+                        if e.applied.is_none_or(|a| a.epoch != position.epoch) {
+                            e.applied = Some(position);
+                        }
+                    }
+                    if let Some(f) = sub.catch_up(room) {
+                        raw_send(c, &frame(&f));
                     }
                 }
                 c.handle.presence.update(|p| {
@@ -451,35 +572,53 @@ mod browser {
                 let Some(sub) = c.rooms.get_mut(&room) else {
                     return;
                 };
-                match sub.position {
-                    Some(p) if p.epoch == position.epoch && position.offset == p.offset + 1 => {
-                        sub.position = Some(position);
-                        for (_, l) in &sub.listeners {
-                            calls.push((l.clone(), RoomEvent::Change(Box::new(change.clone()))));
+                let mut gap = false;
+                for e in &mut sub.listeners {
+                    match e.applied {
+                        Some(a) if a.epoch == position.epoch && position.offset == a.offset + 1 => {
+                            e.applied = Some(position);
+                            calls.push((e.f.clone(), RoomEvent::Change(Box::new(change.clone()))));
                         }
+                        Some(a) if a.epoch == position.epoch && position.offset <= a.offset => {}
+                        Some(a) if a.epoch == position.epoch => gap = true,
+                        _ => {}
                     }
-                    Some(p) if p.epoch == position.epoch && position.offset <= p.offset => {}
-                    Some(p) => {
-                        // A gap: ask the server to replay from what we have.
-                        raw_send(
-                            c,
-                            &frame(&ClientFrame::Subscribe {
-                                room,
-                                since: Some(p),
-                            }),
-                        );
+                }
+                if gap && !sub.pending {
+                    // A listener lacks events before this one: replay from what it has.
+                    sub.stream_from = None;
+                    if let Some(f) = sub.catch_up(room) {
+                        raw_send(c, &frame(&f));
                     }
-                    None => {}
                 }
             }
             ServerFrame::Resync { room, .. } => {
                 if let Some(sub) = c.rooms.get_mut(&room) {
-                    sub.position = None;
-                    for (_, l) in &sub.listeners {
-                        calls.push((l.clone(), RoomEvent::Resync));
+                    sub.stream_from = None;
+                    sub.pending = true;
+                    sub.asked = None;
+                    for e in &mut sub.listeners {
+                        e.applied = None;
+                        calls.push((e.f.clone(), RoomEvent::Resync));
                     }
                     raw_send(c, &frame(&ClientFrame::Subscribe { room, since: None }));
                 }
+            }
+            ServerFrame::Error {
+                room: Some(room), ..
+            } => {
+                // Access to the room ended (or was refused): listeners reload, and learn
+                // from the server that the data is gone. No resubscribe.
+                if let Some(sub) = c.rooms.get_mut(&room) {
+                    sub.stream_from = None;
+                    sub.pending = true;
+                    for e in &mut sub.listeners {
+                        calls.push((e.f.clone(), RoomEvent::Resync));
+                    }
+                }
+                c.handle.presence.update(|p| {
+                    p.remove(&room);
+                });
             }
             ServerFrame::PresenceDiff {
                 room,

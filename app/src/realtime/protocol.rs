@@ -16,12 +16,19 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 
-/// A room: what a socket subscribes to. On the wire `workspace:{id}`, `customer:{id}`,
-/// `deal:{id}`, `product:{id}` or `user:{id}`.
+/// WebSocket close code sent when the socket's session has ended (signed out, expired):
+/// the client should not reconnect until it signs in again (4000-4999 are the
+/// application's own codes, RFC 6455 section 7.4.2).
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+
+/// A room: what a socket subscribes to. On the wire `workspace:{id}`, `admins:{id}`,
+/// `customer:{id}`, `deal:{id}`, `product:{id}` or `user:{id}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Room {
     /// Everything that happens in a workspace (list and board updates).
     Workspace(i64),
+    /// What only a workspace's admins and owner see (its invite links).
+    Admins(i64),
     /// One record (its page: changes, presence, field focus).
     Record(RecordKind, i64),
     /// One user's personal notifications.
@@ -33,6 +40,7 @@ impl Room {
     pub fn name(&self) -> String {
         match self {
             Room::Workspace(id) => format!("workspace:{id}"),
+            Room::Admins(id) => format!("admins:{id}"),
             Room::Record(kind, id) => format!("{}:{id}", kind.noun()),
             Room::User(id) => format!("user:{id}"),
         }
@@ -44,6 +52,7 @@ impl Room {
         let id: i64 = id.parse().ok().filter(|i| *i > 0)?;
         match prefix {
             "workspace" => Some(Room::Workspace(id)),
+            "admins" => Some(Room::Admins(id)),
             "user" => Some(Room::User(id)),
             other => RecordKind::ALL
                 .into_iter()
@@ -131,6 +140,8 @@ pub enum ChangeOp {
     Bulk,
     /// The workspace's members changed (joined, left, role): `id` is the user's.
     Members,
+    /// The workspace's invite links changed (created, revoked, used): `id` is the invite's.
+    Invites,
 }
 
 /// A committed change, as logged and delivered in `event` frames.
@@ -252,12 +263,18 @@ pub enum ServerFrame {
         /// Why, for logs.
         reason: String,
     },
-    /// A frame was refused; the socket stays open.
+    /// A frame was refused, or access to a room ended; the socket stays open unless the
+    /// code is `too_many_sockets`.
     Error {
-        /// Machine-readable code (`bad_frame`, `forbidden`, `rate_limited`, `version`).
+        /// Machine-readable code (`bad_frame`, `forbidden`, `rate_limited`, `version`,
+        /// `limit`, `too_many_sockets`, `internal`).
         code: String,
         /// For people.
         message: String,
+        /// The room concerned, when the error is about one (`forbidden` for a room the
+        /// user may no longer see: the subscription has ended).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<Room>,
     },
     /// Answer to `ping`.
     Pong,

@@ -1,5 +1,6 @@
-//! Server-only helpers for server functions: the injected context (store, limits), the
-//! signed-in user from the session, workspace authorization, and error mapping.
+//! Server-only helpers for server functions: the injected context (store, limits, the
+//! hub's access control), the signed-in user from the session, workspace authorization
+//! (with the per-user write limit), the client's address, and error mapping.
 
 pub mod auth;
 pub mod store;
@@ -22,8 +23,33 @@ pub const SESSION_USER_KEY: &str = "user_id";
 pub struct ServerContext {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// Log-in attempt limits.
-    pub login_limiter: Arc<auth::LoginLimiter>,
+    /// Rate limits and the password hashing queue.
+    pub limits: Arc<auth::Limits>,
+    /// Ends what open sockets may see when access ends (the realtime hub).
+    pub access: Arc<dyn AccessControl>,
+}
+
+/// Access that ends must end on open sockets too, at once: the realtime hub implements
+/// this, and passes each call to the other nodes through its bus.
+pub trait AccessControl: Send + Sync + 'static {
+    /// Re-authorizes every socket of `user` (after a removal or a role change): rooms they
+    /// may no longer see are dropped with a `forbidden` error frame.
+    fn recheck_user(&self, user: i64);
+    /// Closes every socket opened with the session `session_id` (signed out).
+    fn end_session(&self, session_id: &str);
+}
+
+/// The client's address: the peer's, or the one a trusted proxy forwarded (set by the
+/// server's request middleware as a request extension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The client's address, if the server's middleware set one.
+pub async fn client_ip() -> Option<std::net::IpAddr> {
+    leptos_axum::extract::<axum::Extension<ClientIp>>()
+        .await
+        .ok()
+        .map(|e| e.0 .0)
 }
 
 /// The injected [`ServerContext`]. Call it before the first `.await` of a server
@@ -96,13 +122,27 @@ pub struct Caller {
     pub store: Arc<dyn Store>,
 }
 
+/// The signed-in user, for a call that writes: also counts against the user's write
+/// limit. Errors: `Unauthorized`, `RateLimited`.
+pub async fn require_writer() -> Result<Me, AppError> {
+    let limits = server_context()?.limits;
+    let me = require_user().await?;
+    limits.check_write(me.user.id)?;
+    Ok(me)
+}
+
 /// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
-/// with at least `min` role.
+/// with at least `min` role. A call that needs `Member` or more writes, so it also counts
+/// against the caller's write limit.
 /// Errors: `Unauthorized`; `NotFound` when the workspace does not exist or the caller is
 /// not a member (the two look alike, so slugs do not leak); `Forbidden` when the role is
-/// too weak.
+/// too weak; `RateLimited` past the write limit.
 pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
-    let Me { user, store } = require_user().await?;
+    let Me { user, store } = if min >= Role::Member {
+        require_writer().await?
+    } else {
+        require_user().await?
+    };
     let not_found = || AppError::NotFound(format!("no workspace \"{slug}\" that you belong to"));
     let workspace = match store.workspace_by_slug(slug).await {
         Ok(w) => w,
@@ -168,10 +208,18 @@ impl From<DbError> for AppError {
                     fields,
                 }))
             }
-            DbError::Deleted { .. } => AppError::NotFound("this record has been deleted".into()),
+            DbError::Deleted { by_name, at, .. } => AppError::NotFound(format!(
+                "{} deleted this record at {}",
+                by_name.as_deref().unwrap_or("someone"),
+                crate::model::format_utc(at)
+            )),
             DbError::InviteGone => AppError::invalid(
                 "token",
                 "this invite link has expired, been revoked or been used up",
+            ),
+            DbError::ClaimNotInvite => AppError::invalid(
+                "token",
+                "this link claims an imported account: open it signed out to claim it",
             ),
             DbError::Other(e) => internal("a database call", e),
         }

@@ -46,12 +46,18 @@ pub enum DbError {
     Deleted {
         /// Who deleted it.
         by: Option<i64>,
+        /// Their display name, if known.
+        by_name: Option<String>,
         /// When, Unix milliseconds.
         at: i64,
     },
-    /// The invite is revoked, expired or used up.
+    /// The invite is revoked, expired or used up, or its creator no longer has the
+    /// rights it needs.
     #[error("this invite link is no longer valid")]
     InviteGone,
+    /// A claim link (made for an imported person) was used as a plain invite.
+    #[error("this link claims an imported account; open it signed out to claim it")]
+    ClaimNotInvite,
     /// Anything else: the database failed.
     #[error("database error: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -107,12 +113,19 @@ pub enum Upserted {
     Updated,
     /// The existing record already held these values.
     Unchanged,
+    /// The key matches a record deleted in this workspace; it was not restored and no
+    /// copy was made. Carries the tombstoned record's id.
+    Deleted(i64),
 }
 
 /// A person an import makes a member.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportedPerson {
-    /// Display name, the natural key among the workspace's members.
+    /// The import's own key for the person (the sales agent's name in the source),
+    /// stored on the membership: how a later import finds them again, whatever display
+    /// name they or anyone else chose since.
+    pub key: String,
+    /// Display name given to a placeholder account the import creates.
     pub name: String,
     /// Role to give.
     pub role: Role,
@@ -284,10 +297,13 @@ pub trait Store: Send + Sync + 'static {
         kind: RecordKind,
         rows: Vec<Fields>,
     ) -> Result<Vec<(i64, Upserted)>, DbError>;
-    /// Import: makes each named person a member with the role and region given, creating
-    /// accounts without e-mail or password for names no member has (matched by display
-    /// name). An existing member whose role or region differs gets the new ones (the
-    /// owner keeps their role).
+    /// Import: the workspace's members that an import created, by import key.
+    async fn import_keys(&self, workspace: i64) -> Result<HashMap<String, i64>, DbError>;
+    /// Import: makes each person a member with the role and region given, matched by the
+    /// import key on the membership (never by display name), creating placeholder
+    /// accounts (no e-mail or password) for keys no member has. A placeholder whose role
+    /// or region differs gets the new ones; a real account (one that can sign in, also a
+    /// claimed placeholder) is never changed by an import.
     async fn upsert_people(
         &self,
         workspace: i64,
@@ -298,17 +314,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets where committed changes go (once, at start-up).
     fn set_change_sink(&self, sink: std::sync::Arc<dyn ChangeSink>);
-    /// The room's head: its epoch and last offset (offset 0 before any event). A room
-    /// never written to gets its epoch now.
+    /// The room's head: its epoch and last offset (offset 0 before any event). Reads
+    /// only: a room never written to has the database's epoch and offset 0, which its
+    /// first event keeps.
     async fn room_head(&self, room: Room) -> Result<Position, DbError>;
-    /// The room's logged changes of `epoch` with offsets in `after+1 ..= upto`, in order.
-    /// Fewer than asked means the log no longer holds them (replay impossible).
+    /// The heads of several rooms at once (for the hub's periodic check).
+    async fn room_heads(&self, rooms: &[Room]) -> Result<Vec<(Room, Position)>, DbError>;
+    /// The room's logged changes of `epoch` with offsets in `after+1 ..= upto`, in order,
+    /// at most `limit` of them (replay is paged). Fewer than asked (and than `limit`)
+    /// means the log no longer holds them (replay impossible).
     async fn room_changes(
         &self,
         room: Room,
         epoch: i64,
         after: i64,
         upto: i64,
+        limit: i64,
     ) -> Result<Vec<LoggedChange>, DbError>;
     /// The workspace a record (live or deleted) belongs to. Errors: `NotFound`.
     async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError>;

@@ -1,31 +1,60 @@
-//! Request guards outside server functions: the same-origin check for state-changing
-//! requests, and the signed-in user of a plain axum route.
+//! Request guards outside server functions: who the client is behind trusted proxies,
+//! the same-origin check for state-changing requests and WebSocket upgrades, and the
+//! signed-in user of a plain axum route.
+
+pub mod proxy;
+
+use std::net::SocketAddr;
 
 use app::error::AppError;
-use app::ssr::SESSION_USER_KEY;
-use axum::extract::Request;
+use app::ssr::{ClientIp, SESSION_USER_KEY};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-/// Refuses (403) a state-changing request (anything but GET, HEAD, OPTIONS) that a
-/// browser sent from another origin: its `Origin` header's host must equal `Host`.
-/// Requests without `Origin` (not from a browser page) pass. A defence against
+pub use proxy::ProxyConfig;
+
+use crate::state::AppState;
+
+/// Sets the client's address ([`ClientIp`], the peer's or the one a trusted proxy
+/// forwarded) on every request, then refuses (403) a browser request from another
+/// origin that changes state (anything but GET, HEAD, OPTIONS) or opens a WebSocket.
+/// Its `Origin` must equal `--public-origin` when set, else the request's own host (as a
+/// trusted proxy forwarded it). A state-changing request without `Origin` (not from a
+/// browser page) passes; a WebSocket upgrade without one does not. A defence against
 /// cross-site request forgery on top of the `SameSite=Lax` session cookie.
-pub async fn same_origin(req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+pub async fn client_and_origin(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let proxy = &state.proxy;
+    if let Some(peer) = peer {
+        let ip = proxy.client_ip(peer, req.headers());
+        req.extensions_mut().insert(ClientIp(ip));
     }
-    let headers = req.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        if origin_host.is_none() || origin_host != host {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if upgrade || changes_state {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok());
+        let allowed = match origin {
+            Some(origin) => proxy.origin_allowed(origin, peer, req.headers()),
+            None => !upgrade,
+        };
+        if !allowed {
             return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
         }
     }

@@ -12,7 +12,8 @@ use crate::{db, import};
 /// Runs an import as the command line asked and prints the report (text or JSON).
 ///
 /// Errors: the database cannot be opened, the folder cannot be read, the workspace is
-/// missing and no `--owner` was given, or the store fails.
+/// missing and no `--owner` was given, or the store fails (then after printing the
+/// report of what was imported before).
 pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
     let db = db::connect(&args.db.database_url).await?;
     let store = db.store.as_ref();
@@ -26,6 +27,9 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", render(&report));
+    }
+    if let Some(failed) = &report.failed {
+        anyhow::bail!("the import stopped at {failed}");
     }
     Ok(report)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use app::ssr::Store;
 
 pub use sessions::Sessions;
-pub use sql::SqlStore;
+pub use sql::{Backend, SqlStore};
 
 /// A connected, migrated database.
 #[derive(Clone)]
@@ -40,11 +40,17 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
 }
 
 /// Wraps a migrated `Any` pool and its session store as a [`Database`].
-fn database(pool: sqlx::AnyPool, sessions: Sessions) -> Database {
-    let sql = SqlStore::new(pool);
-    Database {
+///
+/// Errors: the store cannot read or set the database's epoch.
+async fn database(
+    pool: sqlx::AnyPool,
+    backend: Backend,
+    sessions: Sessions,
+) -> anyhow::Result<Database> {
+    let sql = SqlStore::open(pool, backend).await?;
+    Ok(Database {
         store: Arc::new(sql.clone()),
         sql,
         sessions,
-    }
+    })
 }

@@ -6,7 +6,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use super::{database, Database, Sessions};
+use super::{database, Backend, Database, Sessions};
 
 /// Connects to the PostgreSQL database at `url` and migrates it.
 ///
@@ -31,5 +31,5 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
-    Ok(database(pool, Sessions::Postgres(sessions)))
+    database(pool, Backend::Postgres, Sessions::Postgres(sessions)).await
 }

@@ -33,21 +33,106 @@ use std::sync::{Arc, OnceLock};
 pub struct SqlStore {
     pool: AnyPool,
     sink: Arc<OnceLock<Arc<dyn ChangeSink>>>,
+    /// SQLite takes its write lock when a writing transaction begins (see [`Self::begin`]).
+    sqlite: bool,
+    /// The database's epoch: the epoch of every room whose log starts in this database
+    /// (a restored or new database has another, so old positions resync).
+    epoch: i64,
+}
+
+/// Which database a [`SqlStore`] talks to, for the few things that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (one writer at a time).
+    Sqlite,
+    /// PostgreSQL (row locks).
+    Postgres,
 }
 
 impl SqlStore {
-    /// Wraps a pool whose database has been migrated.
-    pub fn new(pool: AnyPool) -> Self {
-        SqlStore {
+    /// Wraps a pool whose database has been migrated: reads (or, the first time, sets)
+    /// the database's epoch, and fills the folded search column of records that lack it.
+    ///
+    /// Errors: the database fails.
+    pub async fn open(pool: AnyPool, backend: Backend) -> Result<Self, DbError> {
+        let mut sql = Sql::new("INSERT INTO store_meta (name, value) VALUES ('epoch', ");
+        sql.bind(now_ms()).push(") ON CONFLICT (name) DO NOTHING");
+        sql.run(&pool).await?;
+        let epoch: i64 = Sql::new("SELECT value FROM store_meta WHERE name = 'epoch'")
+            .one(&pool)
+            .await?
+            .try_get("value")
+            .map_err(db_error)?;
+        let store = SqlStore {
             pool,
             sink: Arc::new(OnceLock::new()),
+            sqlite: backend == Backend::Sqlite,
+            epoch,
+        };
+        for kind in RecordKind::ALL {
+            store.fill_search_text(kind).await?;
         }
+        Ok(store)
     }
 
-    /// Hands committed changes to the sink, if one is set.
-    fn publish(&self, changes: &[LoggedChange]) {
-        if let (Some(sink), false) = (self.sink.get(), changes.is_empty()) {
-            sink.publish(changes);
+    /// Begins a transaction that may write. On SQLite it is `BEGIN IMMEDIATE`, which takes
+    /// the database's write lock at once (waiting up to the busy timeout): a deferred
+    /// transaction that reads and then writes fails with "database is locked" when
+    /// another writer got there in between, and no busy timeout helps it. PostgreSQL
+    /// keeps plain `BEGIN` and its row locks.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, DbError> {
+        if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        } else {
+            self.pool.begin().await
+        }
+        .map_err(db_error)
+    }
+
+    /// Commits and then hands the logged changes to the sink, on a task of its own: a
+    /// request cancelled while committing (its client went away) cannot leave a change
+    /// committed but never published. Errors: the commit fails (nothing is published).
+    async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, Any>,
+        logged: Vec<LoggedChange>,
+    ) -> Result<(), DbError> {
+        let sink = self.sink.get().cloned();
+        tokio::spawn(async move {
+            tx.commit().await.map_err(db_error)?;
+            if let (Some(sink), false) = (sink, logged.is_empty()) {
+                sink.publish(&logged);
+            }
+            Ok::<(), DbError>(())
+        })
+        .await
+        .map_err(|e| DbError::Other(Box::new(e)))?
+    }
+
+    /// Computes the folded search text of records that have none (rows from before the
+    /// column existed), in pages.
+    async fn fill_search_text(&self, kind: RecordKind) -> Result<(), DbError> {
+        loop {
+            let rows = Sql::new(&format!(
+                "SELECT {} FROM {} WHERE search_text IS NULL LIMIT 500",
+                record_columns(kind),
+                kind.table()
+            ))
+            .all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for row in &rows {
+                let r = record_from_row(kind, row).map_err(db_error)?;
+                let mut sql = Sql::new(&format!("UPDATE {} SET search_text = ", kind.table()));
+                sql.bind(search_text(kind, &r.fields))
+                    .push(" WHERE id = ")
+                    .bind(r.id);
+                sql.run(&mut *tx).await?;
+            }
+            tx.commit().await.map_err(db_error)?;
         }
     }
 
@@ -55,6 +140,18 @@ impl SqlStore {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The lower-cased (Unicode, not only ASCII) text a list's search looks in: the kind's
+/// search fields joined by newlines. Kept in each record's `search_text` column, so the
+/// search is case-insensitive for every script on SQLite as on PostgreSQL.
+pub fn search_text(kind: RecordKind, fields: &Fields) -> String {
+    kind.search_fields()
+        .iter()
+        .filter_map(|f| fields.get(*f).and_then(Value::as_text))
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Maps a sqlx error: no row -> `NotFound`, anything else -> `Other`.
@@ -316,19 +413,9 @@ fn push_record_filters(
         .bind(workspace)
         .push(" AND deleted_at IS NULL");
     if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(term);
-        sql.push(" AND (");
-        for (i, f) in kind.search_fields().iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.push("lower(")
-                .push(f)
-                .push(") LIKE ")
-                .bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-        }
-        sql.push(")");
+        sql.push(" AND search_text LIKE ")
+            .bind(like_pattern(term))
+            .push(" ESCAPE '\\'");
     }
     for (name, value) in &q.filters {
         let def = kind.field(name).ok_or_else(|| DbError::Invalid {
@@ -351,8 +438,12 @@ type Conn = AnyConnection;
 /// Appends `change` to `room`'s log (creating the room's head, with a new epoch, on its
 /// first event) and returns it with its position. Runs in the caller's transaction, so
 /// the offset is taken and the event written atomically with the change itself.
+///
+/// `epoch` is the database's: a room's head is created with it, so the position a reader
+/// got for a room never written to (`epoch`, 0) stays valid across its first event.
 async fn append_change(
     conn: &mut Conn,
+    epoch: i64,
     room: Room,
     change: &Change,
 ) -> Result<LoggedChange, DbError> {
@@ -360,7 +451,7 @@ async fn append_change(
     let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
     sql.bind(name.clone())
         .push(", ")
-        .bind(now_ms())
+        .bind(epoch)
         .push(", 0) ON CONFLICT (room) DO NOTHING");
     sql.run(&mut *conn).await?;
     let mut sql = Sql::new("UPDATE room_heads SET last_offset = last_offset + 1 WHERE room = ");
@@ -389,28 +480,32 @@ async fn append_change(
     })
 }
 
-/// Logs a change of a workspace's members (user `user` joined, left or changed role) in
-/// the workspace's room.
-async fn log_member_change(
+/// Logs a change that is not a record's: `op` on the thing with `id` (a member change in
+/// the workspace's room, with the user's id; an invite change in the admins' room, with
+/// the invite's id).
+async fn log_change(
     conn: &mut Conn,
-    workspace: i64,
-    user: i64,
+    epoch: i64,
+    room: Room,
+    op: ChangeOp,
+    id: i64,
 ) -> Result<LoggedChange, DbError> {
     let change = Change {
-        op: ChangeOp::Members,
+        op,
         kind: None,
-        id: user,
+        id,
         record: None,
         fields: Vec::new(),
         actor: None,
         at: now_ms(),
     };
-    append_change(conn, Room::Workspace(workspace), &change).await
+    append_change(conn, epoch, room, &change).await
 }
 
 /// Logs a record's change in its workspace's room and in its own room.
 async fn log_record_change(
     conn: &mut Conn,
+    epoch: i64,
     op: ChangeOp,
     record: &Record,
     fields: Vec<String>,
@@ -426,8 +521,8 @@ async fn log_record_change(
         at: now_ms(),
     };
     Ok(vec![
-        append_change(conn, Room::Workspace(record.workspace_id), &change).await?,
-        append_change(conn, Room::Record(record.kind, record.id), &change).await?,
+        append_change(conn, epoch, Room::Workspace(record.workspace_id), &change).await?,
+        append_change(conn, epoch, Room::Record(record.kind, record.id), &change).await?,
     ])
 }
 
@@ -440,13 +535,19 @@ impl SqlStore {
         user: i64,
         statement: Sql,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         if statement.run(&mut *tx).await? == 0 {
             return Err(DbError::NotFound);
         }
-        let logged = [log_member_change(&mut tx, workspace, user).await?];
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        let logged = [log_change(
+            &mut tx,
+            self.epoch,
+            Room::Workspace(workspace),
+            ChangeOp::Members,
+            user,
+        )
+        .await?];
+        self.commit(tx, logged.into()).await?;
         Ok(())
     }
 
@@ -595,12 +696,18 @@ impl SqlStore {
         }
         let current = Self::fetch_record(conn, workspace, kind, id).await?;
         match current.deleted_at {
-            Some(at) => Err(DbError::Deleted {
-                by: current.deleted_by,
-                at,
-            }),
+            Some(at) => Err(Self::deleted(conn, current.deleted_by, at).await),
             None => Ok(current),
         }
+    }
+
+    /// The error for a tombstoned record: who deleted it (with their name) and when.
+    async fn deleted(conn: &mut Conn, by: Option<i64>, at: i64) -> DbError {
+        let by_name = match by {
+            Some(id) => Self::user_in(conn, id).await.ok().map(|u| u.display_name),
+            None => None,
+        };
+        DbError::Deleted { by, by_name, at }
     }
 
     async fn insert_record(
@@ -612,7 +719,7 @@ impl SqlStore {
         now: i64,
     ) -> Result<i64, DbError> {
         let mut sql = Sql::new(&format!(
-            "INSERT INTO {} (workspace_id, version, created_at, created_by, updated_at, updated_by",
+            "INSERT INTO {} (workspace_id, version, created_at, created_by, updated_at, updated_by, search_text",
             kind.table()
         ));
         for def in kind.fields() {
@@ -625,6 +732,7 @@ impl SqlStore {
             .push(", ")
             .bind(actor);
         sql.push(", ").bind(now).push(", ").bind(actor);
+        sql.push(", ").bind(search_text(kind, fields));
         for def in kind.fields() {
             sql.push(", ")
                 .bind(field_arg(def, fields.get(def.name).unwrap_or(&Value::Null)));
@@ -638,6 +746,9 @@ impl SqlStore {
         row.try_get("id").map_err(db_error)
     }
 
+    /// Sets `fields` of a record and bumps its version; `merged` is every field of the
+    /// record after the change (for its folded search text).
+    #[allow(clippy::too_many_arguments)]
     async fn apply_fields(
         conn: &mut Conn,
         workspace: i64,
@@ -645,6 +756,7 @@ impl SqlStore {
         kind: RecordKind,
         id: i64,
         fields: &Fields,
+        merged: &Fields,
         now: i64,
     ) -> Result<(), DbError> {
         let mut sql = Sql::new(&format!(
@@ -652,6 +764,7 @@ impl SqlStore {
             kind.table()
         ));
         sql.bind(now).push(", updated_by = ").bind(actor);
+        sql.push(", search_text = ").bind(search_text(kind, merged));
         for (name, value) in fields {
             let def = kind.field(name).ok_or_else(|| DbError::Invalid {
                 field: name.clone(),
@@ -679,7 +792,7 @@ impl SqlStore {
         user: i64,
         role: Role,
         now: i64,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         let mut sql =
             Sql::new("INSERT INTO memberships (workspace_id, user_id, role, joined_at) VALUES (");
         sql.bind(workspace)
@@ -690,22 +803,53 @@ impl SqlStore {
             .push(", ")
             .bind(now);
         sql.push(") ON CONFLICT (workspace_id, user_id) DO NOTHING");
-        sql.run(&mut *conn).await?;
-        Ok(())
+        Ok(sql.run(&mut *conn).await? == 1)
     }
 
-    /// Locks a live invite and uses one acceptance of it. Errors: `NotFound`, `InviteGone`.
+    /// Locks a live invite and uses one acceptance of it. The invite must still be one
+    /// its creator could make: they are still an admin of its workspace, and the owner
+    /// for a plain admin invite (an invite with no creator was made by the command line).
+    /// Errors: `NotFound`, `InviteGone` (the caller's transaction then rolls back).
     async fn use_invite(conn: &mut Conn, token: &str, now: i64) -> Result<Invite, DbError> {
         let mut sql = Sql::new("UPDATE invites SET uses = uses + 1 WHERE token = ");
         sql.bind(token)
             .push(" AND revoked_at IS NULL AND uses < max_uses AND expires_at > ")
-            .bind(now);
-        let used = sql.run(&mut *conn).await?;
+            .bind(now)
+            .push(" RETURNING created_by");
+        let used = sql.optional(&mut *conn).await?;
         let invite = Self::invite_in(conn, token).await?;
-        if used == 0 {
+        let Some(used) = used else {
             return Err(DbError::InviteGone);
+        };
+        if let Some(creator) = used
+            .try_get::<Option<i64>, _>("created_by")
+            .map_err(db_error)?
+        {
+            let needed = if invite.role == Role::Admin && invite.for_user.is_none() {
+                Role::Owner
+            } else {
+                Role::Admin
+            };
+            if Self::role_in(conn, invite.workspace_id, creator)
+                .await?
+                .is_none_or(|r| r < needed)
+            {
+                return Err(DbError::InviteGone);
+            }
         }
         Ok(invite)
+    }
+
+    async fn role_in(conn: &mut Conn, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
+        let mut sql = Sql::new("SELECT role FROM memberships WHERE workspace_id = ");
+        sql.bind(workspace).push(" AND user_id = ").bind(user);
+        match sql.optional(&mut *conn).await? {
+            Some(row) => Ok(Some(
+                role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
+                    .map_err(db_error)?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn invite_in(conn: &mut Conn, token: &str) -> Result<Invite, DbError> {
@@ -787,7 +931,7 @@ impl Store for SqlStore {
         owner: i64,
     ) -> Result<Workspace, DbError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let mut sql =
             Sql::new("INSERT INTO workspaces (name, slug, created_at, created_by) VALUES (");
         sql.bind(name)
@@ -845,15 +989,8 @@ impl Store for SqlStore {
     }
 
     async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
-        let mut sql = Sql::new("SELECT role FROM memberships WHERE workspace_id = ");
-        sql.bind(workspace).push(" AND user_id = ").bind(user);
-        match sql.optional(&self.pool).await? {
-            Some(row) => Ok(Some(
-                role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
-                    .map_err(db_error)?,
-            )),
-            None => Ok(None),
-        }
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Self::role_in(&mut conn, workspace, user).await
     }
 
     async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
@@ -890,7 +1027,8 @@ impl Store for SqlStore {
 
     async fn add_member(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        Self::add_member_in(&mut conn, workspace, user, role, now_ms()).await
+        Self::add_member_in(&mut conn, workspace, user, role, now_ms()).await?;
+        Ok(())
     }
 
     async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
@@ -928,12 +1066,20 @@ impl Store for SqlStore {
             .bind(now_ms())
             .push(", ")
             .bind(new.for_user)
-            .push(")");
-        sql.query()
-            .execute(&self.pool)
+            .push(") RETURNING id");
+        let mut tx = self.begin().await?;
+        let id: i64 = sql
+            .query()
+            .fetch_one(&mut *tx)
             .await
-            .map_err(unique_as("token"))?;
-        self.invite_by_token(&new.token).await
+            .map_err(unique_as("token"))?
+            .try_get("id")
+            .map_err(db_error)?;
+        let room = Room::Admins(new.workspace_id);
+        let logged = vec![log_change(&mut tx, self.epoch, room, ChangeOp::Invites, id).await?];
+        let invite = Self::invite_in(&mut tx, &new.token).await?;
+        self.commit(tx, logged).await?;
+        Ok(invite)
     }
 
     async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError> {
@@ -960,30 +1106,51 @@ impl Store for SqlStore {
             .bind(workspace)
             .push(" AND id = ")
             .bind(id);
-        match sql.run(&self.pool).await? {
-            0 => Err(DbError::NotFound),
-            _ => Ok(()),
+        let mut tx = self.begin().await?;
+        if sql.run(&mut *tx).await? == 0 {
+            return Err(DbError::NotFound);
         }
+        let room = Room::Admins(workspace);
+        let logged = vec![log_change(&mut tx, self.epoch, room, ChangeOp::Invites, id).await?];
+        self.commit(tx, logged).await
     }
 
     async fn accept_invite(&self, token: &str, user: i64, now: i64) -> Result<Workspace, DbError> {
         let mut logged = Vec::new();
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let invite = Self::invite_in(&mut tx, token).await?;
-        let mut sql = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = ");
-        sql.bind(invite.workspace_id)
-            .push(" AND user_id = ")
-            .bind(user);
-        let n: i64 = sql.one(&mut *tx).await?.try_get("n").map_err(db_error)?;
-        if n == 0 {
-            // Joining uses one acceptance; opening a link to a workspace you are in does not.
-            let invite = Self::use_invite(&mut tx, token, now).await?;
-            Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
-            logged.push(log_member_change(&mut tx, invite.workspace_id, user).await?);
+        if invite.for_user.is_some() {
+            return Err(DbError::ClaimNotInvite);
+        }
+        // The membership first: of two acceptances by one user at once, only the one that
+        // inserts it uses the invite (the other waits on the row, then finds it there).
+        // Opening a link to a workspace you are already in uses nothing.
+        if Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await? {
+            Self::use_invite(&mut tx, token, now).await?;
+            let ws = invite.workspace_id;
+            logged.push(
+                log_change(
+                    &mut tx,
+                    self.epoch,
+                    Room::Workspace(ws),
+                    ChangeOp::Members,
+                    user,
+                )
+                .await?,
+            );
+            logged.push(
+                log_change(
+                    &mut tx,
+                    self.epoch,
+                    Room::Admins(ws),
+                    ChangeOp::Invites,
+                    invite.id,
+                )
+                .await?,
+            );
         }
         let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged).await?;
         Ok(ws)
     }
 
@@ -995,7 +1162,7 @@ impl Store for SqlStore {
         display_name: &str,
         now: i64,
     ) -> Result<(User, Workspace), DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let invite = Self::use_invite(&mut tx, token, now).await?;
         let Some(user) = invite.for_user else {
             return Err(DbError::InviteGone);
@@ -1019,12 +1186,29 @@ impl Store for SqlStore {
         {
             return Err(DbError::InviteGone);
         }
-        Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await?;
-        let logged = [log_member_change(&mut tx, invite.workspace_id, user).await?];
-        let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
+        let ws = invite.workspace_id;
+        Self::add_member_in(&mut tx, ws, user, invite.role, now).await?;
+        let logged = vec![
+            log_change(
+                &mut tx,
+                self.epoch,
+                Room::Workspace(ws),
+                ChangeOp::Members,
+                user,
+            )
+            .await?,
+            log_change(
+                &mut tx,
+                self.epoch,
+                Room::Admins(ws),
+                ChangeOp::Invites,
+                invite.id,
+            )
+            .await?,
+        ];
+        let ws = Self::workspace_in(&mut tx, ws).await?;
         let user = Self::user_in(&mut tx, user).await?;
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged).await?;
         Ok((user, ws))
     }
 
@@ -1078,6 +1262,7 @@ impl Store for SqlStore {
             .map_err(db_error)?;
         Self::attach_labels(&mut conn, workspace, &mut items).await?;
         Ok(Page {
+            position: None,
             items,
             total,
             offset,
@@ -1089,10 +1274,7 @@ impl Store for SqlStore {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let mut r = Self::fetch_record(&mut conn, workspace, kind, id).await?;
         if let Some(at) = r.deleted_at {
-            return Err(DbError::Deleted {
-                by: r.deleted_by,
-                at,
-            });
+            return Err(Self::deleted(&mut conn, r.deleted_by, at).await);
         }
         Self::attach_labels(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
         Ok(r)
@@ -1105,16 +1287,22 @@ impl Store for SqlStore {
         kind: RecordKind,
         fields: Fields,
     ) -> Result<Record, DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         Self::check_references(&mut tx, workspace, kind, None, &fields).await?;
         let id =
             Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
         let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
-        let logged =
-            log_record_change(&mut tx, ChangeOp::Created, &r, Vec::new(), Some(actor)).await?;
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        let logged = log_record_change(
+            &mut tx,
+            self.epoch,
+            ChangeOp::Created,
+            &r,
+            Vec::new(),
+            Some(actor),
+        )
+        .await?;
+        self.commit(tx, logged.into()).await?;
         Ok(r)
     }
 
@@ -1126,7 +1314,7 @@ impl Store for SqlStore {
         id: i64,
         changes: BTreeMap<String, FieldChange>,
     ) -> Result<Record, DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let mut current = Self::lock_record(&mut tx, workspace, kind, id).await?;
         // Three-way merge per field: base (what the editor saw), mine, theirs (stored).
         let mut apply = Fields::new();
@@ -1155,18 +1343,36 @@ impl Store for SqlStore {
         }
         if !apply.is_empty() {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
-            Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, now_ms()).await?;
+            let mut merged = current.fields.clone();
+            merged.extend(apply.clone());
+            Self::apply_fields(
+                &mut tx,
+                workspace,
+                Some(actor),
+                kind,
+                id,
+                &apply,
+                &merged,
+                now_ms(),
+            )
+            .await?;
             current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         }
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
         if !apply.is_empty() {
             let fields = apply.into_keys().collect();
-            logged = log_record_change(&mut tx, ChangeOp::Updated, &current, fields, Some(actor))
-                .await?;
+            logged = log_record_change(
+                &mut tx,
+                self.epoch,
+                ChangeOp::Updated,
+                &current,
+                fields,
+                Some(actor),
+            )
+            .await?;
         }
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged.into()).await?;
         Ok(current)
     }
 
@@ -1178,7 +1384,7 @@ impl Store for SqlStore {
         id: i64,
         base_version: i64,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let current = Self::lock_record(&mut tx, workspace, kind, id).await?;
         if current.version != base_version {
             return Err(DbError::EditConflict {
@@ -1206,14 +1412,14 @@ impl Store for SqlStore {
         let tombstone = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         let logged = log_record_change(
             &mut tx,
+            self.epoch,
             ChangeOp::Deleted,
             &tombstone,
             Vec::new(),
             Some(actor),
         )
         .await?;
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged.into()).await?;
         Ok(())
     }
 
@@ -1288,7 +1494,7 @@ impl Store for SqlStore {
     ) -> Result<Vec<(i64, Upserted)>, DbError> {
         let key_field = kind.label_field();
         let now = now_ms();
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let mut sql = Sql::new(&format!(
             "SELECT {} FROM {}",
             record_columns(kind),
@@ -1303,6 +1509,20 @@ impl Store for SqlStore {
                 existing.insert(key.to_string(), r);
             }
         }
+        // Keys of tombstoned records: a row naming one is reported, never restored or
+        // copied (someone here deleted it on purpose).
+        let mut sql = Sql::new(&format!(
+            "SELECT id, {key_field} AS k FROM {} WHERE deleted_at IS NOT NULL AND workspace_id = ",
+            kind.table()
+        ));
+        sql.bind(workspace);
+        let mut tombstones: HashMap<String, i64> = HashMap::new();
+        for row in sql.all(&mut *tx).await? {
+            let key: Option<String> = row.try_get("k").map_err(db_error)?;
+            if let Some(key) = key {
+                tombstones.insert(key, row.try_get("id").map_err(db_error)?);
+            }
+        }
         let mut out = Vec::with_capacity(rows.len());
         for fields in rows {
             let key = fields
@@ -1314,6 +1534,10 @@ impl Store for SqlStore {
                     message: format!("{key_field} is required"),
                 })?;
             match existing.get_mut(&key) {
+                None if tombstones.contains_key(&key) => {
+                    let id = tombstones[&key];
+                    out.push((id, Upserted::Deleted(id)));
+                }
                 None => {
                     let id =
                         Self::insert_record(&mut tx, workspace, actor, kind, &fields, now).await?;
@@ -1343,11 +1567,13 @@ impl Store for SqlStore {
                     if changed.is_empty() {
                         out.push((current.id, Upserted::Unchanged));
                     } else {
+                        let mut merged = current.fields.clone();
+                        merged.extend(changed.clone());
                         Self::apply_fields(
-                            &mut tx, workspace, actor, kind, current.id, &changed, now,
+                            &mut tx, workspace, actor, kind, current.id, &changed, &merged, now,
                         )
                         .await?;
-                        current.fields.extend(changed);
+                        current.fields = merged;
                         out.push((current.id, Upserted::Updated));
                     }
                 }
@@ -1356,7 +1582,10 @@ impl Store for SqlStore {
         // One bulk event tells lists to reload; a changed record's own room gets its
         // change, so a page open on it updates.
         let mut logged = Vec::new();
-        if out.iter().any(|(_, o)| *o != Upserted::Unchanged) {
+        if out
+            .iter()
+            .any(|(_, o)| matches!(o, Upserted::Created | Upserted::Updated))
+        {
             let bulk = Change {
                 op: ChangeOp::Bulk,
                 kind: Some(kind),
@@ -1366,7 +1595,8 @@ impl Store for SqlStore {
                 actor,
                 at: now_ms(),
             };
-            logged.push(append_change(&mut tx, Room::Workspace(workspace), &bulk).await?);
+            logged
+                .push(append_change(&mut tx, self.epoch, Room::Workspace(workspace), &bulk).await?);
         }
         for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
             let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
@@ -1380,11 +1610,24 @@ impl Store for SqlStore {
                 actor,
                 at: now_ms(),
             };
-            logged.push(append_change(&mut tx, Room::Record(kind, *id), &change).await?);
+            logged
+                .push(append_change(&mut tx, self.epoch, Room::Record(kind, *id), &change).await?);
         }
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged.into()).await?;
         Ok(out)
+    }
+
+    async fn import_keys(&self, workspace: i64) -> Result<HashMap<String, i64>, DbError> {
+        let mut sql = Sql::new(
+            "SELECT import_key, user_id FROM memberships WHERE import_key IS NOT NULL AND workspace_id = ",
+        );
+        sql.bind(workspace);
+        sql.all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("import_key")?, r.try_get("user_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error)
     }
 
     async fn upsert_people(
@@ -1393,43 +1636,46 @@ impl Store for SqlStore {
         people: Vec<ImportedPerson>,
     ) -> Result<Vec<PersonUpsert>, DbError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let mut sql = Sql::new(
-            "SELECT u.id, u.display_name, m.role, m.region FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ",
+            "SELECT u.id, m.import_key, m.role, m.region, \
+             CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS real \
+             FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.import_key IS NOT NULL AND m.workspace_id = ",
         );
         sql.bind(workspace);
-        let mut members: HashMap<String, (i64, Role, Option<String>)> = HashMap::new();
+        // Import key -> (user, role, region, whether the account can sign in).
+        let mut members: HashMap<String, (i64, Role, Option<String>, bool)> = HashMap::new();
         for row in sql.all(&mut *tx).await? {
-            let name: String = row.try_get("display_name").map_err(db_error)?;
+            let key: String = row.try_get("import_key").map_err(db_error)?;
             let role = role_from(&row.try_get::<String, _>("role").map_err(db_error)?)
                 .map_err(db_error)?;
             let region: Option<String> = row.try_get("region").map_err(db_error)?;
-            members.insert(name, (row.try_get("id").map_err(db_error)?, role, region));
+            let real = row.try_get::<i64, _>("real").map_err(db_error)? == 1;
+            let id = row.try_get("id").map_err(db_error)?;
+            members.insert(key, (id, role, region, real));
         }
         let mut out = Vec::with_capacity(people.len());
         for person in people {
-            let (id, outcome, role) = match members.get(&person.name).cloned() {
-                Some((id, current, region)) => {
-                    let role = if current == Role::Owner {
-                        current
-                    } else {
-                        person.role
-                    };
-                    if role == current && region == person.region {
-                        (id, Upserted::Unchanged, role)
-                    } else {
-                        let mut sql = Sql::new("UPDATE memberships SET role = ");
-                        sql.bind(role.as_str())
-                            .push(", region = ")
-                            .bind(Arg::Text(person.region.clone()));
-                        sql.push(" WHERE workspace_id = ")
-                            .bind(workspace)
-                            .push(" AND user_id = ")
-                            .bind(id);
-                        sql.run(&mut *tx).await?;
-                        (id, Upserted::Updated, role)
-                    }
+            let outcome = match members.get(&person.key).cloned() {
+                // A real account is its owner's: an import never changes its role or region.
+                Some((id, _, _, true)) => (id, Upserted::Unchanged),
+                Some((id, role, region, false))
+                    if role == person.role && region == person.region =>
+                {
+                    (id, Upserted::Unchanged)
+                }
+                Some((id, _, _, false)) => {
+                    let mut sql = Sql::new("UPDATE memberships SET role = ");
+                    sql.bind(person.role.as_str())
+                        .push(", region = ")
+                        .bind(Arg::Text(person.region.clone()));
+                    sql.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND user_id = ")
+                        .bind(id);
+                    sql.run(&mut *tx).await?;
+                    (id, Upserted::Updated)
                 }
                 None => {
                     let mut sql = Sql::new("INSERT INTO users (display_name, created_at) VALUES (");
@@ -1441,14 +1687,19 @@ impl Store for SqlStore {
                     Self::add_member_in(&mut tx, workspace, id, person.role, now).await?;
                     let mut sql = Sql::new("UPDATE memberships SET region = ");
                     sql.bind(Arg::Text(person.region.clone()))
-                        .push(" WHERE workspace_id = ")
-                        .bind(workspace);
-                    sql.push(" AND user_id = ").bind(id);
+                        .push(", import_key = ")
+                        .bind(person.key.clone());
+                    sql.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND user_id = ")
+                        .bind(id);
                     sql.run(&mut *tx).await?;
-                    (id, Upserted::Created, person.role)
+                    (id, Upserted::Created)
                 }
             };
-            members.insert(person.name, (id, role, person.region));
+            let (id, outcome) = outcome;
+            let real = members.get(&person.key).is_some_and(|m| m.3);
+            members.insert(person.key, (id, person.role, person.region, real));
             out.push(PersonUpsert {
                 user_id: id,
                 outcome,
@@ -1456,10 +1707,10 @@ impl Store for SqlStore {
         }
         let mut logged = Vec::new();
         if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
-            logged.push(log_member_change(&mut tx, workspace, p.user_id).await?);
+            let room = Room::Workspace(workspace);
+            logged.push(log_change(&mut tx, self.epoch, room, ChangeOp::Members, p.user_id).await?);
         }
-        tx.commit().await.map_err(db_error)?;
-        self.publish(&logged);
+        self.commit(tx, logged.into()).await?;
         Ok(out)
     }
 
@@ -1468,20 +1719,45 @@ impl Store for SqlStore {
     }
 
     async fn room_head(&self, room: Room) -> Result<Position, DbError> {
-        let name = room.name();
-        let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
-        sql.bind(name.clone())
-            .push(", ")
-            .bind(now_ms())
-            .push(", 0) ON CONFLICT (room) DO NOTHING");
-        sql.run(&self.pool).await?;
         let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
-        sql.bind(name);
-        let row = sql.one(&self.pool).await?;
-        Ok(Position {
-            epoch: row.try_get("epoch").map_err(db_error)?,
-            offset: row.try_get("last_offset").map_err(db_error)?,
+        sql.bind(room.name());
+        Ok(match sql.optional(&self.pool).await? {
+            Some(row) => Position {
+                epoch: row.try_get("epoch").map_err(db_error)?,
+                offset: row.try_get("last_offset").map_err(db_error)?,
+            },
+            None => Position {
+                epoch: self.epoch,
+                offset: 0,
+            },
         })
+    }
+
+    async fn room_heads(&self, rooms: &[Room]) -> Result<Vec<(Room, Position)>, DbError> {
+        let mut out = Vec::with_capacity(rooms.len());
+        for chunk in rooms.chunks(500) {
+            let by_name: HashMap<String, Room> = chunk.iter().map(|r| (r.name(), *r)).collect();
+            let mut sql =
+                Sql::new("SELECT room, epoch, last_offset FROM room_heads WHERE room IN (");
+            for (i, name) in by_name.keys().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(name.clone());
+            }
+            sql.push(")");
+            for row in sql.all(&self.pool).await? {
+                let name: String = row.try_get("room").map_err(db_error)?;
+                if let Some(room) = by_name.get(&name) {
+                    let position = Position {
+                        epoch: row.try_get("epoch").map_err(db_error)?,
+                        offset: row.try_get("last_offset").map_err(db_error)?,
+                    };
+                    out.push((*room, position));
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn room_changes(
@@ -1490,6 +1766,7 @@ impl Store for SqlStore {
         epoch: i64,
         after: i64,
         upto: i64,
+        limit: i64,
     ) -> Result<Vec<LoggedChange>, DbError> {
         let mut sql = Sql::new("SELECT event_offset, payload FROM room_events WHERE room = ");
         sql.bind(room.name()).push(" AND epoch = ").bind(epoch);
@@ -1497,7 +1774,7 @@ impl Store for SqlStore {
             .bind(after)
             .push(" AND event_offset <= ")
             .bind(upto);
-        sql.push(" ORDER BY event_offset");
+        sql.push(" ORDER BY event_offset LIMIT ").bind(limit.max(1));
         let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {

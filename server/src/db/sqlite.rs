@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::Executor;
 use tower_sessions_sqlx_store::SqliteStore;
 
-use super::{database, Database, Sessions};
+use super::{database, Backend, Database, Sessions};
 
 /// Opens (creating if missing) the SQLite database at `url` (`sqlite://data/tandem.db`).
 ///
@@ -58,5 +58,5 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect(url)
         .await
         .with_context(|| format!("opening {url}"))?;
-    Ok(database(pool, Sessions::Sqlite(sessions)))
+    database(pool, Backend::Sqlite, Sessions::Sqlite(sessions)).await
 }

@@ -4,12 +4,15 @@
 //! Every row ends up created, updated, unchanged or skipped, and any row with a caveat
 //! (a misspelt sector, a deal with no account, a product name read as another) is listed
 //! with its reason: nothing is dropped or invented silently. Records are matched by
-//! natural key (account name, product name, opportunity id, agent name), so a second run
-//! of the same files changes nothing.
+//! natural key (account name, product name, opportunity id), people by the import's own
+//! key (the agent's name in the export, kept on the membership, never a display name
+//! someone chose), so a second run of the same files changes nothing. A row with a bad
+//! key, a key seen earlier in the file, or the key of a record deleted here is skipped
+//! and reported; a failing database stops the import with a report of what was done.
 
 pub mod http;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use app::model::import::{FileReport, ImportReport, InviteLink, RowProblem};
@@ -255,6 +258,15 @@ async fn write_rows(
 /// Counts written rows into the file's report and lists every row with a caveat.
 fn tally(report: &mut FileReport, written: Vec<Written>) {
     for w in written {
+        if let Upserted::Deleted(_) = w.outcome {
+            skip(
+                report,
+                w.line,
+                w.key,
+                "a record with this key was deleted here; not restored".into(),
+            );
+            continue;
+        }
         count(report, w.outcome);
         if !w.caveats.is_empty() {
             report.flagged += 1;
@@ -273,7 +285,30 @@ fn count(report: &mut FileReport, outcome: Upserted) {
         Upserted::Created => report.created += 1,
         Upserted::Updated => report.updated += 1,
         Upserted::Unchanged => report.unchanged += 1,
+        Upserted::Deleted(_) => report.skipped += 1,
     }
+}
+
+/// Skips (and reports) every row whose key an earlier row of the file had: which of two
+/// rows is right cannot be known, and applying both would make re-imports flip-flop.
+fn drop_duplicates(rows: Vec<Row>, report: &mut FileReport) -> Vec<Row> {
+    let mut first: HashMap<String, u64> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match first.get(&row.key) {
+            Some(line) => skip(
+                report,
+                row.line,
+                row.key,
+                format!("the same key as line {line}; skipped"),
+            ),
+            None => {
+                first.insert(row.key.clone(), row.line);
+                out.push(row);
+            }
+        }
+    }
+    out
 }
 
 fn products(rows: Vec<RawRow>, report: &mut FileReport) -> Vec<Row> {
@@ -355,11 +390,15 @@ fn accounts(rows: &[RawRow], report: &mut FileReport) -> Vec<Row> {
 
 /// The second pass over accounts: links each subsidiary to its parent account (which
 /// may come later in the file than its subsidiary).
-fn account_parents(rows: &[RawRow], customers: &HashMap<String, i64>) -> Vec<Row> {
+fn account_parents(
+    rows: &[RawRow],
+    kept: &HashSet<u64>,
+    customers: &HashMap<String, i64>,
+) -> Vec<Row> {
     let mut out = Vec::new();
     for (line, raw) in rows {
         let key = raw["account"].clone();
-        if !customers.contains_key(&key) {
+        if !kept.contains(line) || !customers.contains_key(&key) {
             continue; // skipped in the first pass, already reported
         }
         let parent_name = raw["subsidiary_of"].trim();
@@ -416,14 +455,16 @@ async fn sales_teams(
                 reason: "no manager".into(),
                 skipped: false,
             });
-        } else if !managers.iter().any(|m| m.name == manager) {
+        } else if !managers.iter().any(|m| m.key == manager) {
             managers.push(ImportedPerson {
+                key: manager.clone(),
                 name: manager,
                 role: Role::Admin,
                 region: region(&raw),
             });
         }
         agents.push(ImportedPerson {
+            key: agent.clone(),
             name: agent,
             role: Role::Member,
             region: region(&raw),
@@ -433,20 +474,20 @@ async fn sales_teams(
     people.extend(
         agents
             .iter()
-            .filter(|a| !managers.iter().any(|m| m.name == a.name))
+            .filter(|a| !managers.iter().any(|m| m.key == a.key))
             .cloned(),
     );
     let outcomes = store.upsert_people(ws.id, people.clone()).await?;
-    let by_name: HashMap<&str, Upserted> = people
+    let by_key: HashMap<&str, Upserted> = people
         .iter()
         .zip(&outcomes)
-        .map(|(p, o)| (p.name.as_str(), o.outcome))
+        .map(|(p, o)| (p.key.as_str(), o.outcome))
         .collect();
     for agent in &agents {
         count(
             report,
-            by_name
-                .get(agent.name.as_str())
+            by_key
+                .get(agent.key.as_str())
                 .copied()
                 .unwrap_or(Upserted::Unchanged),
         );
@@ -471,6 +512,10 @@ fn deals(
             continue;
         }
         set(kind, &mut fields, "code", &key, &mut caveats);
+        if fields.get("code").is_none_or(Value::is_null) {
+            skip(report, line, key, caveats.join("; "));
+            continue;
+        }
         if !set(kind, &mut fields, "stage", &raw["deal_stage"], &mut caveats) {
             skip(report, line, key, caveats.join("; "));
             continue;
@@ -623,60 +668,83 @@ pub async fn import_files(
                 continue;
             }
         };
-        match file {
-            "products.csv" => {
-                let rows = products(rows, &mut fr);
-                tally(
-                    &mut fr,
-                    write_rows(store, ws.id, actor, RecordKind::Product, rows).await?,
-                );
-            }
-            "accounts.csv" => {
-                let parsed = accounts(&rows, &mut fr);
-                let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
-                let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
-                let links = account_parents(&rows, &customers);
-                let second = write_rows(store, ws.id, actor, RecordKind::Customer, links).await?;
-                // A row counts once: its strongest outcome and all caveats of both passes.
-                let mut linked: HashMap<String, Written> =
-                    second.into_iter().map(|w| (w.key.clone(), w)).collect();
-                let merged = first
-                    .into_iter()
-                    .map(|mut w| {
-                        if let Some(l) = linked.remove(&w.key) {
-                            w.outcome = w.outcome.min(l.outcome);
-                            w.caveats.extend(l.caveats);
-                        }
-                        w
-                    })
-                    .collect();
-                tally(&mut fr, merged);
-            }
-            "sales_teams.csv" => {
-                imported_people = sales_teams(store, ws, rows, &mut fr).await?;
-            }
-            _ => {
-                let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
-                let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;
-                let people: HashMap<String, i64> = store
-                    .members(ws.id)
-                    .await?
-                    .into_iter()
-                    .map(|m| (m.user.display_name, m.user.id))
-                    .collect();
-                let rows = deals(rows, &customers, &products_by_name, &people, &mut fr);
-                tally(
-                    &mut fr,
-                    write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?,
-                );
+        match import_file(store, ws, actor, file, rows, &mut fr).await {
+            Ok(Some(people)) => imported_people = people,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, file, "an import stopped");
+                let why = "the database failed while importing this file (the server's log \
+                           says why); the rows counted before it were imported and stay";
+                fr.error = Some(why.into());
+                report.failed = Some(format!("{file}: {why}"));
+                fr.problems.sort_by_key(|p| p.line);
+                report.files.push(fr);
+                break;
             }
         }
         fr.problems.sort_by_key(|p| p.line);
         report.files.push(fr);
     }
-    report.invites = invite_links(store, ws, actor, &imported_people).await?;
+    if report.failed.is_none() {
+        report.invites = invite_links(store, ws, actor, &imported_people).await?;
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Imports one file's rows; for the sales team, returns the people imported.
+async fn import_file(
+    store: &dyn Store,
+    ws: &Workspace,
+    actor: Option<i64>,
+    file: &str,
+    rows: Vec<RawRow>,
+    fr: &mut FileReport,
+) -> Result<Option<Vec<ImportedPerson>>, ImportError> {
+    match file {
+        "products.csv" => {
+            let rows = drop_duplicates(products(rows, fr), fr);
+            tally(
+                fr,
+                write_rows(store, ws.id, actor, RecordKind::Product, rows).await?,
+            );
+        }
+        "accounts.csv" => {
+            let parsed = drop_duplicates(accounts(&rows, fr), fr);
+            let kept: HashSet<u64> = parsed.iter().map(|r| r.line).collect();
+            let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
+            let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
+            let links = account_parents(&rows, &kept, &customers);
+            let second = write_rows(store, ws.id, actor, RecordKind::Customer, links).await?;
+            // A row counts once: its strongest outcome and all caveats of both passes.
+            let mut linked: HashMap<String, Written> =
+                second.into_iter().map(|w| (w.key.clone(), w)).collect();
+            let merged = first
+                .into_iter()
+                .map(|mut w| {
+                    if let Some(l) = linked.remove(&w.key) {
+                        w.outcome = w.outcome.min(l.outcome);
+                        w.caveats.extend(l.caveats);
+                    }
+                    w
+                })
+                .collect();
+            tally(fr, merged);
+        }
+        "sales_teams.csv" => return Ok(Some(sales_teams(store, ws, rows, fr).await?)),
+        _ => {
+            let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
+            let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;
+            let people = store.import_keys(ws.id).await?;
+            let rows = deals(rows, &customers, &products_by_name, &people, fr);
+            let rows = drop_duplicates(rows, fr);
+            tally(
+                fr,
+                write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?,
+            );
+        }
+    }
+    Ok(None)
 }
 
 /// Invite links for imported people who have not joined yet: their live claim link, or a
@@ -691,18 +759,24 @@ async fn invite_links(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let members: HashMap<String, app::model::Member> = store
+    let members: HashMap<i64, app::model::Member> = store
         .members(ws.id)
         .await?
         .into_iter()
-        .map(|m| (m.user.display_name.clone(), m))
+        .map(|m| (m.user.id, m))
         .collect();
+    let keys = store.import_keys(ws.id).await?;
     let invites = store.invites(ws.id).await?;
     let mut links = Vec::new();
-    for ImportedPerson { name, .. } in people {
-        let Some(m) = members.get(name).filter(|m| !m.joined) else {
+    for ImportedPerson { key, .. } in people {
+        let Some(m) = keys
+            .get(key)
+            .and_then(|id| members.get(id))
+            .filter(|m| !m.joined)
+        else {
             continue;
         };
+        let name = &m.user.display_name;
         let live = invites
             .iter()
             .find(|i| i.for_user == Some(m.user.id) && i.is_live(now));

@@ -1,26 +1,40 @@
-//! The seam between this node's hub and the other nodes: every frame broadcast to a room
-//! goes through a `Bus`. The in-process bus (one node) does nothing; a Redis bus (with
-//! node-tagged messages, as in socketioxide-redis) takes its place for several nodes.
+//! The seam between this node's hub and the other nodes: every frame broadcast to a room,
+//! and every access revocation, goes through a `Bus`. The in-process bus (one node) does
+//! nothing; a Redis bus (with node-tagged messages, as in socketioxide-redis) takes its
+//! place for several nodes.
 
 use std::sync::Arc;
 
 use app::realtime::protocol::Room;
 
-/// A frame for a room, as it travels between nodes.
+/// What travels between nodes.
 #[derive(Clone, Debug)]
-pub struct BusMessage {
-    /// The room.
-    pub room: Room,
-    /// `(epoch, offset)` of a change event; `None` for presence and typing frames.
-    pub position: Option<(i64, i64)>,
-    /// The frame as JSON text, serialized once by the node that published it.
-    pub frame: Arc<str>,
+pub enum BusMessage {
+    /// A frame for a room's subscribers.
+    Frame {
+        /// The room.
+        room: Room,
+        /// `(epoch, offset)` of a change event; `None` for presence and typing frames.
+        position: Option<(i64, i64)>,
+        /// The frame as JSON text, serialized once by the node that published it.
+        frame: Arc<str>,
+    },
+    /// Re-authorize every socket of this user (a removal or a role change).
+    RecheckUser {
+        /// The user's id.
+        user: i64,
+    },
+    /// Close every socket opened with this session (signed out).
+    EndSession {
+        /// The session's id.
+        session: String,
+    },
 }
 
-/// Carries frames to the hubs of the other nodes. Implementations must not block and
+/// Carries messages to the hubs of the other nodes. Implementations must not block and
 /// must not echo a node's own messages back to it.
 pub trait Bus: Send + Sync + 'static {
-    /// Sends a frame to the other nodes.
+    /// Sends a message to the other nodes.
     fn publish(&self, message: BusMessage);
 }
 

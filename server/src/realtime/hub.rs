@@ -1,23 +1,28 @@
 //! The realtime hub: a registry of rooms, each a broadcast of frames serialized once,
-//! with the room's presence. The store hands it committed changes (it is the store's
+//! with the room's presence; and a registry of sockets per user, so access that ends
+//! ends on every socket at once. The store hands it committed changes (it is the store's
 //! [`ChangeSink`]); sockets subscribe to rooms through it. Other nodes are reached
-//! through the [`Bus`] only.
+//! through the [`Bus`] only. A periodic head check fills, from the change log, any event
+//! that was committed but never broadcast.
 //!
 //! Shape from tokio-rs/mini-redis (`db.rs`: a map of broadcast channels); locks are
 //! never held across an `.await`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use app::model::now_ms;
-use app::realtime::protocol::{PresenceEntry, Room, ServerFrame};
+use app::realtime::protocol::{ChangeOp, Position, PresenceEntry, Room, ServerFrame};
 use app::ssr::store::{ChangeSink, LoggedChange};
-use tokio::sync::broadcast;
+use app::ssr::{AccessControl, Store};
+use tokio::sync::{broadcast, mpsc};
 
 use super::bus::{Bus, BusMessage};
 
-/// Timing and sizes of the hub; tests shorten or shrink them.
+/// Timing, sizes and caps of the hub; flags of `tandem serve` set the caps, tests
+/// shorten the timings.
 #[derive(Clone, Debug)]
 pub struct HubConfig {
     /// How long a user who lost their last socket in a room stays present, so a quick
@@ -25,13 +30,27 @@ pub struct HubConfig {
     pub presence_grace: Duration,
     /// A socket silent this long is dropped (60 s; clients ping every 25-30 s).
     pub heartbeat_timeout: Duration,
-    /// Frames a room's broadcast buffers for its slowest subscriber (1024).
+    /// Frames a room's broadcast ring holds for its slowest subscriber (64, about 4 KB per
+    /// room). A subscriber that falls further behind catches up from the change log.
     pub room_buffer: usize,
     /// Frames a socket's outbox holds before the socket counts as too slow and is told to
     /// resync (256).
     pub socket_queue: usize,
     /// Frames a socket may send per second, sustained (20), and in a burst (40).
     pub frames_per_second: u32,
+    /// Rooms one socket may be subscribed to at once (100).
+    pub max_subscriptions_per_socket: usize,
+    /// Sockets one user may hold open at once (20).
+    pub max_sockets_per_user: usize,
+    /// Sockets one client address may hold open at once (200).
+    pub max_sockets_per_ip: usize,
+    /// How often a socket re-checks that its session is still valid (120 s).
+    pub session_recheck: Duration,
+    /// How often the hub compares the heads of rooms with subscribers with what it has
+    /// delivered, to fill events that were committed but not broadcast (2 s).
+    pub head_check: Duration,
+    /// Events read from the log in one query when replaying or filling (500).
+    pub replay_page: i64,
 }
 
 impl Default for HubConfig {
@@ -39,9 +58,15 @@ impl Default for HubConfig {
         HubConfig {
             presence_grace: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(60),
-            room_buffer: 1024,
+            room_buffer: 64,
             socket_queue: 256,
             frames_per_second: 20,
+            max_subscriptions_per_socket: 100,
+            max_sockets_per_user: 20,
+            max_sockets_per_ip: 200,
+            session_recheck: Duration::from_secs(120),
+            head_check: Duration::from_secs(2),
+            replay_page: 500,
         }
     }
 }
@@ -64,17 +89,87 @@ struct Slot {
     generation: u64,
 }
 
-/// One room: its broadcast and who is in it.
+/// What the newest event of a room this node knows of is, and what it was at the last
+/// head check (a room whose log moved while this stayed put missed a broadcast).
+#[derive(Default)]
+struct Seen {
+    newest: Option<Position>,
+    at_last_check: Option<Position>,
+}
+
+/// One room: its broadcast, who is in it, and the newest event delivered here.
 pub struct RoomChannel {
     tx: broadcast::Sender<Delivery>,
     presence: Mutex<HashMap<i64, Slot>>,
+    seen: Mutex<Seen>,
 }
 
-/// The registry of rooms. Cheap to share (`Arc<Hub>`).
+/// What a socket's task is told by the hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Re-authorize every room (the user's membership or role changed).
+    Recheck,
+    /// The session ended: close the socket.
+    SessionEnded,
+}
+
+struct SocketEntry {
+    session: Option<String>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+#[derive(Default)]
+struct Sockets {
+    by_user: HashMap<i64, HashMap<u64, SocketEntry>>,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a socket was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SocketLimit {
+    /// The user holds the most sockets allowed.
+    #[error("you have {0} connections open already; close a tab")]
+    PerUser(usize),
+    /// The client address holds the most sockets allowed.
+    #[error("{0} connections are open from your address already")]
+    PerIp(usize),
+}
+
+/// A socket's place in the hub's registry; dropping it unregisters the socket.
+pub struct Registration {
+    hub: Arc<Hub>,
+    user: i64,
+    socket: u64,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut sockets = lock(&self.hub.sockets);
+        if let Some(mine) = sockets.by_user.get_mut(&self.user) {
+            mine.remove(&self.socket);
+            if mine.is_empty() {
+                sockets.by_user.remove(&self.user);
+            }
+        }
+        if let Some(ip) = self.ip {
+            if let Some(n) = sockets.by_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    sockets.by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// The registry of rooms and sockets. Cheap to share (`Arc<Hub>`).
 pub struct Hub {
     rooms: Mutex<HashMap<Room, Arc<RoomChannel>>>,
+    sockets: Mutex<Sockets>,
     bus: Arc<dyn Bus>,
     config: HubConfig,
+    store: OnceLock<Arc<dyn Store>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,9 +189,33 @@ impl Hub {
     pub fn new(config: HubConfig, bus: Arc<dyn Bus>) -> Arc<Self> {
         Arc::new(Hub {
             rooms: Mutex::new(HashMap::new()),
+            sockets: Mutex::new(Sockets::default()),
             bus,
             config,
+            store: OnceLock::new(),
         })
+    }
+
+    /// Gives the hub the store whose change log it fills gaps from, and starts the
+    /// periodic head check (which ends when the hub is dropped). Call once, inside the
+    /// runtime.
+    pub fn start(self: &Arc<Self>, store: Arc<dyn Store>) {
+        if self.store.set(store.clone()).is_err() {
+            return;
+        }
+        let hub = Arc::downgrade(self);
+        let every = self.config.head_check;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let Some(hub) = Weak::upgrade(&hub) else {
+                    return;
+                };
+                hub.check_heads(&*store).await;
+            }
+        });
     }
 
     /// The hub's configuration.
@@ -104,18 +223,30 @@ impl Hub {
         &self.config
     }
 
-    /// The room's channel, created on first use.
-    pub fn room(&self, room: Room) -> Arc<RoomChannel> {
+    fn channel(&self) -> Arc<RoomChannel> {
+        let (tx, _) = broadcast::channel(self.config.room_buffer.max(1));
+        Arc::new(RoomChannel {
+            tx,
+            presence: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
+        })
+    }
+
+    /// Subscribes to a room's broadcast, creating the room if needed, in one step under
+    /// the registry's lock: a room released by its grace timer meanwhile cannot leave the
+    /// caller on a dead channel.
+    pub fn subscribe(&self, room: Room) -> (Arc<RoomChannel>, broadcast::Receiver<Delivery>) {
         let mut rooms = lock(&self.rooms);
-        rooms
+        let ch = rooms.entry(room).or_insert_with(|| self.channel()).clone();
+        let rx = ch.tx.subscribe();
+        (ch, rx)
+    }
+
+    /// The room's channel, created on first use.
+    fn room(&self, room: Room) -> Arc<RoomChannel> {
+        lock(&self.rooms)
             .entry(room)
-            .or_insert_with(|| {
-                let (tx, _) = broadcast::channel(self.config.room_buffer);
-                Arc::new(RoomChannel {
-                    tx,
-                    presence: Mutex::new(HashMap::new()),
-                })
-            })
+            .or_insert_with(|| self.channel())
             .clone()
     }
 
@@ -134,23 +265,34 @@ impl Hub {
         lock(&self.rooms).len()
     }
 
-    /// Sends a frame to the room's subscribers on this node (no-op without subscribers).
+    /// Sockets currently registered (for metrics and tests).
+    pub fn socket_count(&self) -> usize {
+        lock(&self.sockets).by_user.values().map(HashMap::len).sum()
+    }
+
+    /// Sends a frame to the room's subscribers on this node (no-op without subscribers;
+    /// nothing is kept for a room nobody here listens to).
     fn deliver(&self, room: Room, delivery: Delivery) {
         let ch = lock(&self.rooms).get(&room).cloned();
         if let Some(ch) = ch {
+            if let Some((epoch, offset)) = delivery.position {
+                ch.observe(Position { epoch, offset });
+            }
             let _ = ch.tx.send(delivery);
         }
     }
 
-    /// Delivers a message that came from another node through the bus.
+    /// Handles a message that came from another node through the bus.
     pub fn deliver_from_bus(&self, message: BusMessage) {
-        self.deliver(
-            message.room,
-            Delivery {
-                position: message.position,
-                frame: message.frame,
-            },
-        );
+        match message {
+            BusMessage::Frame {
+                room,
+                position,
+                frame,
+            } => self.deliver(room, Delivery { position, frame }),
+            BusMessage::RecheckUser { user } => self.control_user(user, Control::Recheck),
+            BusMessage::EndSession { session } => self.control_session(&session),
+        }
     }
 
     /// Broadcasts a frame to a room, on this node and, through the bus, on the others.
@@ -160,7 +302,7 @@ impl Hub {
             _ => None,
         };
         let frame = to_json(frame);
-        self.bus.publish(BusMessage {
+        self.bus.publish(BusMessage::Frame {
             room,
             position,
             frame: frame.clone(),
@@ -180,6 +322,67 @@ impl Hub {
         );
     }
 
+    // --- sockets ----------------------------------------------------------------------
+
+    /// Registers a socket of `user` (opened with `session`, from `ip`) within the caps.
+    /// Returns its registration (dropping it unregisters) and the channel on which the
+    /// hub tells it to re-authorize or close.
+    /// Errors: the user or the address holds the most sockets allowed.
+    pub fn register(
+        self: &Arc<Self>,
+        socket: u64,
+        user: i64,
+        session: Option<String>,
+        ip: Option<IpAddr>,
+    ) -> Result<(Registration, mpsc::UnboundedReceiver<Control>), SocketLimit> {
+        let mut sockets = lock(&self.sockets);
+        let mine = sockets.by_user.get(&user).map_or(0, HashMap::len);
+        if mine >= self.config.max_sockets_per_user {
+            return Err(SocketLimit::PerUser(mine));
+        }
+        if let Some(ip) = ip {
+            let n = sockets.by_ip.get(&ip).copied().unwrap_or(0);
+            if n >= self.config.max_sockets_per_ip {
+                return Err(SocketLimit::PerIp(n));
+            }
+            *sockets.by_ip.entry(ip).or_default() += 1;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        sockets.by_user.entry(user).or_default().insert(
+            socket,
+            SocketEntry {
+                session,
+                control: tx,
+            },
+        );
+        let registration = Registration {
+            hub: self.clone(),
+            user,
+            socket,
+            ip,
+        };
+        Ok((registration, rx))
+    }
+
+    fn control_user(&self, user: i64, control: Control) {
+        if let Some(mine) = lock(&self.sockets).by_user.get(&user) {
+            for entry in mine.values() {
+                let _ = entry.control.send(control);
+            }
+        }
+    }
+
+    fn control_session(&self, session: &str) {
+        for mine in lock(&self.sockets).by_user.values() {
+            for entry in mine.values() {
+                if entry.session.as_deref() == Some(session) {
+                    let _ = entry.control.send(Control::SessionEnded);
+                }
+            }
+        }
+    }
+
+    // --- presence ---------------------------------------------------------------------
     /// Adds socket `socket` of the user in `entry` to the room's presence. Returns
     /// everyone present. Announces a join unless the user was already present (another
     /// tab, or back within the grace period).
@@ -277,9 +480,102 @@ impl Hub {
 }
 
 impl RoomChannel {
-    /// A receiver of everything broadcast to the room from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
-        self.tx.subscribe()
+    /// Notes an event position delivered or known here (keeps the newest).
+    pub fn observe(&self, position: Position) {
+        let mut seen = lock(&self.seen);
+        let newer = seen
+            .newest
+            .is_none_or(|n| n.epoch != position.epoch || position.offset > n.offset);
+        if newer {
+            seen.newest = Some(position);
+        }
+    }
+}
+
+impl Hub {
+    /// Compares the heads of the rooms with subscribers here with the newest event
+    /// delivered here; a room whose log moved while nothing arrived since the previous
+    /// check missed a broadcast (a request cancelled mid-commit, a publish lost between
+    /// nodes), and its missing events are delivered from the log. Subscribers skip what
+    /// they already have, so a late broadcast never doubles an event.
+    pub async fn check_heads(&self, store: &dyn Store) {
+        let rooms: Vec<(Room, Arc<RoomChannel>)> = lock(&self.rooms)
+            .iter()
+            .filter(|(_, ch)| ch.tx.receiver_count() > 0)
+            .map(|(r, ch)| (*r, ch.clone()))
+            .collect();
+        if rooms.is_empty() {
+            return;
+        }
+        let names: Vec<Room> = rooms.iter().map(|(r, _)| *r).collect();
+        let heads = match store.room_heads(&names).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading room heads");
+                return;
+            }
+        };
+        let channels: HashMap<Room, Arc<RoomChannel>> = rooms.into_iter().collect();
+        for (room, head) in heads {
+            let Some(ch) = channels.get(&room) else {
+                continue;
+            };
+            let stale_since = {
+                let mut seen = lock(&ch.seen);
+                let newest = seen.newest;
+                let unchanged = seen.at_last_check == newest;
+                seen.at_last_check = newest;
+                match newest {
+                    Some(n) if n.epoch == head.epoch && head.offset > n.offset && unchanged => {
+                        Some(n.offset)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(after) = stale_since {
+                self.fill(store, room, head, after).await;
+            }
+        }
+    }
+
+    /// Delivers a room's logged events after offset `after` up to `head` on this node,
+    /// in pages.
+    async fn fill(&self, store: &dyn Store, room: Room, head: Position, mut after: i64) {
+        while after < head.offset {
+            let page = match store
+                .room_changes(
+                    room,
+                    head.epoch,
+                    after,
+                    head.offset,
+                    self.config.replay_page,
+                )
+                .await
+            {
+                Ok(p) if !p.is_empty() => p,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, room = %room.name(), "filling a room from its log");
+                    return;
+                }
+            };
+            for c in page {
+                after = c.position.offset;
+                let frame = ServerFrame::Event {
+                    room,
+                    position: c.position,
+                    change: c.change,
+                };
+                let position = Some((c.position.epoch, c.position.offset));
+                self.deliver(
+                    room,
+                    Delivery {
+                        position,
+                        frame: to_json(&frame),
+                    },
+                );
+            }
+        }
     }
 }
 
@@ -292,7 +588,25 @@ impl ChangeSink for Hub {
                 change: c.change.clone(),
             };
             self.broadcast(c.room, &frame);
+            // A membership changed: that user's sockets re-check what they may see.
+            if c.change.op == ChangeOp::Members && matches!(c.room, Room::Workspace(_)) {
+                self.recheck_user(c.change.id);
+            }
         }
+    }
+}
+
+impl AccessControl for Hub {
+    fn recheck_user(&self, user: i64) {
+        self.bus.publish(BusMessage::RecheckUser { user });
+        self.control_user(user, Control::Recheck);
+    }
+
+    fn end_session(&self, session_id: &str) {
+        self.bus.publish(BusMessage::EndSession {
+            session: session_id.to_string(),
+        });
+        self.control_session(session_id);
     }
 }
 
@@ -324,7 +638,7 @@ mod tests {
     async fn one_entry_per_user_however_many_tabs_and_a_grace_period_on_leave() {
         let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
         let room = Room::Workspace(1);
-        let mut rx = hub.room(room).subscribe();
+        let (_, mut rx) = hub.subscribe(room);
 
         hub.join(room, 1, entry(7, "/a"));
         assert!(
@@ -362,7 +676,7 @@ mod tests {
         let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
         let room = Room::Workspace(1);
         hub.join(room, 1, entry(7, "/a"));
-        let mut rx = hub.room(room).subscribe();
+        let (_, mut rx) = hub.subscribe(room);
         hub.update_presence(room, entry(7, "/b"));
         hub.update_presence(room, entry(7, "/b"));
         assert!(

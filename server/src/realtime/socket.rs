@@ -1,50 +1,46 @@
-//! `/ws`: one WebSocket per browser tab. Authenticated by the session cookie at upgrade,
-//! then a reader loop (frames in, rate-limited, heartbeat timeout) and a writer task
-//! (frames out, from a bounded outbox), with one forwarder task per subscribed room.
+//! `/ws`: one WebSocket per browser tab. Authenticated by the session cookie at upgrade
+//! (the same-origin check is the request middleware's), registered with the hub within
+//! the per-user and per-address caps, then a reader loop (frames in, rate-limited,
+//! heartbeat timeout, the hub's access checks, a periodic session check) and a writer
+//! task (frames out, from a bounded outbox), with one forwarder task per subscribed room.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::model::{now_ms, User};
+use app::model::{now_ms, Role, User};
 use app::realtime::protocol::{
-    ClientFrame, Position, PresenceEntry, Room, ServerFrame, Status, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
+    ClientFrame, Position, PresenceEntry, Room, ServerFrame, Status, CLOSE_SESSION_ENDED,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use app::ssr::Store;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use app::ssr::{ClientIp, Store, SESSION_USER_KEY};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
-use tower_sessions::Session;
+use tower_sessions::session::Id;
+use tower_sessions::{Session, SessionStore};
 
-use super::hub::{to_json, Delivery, Hub};
+use super::hub::{to_json, Control, Delivery, Hub, Registration};
+use crate::db::Sessions;
 use crate::state::AppState;
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
-/// Upgrades to a WebSocket when the request comes from this site (`Origin` equal to
-/// `Host`) with a signed-in session; 403 otherwise.
+/// Upgrades to a WebSocket for a signed-in session; 403 otherwise. (A cross-origin
+/// upgrade never gets here: the request middleware refuses it.)
 pub async fn upgrade(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
+    ip: Option<Extension<ClientIp>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest);
-    if origin_host.is_none() || origin_host != host {
-        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
-    }
     let user = match crate::auth::session_user(&session).await {
         Ok(id) => match state.db.store.user(id).await {
             Ok(u) => u,
@@ -52,13 +48,19 @@ pub async fn upgrade(
         },
         Err(_) => return (StatusCode::FORBIDDEN, "sign in first").into_response(),
     };
-    let hub = state.hub.clone();
-    let store = state.db.store.clone();
+    let socket = Socket {
+        hub: state.hub.clone(),
+        store: state.db.store.clone(),
+        sessions: state.db.sessions.clone(),
+        session: session.id(),
+        ip: ip.map(|Extension(ClientIp(ip))| ip),
+        user,
+    };
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| run(socket, hub, store, user))
+        .on_upgrade(move |ws| socket.run(ws))
 }
 
 /// Frames waiting to be written to one socket, bounded. When full, the socket is too
@@ -74,6 +76,8 @@ struct OutboxState {
     queue: VecDeque<Arc<str>>,
     rooms: BTreeSet<Room>,
     closed: bool,
+    /// The close frame to send once the queue is drained (code, reason).
+    close_with: Option<(u16, &'static str)>,
 }
 
 impl Outbox {
@@ -83,6 +87,7 @@ impl Outbox {
                 queue: VecDeque::new(),
                 rooms: BTreeSet::new(),
                 closed: false,
+                close_with: None,
             }),
             notify: Notify::new(),
             capacity,
@@ -140,9 +145,30 @@ impl Outbox {
         self.lock().closed = true;
         self.notify.notify_one();
     }
+
+    /// Closes after the queued frames with a close frame carrying `code` and `reason`.
+    fn close_with(&self, code: u16, reason: &'static str) {
+        {
+            let mut s = self.lock();
+            s.close_with = Some((code, reason));
+            s.closed = true;
+        }
+        self.notify.notify_one();
+    }
 }
 
-/// One socket's state, owned by its reader loop.
+/// What a socket's task starts from.
+struct Socket {
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    sessions: Sessions,
+    session: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    user: User,
+}
+
+/// One socket's state, owned by its reader loop. Dropping it (however the task ends)
+/// leaves every room, so presence never outlives the socket.
 struct Connection {
     id: u64,
     user: User,
@@ -151,92 +177,178 @@ struct Connection {
     outbox: Arc<Outbox>,
     subscriptions: HashMap<Room, JoinHandle<()>>,
     presence: PresenceEntry,
+    _registration: Registration,
 }
 
-async fn run(socket: WebSocket, hub: Arc<Hub>, store: Arc<dyn Store>, user: User) {
-    let (mut sink, mut stream) = socket.split();
-    let outbox = Outbox::new(hub.config().socket_queue);
-    let writer_box = outbox.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = writer_box.pop().await {
-            if sink
-                .send(Message::Text(frame.as_ref().into()))
-                .await
-                .is_err()
-            {
-                break;
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+        self.outbox.close();
+    }
+}
+
+/// Why the reader loop stopped.
+enum End {
+    /// The peer closed, failed or went silent.
+    Gone,
+    /// The session ended: close with [`CLOSE_SESSION_ENDED`].
+    SessionEnded,
+}
+
+impl Socket {
+    async fn run(self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let hub = self.hub.clone();
+        let outbox = Outbox::new(hub.config().socket_queue);
+        let writer_box = outbox.clone();
+        let writer = tokio::spawn(async move {
+            while let Some(frame) = writer_box.pop().await {
+                if sink
+                    .send(Message::Text(frame.as_ref().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
-        }
-        let _ = sink.close().await;
-    });
-    let presence = PresenceEntry {
-        user_id: user.id,
-        name: user.display_name.clone(),
-        color: user.color.clone(),
-        status: Status::Online,
-        page: String::new(),
-        editing: None,
-        last_seen: now_ms(),
-    };
-    let mut conn = Connection {
-        id: NEXT_SOCKET.fetch_add(1, Ordering::Relaxed),
-        user,
-        hub: hub.clone(),
-        store,
-        outbox: outbox.clone(),
-        subscriptions: HashMap::new(),
-        presence,
-    };
-    conn.outbox.send(&ServerFrame::Welcome {
-        version: PROTOCOL_VERSION,
-        user_id: conn.user.id,
-    });
-    let per_second =
-        NonZeroU32::new(hub.config().frames_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
-    let limiter: DefaultDirectRateLimiter =
-        RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-    let timeout = hub.config().heartbeat_timeout;
-    loop {
-        let message = match tokio::time::timeout(timeout, stream.next()).await {
-            Err(_) => {
-                tracing::debug!(socket = conn.id, "heartbeat timeout");
-                break;
+            let close = writer_box.lock().close_with;
+            let frame = close.map(|(code, reason)| CloseFrame {
+                code,
+                reason: reason.into(),
+            });
+            let _ = sink.send(Message::Close(frame)).await;
+            let _ = sink.close().await;
+        });
+        let id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
+        let session_id = self.session.map(|i| i.to_string());
+        let (registration, mut control) = match hub.register(id, self.user.id, session_id, self.ip)
+        {
+            Ok(r) => r,
+            Err(limit) => {
+                outbox.send(&ServerFrame::Error {
+                    code: "too_many_sockets".into(),
+                    message: limit.to_string(),
+                    room: None,
+                });
+                outbox.close_with(1008, "too many connections");
+                let _ = writer.await;
+                return;
             }
-            Ok(None) | Ok(Some(Err(_))) => break,
-            Ok(Some(Ok(m))) => m,
         };
-        let text = match message {
-            Message::Text(t) => t,
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Binary(_) => {
-                conn.error("bad_frame", "frames are JSON text");
+        let presence = PresenceEntry {
+            user_id: self.user.id,
+            name: self.user.display_name.clone(),
+            color: self.user.color.clone(),
+            status: Status::Online,
+            page: String::new(),
+            editing: None,
+            last_seen: now_ms(),
+        };
+        let mut conn = Connection {
+            id,
+            user: self.user.clone(),
+            hub: hub.clone(),
+            store: self.store.clone(),
+            outbox: outbox.clone(),
+            subscriptions: HashMap::new(),
+            presence,
+            _registration: registration,
+        };
+        conn.outbox.send(&ServerFrame::Welcome {
+            version: PROTOCOL_VERSION,
+            user_id: conn.user.id,
+        });
+        let per_second =
+            NonZeroU32::new(hub.config().frames_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        let limiter: DefaultDirectRateLimiter =
+            RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+        let timeout = hub.config().heartbeat_timeout;
+        let mut session_check = tokio::time::interval(hub.config().session_recheck);
+        session_check.tick().await;
+        let end = loop {
+            let message = tokio::select! {
+                m = tokio::time::timeout(timeout, stream.next()) => m,
+                c = control.recv() => match c {
+                    Some(Control::Recheck) => {
+                        conn.recheck().await;
+                        continue;
+                    }
+                    Some(Control::SessionEnded) | None => break End::SessionEnded,
+                },
+                _ = session_check.tick() => {
+                    if !self.session_alive().await {
+                        break End::SessionEnded;
+                    }
+                    conn.recheck().await;
+                    continue;
+                }
+            };
+            let message = match message {
+                Err(_) => {
+                    tracing::debug!(socket = conn.id, "heartbeat timeout");
+                    break End::Gone;
+                }
+                Ok(None) | Ok(Some(Err(_))) => break End::Gone,
+                Ok(Some(Ok(m))) => m,
+            };
+            let text = match message {
+                Message::Text(t) => t,
+                Message::Close(_) => break End::Gone,
+                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Binary(_) => {
+                    conn.error("bad_frame", "frames are JSON text", None);
+                    continue;
+                }
+            };
+            if limiter.check().is_err() {
+                conn.error("rate_limited", "too many frames; slow down", None);
                 continue;
             }
+            match serde_json::from_str::<ClientFrame>(text.as_str()) {
+                Ok(frame) => conn.handle(frame).await,
+                Err(e) => conn.error(
+                    "bad_frame",
+                    &format!("not a frame of protocol {PROTOCOL_VERSION}: {e}"),
+                    None,
+                ),
+            }
         };
-        if limiter.check().is_err() {
-            conn.error("rate_limited", "too many frames; slow down");
-            continue;
+        conn.close();
+        match end {
+            End::SessionEnded => outbox.close_with(CLOSE_SESSION_ENDED, "the session has ended"),
+            End::Gone => outbox.close(),
         }
-        match serde_json::from_str::<ClientFrame>(text.as_str()) {
-            Ok(frame) => conn.handle(frame).await,
-            Err(e) => conn.error(
-                "bad_frame",
-                &format!("not a frame of protocol {PROTOCOL_VERSION}: {e}"),
-            ),
+        drop(conn);
+        let _ = writer.await;
+    }
+
+    /// Whether the socket's session still exists (not signed out, not expired) and still
+    /// belongs to its user.
+    async fn session_alive(&self) -> bool {
+        let Some(id) = &self.session else {
+            return false;
+        };
+        match self.sessions.load(id).await {
+            Ok(Some(record)) => {
+                record.data.get(SESSION_USER_KEY).and_then(|v| v.as_i64()) == Some(self.user.id)
+            }
+            Ok(None) => false,
+            // A failing session store is not proof of a signed-out user; check again later.
+            Err(e) => {
+                tracing::warn!(error = %e, "checking a socket's session");
+                true
+            }
         }
     }
-    conn.close();
-    outbox.close();
-    let _ = writer.await;
 }
 
 impl Connection {
-    fn error(&self, code: &str, message: &str) {
+    fn error(&self, code: &str, message: &str, room: Option<Room>) {
         self.outbox.send(&ServerFrame::Error {
             code: code.into(),
             message: message.into(),
+            room,
         });
     }
 
@@ -246,6 +358,7 @@ impl Connection {
                 self.error(
                     "version",
                     &format!("this server speaks protocol {PROTOCOL_VERSION}, not {version}"),
+                    None,
                 );
             }
             ClientFrame::Hello { .. } => {}
@@ -284,44 +397,86 @@ impl Connection {
                     self.error(
                         "forbidden",
                         &format!("subscribe to {} before typing in it", room.name()),
+                        Some(room),
                     );
                 }
             }
         }
     }
 
-    /// Whether the user may subscribe to the room: a member of its workspace, or their
-    /// own notification room.
+    /// Whether the user may be in the room now: a member of its workspace (an admin or
+    /// the owner for its admins' room), or the room is their own.
     async fn authorized(&self, room: Room) -> bool {
-        let workspace = match room {
+        let (workspace, needed) = match room {
             Room::User(id) => return id == self.user.id,
-            Room::Workspace(id) => id,
+            Room::Workspace(id) => (id, Role::Viewer),
+            Room::Admins(id) => (id, Role::Admin),
             Room::Record(kind, id) => match self.store.record_workspace(kind, id).await {
-                Ok(ws) => ws,
+                Ok(ws) => (ws, Role::Viewer),
                 Err(_) => return false,
             },
         };
-        matches!(self.store.role(workspace, self.user.id).await, Ok(Some(_)))
+        matches!(self.store.role(workspace, self.user.id).await, Ok(Some(r)) if r >= needed)
+    }
+
+    /// Re-authorizes every subscribed room and ends the subscriptions the user may no
+    /// longer have, each with a `forbidden` error frame naming the room.
+    async fn recheck(&mut self) {
+        let rooms: Vec<Room> = self.subscriptions.keys().copied().collect();
+        for room in rooms {
+            if !self.authorized(room).await {
+                self.unsubscribe(room);
+                self.error(
+                    "forbidden",
+                    &format!("you no longer have access to {}", room.name()),
+                    Some(room),
+                );
+            }
+        }
     }
 
     /// Subscribes: live receiver first, then the head, then `subscribed`, then the
     /// replay of what came after `since`, then live events after the head, so there is
-    /// no gap and no duplicate at the seam.
+    /// no gap and no duplicate at the seam. A refused subscribe also ends an existing
+    /// subscription to the room. Reads only: subscribing writes nothing to the database.
     async fn subscribe(&mut self, room: Room, since: Option<Position>) {
+        if let Some(s) = since.filter(|s| s.offset < 0 || s.epoch < 0) {
+            self.error(
+                "bad_frame",
+                &format!("since must have a non-negative epoch and offset, not {s:?}"),
+                Some(room),
+            );
+            return;
+        }
         if !self.authorized(room).await {
-            self.error("forbidden", &format!("no access to {}", room.name()));
+            self.unsubscribe(room);
+            self.error(
+                "forbidden",
+                &format!("no access to {}", room.name()),
+                Some(room),
+            );
+            return;
+        }
+        let cap = self.hub.config().max_subscriptions_per_socket;
+        if !self.subscriptions.contains_key(&room) && self.subscriptions.len() >= cap {
+            self.error(
+                "limit",
+                &format!("a connection may be in at most {cap} rooms; leave one first"),
+                Some(room),
+            );
             return;
         }
         self.unsubscribe(room);
-        let rx = self.hub.room(room).subscribe();
+        let (channel, rx) = self.hub.subscribe(room);
         let head = match self.store.room_head(room).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "reading a room head");
-                self.error("internal", "the room could not be opened");
+                self.error("internal", "the room could not be opened", Some(room));
                 return;
             }
         };
+        channel.observe(head);
         self.outbox.lock().rooms.insert(room);
         let presence = self.hub.join(room, self.id, self.presence.clone());
         self.outbox.send(&ServerFrame::Subscribed {
@@ -329,55 +484,27 @@ impl Connection {
             position: head,
             presence,
         });
-        if let Some(since) = since {
-            self.replay(room, since, head).await;
-        }
-        let task = tokio::spawn(forward(
-            rx,
+        let forwarder = Forwarder {
             room,
-            head,
-            self.outbox.clone(),
-            self.store.clone(),
-        ));
+            epoch: head.epoch,
+            last: head.offset,
+            outbox: self.outbox.clone(),
+            store: self.store.clone(),
+            page: self.hub.config().replay_page,
+        };
+        if let Some(since) = since {
+            if since.epoch != head.epoch || since.offset > head.offset {
+                self.outbox.send(&ServerFrame::Resync {
+                    room,
+                    reason: "the room's log was reset".into(),
+                });
+            } else {
+                // On failure the socket was told to resync; it subscribes again.
+                forwarder.replay(since.offset, head.offset).await;
+            }
+        }
+        let task = tokio::spawn(forwarder.run(rx));
         self.subscriptions.insert(room, task);
-    }
-
-    async fn replay(&self, room: Room, since: Position, head: Position) {
-        if since.epoch != head.epoch || since.offset > head.offset {
-            self.outbox.send(&ServerFrame::Resync {
-                room,
-                reason: "the room's log was reset".into(),
-            });
-            return;
-        }
-        match self
-            .store
-            .room_changes(room, head.epoch, since.offset, head.offset)
-            .await
-        {
-            Ok(changes) if changes.len() as i64 == head.offset - since.offset => {
-                for c in changes {
-                    self.outbox.send(&ServerFrame::Event {
-                        room,
-                        position: c.position,
-                        change: c.change,
-                    });
-                }
-            }
-            Ok(_) => {
-                self.outbox.send(&ServerFrame::Resync {
-                    room,
-                    reason: "the log no longer holds what was missed".into(),
-                });
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "replaying a room");
-                self.outbox.send(&ServerFrame::Resync {
-                    room,
-                    reason: "replay failed".into(),
-                });
-            }
-        }
     }
 
     fn unsubscribe(&mut self, room: Room) {
@@ -400,68 +527,106 @@ impl Connection {
 /// Forwards a room's broadcast to one socket in offset order, exactly once: an event at
 /// or before the last one sent is skipped; one after a gap (another writer's publish not
 /// here yet) first has the gap filled from the log. A receiver that lagged behind the
-/// room's buffer, or a socket too slow for its outbox, is told to resync.
-async fn forward(
-    mut rx: broadcast::Receiver<Delivery>,
+/// room's ring catches up from the log; a socket too slow for its outbox is told to
+/// resync.
+struct Forwarder {
     room: Room,
-    head: Position,
+    epoch: i64,
+    /// Offset of the last event sent.
+    last: i64,
     outbox: Arc<Outbox>,
     store: Arc<dyn Store>,
-) {
-    let mut last = head.offset;
-    loop {
-        let delivery = match rx.recv().await {
-            Ok(d) => d,
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                outbox.send(&ServerFrame::Resync {
-                    room,
-                    reason: "fell behind the room".into(),
-                });
-                return;
+    page: i64,
+}
+
+impl Forwarder {
+    fn resync(&self, reason: &str) {
+        self.outbox.send(&ServerFrame::Resync {
+            room: self.room,
+            reason: reason.into(),
+        });
+    }
+
+    /// Sends the logged events with offsets in `after+1 ..= upto`, in pages. Returns
+    /// false (after telling the socket to resync) when the log cannot cover them or the
+    /// socket is too slow.
+    async fn replay(&self, mut after: i64, upto: i64) -> bool {
+        while after < upto {
+            let page = match self
+                .store
+                .room_changes(self.room, self.epoch, after, upto, self.page)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "replaying a room");
+                    self.resync("replay failed");
+                    return false;
+                }
+            };
+            let expected = (upto - after).min(self.page);
+            let complete = i64::try_from(page.len()).is_ok_and(|n| n == expected)
+                && page.first().is_some_and(|c| c.position.offset == after + 1);
+            if !complete {
+                self.resync("the log no longer holds what was missed");
+                return false;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let Some((epoch, offset)) = delivery.position else {
-            if !outbox.push(delivery.frame) {
-                return;
+            for c in page {
+                after = c.position.offset;
+                if !self.outbox.send(&ServerFrame::Event {
+                    room: self.room,
+                    position: c.position,
+                    change: c.change,
+                }) {
+                    return false;
+                }
             }
-            continue;
-        };
-        if epoch != head.epoch {
-            outbox.send(&ServerFrame::Resync {
-                room,
-                reason: "the room's log was reset".into(),
-            });
-            return;
         }
-        if offset <= last {
-            continue;
-        }
-        if offset > last + 1 {
-            match store.room_changes(room, epoch, last, offset - 1).await {
-                Ok(missed) if missed.len() as i64 == offset - 1 - last => {
-                    for c in missed {
-                        if !outbox.send(&ServerFrame::Event {
-                            room,
-                            position: c.position,
-                            change: c.change,
-                        }) {
+        true
+    }
+
+    async fn run(mut self, mut rx: broadcast::Receiver<Delivery>) {
+        loop {
+            let delivery = match rx.recv().await {
+                Ok(d) => d,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the ring: take what was missed from the log.
+                    match self.store.room_head(self.room).await {
+                        Ok(head) if head.epoch == self.epoch => {
+                            if !self.replay(self.last, head.offset).await {
+                                return;
+                            }
+                            self.last = self.last.max(head.offset);
+                            continue;
+                        }
+                        _ => {
+                            self.resync("fell behind the room");
                             return;
                         }
                     }
                 }
-                _ => {
-                    outbox.send(&ServerFrame::Resync {
-                        room,
-                        reason: "a gap could not be filled".into(),
-                    });
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let Some((epoch, offset)) = delivery.position else {
+                if !self.outbox.push(delivery.frame) {
                     return;
                 }
+                continue;
+            };
+            if epoch != self.epoch {
+                self.resync("the room's log was reset");
+                return;
             }
+            if offset <= self.last {
+                continue;
+            }
+            if offset > self.last + 1 && !self.replay(self.last, offset - 1).await {
+                return;
+            }
+            if !self.outbox.push(delivery.frame) {
+                return;
+            }
+            self.last = offset;
         }
-        if !outbox.push(delivery.frame) {
-            return;
-        }
-        last = offset;
     }
 }

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// The realtime hub.
     pub hub: Arc<server::realtime::Hub>,
+    /// The rate limits and hashing queue.
+    pub limits: Arc<app::ssr::auth::Limits>,
     /// The database URL the app uses.
     pub database_url: String,
     _dir: tempfile::TempDir,
@@ -56,6 +58,24 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with the realtime hub configured as given.
 pub async fn spawn_app_with(hub: server::realtime::HubConfig) -> TestApp {
+    spawn_app_with_settings(server::state::Settings {
+        hub,
+        ..test_settings()
+    })
+    .await
+}
+
+/// The settings tests run with: the defaults, but with room for the many sign-ups and
+/// writes a test makes from one address.
+pub fn test_settings() -> server::state::Settings {
+    let mut settings = server::state::Settings::default();
+    settings.limits.signups_per_ip_per_minute = 1_000;
+    settings.limits.writes_per_user_per_second = 1_000;
+    settings
+}
+
+/// Starts the app with the given settings.
+pub async fn spawn_app_with_settings(settings: server::state::Settings) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database_url(&dir).await;
     let db = server::db::connect(&database_url).await.expect("database");
@@ -64,8 +84,9 @@ pub async fn spawn_app_with(hub: server::realtime::HubConfig) -> TestApp {
         .output_name("tandem")
         .site_root("target/site")
         .build();
-    let state = server::AppState::with_hub(options, db, false, hub);
+    let state = server::AppState::new(options, db, settings);
     let hub = state.hub.clone();
+    let limits = state.ctx.limits.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -77,6 +98,7 @@ pub async fn spawn_app_with(hub: server::realtime::HubConfig) -> TestApp {
         client: client(),
         store,
         hub,
+        limits,
         database_url,
         _dir: dir,
     }
