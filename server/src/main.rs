@@ -6,6 +6,7 @@ use server::config::{Cli, Command, LogFormat};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    server::tune_allocator();
     let command = Cli::parse().into_command();
     let format = match &command {
         Command::Serve(a) => a.log_format,

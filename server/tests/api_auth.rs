@@ -216,3 +216,149 @@ async fn health_and_readiness_answer() {
         assert_eq!(res.status(), 200, "{path}");
     }
 }
+
+/// Calls a server function and returns its HTTP status and error (if any).
+async fn status_of(
+    c: &reqwest::Client,
+    base: &str,
+    name: &str,
+    body: Value,
+) -> (u16, Option<AppError>) {
+    let res = c
+        .post(format!("{base}/api/{name}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).ok())
+}
+
+#[tokio::test]
+async fn each_error_kind_comes_back_with_its_http_status() {
+    let app = spawn_app().await;
+    let (c, base) = (client(), app.base.clone());
+    let (status, e) = status_of(&c, &base, "list_workspaces", json!({})).await;
+    assert_eq!((status, e), (401, Some(AppError::Unauthorized)));
+    let (status, e) = status_of(
+        &c,
+        &base,
+        "sign_up",
+        json!({"email": "nope", "password": "password123", "display_name": "X", "invite": null}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        e.and_then(|e| e.field().map(str::to_string)).as_deref(),
+        Some("email")
+    );
+    app.sign_up_as(&c, "owner@example.com", "Owner").await;
+    let slug = app.create_workspace_as(&c, "Acme").await;
+    let (status, e) = status_of(&c, &base, "open_workspace", json!({"slug": "nowhere"})).await;
+    assert!(matches!(e, Some(AppError::NotFound(_))));
+    assert_eq!(status, 404);
+    let viewer = app
+        .member_with_role(&c, &slug, "viewer", "viewer@example.com")
+        .await;
+    let (status, e) = status_of(
+        &viewer,
+        &base,
+        "create_record",
+        json!({"slug": slug, "kind": "customer", "fields": {"name": "X"}}),
+    )
+    .await;
+    assert!(matches!(e, Some(AppError::Forbidden(_))));
+    assert_eq!(status, 403);
+    let v: Value = app
+        .call_as(
+            &c,
+            "create_record",
+            json!({"slug": slug, "kind": "customer", "fields": {"name": "Acme"}}),
+        )
+        .await
+        .expect("create");
+    let change = json!({"slug": slug, "kind": "customer", "id": v["id"], "changes": {"sector": {"base": null, "value": "retail"}}});
+    let _: Value = app
+        .call_as(&c, "update_record", change.clone())
+        .await
+        .expect("first edit");
+    let clash = json!({"slug": slug, "kind": "customer", "id": v["id"], "changes": {"sector": {"base": null, "value": "media"}}});
+    let (status, e) = status_of(&c, &base, "update_record", clash).await;
+    assert!(matches!(e, Some(AppError::Conflict(_))));
+    assert_eq!(status, 409);
+    let (status, _) = status_of(&c, &base, "update_record", json!({"slug": 5})).await;
+    assert_eq!(status, 400, "a malformed request");
+    for _ in 0..5 {
+        status_of(
+            &c,
+            &base,
+            "log_in",
+            json!({"email": "owner@example.com", "password": "wrong-password"}),
+        )
+        .await;
+    }
+    let (status, e) = status_of(
+        &c,
+        &base,
+        "log_in",
+        json!({"email": "owner@example.com", "password": "wrong-password"}),
+    )
+    .await;
+    assert!(matches!(e, Some(AppError::RateLimited { .. })));
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn a_megabyte_of_email_is_refused_before_hashing() {
+    let app = spawn_app().await;
+    let huge = format!("{}@example.com", "a".repeat(1 << 20));
+    let e = app
+        .call::<Value>("log_in", json!({"email": huge, "password": "password123"}))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.field(), Some("email"));
+    let e = app
+        .call::<Value>("sign_up", json!({"email": huge, "password": "password123", "display_name": "Huge", "invite": null}))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.field(), Some("email"));
+    assert_eq!(app.limits.hashing.peak(), 0, "no password was hashed");
+    assert!(
+        app.limits.largest_map() <= 1,
+        "no rate-limiter key was made for it"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_log_in_limit_applies_to_the_real_client() {
+    let mut settings = common::test_settings();
+    settings.proxy =
+        server::auth::ProxyConfig::parse(&["127.0.0.1/32".into()], None).expect("proxy");
+    settings.limits.login_per_email_per_minute = 1_000;
+    settings.limits.login_per_ip_per_minute = 3;
+    let app = common::spawn_app_with_settings(settings).await;
+    let attempt = |from: &'static str| {
+        let c = client();
+        let base = app.base.clone();
+        async move {
+            c.post(format!("{base}/api/log_in"))
+                .header("x-forwarded-for", from)
+                .json(&json!({"email": "x@example.com", "password": "wrong-password"}))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("203.0.113.1").await, 422);
+    }
+    assert_eq!(attempt("203.0.113.1").await, 429, "that client is limited");
+    assert_eq!(
+        attempt("203.0.113.2").await,
+        422,
+        "another client behind the same proxy is not"
+    );
+}

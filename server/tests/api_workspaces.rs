@@ -634,3 +634,239 @@ async fn edits_merge_per_field_and_report_real_conflicts() {
         .expect_err("deleted");
     assert!(matches!(e, AppError::NotFound(m) if m.contains("deleted")));
 }
+
+#[tokio::test]
+async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights() {
+    let app = spawn_app().await;
+    let (owner, slug, _) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
+    let admin = app
+        .member_with_role(&owner, &slug, "admin", "admin@example.com")
+        .await;
+    let e = app
+        .call_as::<Value>(
+            &admin,
+            "create_invite",
+            json!({"slug": slug, "role": "admin", "expires_in_days": 7, "max_uses": 1}),
+        )
+        .await
+        .expect_err("an admin cannot invite admins");
+    assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+    // The admin's member invite works while they are an admin, and dies with that.
+    let token = app.invite_as(&admin, &slug, "member").await;
+    let early = client();
+    app.sign_up_as(&early, "early@example.com", "Early").await;
+    let _: Value = app
+        .call_as(&early, "accept_invite", json!({"token": token}))
+        .await
+        .expect("accepted while its creator is an admin");
+    let admin_id = app
+        .store
+        .user_by_email("admin@example.com")
+        .await
+        .expect("lookup")
+        .expect("admin")
+        .user
+        .id;
+    let _: () = app
+        .call_as(
+            &owner,
+            "set_member_role",
+            json!({"slug": slug, "user_id": admin_id, "role": "member"}),
+        )
+        .await
+        .expect("demote");
+    let late = client();
+    app.sign_up_as(&late, "late@example.com", "Late").await;
+    let e = app
+        .call_as::<Value>(&late, "accept_invite", json!({"token": token}))
+        .await
+        .expect_err("its creator is no longer an admin");
+    assert_eq!(e.field(), Some("token"));
+    let e = app
+        .call_as::<Value>(&client(), "sign_up", json!({"email": "new@example.com", "password": "password123", "display_name": "New", "invite": token}))
+        .await
+        .expect_err("nor by signing up");
+    assert_eq!(e.field(), Some("token"));
+}
+
+#[tokio::test]
+async fn a_claim_link_is_not_an_invite() {
+    let app = spawn_app().await;
+    let (owner, slug, _) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    let placeholder = app
+        .store
+        .upsert_people(
+            ws.id,
+            vec![app::ssr::store::ImportedPerson {
+                key: "Pat Placeholder".into(),
+                name: "Pat Placeholder".into(),
+                role: app::model::Role::Member,
+                region: None,
+            }],
+        )
+        .await
+        .expect("import a person")[0]
+        .user_id;
+    let claim = app
+        .store
+        .create_invite(NewInvite {
+            workspace_id: ws.id,
+            token: "claimclaimclaimclaimclaimclaim00".into(),
+            role: app::model::Role::Member,
+            expires_at: app::model::now_ms() + 86_400_000,
+            max_uses: 1,
+            created_by: None,
+            for_user: Some(placeholder),
+        })
+        .await
+        .expect("claim link");
+    let intruder = client();
+    app.sign_up_as(&intruder, "intruder@example.com", "Intruder")
+        .await;
+    let e = app
+        .call_as::<Value>(&intruder, "accept_invite", json!({"token": claim.token}))
+        .await
+        .expect_err("a claim link is not an invite");
+    assert_eq!(e.field(), Some("token"));
+    let e = app
+        .call_as::<Value>(&intruder, "open_workspace", json!({"slug": slug}))
+        .await
+        .expect_err("not a member");
+    assert!(is_hidden(&e));
+    let invites: Vec<Value> = app
+        .call_as(&owner, "list_invites", json!({"slug": slug}))
+        .await
+        .expect("invites");
+    assert_eq!(invites[0]["uses"], 0, "the claim link is unused");
+}
+
+#[tokio::test]
+async fn simultaneous_acceptances_use_one_acceptance_each_and_one_wins_a_last_use() {
+    let app = spawn_app().await;
+    let (owner, slug, _) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
+    let v: Value = app
+        .call_as(
+            &owner,
+            "create_invite",
+            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 1}),
+        )
+        .await
+        .expect("invite");
+    let token = v["token"].as_str().expect("token").to_string();
+    let (a, b) = (client(), client());
+    app.sign_up_as(&a, "a@example.com", "A").await;
+    app.sign_up_as(&b, "b@example.com", "B").await;
+    let body = json!({"token": token});
+    let (ra, rb) = tokio::join!(
+        app.call_as::<Value>(&a, "accept_invite", body.clone()),
+        app.call_as::<Value>(&b, "accept_invite", body.clone()),
+    );
+    assert_eq!(
+        [&ra, &rb].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "one wins: {ra:?} {rb:?}"
+    );
+    let loser = if ra.is_ok() { rb } else { ra };
+    assert_eq!(loser.expect_err("lost").field(), Some("token"));
+
+    // One user accepting twice at once uses one acceptance.
+    let v: Value = app
+        .call_as(
+            &owner,
+            "create_invite",
+            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 5}),
+        )
+        .await
+        .expect("invite");
+    let token = v["token"].as_str().expect("token").to_string();
+    let c = client();
+    app.sign_up_as(&c, "c@example.com", "C").await;
+    let body = json!({"token": token});
+    let (r1, r2) = tokio::join!(
+        app.call_as::<Value>(&c, "accept_invite", body.clone()),
+        app.call_as::<Value>(&c, "accept_invite", body.clone()),
+    );
+    assert!(r1.is_ok() && r2.is_ok(), "{r1:?} {r2:?}");
+    let invites: Vec<Value> = app
+        .call_as(&owner, "list_invites", json!({"slug": slug}))
+        .await
+        .expect("invites");
+    let used = invites
+        .iter()
+        .find(|i| i["token"] == token.as_str())
+        .expect("the invite")["uses"]
+        .clone();
+    assert_eq!(used, 1);
+}
+
+#[tokio::test]
+async fn concurrent_creates_updates_and_acceptances_never_fail_with_a_database_error() {
+    let app = spawn_app().await;
+    let (owner, slug, parent) =
+        owner_with_customer(&app, "owner@example.com", "Acme", "Parent Co").await;
+    let v: Value = app
+        .call_as(
+            &owner,
+            "create_invite",
+            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 3}),
+        )
+        .await
+        .expect("invite");
+    let token = v["token"].as_str().expect("token").to_string();
+    let mut joiners = Vec::new();
+    for i in 0..5 {
+        let c = client();
+        app.sign_up_as(&c, &format!("joiner{i}@example.com"), "Joiner")
+            .await;
+        joiners.push(c);
+    }
+    let creates = (0..20).map(|i| {
+        app.call_as::<Value>(
+            &owner,
+            "create_record",
+            json!({"slug": slug, "kind": "customer", "fields": {"name": format!("Child {i}"), "parent_id": parent}}),
+        )
+    });
+    let updates = (0..20).map(|i| {
+        app.call_as::<Value>(
+            &owner,
+            "update_record",
+            json!({"slug": slug, "kind": "customer", "id": parent,
+                   "changes": {"notes": {"base": null, "value": format!("note {i}")}}}),
+        )
+    });
+    let accepts = joiners
+        .iter()
+        .map(|c| app.call_as::<Value>(c, "accept_invite", json!({"token": token})));
+    let (creates, updates, accepts) = tokio::join!(
+        futures::future::join_all(creates),
+        futures::future::join_all(updates),
+        futures::future::join_all(accepts),
+    );
+    let domain = |r: &Result<Value, AppError>| match r {
+        Ok(_) => true,
+        Err(AppError::Internal | AppError::Request(_)) => false,
+        Err(_) => true,
+    };
+    assert!(creates.iter().all(|r| r.is_ok()), "{creates:?}");
+    assert!(updates.iter().all(domain), "{updates:?}");
+    assert_eq!(
+        updates.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "one update wins from the same base; the others are conflicts"
+    );
+    assert!(
+        updates
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, AppError::Conflict(_))),
+        "{updates:?}"
+    );
+    assert!(accepts.iter().all(domain), "{accepts:?}");
+    assert_eq!(
+        accepts.iter().filter(|r| r.is_ok()).count(),
+        3,
+        "three uses"
+    );
+}

@@ -371,3 +371,186 @@ async fn bad_rows_and_unknown_files_are_reported_not_dropped() {
         "the short row is reported with its line"
     );
 }
+
+/// Uploads CSV files (name, text) to the import route as `c` and returns the report.
+async fn upload(
+    app: &common::TestApp,
+    c: &reqwest::Client,
+    slug: &str,
+    files: &[(&str, String)],
+) -> ImportReport {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, text) in files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::text(text.clone()).file_name(name.to_string()),
+        );
+    }
+    let res = c
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 200);
+    res.json().await.expect("report")
+}
+
+#[tokio::test]
+async fn people_who_chose_an_imported_name_are_never_taken_for_them() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive Owner")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Maven").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    // Two viewers join first, under a manager's and an agent's name.
+    let mut impostors = Vec::new();
+    for (email, name) in [
+        ("melvin@example.com", "Melvin Marxen"),
+        ("darcel@example.com", "Darcel Schlecht"),
+    ] {
+        let token = app.invite_as(&app.client, &slug, "viewer").await;
+        let c = client();
+        let v: serde_json::Value = app
+            .call_as(&c, "sign_up", json!({"email": email, "password": "password123", "display_name": name, "invite": token}))
+            .await
+            .expect("viewer joins");
+        impostors.push(v["user"]["id"].as_i64().expect("id"));
+    }
+    let folder = server::import::read_folder(&crm_folder()).expect("CRM data");
+    let files: Vec<(&str, String)> = folder
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    for run in 0..2 {
+        let report = upload(&app, &app.client, &slug, &files).await;
+        assert!(report.failed.is_none(), "{:?}", report.failed);
+        for id in &impostors {
+            assert_eq!(
+                app.store.role(ws.id, *id).await.expect("role"),
+                Some(Role::Viewer),
+                "run {run}: still a viewer"
+            );
+            assert_eq!(
+                total(
+                    &app,
+                    ws.id,
+                    RecordKind::Deal,
+                    &[("owner_id", Value::Int(*id))]
+                )
+                .await,
+                0,
+                "run {run}: owns no imported deals"
+            );
+        }
+    }
+    // The real Melvin and Darcel are placeholders of their own, with their roles.
+    let members = app.store.members(ws.id).await.expect("members");
+    let named = |n: &str| members.iter().filter(|m| m.user.display_name == n).count();
+    assert_eq!((named("Melvin Marxen"), named("Darcel Schlecht")), (2, 2));
+
+    // A claimed account keeps its deals under another name, and re-import changes nothing.
+    let report = upload(&app, &app.client, &slug, &files).await;
+    let link = report
+        .invites
+        .iter()
+        .find(|i| i.name == "Moses Frase")
+        .expect("Moses' link");
+    let moses = client();
+    let claimed: serde_json::Value = app
+        .call_as(&moses, "sign_up", json!({"email": "moses@example.com", "password": "password123", "display_name": "Mo F.", "invite": link.path.trim_start_matches("/invite/")}))
+        .await
+        .expect("claim");
+    let moses_id = claimed["user"]["id"].as_i64().expect("id");
+    let deals = total(
+        &app,
+        ws.id,
+        RecordKind::Deal,
+        &[("owner_id", Value::Int(moses_id))],
+    )
+    .await;
+    assert!(deals > 0);
+    let again = upload(&app, &app.client, &slug, &files).await;
+    for f in &again.files {
+        assert_eq!((f.created, f.updated), (0, 0), "{}", f.file);
+    }
+    assert_eq!(
+        total(
+            &app,
+            ws.id,
+            RecordKind::Deal,
+            &[("owner_id", Value::Int(moses_id))]
+        )
+        .await,
+        deals
+    );
+}
+
+#[tokio::test]
+async fn a_bad_key_a_duplicate_and_a_deleted_record_are_skipped_rows() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Small").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    let long_id = "X".repeat(50);
+    let pipeline = format!(
+        "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\n\
+         B1,,,,Won,,,\n\
+         {long_id},,,,Won,,,\n\
+         B2,,,,Lost,,,\n\
+         B1,,,,Lost,,,\n"
+    );
+    let report = upload(
+        &app,
+        &app.client,
+        &slug,
+        &[("sales_pipeline.csv", pipeline.clone())],
+    )
+    .await;
+    let p = report.file("sales_pipeline.csv").expect("pipeline");
+    assert_eq!((p.rows, p.created, p.skipped), (4, 2, 2), "{p:?}");
+    assert!(p
+        .problems
+        .iter()
+        .any(|x| x.key == long_id && x.skipped && x.line == 3));
+    assert!(p
+        .problems
+        .iter()
+        .any(|x| x.key == "B1" && x.line == 5 && x.skipped && x.reason.contains("line 2")));
+    assert_eq!(total(&app, ws.id, RecordKind::Deal, &[]).await, 2);
+
+    // A customer deleted here is not brought back by a re-import.
+    let accounts =
+        "account,sector,year_established,revenue,employees,office_location,subsidiary_of\n\
+                    Gone Inc,retail,2000,1,1,Here,\n\
+                    Kept Inc,retail,2000,1,1,Here,\n"
+            .to_string();
+    upload(
+        &app,
+        &app.client,
+        &slug,
+        &[("accounts.csv", accounts.clone())],
+    )
+    .await;
+    let gone = app
+        .store
+        .ids_by_key(ws.id, RecordKind::Customer)
+        .await
+        .expect("ids")["Gone Inc"];
+    let _: () = app
+        .call(
+            "delete_record",
+            json!({"slug": slug, "kind": "customer", "id": gone, "version": 1}),
+        )
+        .await
+        .expect("delete");
+    let again = upload(&app, &app.client, &slug, &[("accounts.csv", accounts)]).await;
+    let a = again.file("accounts.csv").expect("accounts");
+    assert_eq!((a.created, a.unchanged, a.skipped), (0, 1, 1), "{a:?}");
+    assert!(a
+        .problems
+        .iter()
+        .any(|x| x.key == "Gone Inc" && x.skipped && x.reason.contains("deleted")));
+    assert_eq!(total(&app, ws.id, RecordKind::Customer, &[]).await, 1);
+}

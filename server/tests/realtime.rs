@@ -586,3 +586,347 @@ async fn member_changes_reach_the_workspace_room() {
         "consecutive offsets"
     );
 }
+
+/// Reads frames until a `forbidden` error for `room`, within one second.
+async fn forbidden_within_a_second(ws: &mut Ws, room: Room) {
+    let found = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            if let ServerFrame::Error {
+                code,
+                room: Some(r),
+                ..
+            } = recv(ws).await
+            {
+                if code == "forbidden" && r == room {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "no forbidden frame for {} within 1 s",
+        room.name()
+    );
+}
+
+/// Sends a ping and returns every frame received before its pong.
+async fn until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
+    send(ws, &ClientFrame::Ping).await;
+    let mut before = Vec::new();
+    loop {
+        match recv(ws).await {
+            ServerFrame::Pong => return before,
+            f => before.push(f),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_the_workspace_room_at_once_and_cannot_speak_in_it() {
+    let config = HubConfig {
+        presence_grace: Duration::from_millis(50),
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, slug, ws) = workspace_with_owner(&app).await;
+    let bea_http = app
+        .member_with_role(&owner.http, &slug, "member", "bea@example.com")
+        .await;
+    let bea = person_from(&app, bea_http).await;
+    let mut socket = connect(&app, &bea).await;
+    let room = Room::Workspace(ws);
+    subscribe(&mut socket, room, None).await;
+    create_customer(&app, &owner, &slug, "Seen").await;
+    events(&mut socket, room, 1).await;
+
+    let _: () = app
+        .call_as(
+            &owner.http,
+            "remove_member",
+            json!({"slug": slug, "user_id": bea.id}),
+        )
+        .await
+        .expect("remove");
+    forbidden_within_a_second(&mut socket, room).await;
+
+    // Nothing of the room reaches the socket any more, and it cannot speak in the room.
+    create_customer(&app, &owner, &slug, "Unseen").await;
+    send(&mut socket, &ClientFrame::Typing { room, field: None }).await;
+    send(
+        &mut socket,
+        &ClientFrame::Presence {
+            status: Status::Busy,
+            page: "/secret".into(),
+            editing: None,
+        },
+    )
+    .await;
+    let after = until_pong(&mut socket).await;
+    assert!(
+        !after.iter().any(|f| matches!(f, ServerFrame::Event { .. })),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error { code, .. } if code == "forbidden")),
+        "typing into a lost room is refused: {after:?}"
+    );
+    assert!(
+        !app.hub
+            .presence(room)
+            .iter()
+            .any(|p| p.user_id == bea.id && p.page == "/secret"),
+        "presence is not sent into the lost room"
+    );
+    // Subscribing again is refused too.
+    send(&mut socket, &ClientFrame::Subscribe { room, since: None }).await;
+    forbidden_within_a_second(&mut socket, room).await;
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_the_admins_room_and_keeps_the_workspace() {
+    let app = spawn_app().await;
+    let (owner, slug, ws) = workspace_with_owner(&app).await;
+    let ada_http = app
+        .member_with_role(&owner.http, &slug, "admin", "ada@example.com")
+        .await;
+    let ada = person_from(&app, ada_http).await;
+    let mut socket = connect(&app, &ada).await;
+    let (workspace, admins) = (Room::Workspace(ws), Room::Admins(ws));
+    subscribe(&mut socket, workspace, None).await;
+    subscribe(&mut socket, admins, None).await;
+    let _: Value = app
+        .call_as(
+            &owner.http,
+            "create_invite",
+            json!({"slug": slug, "role": "viewer", "expires_in_days": 1, "max_uses": 1}),
+        )
+        .await
+        .expect("invite");
+    events(&mut socket, admins, 1).await;
+
+    let _: () = app
+        .call_as(
+            &owner.http,
+            "set_member_role",
+            json!({"slug": slug, "user_id": ada.id, "role": "member"}),
+        )
+        .await
+        .expect("demote");
+    forbidden_within_a_second(&mut socket, admins).await;
+    create_customer(&app, &owner, &slug, "Still seen").await;
+    let (_, change) = events(&mut socket, workspace, 1).await.remove(0);
+    assert_eq!(change.op, ChangeOp::Created, "the workspace room stays");
+}
+
+#[tokio::test]
+async fn logging_out_closes_the_sessions_sockets_at_once() {
+    let app = spawn_app().await;
+    let (owner, _slug, ws) = workspace_with_owner(&app).await;
+    let mut socket = connect(&app, &owner).await;
+    subscribe(&mut socket, Room::Workspace(ws), None).await;
+    let _: () = app
+        .call_as(&owner.http, "log_out", json!({}))
+        .await
+        .expect("log out");
+    let closed = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed within 1 s");
+    assert_eq!(
+        closed,
+        Some(app::realtime::protocol::CLOSE_SESSION_ENDED),
+        "closed with the session-ended code"
+    );
+}
+
+#[tokio::test]
+async fn bad_positions_and_too_many_rooms_get_error_frames() {
+    let config = HubConfig {
+        max_subscriptions_per_socket: 2,
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, slug, ws) = workspace_with_owner(&app).await;
+    let mut socket = connect(&app, &owner).await;
+    let room = Room::Workspace(ws);
+    for offset in [-1, i64::MIN] {
+        send(
+            &mut socket,
+            &ClientFrame::Subscribe {
+                room,
+                since: Some(Position { epoch: 1, offset }),
+            },
+        )
+        .await;
+        match recv(&mut socket).await {
+            ServerFrame::Error { code, .. } => assert_eq!(code, "bad_frame", "{offset}"),
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+    let a = create_customer(&app, &owner, &slug, "A").await;
+    let b = create_customer(&app, &owner, &slug, "B").await;
+    subscribe(&mut socket, room, None).await;
+    subscribe(&mut socket, Room::Record(RecordKind::Customer, a), None).await;
+    send(
+        &mut socket,
+        &ClientFrame::Subscribe {
+            room: Room::Record(RecordKind::Customer, b),
+            since: None,
+        },
+    )
+    .await;
+    match recv_until(&mut socket, |f| matches!(f, ServerFrame::Error { .. })).await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, "limit"),
+        other => panic!("expected the subscription cap, got {other:?}"),
+    }
+    let before_pong = until_pong(&mut socket).await;
+    assert!(
+        !before_pong
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Subscribed { .. })),
+        "the socket is still open, answers, and did not join a third room: {before_pong:?}"
+    );
+}
+
+#[tokio::test]
+async fn sockets_per_user_are_capped_with_an_error_frame() {
+    let config = HubConfig {
+        max_sockets_per_user: 2,
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, _, _) = workspace_with_owner(&app).await;
+    let _one = connect(&app, &owner).await;
+    let _two = connect(&app, &owner).await;
+    let mut three = connect_with(&app, Some(&owner.cookie), Some(&app.base))
+        .await
+        .expect("upgrade");
+    match recv(&mut three).await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, "too_many_sockets"),
+        other => panic!("expected the socket cap, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_event_committed_but_never_broadcast_is_still_delivered() {
+    let config = HubConfig {
+        head_check: Duration::from_millis(100),
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, _slug, ws) = workspace_with_owner(&app).await;
+    let mut socket = connect(&app, &owner).await;
+    let room = Room::Workspace(ws);
+    let (head, _) = subscribe(&mut socket, room, None).await;
+    // Another store on the same database, with no hub to publish to: its write is
+    // committed and logged but never broadcast (as when a publish is lost).
+    let other = server::db::connect(&app.database_url).await.expect("db");
+    let mut fields = app::model::Fields::new();
+    fields.insert("name".into(), app::model::Value::Text("Silent".into()));
+    other
+        .store
+        .create_record(ws, owner.id, RecordKind::Customer, fields)
+        .await
+        .expect("create");
+    let got = events(&mut socket, room, 1).await;
+    assert_eq!(got[0].0.offset, head.offset + 1);
+    assert_eq!(got[0].1.op, ChangeOp::Created);
+}
+
+#[tokio::test]
+async fn sockets_subscribing_at_random_moments_under_continuous_writes_see_no_gap_or_duplicate() {
+    let app = spawn_app().await;
+    let (owner, slug, ws) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws);
+    let writers = 4;
+    let per_writer = 15;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (http, slug, base) = (owner.http.clone(), slug.clone(), app.base.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                let res = http
+                    .post(format!("{base}/api/create_record"))
+                    .json(&json!({"slug": slug, "kind": "customer", "fields": {"name": format!("W{w}-{i}")}}))
+                    .send()
+                    .await
+                    .expect("write");
+                assert!(res.status().is_success(), "{}", res.status());
+            }
+        }));
+    }
+    // Sockets subscribe while the writers run, each from the then-current head or
+    // from a position a little behind it.
+    let mut sockets = Vec::new();
+    for i in 0..6 {
+        let mut ws_conn = connect(&app, &owner).await;
+        let head = app.store.room_head(room).await.expect("head");
+        let since = (i % 2 == 1).then_some(Position {
+            epoch: head.epoch,
+            offset: (head.offset - 3).max(0),
+        });
+        let (position, _) = subscribe(&mut ws_conn, room, since).await;
+        let start = since.map_or(position.offset, |s| s.offset);
+        sockets.push((ws_conn, start));
+        tokio::task::yield_now().await;
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let end = app.store.room_head(room).await.expect("head").offset;
+    for (mut socket, start) in sockets {
+        let got = events(&mut socket, room, (end - start) as usize).await;
+        let offsets: Vec<i64> = got.iter().map(|(p, _)| p.offset).collect();
+        let expected: Vec<i64> = (start + 1..=end).collect();
+        assert_eq!(offsets, expected, "consecutive from its start, once each");
+        let extra = until_pong(&mut socket).await;
+        assert!(
+            !extra.iter().any(|f| matches!(f, ServerFrame::Event { .. })),
+            "no duplicate after the last: {extra:?}"
+        );
+    }
+}
+
+/// A [`Person`] for a browser that has already signed up (through an invite).
+async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
+    let me: Value = app
+        .call_as(&http, "get_current_user", json!({}))
+        .await
+        .expect("me");
+    let id = me["id"].as_i64().expect("signed in");
+    // The test client's cookie jar is not reachable from here: sign in again on a new
+    // browser to get a session cookie for the socket.
+    let (fresh, jar) = browser();
+    let email = me["email"].as_str().expect("email").to_string();
+    let _: Value = app
+        .call_as(
+            &fresh,
+            "log_in",
+            json!({"email": email, "password": "password123"}),
+        )
+        .await
+        .expect("log in");
+    let url = app.base.parse().expect("url");
+    let cookie = jar
+        .cookies(&url)
+        .expect("session cookie")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    Person {
+        http: fresh,
+        cookie,
+        id,
+    }
+}

@@ -478,7 +478,12 @@ async fn contract(store: &dyn Store) {
         .await
         .expect("delete");
     match store.record(ws.id, RecordKind::Customer, acme.id).await {
-        Err(DbError::Deleted { by, .. }) => assert_eq!(by, Some(ann.id)),
+        Err(DbError::Deleted { by, by_name, .. }) => {
+            assert_eq!(
+                (by, by_name.as_deref()),
+                (Some(ann.id), Some(ann.display_name.as_str()))
+            )
+        }
         other => panic!("expected a tombstone, got {other:?}"),
     }
     assert_eq!(list(RecordQuery::default()).await.total, 3);
@@ -676,6 +681,46 @@ async fn contract(store: &dyn Store) {
         .await
         .expect("heads");
     assert_eq!(heads, vec![(room, after)]);
+
+    // Search is case-insensitive beyond ASCII, on every backend, and follows edits.
+    let umlauts = store
+        .create_record(
+            ws.id,
+            ann.id,
+            RecordKind::Customer,
+            fields(&[("name", text("Ärztekammer Zürich"))]),
+        )
+        .await
+        .expect("create");
+    let found = |term: &str| {
+        let q = RecordQuery {
+            search: Some(term.into()),
+            ..Default::default()
+        };
+        async move {
+            store
+                .list_records(ws.id, RecordKind::Customer, &q)
+                .await
+                .expect("search")
+                .items
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("ÄRZTE").await, vec![umlauts.id]);
+    assert_eq!(found("zürich").await, vec![umlauts.id]);
+    let mut edit = BTreeMap::new();
+    edit.insert(
+        "name".to_string(),
+        change(text("Ärztekammer Zürich"), text("Ölwerke Ägypten")),
+    );
+    store
+        .update_record(ws.id, ann.id, RecordKind::Customer, umlauts.id, edit)
+        .await
+        .expect("rename");
+    assert_eq!(found("ÖLWERKE").await, vec![umlauts.id]);
+    assert!(found("zürich").await.is_empty());
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ pub struct HubConfig {
     pub presence_grace: Duration,
     /// A socket silent this long is dropped (60 s; clients ping every 25-30 s).
     pub heartbeat_timeout: Duration,
-    /// Frames a room's broadcast ring holds for its slowest subscriber (64, about 4 KB per
+    /// Frames a room's broadcast ring holds for its slowest subscriber (32, about 2 KB per
     /// room). A subscriber that falls further behind catches up from the change log.
     pub room_buffer: usize,
     /// Frames a socket's outbox holds before the socket counts as too slow and is told to
@@ -58,7 +58,7 @@ impl Default for HubConfig {
         HubConfig {
             presence_grace: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(60),
-            room_buffer: 64,
+            room_buffer: 32,
             socket_queue: 256,
             frames_per_second: 20,
             max_subscriptions_per_socket: 100,

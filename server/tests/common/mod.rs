@@ -76,6 +76,7 @@ pub fn test_settings() -> server::state::Settings {
 
 /// Starts the app with the given settings.
 pub async fn spawn_app_with_settings(settings: server::state::Settings) -> TestApp {
+    server::tune_allocator();
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database_url(&dir).await;
     let db = server::db::connect(&database_url).await.expect("database");
