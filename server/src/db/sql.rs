@@ -1302,7 +1302,7 @@ impl Store for SqlStore {
             Some(actor),
         )
         .await?;
-        self.commit(tx, logged.into()).await?;
+        self.commit(tx, logged).await?;
         Ok(r)
     }
 
@@ -1372,7 +1372,7 @@ impl Store for SqlStore {
             )
             .await?;
         }
-        self.commit(tx, logged.into()).await?;
+        self.commit(tx, logged).await?;
         Ok(current)
     }
 
@@ -1419,7 +1419,7 @@ impl Store for SqlStore {
             Some(actor),
         )
         .await?;
-        self.commit(tx, logged.into()).await?;
+        self.commit(tx, logged).await?;
         Ok(())
     }
 
@@ -1613,7 +1613,7 @@ impl Store for SqlStore {
             logged
                 .push(append_change(&mut tx, self.epoch, Room::Record(kind, *id), &change).await?);
         }
-        self.commit(tx, logged.into()).await?;
+        self.commit(tx, logged).await?;
         Ok(out)
     }
 
@@ -1710,7 +1710,7 @@ impl Store for SqlStore {
             let room = Room::Workspace(workspace);
             logged.push(log_change(&mut tx, self.epoch, room, ChangeOp::Members, p.user_id).await?);
         }
-        self.commit(tx, logged.into()).await?;
+        self.commit(tx, logged).await?;
         Ok(out)
     }
 
