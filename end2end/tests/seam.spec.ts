@@ -1,0 +1,58 @@
+// The page's data and its subscription are one snapshot: a list rendered on the server
+// while another person writes, and hydrated (so subscribed) only after more writes,
+// still shows every write. The list's loader returns the room's position with the rows,
+// and the socket subscribes from there.
+import { test, expect, Browser, Page, BrowserContext } from '@playwright/test';
+
+async function signedIn(browser: Browser, name: string, email: string, invite?: string): Promise<[BrowserContext, Page]> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const res = await context.request.post('/api/sign_up', {
+    data: { email, password: 'password123', display_name: name, invite: invite ?? null },
+  });
+  expect(res.ok()).toBeTruthy();
+  return [context, page];
+}
+
+async function call(context: BrowserContext, fn: string, data: object): Promise<any> {
+  const res = await context.request.post(`/api/${fn}`, { data });
+  expect(res.ok(), `${fn}: ${await res.text()}`).toBeTruthy();
+  return res.json();
+}
+
+test('a page loaded while another context writes continuously shows every write', async ({ browser }) => {
+  const stamp = Date.now();
+  const [aCtx] = await signedIn(browser, 'Wren Writer', `wren${stamp}@example.com`);
+  const ws = await call(aCtx, 'create_workspace', { name: `Seam ${stamp}`, slug: null });
+  const slug = ws.slug;
+  const invite = await call(aCtx, 'create_invite', { slug, role: 'viewer', expires_in_days: 1, max_uses: 1 });
+  const [bCtx, b] = await signedIn(browser, 'Rita Reader', `rita${stamp}@example.com`, invite.token);
+
+  // Wren writes without pause.
+  let written = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      await call(aCtx, 'create_record', { slug, kind: 'customer', fields: { name: `Seam ${written + 1}` } });
+      written += 1;
+    }
+  })();
+  await expect.poll(() => written).toBeGreaterThan(2);
+
+  // Rita's page is rendered on the server now, but its WASM (and so its socket) waits
+  // until Wren has written more.
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  await b.route('**/pkg/*.wasm', async (route) => { await gate; await route.continue(); });
+  await b.goto(`/w/${slug}/customers`, { waitUntil: 'domcontentloaded' });
+  const rendered = written;
+  await expect.poll(() => written).toBeGreaterThan(rendered + 3);
+  writing = false;
+  await writer;
+  release();
+
+  await expect(b.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+  await expect(b.getByRole('status').filter({ hasText: /customers?$/ })).toHaveText(`${written} customers`);
+  await aCtx.close();
+  await bCtx.close();
+});
