@@ -1,23 +1,8 @@
 // Two people on the same records, live: each sees the other, an edit and a deal move
 // reach the other without a reload, an edit made while one is offline arrives when they
 // are back, and someone who leaves disappears from presence.
-import { test, expect, Browser, Page, BrowserContext } from '@playwright/test';
-
-async function signedIn(browser: Browser, name: string, email: string, invite?: string): Promise<[BrowserContext, Page]> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const res = await context.request.post('/api/sign_up', {
-    data: { email, password: 'password123', display_name: name, invite: invite ?? null },
-  });
-  expect(res.ok()).toBeTruthy();
-  return [context, page];
-}
-
-async function call(context: BrowserContext, fn: string, data: object): Promise<any> {
-  const res = await context.request.post(`/api/${fn}`, { data });
-  expect(res.ok(), `${fn}: ${await res.text()}`).toBeTruthy();
-  return res.json();
-}
+import { test, expect } from '@playwright/test';
+import { call, signedIn } from './helpers';
 
 test('two people see each other and each other\'s changes live', async ({ browser }) => {
   const stamp = Date.now();

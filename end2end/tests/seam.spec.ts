@@ -2,23 +2,8 @@
 // while another person writes, and hydrated (so subscribed) only after more writes,
 // still shows every write. The list's loader returns the room's position with the rows,
 // and the socket subscribes from there.
-import { test, expect, Browser, Page, BrowserContext } from '@playwright/test';
-
-async function signedIn(browser: Browser, name: string, email: string, invite?: string): Promise<[BrowserContext, Page]> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const res = await context.request.post('/api/sign_up', {
-    data: { email, password: 'password123', display_name: name, invite: invite ?? null },
-  });
-  expect(res.ok()).toBeTruthy();
-  return [context, page];
-}
-
-async function call(context: BrowserContext, fn: string, data: object): Promise<any> {
-  const res = await context.request.post(`/api/${fn}`, { data });
-  expect(res.ok(), `${fn}: ${await res.text()}`).toBeTruthy();
-  return res.json();
-}
+import { test, expect } from '@playwright/test';
+import { call, signedIn } from './helpers';
 
 test('a page loaded while another context writes continuously shows every write', async ({ browser }) => {
   const stamp = Date.now();

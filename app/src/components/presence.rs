@@ -116,8 +116,8 @@ pub fn PresenceIndicator(
     }
 }
 
-/// The connection's state for people: connected, reconnecting (attempt and next try) or
-/// offline.
+/// The connection's state for people: connected, reconnecting (attempt and next try),
+/// offline, or signed out.
 #[component]
 pub fn ConnectionIndicator() -> impl IntoView {
     let rt = use_realtime();
@@ -131,10 +131,11 @@ pub fn ConnectionIndicator() -> impl IntoView {
             format!("Reconnecting (attempt {attempt}, next try in {next_in_secs} s)")
         }
         ConnectionStatus::Offline => "Offline: changes will sync when you are back".to_string(),
+        ConnectionStatus::SignedOut => "Signed out: sign in again to see changes".to_string(),
     };
     let class = move || match rt.map(|r| r.status().get()).unwrap_or_default() {
         ConnectionStatus::Connected => "connection live",
-        ConnectionStatus::Offline => "connection offline",
+        ConnectionStatus::Offline | ConnectionStatus::SignedOut => "connection offline",
         _ => "connection waiting",
     };
     view! { <span class=class role="status" aria-label="Connection">{text}</span> }

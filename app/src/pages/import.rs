@@ -101,7 +101,10 @@ fn Report(report: ImportReport) -> impl IntoView {
     view! {
         <section aria-labelledby="report-heading">
             <h2 id="report-heading">"Import report"</h2>
-            <p role="status">{format!("Finished in {} ms.", report.elapsed_ms)}</p>
+            {match report.failed.clone() {
+                Some(why) => view! { <p class="error" role="alert">{format!("The import stopped at {why}")}</p> }.into_any(),
+                None => view! { <p role="status">{format!("Finished in {} ms.", report.elapsed_ms)}</p> }.into_any(),
+            }}
             <table class="records" aria-label="Import report">
                 <thead><tr>
                     <th scope="col">"File"</th><th scope="col">"Rows"</th><th scope="col">"Created"</th><th scope="col">"Updated"</th>

@@ -118,13 +118,15 @@ pub fn MembersPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        {my_role.can_admin().then(|| view! { <Invites slug=slug.clone()/> })}
+        {my_role.can_admin().then(|| view! { <Invites slug=slug.clone() workspace=ws.workspace.id is_owner=my_role == Role::Owner/> })}
     }
 }
 
-/// Invite links: create one (role, days valid, uses), copy it, revoke it.
+/// Invite links: create one (role, days valid, uses; admin links only by the owner),
+/// copy it, revoke it. The list follows the admins' room live (links made, revoked or
+/// used by anyone).
 #[component]
-fn Invites(slug: String) -> impl IntoView {
+fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
     let origin = use_origin();
     let refresh = RwSignal::new(0u32);
     let list_slug = slug.clone();
@@ -132,6 +134,14 @@ fn Invites(slug: String) -> impl IntoView {
         move || refresh.get(),
         move |_| list_invites(list_slug.clone()),
     );
+    if let Some(rt) = use_realtime() {
+        rt.listen(Room::Admins(workspace), move |ev| {
+            let invites_changed = matches!(&ev, RoomEvent::Change(c) if c.op == ChangeOp::Invites);
+            if invites_changed || matches!(ev, RoomEvent::Resync) {
+                refresh.update(|n| *n += 1);
+            }
+        });
+    }
     let role = RwSignal::new("member".to_string());
     let days = RwSignal::new("7".to_string());
     let uses = RwSignal::new("10".to_string());
@@ -161,7 +171,7 @@ fn Invites(slug: String) -> impl IntoView {
                 <select id="invite-role" bind:value=role>
                     <option value="viewer">"Viewer"</option>
                     <option value="member">"Member"</option>
-                    <option value="admin">"Admin"</option>
+                    {is_owner.then(|| view! { <option value="admin">"Admin"</option> })}
                 </select>
                 <label for="invite-days">"Valid for (days)"</label>
                 <input id="invite-days" type="number" min="1" max="90" bind:value=days/>

@@ -33,6 +33,9 @@ pub enum ConnectionStatus {
     },
     /// The browser is offline; reconnects when it is back.
     Offline,
+    /// The session ended (signed out here or elsewhere, or expired): the server closed
+    /// the socket, and it is not reopened until the page is loaded signed in.
+    SignedOut,
 }
 
 /// What a room's listener is told.
@@ -376,9 +379,15 @@ mod browser {
             }
         });
         let onclose = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let _ = e.dyn_ref::<CloseEvent>();
+            let ended = e
+                .dyn_ref::<CloseEvent>()
+                .is_some_and(|c| c.code() == crate::realtime::protocol::CLOSE_SESSION_ENDED);
             with(|c| c.ws = None);
-            schedule_reconnect();
+            if ended {
+                with(|c| c.handle.status.set(ConnectionStatus::SignedOut));
+            } else {
+                schedule_reconnect();
+            }
         });
         ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));

@@ -502,6 +502,21 @@ async fn log_change(
     append_change(conn, epoch, room, &change).await
 }
 
+/// Logs that `user` joined through `invite`: a member change in the workspace's room and
+/// the invite's use in the admins' room.
+async fn log_joined(
+    conn: &mut Conn,
+    epoch: i64,
+    invite: &Invite,
+    user: i64,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let ws = invite.workspace_id;
+    Ok(vec![
+        log_change(conn, epoch, Room::Workspace(ws), ChangeOp::Members, user).await?,
+        log_change(conn, epoch, Room::Admins(ws), ChangeOp::Invites, invite.id).await?,
+    ])
+}
+
 /// Logs a record's change in its workspace's room and in its own room.
 async fn log_record_change(
     conn: &mut Conn,
@@ -1127,27 +1142,7 @@ impl Store for SqlStore {
         // Opening a link to a workspace you are already in uses nothing.
         if Self::add_member_in(&mut tx, invite.workspace_id, user, invite.role, now).await? {
             Self::use_invite(&mut tx, token, now).await?;
-            let ws = invite.workspace_id;
-            logged.push(
-                log_change(
-                    &mut tx,
-                    self.epoch,
-                    Room::Workspace(ws),
-                    ChangeOp::Members,
-                    user,
-                )
-                .await?,
-            );
-            logged.push(
-                log_change(
-                    &mut tx,
-                    self.epoch,
-                    Room::Admins(ws),
-                    ChangeOp::Invites,
-                    invite.id,
-                )
-                .await?,
-            );
+            logged = log_joined(&mut tx, self.epoch, &invite, user).await?;
         }
         let ws = Self::workspace_in(&mut tx, invite.workspace_id).await?;
         self.commit(tx, logged).await?;
@@ -1188,24 +1183,7 @@ impl Store for SqlStore {
         }
         let ws = invite.workspace_id;
         Self::add_member_in(&mut tx, ws, user, invite.role, now).await?;
-        let logged = vec![
-            log_change(
-                &mut tx,
-                self.epoch,
-                Room::Workspace(ws),
-                ChangeOp::Members,
-                user,
-            )
-            .await?,
-            log_change(
-                &mut tx,
-                self.epoch,
-                Room::Admins(ws),
-                ChangeOp::Invites,
-                invite.id,
-            )
-            .await?,
-        ];
+        let logged = log_joined(&mut tx, self.epoch, &invite, user).await?;
         let ws = Self::workspace_in(&mut tx, ws).await?;
         let user = Self::user_in(&mut tx, user).await?;
         self.commit(tx, logged).await?;
