@@ -14,6 +14,15 @@ CREATE UNIQUE INDEX memberships_import_key ON memberships(workspace_id, import_k
 -- Imported people who have not claimed their account keep their imported name as key.
 UPDATE memberships SET import_key = (SELECT display_name FROM users WHERE users.id = memberships.user_id)
     WHERE user_id IN (SELECT id FROM users WHERE email IS NULL AND password_hash IS NULL);
+-- Those who claimed theirs kept the imported name unless they changed it when claiming
+-- (the form fills it in): best effort, never taking a key someone already holds.
+UPDATE memberships SET import_key = (SELECT display_name FROM users WHERE users.id = memberships.user_id)
+    WHERE import_key IS NULL
+      AND user_id IN (SELECT for_user FROM invites
+                      WHERE invites.workspace_id = memberships.workspace_id AND invites.uses > 0)
+      AND NOT EXISTS (SELECT 1 FROM memberships held JOIN users u ON u.id = memberships.user_id
+                      WHERE held.workspace_id = memberships.workspace_id
+                        AND held.import_key = u.display_name);
 
 ALTER TABLE customers ADD COLUMN search_text TEXT;
 ALTER TABLE deals ADD COLUMN search_text TEXT;

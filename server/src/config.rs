@@ -77,6 +77,14 @@ pub struct ServeArgs {
     /// (`10.0.0.0/8,127.0.0.1/32`). Headers from other peers are ignored.
     #[arg(long, env = "TANDEM_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies append the client's address to: `x-forwarded-for`
+    /// or `forwarded` (RFC 7239). Only that one is read.
+    #[arg(
+        long,
+        env = "TANDEM_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: String,
     /// The origin browsers reach Tandem at (`https://crm.example.com`); when set, the
     /// same-origin check compares with it instead of the request's host.
     #[arg(long, env = "TANDEM_PUBLIC_ORIGIN")]
@@ -113,6 +121,7 @@ impl ServeArgs {
             secure_cookies: self.secure_cookies,
             proxy: crate::auth::ProxyConfig::parse(
                 &self.trusted_proxies,
+                &self.forwarded_header,
                 self.public_origin.as_deref(),
             )?,
             hub: crate::realtime::HubConfig {

@@ -334,7 +334,8 @@ async fn a_megabyte_of_email_is_refused_before_hashing() {
 async fn behind_a_trusted_proxy_the_log_in_limit_applies_to_the_real_client() {
     let mut settings = common::test_settings();
     settings.proxy =
-        server::auth::ProxyConfig::parse(&["127.0.0.1/32".into()], None).expect("proxy");
+        server::auth::ProxyConfig::parse(&["127.0.0.1/32".into()], "x-forwarded-for", None)
+            .expect("proxy");
     settings.limits.login_per_email_per_minute = 1_000;
     settings.limits.login_per_ip_per_minute = 3;
     let app = common::spawn_app_with_settings(settings).await;

@@ -554,3 +554,35 @@ async fn a_bad_key_a_duplicate_and_a_deleted_record_are_skipped_rows() {
         .any(|x| x.key == "Gone Inc" && x.skipped && x.reason.contains("deleted")));
     assert_eq!(total(&app, ws.id, RecordKind::Customer, &[]).await, 1);
 }
+
+#[tokio::test]
+async fn an_admins_import_makes_managers_members_only_the_owners_makes_admins() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Team").await;
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    let admin = app
+        .member_with_role(&app.client, &slug, "admin", "admin@example.com")
+        .await;
+    let teams = "sales_agent,manager,regional_office\nAl Agent,Mia Manager,East\n".to_string();
+    let report = upload(&app, &admin, &slug, &[("sales_teams.csv", teams)]).await;
+    let f = report.file("sales_teams.csv").expect("teams");
+    assert!(f
+        .problems
+        .iter()
+        .any(|p| p.key == "Mia Manager" && p.reason.contains("only the owner")));
+    let mia = app
+        .store
+        .members(ws.id)
+        .await
+        .expect("members")
+        .into_iter()
+        .find(|m| m.user.display_name == "Mia Manager")
+        .expect("Mia");
+    assert_eq!(mia.role, Role::Member);
+    assert!(
+        report.invites.iter().all(|i| i.role != Role::Admin),
+        "no admin claim link from an admin's import"
+    );
+}

@@ -930,3 +930,35 @@ async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
         id,
     }
 }
+
+#[tokio::test]
+async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
+    let app = spawn_app().await;
+    let (owner, _slug, ws) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws);
+    let mut socket = connect(&app, &owner).await;
+    let (start, _) = subscribe(&mut socket, room, None).await;
+    drop(socket);
+    // More events than a socket's outbox holds (256) happen while it is away.
+    let missed = 600;
+    for i in 0..missed {
+        let mut fields = app::model::Fields::new();
+        fields.insert("name".into(), app::model::Value::Text(format!("Away {i}")));
+        app.store
+            .create_record(ws, owner.id, RecordKind::Customer, fields)
+            .await
+            .expect("create");
+    }
+    let mut socket = connect(&app, &owner).await;
+    subscribe(&mut socket, room, Some(start)).await;
+    let mut offsets = Vec::new();
+    while offsets.len() < missed {
+        match recv(&mut socket).await {
+            ServerFrame::Event { position, .. } => offsets.push(position.offset),
+            ServerFrame::Resync { reason, .. } => panic!("resync after {}: {reason}", offsets.len()),
+            _ => {}
+        }
+    }
+    let expected: Vec<i64> = (start.offset + 1..=start.offset + missed as i64).collect();
+    assert_eq!(offsets, expected);
+}

@@ -88,7 +88,7 @@ pub async fn sign_up(
             )
         }
     };
-    start_session(&session, user.id).await?;
+    start_session(&ctx.access, &session, user.id).await?;
     Ok(SignedIn { user, next })
 }
 
@@ -120,7 +120,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
             next = format!("/w/{}/customers", m.workspace.slug);
         }
     }
-    start_session(&session, user.id).await?;
+    start_session(&ctx.access, &session, user.id).await?;
     Ok(SignedIn { user, next })
 }
 
@@ -151,10 +151,18 @@ pub async fn get_current_user() -> Result<Option<User>, AppError> {
     }
 }
 
-/// Puts `user` in the session under a fresh session id (fixation defence).
+/// Puts `user` in the session under a fresh session id (fixation defence). Sockets of
+/// the session it replaces (someone else signed in on this browser) are closed.
 #[cfg(feature = "ssr")]
-async fn start_session(session: &tower_sessions::Session, user: i64) -> Result<(), AppError> {
+async fn start_session(
+    access: &std::sync::Arc<dyn crate::ssr::AccessControl>,
+    session: &tower_sessions::Session,
+    user: i64,
+) -> Result<(), AppError> {
     use crate::ssr;
+    if let Some(old) = session.id() {
+        access.end_session(&old.to_string());
+    }
     session
         .cycle_id()
         .await

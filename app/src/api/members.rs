@@ -101,12 +101,19 @@ pub async fn create_invite(
     Ok(c.store.create_invite(new).await?)
 }
 
-/// The workspace's invites, newest first (admins and the owner).
+/// The workspace's invites, newest first (admins and the owner). The token of an admin
+/// invite is shown to the owner only (empty for admins), as only the owner makes admins.
 /// Errors: `Forbidden`, `NotFound`.
 #[server(prefix = "/api", endpoint = "list_invites", input = Json)]
 pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    Ok(c.store.invites(c.workspace.id).await?)
+    let mut invites = c.store.invites(c.workspace.id).await?;
+    if c.role != Role::Owner {
+        for i in invites.iter_mut().filter(|i| i.role == Role::Admin) {
+            i.token.clear();
+        }
+    }
+    Ok(invites)
 }
 
 /// Revokes an invite of the workspace (admins and the owner). Errors: `Forbidden`, `NotFound`.

@@ -197,7 +197,11 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
                                     let label = format!("Invite link {id}");
                                     view! {
                                         <tr>
-                                            <td><InviteLinkField path=i.path() label origin/></td>
+                                            <td>{if i.token.is_empty() {
+                                                view! { <span>"Only the owner sees admin links"</span> }.into_any()
+                                            } else {
+                                                view! { <InviteLinkField path=i.path() label origin/> }.into_any()
+                                            }}</td>
                                             <td>{i.for_name.clone().unwrap_or_else(|| "anyone".into())}</td>
                                             <td>{i.role.label()}</td>
                                             <td>{format!("{} of {}", i.uses, i.max_uses)}</td>

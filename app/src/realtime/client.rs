@@ -515,7 +515,15 @@ mod browser {
                 return;
             };
             if let Some(e) = sub.listeners.iter_mut().find(|e| e.id == id) {
+                // Data older than events already applied (a reload that raced them):
+                // those events must come again, so the stream no longer covers them.
+                let behind = e
+                    .applied
+                    .is_some_and(|a| a.epoch == position.epoch && a.offset > position.offset);
                 e.applied = Some(position);
+                if behind {
+                    sub.stream_from = None;
+                }
             }
             if let Some(f) = sub.catch_up(room) {
                 raw_send(c, &frame(&f));
@@ -614,20 +622,29 @@ mod browser {
                 }
             }
             ServerFrame::Error {
-                room: Some(room), ..
+                code,
+                room: Some(room),
+                ..
             } => {
-                // Access to the room ended (or was refused): listeners reload, and learn
-                // from the server that the data is gone. No resubscribe.
-                if let Some(sub) = c.rooms.get_mut(&room) {
-                    sub.stream_from = None;
+                let Some(sub) = c.rooms.get_mut(&room) else {
+                    return;
+                };
+                sub.stream_from = None;
+                if code == "forbidden" {
+                    // Access to the room ended (or was refused): listeners reload, and
+                    // learn from the server that the data is gone. No resubscribe.
                     sub.pending = true;
                     for e in &mut sub.listeners {
                         calls.push((e.f.clone(), RoomEvent::Resync));
                     }
+                    c.handle.presence.update(|p| {
+                        p.remove(&room);
+                    });
+                } else {
+                    // Not subscribed for now (a failure, a cap): the next resume, listen
+                    // or reconnect asks again.
+                    sub.pending = false;
                 }
-                c.handle.presence.update(|p| {
-                    p.remove(&room);
-                });
             }
             ServerFrame::PresenceDiff {
                 room,

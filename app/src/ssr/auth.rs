@@ -252,6 +252,18 @@ pub struct Limits {
     email_keys: RandomState,
 }
 
+/// The key of a client address for rate limits: an IPv4 address, or the /64 network of
+/// an IPv6 one (a single subscriber usually holds a whole /64).
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
 }
@@ -285,11 +297,12 @@ impl Limits {
     }
 
     /// Counts one log-in attempt for a (length-checked) e-mail and the client address.
-    /// The e-mail is kept as a keyed 64-bit hash, so every key costs the same.
+    /// The e-mail is kept as a keyed 64-bit hash, so every key costs the same; an IPv6
+    /// address counts by its /64 network.
     /// Errors: `RateLimited` with the seconds to wait.
     pub fn check_login(&self, email: &str, ip: Option<IpAddr>) -> Result<(), AppError> {
         if let Some(ip) = ip {
-            self.login_by_ip.check(&ip)?;
+            self.login_by_ip.check(&network(ip))?;
         }
         self.login_by_email
             .check(&self.email_keys.hash_one(email.trim().to_lowercase()))
@@ -298,7 +311,7 @@ impl Limits {
     /// Counts one sign-up from the client address. Errors: `RateLimited`.
     pub fn check_signup(&self, ip: Option<IpAddr>) -> Result<(), AppError> {
         match ip {
-            Some(ip) => self.signup_by_ip.check(&ip),
+            Some(ip) => self.signup_by_ip.check(&network(ip)),
             None => Ok(()),
         }
     }

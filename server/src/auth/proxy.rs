@@ -8,19 +8,47 @@ use std::net::IpAddr;
 use axum::http::{header, HeaderMap};
 use ipnet::IpNet;
 
-/// The proxy settings of `tandem serve` (`--trusted-proxies`, `--public-origin`).
+/// The proxy settings of `tandem serve` (`--trusted-proxies`, `--forwarded-header`,
+/// `--public-origin`).
 #[derive(Clone, Debug, Default)]
 pub struct ProxyConfig {
     /// Networks whose peers are proxies whose forwarding headers are believed.
     pub trusted: Vec<IpNet>,
+    /// The one header the proxies write the client's address into. Only that header is
+    /// read: a proxy passes the other through as the client sent it.
+    pub header: ForwardedHeader,
     /// The origin browsers use (`https://crm.example.com`), without a trailing slash.
     pub public_origin: Option<String>,
 }
 
+/// Which forwarding header the trusted proxies append to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (nginx's `$proxy_add_x_forwarded_for`).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 impl ProxyConfig {
-    /// Settings from the flags' values: CIDRs (a bare address is a /32 or /128) and an
-    /// origin. Errors: a CIDR or origin that does not parse, naming it.
-    pub fn parse(trusted: &[String], public_origin: Option<&str>) -> Result<Self, String> {
+    /// Settings from the flags' values: CIDRs (a bare address is a /32 or /128), the
+    /// header (`x-forwarded-for` or `forwarded`) and an origin.
+    /// Errors: a CIDR, header or origin that does not parse, naming it.
+    pub fn parse(
+        trusted: &[String],
+        header: &str,
+        public_origin: Option<&str>,
+    ) -> Result<Self, String> {
+        let header = match header.trim().to_ascii_lowercase().as_str() {
+            "" | "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+            "forwarded" => ForwardedHeader::Forwarded,
+            other => {
+                return Err(format!(
+                    "--forwarded-header: {other:?} is neither x-forwarded-for nor forwarded"
+                ))
+            }
+        };
         let trusted = trusted
             .iter()
             .flat_map(|t| t.split(','))
@@ -49,6 +77,7 @@ impl ProxyConfig {
         };
         Ok(ProxyConfig {
             trusted,
+            header,
             public_origin,
         })
     }
@@ -66,7 +95,7 @@ impl ProxyConfig {
         if !self.is_trusted(peer) {
             return canonical(peer);
         }
-        let chain = forwarded_for(headers);
+        let chain = forwarded_for(headers, self.header);
         chain
             .iter()
             .rev()
@@ -114,18 +143,16 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses of a forwarding chain, first hop first: from `Forwarded` (`for=`
-/// parameters) if present, else `X-Forwarded-For`. Unparsable entries (`unknown`,
-/// obfuscated names) end the chain there, so nothing after them is believed.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let forwarded: Vec<&str> = headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let entries: Vec<String> = if !forwarded.is_empty() {
-        forwarded
+/// The addresses of a forwarding chain, first hop first, from the one header the
+/// proxies write (`for=` parameters of `Forwarded`, or `X-Forwarded-For`). An unparsable
+/// entry (`unknown`, an obfuscated name) drops what came before it, so nothing before it
+/// is believed.
+fn forwarded_for(headers: &HeaderMap, which: ForwardedHeader) -> Vec<IpAddr> {
+    let entries: Vec<String> = if which == ForwardedHeader::Forwarded {
+        headers
+            .get_all(header::FORWARDED)
             .iter()
+            .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|element| {
                 element.split(';').find_map(|pair| {
@@ -190,7 +217,7 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        let cfg = ProxyConfig::parse(&["10.0.0.0/8,127.0.0.1".into()], None).expect("config");
+        let cfg = ProxyConfig::parse(&["10.0.0.0/8,127.0.0.1".into()], "", None).expect("config");
         let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.1.2.3")]);
         assert_eq!(cfg.client_ip(ip("127.0.0.1"), &h), ip("203.0.113.7"));
         assert_eq!(
@@ -206,7 +233,21 @@ mod tests {
             "forwarded",
             "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\"",
         )]);
-        assert_eq!(cfg.client_ip(ip("127.0.0.1"), &rfc), ip("2001:db8::1"));
+        assert_eq!(
+            cfg.client_ip(ip("127.0.0.1"), &rfc),
+            ip("127.0.0.1"),
+            "a Forwarded header the proxies do not write is not read"
+        );
+        let with_both = headers(&[
+            ("forwarded", "for=198.51.100.99"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        assert_eq!(
+            cfg.client_ip(ip("127.0.0.1"), &with_both),
+            ip("203.0.113.7")
+        );
+        let rfc_cfg = ProxyConfig::parse(&["127.0.0.1".into()], "forwarded", None).expect("config");
+        assert_eq!(rfc_cfg.client_ip(ip("127.0.0.1"), &rfc), ip("2001:db8::1"));
         assert_eq!(
             cfg.client_ip(ip("::ffff:127.0.0.1"), &h),
             ip("203.0.113.7"),
@@ -216,11 +257,11 @@ mod tests {
 
     #[test]
     fn the_origin_is_compared_with_the_public_origin_or_the_forwarded_host() {
-        let public = ProxyConfig::parse(&[], Some("https://crm.example.com/")).expect("config");
+        let public = ProxyConfig::parse(&[], "", Some("https://crm.example.com/")).expect("config");
         let h = headers(&[("host", "127.0.0.1:3000")]);
         assert!(public.origin_allowed("https://crm.example.com", None, &h));
         assert!(!public.origin_allowed("http://127.0.0.1:3000", None, &h));
-        let proxied = ProxyConfig::parse(&["127.0.0.1/32".into()], None).expect("config");
+        let proxied = ProxyConfig::parse(&["127.0.0.1/32".into()], "", None).expect("config");
         let h = headers(&[
             ("host", "127.0.0.1:3000"),
             ("x-forwarded-host", "crm.example.com"),
@@ -230,7 +271,8 @@ mod tests {
             !proxied.origin_allowed("https://crm.example.com", Some(ip("192.0.2.1")), &h),
             "X-Forwarded-Host from an untrusted peer is ignored"
         );
-        assert!(ProxyConfig::parse(&["not-a-net".into()], None).is_err());
-        assert!(ProxyConfig::parse(&[], Some("crm.example.com")).is_err());
+        assert!(ProxyConfig::parse(&["not-a-net".into()], "", None).is_err());
+        assert!(ProxyConfig::parse(&[], "", Some("crm.example.com")).is_err());
+        assert!(ProxyConfig::parse(&[], "x-real-ip", None).is_err());
     }
 }

@@ -823,7 +823,7 @@ impl SqlStore {
 
     /// Locks a live invite and uses one acceptance of it. The invite must still be one
     /// its creator could make: they are still an admin of its workspace, and the owner
-    /// for a plain admin invite (an invite with no creator was made by the command line).
+    /// for an admin invite (an invite with no creator was made by the command line).
     /// Errors: `NotFound`, `InviteGone` (the caller's transaction then rolls back).
     async fn use_invite(conn: &mut Conn, token: &str, now: i64) -> Result<Invite, DbError> {
         let mut sql = Sql::new("UPDATE invites SET uses = uses + 1 WHERE token = ");
@@ -840,7 +840,8 @@ impl SqlStore {
             .try_get::<Option<i64>, _>("created_by")
             .map_err(db_error)?
         {
-            let needed = if invite.role == Role::Admin && invite.for_user.is_none() {
+            // An admin link (plain or claim) needs the owner, as making an admin does.
+            let needed = if invite.role == Role::Admin {
                 Role::Owner
             } else {
                 Role::Admin

@@ -432,9 +432,16 @@ fn account_parents(
 async fn sales_teams(
     store: &dyn Store,
     ws: &Workspace,
+    actor: Option<i64>,
     rows: Vec<RawRow>,
     report: &mut FileReport,
 ) -> Result<Vec<ImportedPerson>, ImportError> {
+    // Only the owner makes admins (as with invites): an admin's import makes managers
+    // members. The command line (no actor) acts for the owner.
+    let may_make_admins = match actor {
+        None => true,
+        Some(a) => store.role(ws.id, a).await? == Some(Role::Owner),
+    };
     let region = |raw: &HashMap<String, String>| {
         Some(raw["regional_office"].trim().to_string()).filter(|r| !r.is_empty())
     };
@@ -456,10 +463,24 @@ async fn sales_teams(
                 skipped: false,
             });
         } else if !managers.iter().any(|m| m.key == manager) {
+            if !may_make_admins {
+                report.flagged += 1;
+                report.problems.push(RowProblem {
+                    line,
+                    key: manager.clone(),
+                    reason: "manager imported as a member: only the owner's import makes admins"
+                        .into(),
+                    skipped: false,
+                });
+            }
             managers.push(ImportedPerson {
                 key: manager.clone(),
                 name: manager,
-                role: Role::Admin,
+                role: if may_make_admins {
+                    Role::Admin
+                } else {
+                    Role::Member
+                },
                 region: region(&raw),
             });
         }
@@ -713,9 +734,19 @@ async fn import_file(
             let parsed = drop_duplicates(accounts(&rows, fr), fr);
             let kept: HashSet<u64> = parsed.iter().map(|r| r.line).collect();
             let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
-            let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
-            let links = account_parents(&rows, &kept, &customers);
-            let second = write_rows(store, ws.id, actor, RecordKind::Customer, links).await?;
+            // The first pass is committed: if the second fails, the report still counts it.
+            let second = async {
+                let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
+                let links = account_parents(&rows, &kept, &customers);
+                write_rows(store, ws.id, actor, RecordKind::Customer, links).await
+            };
+            let second = match second.await {
+                Ok(s) => s,
+                Err(e) => {
+                    tally(fr, first);
+                    return Err(e);
+                }
+            };
             // A row counts once: its strongest outcome and all caveats of both passes.
             let mut linked: HashMap<String, Written> =
                 second.into_iter().map(|w| (w.key.clone(), w)).collect();
@@ -731,7 +762,7 @@ async fn import_file(
                 .collect();
             tally(fr, merged);
         }
-        "sales_teams.csv" => return Ok(Some(sales_teams(store, ws, rows, fr).await?)),
+        "sales_teams.csv" => return Ok(Some(sales_teams(store, ws, actor, rows, fr).await?)),
         _ => {
             let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
             let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;

@@ -480,7 +480,18 @@ impl Hub {
 }
 
 impl RoomChannel {
-    /// Notes an event position delivered or known here (keeps the newest).
+    /// Notes the head a new subscriber starts from, if nothing was known here yet. (A
+    /// head read from the database is not proof that its event was delivered here, so
+    /// it never moves a known position: that would hide a missed broadcast from the head
+    /// check.)
+    pub fn note_head(&self, head: Position) {
+        let mut seen = lock(&self.seen);
+        if seen.newest.is_none() {
+            seen.newest = Some(head);
+        }
+    }
+
+    /// Notes an event position delivered here (keeps the newest).
     pub fn observe(&self, position: Position) {
         let mut seen = lock(&self.seen);
         let newer = seen

@@ -69,6 +69,8 @@ pub async fn upgrade(
 pub struct Outbox {
     state: Mutex<OutboxState>,
     notify: Notify,
+    /// Woken whenever the writer takes a frame (for replays waiting for room).
+    space: Notify,
     capacity: usize,
 }
 
@@ -90,6 +92,7 @@ impl Outbox {
                 close_with: None,
             }),
             notify: Notify::new(),
+            space: Notify::new(),
             capacity,
         })
     }
@@ -125,12 +128,38 @@ impl Outbox {
         self.push(to_json(frame))
     }
 
+    /// Queues a frame once the outbox has room, waiting at most `patience` for the
+    /// writer to make some. Returns false when it did not (or the socket closed).
+    async fn push_when_room(&self, frame: Arc<str>, patience: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let space = self.space.notified();
+            {
+                let mut s = self.lock();
+                if s.closed {
+                    return false;
+                }
+                if s.queue.len() < self.capacity {
+                    s.queue.push_back(frame);
+                    drop(s);
+                    self.notify.notify_one();
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, space).await.is_err() {
+                return false;
+            }
+        }
+    }
+
     /// The next frame to write; `None` once closed and drained.
     async fn pop(&self) -> Option<Arc<str>> {
         loop {
             {
                 let mut s = self.lock();
                 if let Some(f) = s.queue.pop_front() {
+                    drop(s);
+                    self.space.notify_waiters();
                     return Some(f);
                 }
                 if s.closed {
@@ -144,6 +173,7 @@ impl Outbox {
     fn close(&self) {
         self.lock().closed = true;
         self.notify.notify_one();
+        self.space.notify_waiters();
     }
 
     /// Closes after the queued frames with a close frame carrying `code` and `reason`.
@@ -154,6 +184,7 @@ impl Outbox {
             s.closed = true;
         }
         self.notify.notify_one();
+        self.space.notify_waiters();
     }
 }
 
@@ -472,11 +503,13 @@ impl Connection {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "reading a room head");
+                drop(rx);
+                self.hub.release(room);
                 self.error("internal", "the room could not be opened", Some(room));
                 return;
             }
         };
-        channel.observe(head);
+        channel.note_head(head);
         self.outbox.lock().rooms.insert(room);
         let presence = self.hub.join(room, self.id, self.presence.clone());
         self.outbox.send(&ServerFrame::Subscribed {
@@ -491,19 +524,22 @@ impl Connection {
             outbox: self.outbox.clone(),
             store: self.store.clone(),
             page: self.hub.config().replay_page,
+            patience: self.hub.config().heartbeat_timeout,
         };
-        if let Some(since) = since {
-            if since.epoch != head.epoch || since.offset > head.offset {
+        let replay_from = match since {
+            Some(s) if s.epoch != head.epoch || s.offset > head.offset => {
                 self.outbox.send(&ServerFrame::Resync {
                     room,
                     reason: "the room's log was reset".into(),
                 });
-            } else {
-                // On failure the socket was told to resync; it subscribes again.
-                forwarder.replay(since.offset, head.offset).await;
+                None
             }
-        }
-        let task = tokio::spawn(forwarder.run(rx));
+            Some(s) => Some(s.offset),
+            None => None,
+        };
+        // The forwarder replays (in pages, as fast as the socket takes them) and then
+        // goes live, on its own task: the reader loop stays free for pings and frames.
+        let task = tokio::spawn(forwarder.run(rx, replay_from));
         self.subscriptions.insert(room, task);
     }
 
@@ -537,6 +573,8 @@ struct Forwarder {
     outbox: Arc<Outbox>,
     store: Arc<dyn Store>,
     page: i64,
+    /// How long a replay waits for the socket to take frames before it gives up.
+    patience: std::time::Duration,
 }
 
 impl Forwarder {
@@ -573,11 +611,15 @@ impl Forwarder {
             }
             for c in page {
                 after = c.position.offset;
-                if !self.outbox.send(&ServerFrame::Event {
+                let frame = to_json(&ServerFrame::Event {
                     room: self.room,
                     position: c.position,
                     change: c.change,
-                }) {
+                });
+                // Replay is streamed: it waits for room in the outbox rather than
+                // overflowing it, and gives up only on a socket that stopped reading.
+                if !self.outbox.push_when_room(frame, self.patience).await {
+                    self.resync("too slow to replay");
                     return false;
                 }
             }
@@ -585,7 +627,12 @@ impl Forwarder {
         true
     }
 
-    async fn run(mut self, mut rx: broadcast::Receiver<Delivery>) {
+    async fn run(mut self, mut rx: broadcast::Receiver<Delivery>, replay_from: Option<i64>) {
+        if let Some(after) = replay_from {
+            if !self.replay(after, self.last).await {
+                return;
+            }
+        }
         loop {
             let delivery = match rx.recv().await {
                 Ok(d) => d,
