@@ -955,7 +955,9 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
     while offsets.len() < missed {
         match recv(&mut socket).await {
             ServerFrame::Event { position, .. } => offsets.push(position.offset),
-            ServerFrame::Resync { reason, .. } => panic!("resync after {}: {reason}", offsets.len()),
+            ServerFrame::Resync { reason, .. } => {
+                panic!("resync after {}: {reason}", offsets.len())
+            }
             _ => {}
         }
     }
