@@ -63,6 +63,18 @@ pub enum DbError {
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl From<sqlx::Error> for DbError {
+    /// No row is `NotFound`; anything else is `Other`. A unique violation whose subject
+    /// the caller knows is mapped where the statement runs (by the error's kind, never its
+    /// text), before this.
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            other => DbError::Other(Box::new(other)),
+        }
+    }
+}
+
 /// A user row with its password hash, for signing in.
 #[derive(Clone, Debug)]
 pub struct UserAuthRow {

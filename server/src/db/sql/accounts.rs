@@ -1,0 +1,63 @@
+//! Accounts: creating users and finding them by id or e-mail.
+
+use super::*;
+
+impl SqlStore {
+    pub(super) async fn user_in(conn: &mut Conn, id: i64) -> Result<User, DbError> {
+        let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = "));
+        sql.bind(id);
+        let row = sql.one(&mut *conn).await?;
+        user_from_row(&row).map_err(DbError::from)
+    }
+
+    pub(super) async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
+        let mut sql =
+            Sql::new("INSERT INTO users (email, password_hash, display_name, created_at) VALUES (");
+        sql.bind(Arg::Text(new.email))
+            .push(", ")
+            .bind(Arg::Text(new.password_hash))
+            .push(", ");
+        sql.bind(new.display_name)
+            .push(", ")
+            .bind(now_ms())
+            .push(") RETURNING id");
+        let mut conn = self.pool.acquire().await?;
+        let id: i64 = sql
+            .query()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_as("email"))?
+            .try_get("id")?;
+        Self::user_in(&mut conn, id).await
+    }
+
+    pub(super) async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "
+        ));
+        sql.bind(email);
+        let Some(row) = sql.optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        Ok(Some(UserAuthRow {
+            user: user_from_row(&row)?,
+            password_hash: row.try_get("password_hash")?,
+        }))
+    }
+
+    pub(super) async fn user(&self, id: i64) -> Result<User, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::user_in(&mut conn, id).await
+    }
+
+    pub(super) async fn set_last_workspace(
+        &self,
+        user: i64,
+        workspace: i64,
+    ) -> Result<(), DbError> {
+        let mut sql = Sql::new("UPDATE users SET last_workspace_id = ");
+        sql.bind(workspace).push(" WHERE id = ").bind(user);
+        sql.run(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,250 @@
+//! Import upserts: records by natural key (tombstoned keys reported, never restored) and
+//! people by the import's own key (real accounts never changed).
+
+use super::*;
+
+impl SqlStore {
+    pub(super) async fn ids_by_key(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+    ) -> Result<HashMap<String, i64>, DbError> {
+        Ok(self
+            .choices(workspace, kind)
+            .await?
+            .into_iter()
+            .map(|c| (c.label, c.id))
+            .collect())
+    }
+
+    pub(super) async fn upsert_records(
+        &self,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        rows: Vec<Fields>,
+    ) -> Result<Vec<(i64, Upserted)>, DbError> {
+        let key_field = kind.label_field();
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace);
+        let mut existing: HashMap<String, Record> = HashMap::new();
+        for row in sql.all(&mut *tx).await? {
+            let r = record_from_row(kind, &row)?;
+            if let Some(key) = r.get(key_field).as_text() {
+                existing.insert(key.to_string(), r);
+            }
+        }
+        // Keys of tombstoned records: a row naming one is reported, never restored or
+        // copied (someone here deleted it on purpose).
+        let mut sql = Sql::new(&format!(
+            "SELECT id, {key_field} AS k FROM {} WHERE deleted_at IS NOT NULL AND workspace_id = ",
+            kind.table()
+        ));
+        sql.bind(workspace);
+        let mut tombstones: HashMap<String, i64> = HashMap::new();
+        for row in sql.all(&mut *tx).await? {
+            let key: Option<String> = row.try_get("k")?;
+            if let Some(key) = key {
+                tombstones.insert(key, row.try_get("id")?);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for fields in rows {
+            let key = fields
+                .get(key_field)
+                .and_then(Value::as_text)
+                .map(str::to_string)
+                .ok_or_else(|| DbError::Invalid {
+                    field: key_field.into(),
+                    message: format!("{key_field} is required"),
+                })?;
+            match existing.get_mut(&key) {
+                None if tombstones.contains_key(&key) => {
+                    let id = tombstones[&key];
+                    out.push((id, Upserted::Deleted(id)));
+                }
+                None => {
+                    let id =
+                        Self::insert_record(&mut tx, workspace, actor, kind, &fields, now).await?;
+                    // Kept only to merge a later row with the same key into this record.
+                    let r = Record {
+                        kind,
+                        id,
+                        workspace_id: workspace,
+                        version: 1,
+                        fields,
+                        labels: BTreeMap::new(),
+                        created_at: now,
+                        created_by: actor,
+                        updated_at: now,
+                        updated_by: actor,
+                        deleted_at: None,
+                        deleted_by: None,
+                    };
+                    existing.insert(key, r);
+                    out.push((id, Upserted::Created));
+                }
+                Some(current) => {
+                    let changed: Fields = fields
+                        .into_iter()
+                        .filter(|(k, v)| current.get(k) != v)
+                        .collect();
+                    if changed.is_empty() {
+                        out.push((current.id, Upserted::Unchanged));
+                    } else {
+                        let mut merged = current.fields.clone();
+                        merged.extend(changed.clone());
+                        Self::apply_fields(
+                            &mut tx, workspace, actor, kind, current.id, &changed, &merged, now,
+                        )
+                        .await?;
+                        current.fields = merged;
+                        out.push((current.id, Upserted::Updated));
+                    }
+                }
+            }
+        }
+        // One bulk event tells lists to reload; a changed record's own room gets its
+        // change, so a page open on it updates.
+        let mut logged = Vec::new();
+        if out
+            .iter()
+            .any(|(_, o)| matches!(o, Upserted::Created | Upserted::Updated))
+        {
+            let bulk = Change {
+                op: ChangeOp::Bulk,
+                kind: Some(kind),
+                id: 0,
+                record: None,
+                fields: Vec::new(),
+                actor,
+                at: now_ms(),
+            };
+            logged
+                .push(append_change(&mut tx, self.epoch, Room::Workspace(workspace), &bulk).await?);
+        }
+        for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
+            let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
+            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+            let change = Change {
+                op: ChangeOp::Updated,
+                kind: Some(kind),
+                id: *id,
+                record: Some(r),
+                fields: Vec::new(),
+                actor,
+                at: now_ms(),
+            };
+            logged
+                .push(append_change(&mut tx, self.epoch, Room::Record(kind, *id), &change).await?);
+        }
+        self.commit(tx, logged).await?;
+        Ok(out)
+    }
+
+    pub(super) async fn import_keys(
+        &self,
+        workspace: i64,
+    ) -> Result<HashMap<String, i64>, DbError> {
+        let mut sql = Sql::new(
+            "SELECT import_key, user_id FROM memberships WHERE import_key IS NOT NULL AND workspace_id = ",
+        );
+        sql.bind(workspace);
+        sql.all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("import_key")?, r.try_get("user_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    pub(super) async fn upsert_people(
+        &self,
+        workspace: i64,
+        people: Vec<ImportedPerson>,
+    ) -> Result<Vec<PersonUpsert>, DbError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new(
+            "SELECT u.id, m.import_key, m.role, m.region, \
+             CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS real \
+             FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.import_key IS NOT NULL AND m.workspace_id = ",
+        );
+        sql.bind(workspace);
+        // Import key -> (user, role, region, whether the account can sign in).
+        let mut members: HashMap<String, (i64, Role, Option<String>, bool)> = HashMap::new();
+        for row in sql.all(&mut *tx).await? {
+            let key: String = row.try_get("import_key")?;
+            let role = role_from(&row.try_get::<String, _>("role")?)?;
+            let region: Option<String> = row.try_get("region")?;
+            let real = row.try_get::<i64, _>("real")? == 1;
+            let id = row.try_get("id")?;
+            members.insert(key, (id, role, region, real));
+        }
+        let mut out = Vec::with_capacity(people.len());
+        for person in people {
+            let outcome = match members.get(&person.key).cloned() {
+                // A real account is its owner's: an import never changes its role or region.
+                Some((id, _, _, true)) => (id, Upserted::Unchanged),
+                Some((id, role, region, false))
+                    if role == person.role && region == person.region =>
+                {
+                    (id, Upserted::Unchanged)
+                }
+                Some((id, _, _, false)) => {
+                    let mut sql = Sql::new("UPDATE memberships SET role = ");
+                    sql.bind(person.role.as_str())
+                        .push(", region = ")
+                        .bind(Arg::Text(person.region.clone()));
+                    sql.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND user_id = ")
+                        .bind(id);
+                    sql.run(&mut *tx).await?;
+                    (id, Upserted::Updated)
+                }
+                None => {
+                    let mut sql = Sql::new("INSERT INTO users (display_name, created_at) VALUES (");
+                    sql.bind(person.name.clone())
+                        .push(", ")
+                        .bind(now)
+                        .push(") RETURNING id");
+                    let id: i64 = sql.one(&mut *tx).await?.try_get("id")?;
+                    Self::add_member_in(&mut tx, workspace, id, person.role, now).await?;
+                    let mut sql = Sql::new("UPDATE memberships SET region = ");
+                    sql.bind(Arg::Text(person.region.clone()))
+                        .push(", import_key = ")
+                        .bind(person.key.clone());
+                    sql.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND user_id = ")
+                        .bind(id);
+                    sql.run(&mut *tx).await?;
+                    (id, Upserted::Created)
+                }
+            };
+            let (id, outcome) = outcome;
+            let real = members.get(&person.key).is_some_and(|m| m.3);
+            members.insert(person.key, (id, person.role, person.region, real));
+            out.push(PersonUpsert {
+                user_id: id,
+                outcome,
+            });
+        }
+        let mut logged = Vec::new();
+        if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
+            let room = Room::Workspace(workspace);
+            logged.push(log_change(&mut tx, self.epoch, room, ChangeOp::Members, p.user_id).await?);
+        }
+        self.commit(tx, logged).await?;
+        Ok(out)
+    }
+}

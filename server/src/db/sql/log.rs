@@ -1,0 +1,198 @@
+//! The change log: appending a committed change to its rooms (in the writer's
+//! transaction), and reading rooms' heads and events back for subscribe and replay.
+
+use super::*;
+
+/// Appends `change` to `room`'s log (creating the room's head, with a new epoch, on its
+/// first event) and returns it with its position. Runs in the caller's transaction, so
+/// the offset is taken and the event written atomically with the change itself.
+///
+/// `epoch` is the database's: a room's head is created with it, so the position a reader
+/// got for a room never written to (`epoch`, 0) stays valid across its first event.
+pub(super) async fn append_change(
+    conn: &mut Conn,
+    epoch: i64,
+    room: Room,
+    change: &Change,
+) -> Result<LoggedChange, DbError> {
+    let name = room.name();
+    let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
+    sql.bind(name.clone())
+        .push(", ")
+        .bind(epoch)
+        .push(", 0) ON CONFLICT (room) DO NOTHING");
+    sql.run(&mut *conn).await?;
+    let mut sql = Sql::new("UPDATE room_heads SET last_offset = last_offset + 1 WHERE room = ");
+    sql.bind(name.clone()).push(" RETURNING epoch, last_offset");
+    let row = sql.one(&mut *conn).await?;
+    let position = Position {
+        epoch: row.try_get("epoch")?,
+        offset: row.try_get("last_offset")?,
+    };
+    let payload = serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
+    let mut sql = Sql::new(
+        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at) VALUES (",
+    );
+    sql.bind(name)
+        .push(", ")
+        .bind(position.epoch)
+        .push(", ")
+        .bind(position.offset)
+        .push(", ");
+    sql.bind(payload).push(", ").bind(change.at).push(")");
+    sql.run(&mut *conn).await?;
+    Ok(LoggedChange {
+        room,
+        position,
+        change: change.clone(),
+    })
+}
+
+/// Logs a change that is not a record's: `op` on the thing with `id` (a member change in
+/// the workspace's room, with the user's id; an invite change in the admins' room, with
+/// the invite's id).
+pub(super) async fn log_change(
+    conn: &mut Conn,
+    epoch: i64,
+    room: Room,
+    op: ChangeOp,
+    id: i64,
+) -> Result<LoggedChange, DbError> {
+    let change = Change {
+        op,
+        kind: None,
+        id,
+        record: None,
+        fields: Vec::new(),
+        actor: None,
+        at: now_ms(),
+    };
+    append_change(conn, epoch, room, &change).await
+}
+
+/// Logs that `user` joined through `invite`: a member change in the workspace's room and
+/// the invite's use in the admins' room.
+pub(super) async fn log_joined(
+    conn: &mut Conn,
+    epoch: i64,
+    invite: &Invite,
+    user: i64,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let ws = invite.workspace_id;
+    Ok(vec![
+        log_change(conn, epoch, Room::Workspace(ws), ChangeOp::Members, user).await?,
+        log_change(conn, epoch, Room::Admins(ws), ChangeOp::Invites, invite.id).await?,
+    ])
+}
+
+/// Logs a record's change in its workspace's room and in its own room.
+pub(super) async fn log_record_change(
+    conn: &mut Conn,
+    epoch: i64,
+    op: ChangeOp,
+    record: &Record,
+    fields: Vec<String>,
+    actor: Option<i64>,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let change = Change {
+        op,
+        kind: Some(record.kind),
+        id: record.id,
+        record: Some(record.clone()),
+        fields,
+        actor,
+        at: now_ms(),
+    };
+    Ok(vec![
+        append_change(conn, epoch, Room::Workspace(record.workspace_id), &change).await?,
+        append_change(conn, epoch, Room::Record(record.kind, record.id), &change).await?,
+    ])
+}
+
+impl SqlStore {
+    pub(super) async fn room_head(&self, room: Room) -> Result<Position, DbError> {
+        let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
+        sql.bind(room.name());
+        Ok(match sql.optional(&self.pool).await? {
+            Some(row) => Position {
+                epoch: row.try_get("epoch")?,
+                offset: row.try_get("last_offset")?,
+            },
+            None => Position {
+                epoch: self.epoch,
+                offset: 0,
+            },
+        })
+    }
+
+    pub(super) async fn room_heads(
+        &self,
+        rooms: &[Room],
+    ) -> Result<Vec<(Room, Position)>, DbError> {
+        let mut out = Vec::with_capacity(rooms.len());
+        for chunk in rooms.chunks(500) {
+            let by_name: HashMap<String, Room> = chunk.iter().map(|r| (r.name(), *r)).collect();
+            let mut sql =
+                Sql::new("SELECT room, epoch, last_offset FROM room_heads WHERE room IN (");
+            for (i, name) in by_name.keys().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(name.clone());
+            }
+            sql.push(")");
+            for row in sql.all(&self.pool).await? {
+                let name: String = row.try_get("room")?;
+                if let Some(room) = by_name.get(&name) {
+                    let position = Position {
+                        epoch: row.try_get("epoch")?,
+                        offset: row.try_get("last_offset")?,
+                    };
+                    out.push((*room, position));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn room_changes(
+        &self,
+        room: Room,
+        epoch: i64,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<LoggedChange>, DbError> {
+        let mut sql = Sql::new("SELECT event_offset, payload FROM room_events WHERE room = ");
+        sql.bind(room.name()).push(" AND epoch = ").bind(epoch);
+        sql.push(" AND event_offset > ")
+            .bind(after)
+            .push(" AND event_offset <= ")
+            .bind(upto);
+        sql.push(" ORDER BY event_offset LIMIT ").bind(limit.max(1));
+        let rows = sql.all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let offset: i64 = r.try_get("event_offset")?;
+                let payload: String = r.try_get("payload")?;
+                let change =
+                    serde_json::from_str(&payload).map_err(|e| DbError::Other(Box::new(e)))?;
+                Ok(LoggedChange {
+                    room,
+                    position: Position { epoch, offset },
+                    change,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT workspace_id FROM {} WHERE id = ",
+            kind.table()
+        ));
+        sql.bind(id);
+        let row = sql.one(&self.pool).await?;
+        row.try_get("workspace_id").map_err(DbError::from)
+    }
+}

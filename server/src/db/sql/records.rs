@@ -1,0 +1,588 @@
+//! Records of every kind through one mechanism: lists (search, filters, sort, paging),
+//! reads, creation, the three-way merge of updates, tombstones, reference checks and the
+//! folded search text.
+
+use super::*;
+
+/// The lower-cased (Unicode, not only ASCII) text a list's search looks in: the kind's
+/// search fields joined by newlines. Kept in each record's `search_text` column, so the
+/// search is case-insensitive for every script on SQLite as on PostgreSQL.
+pub fn search_text(kind: RecordKind, fields: &Fields) -> String {
+    kind.search_fields()
+        .iter()
+        .filter_map(|f| fields.get(*f).and_then(Value::as_text))
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub(super) fn like_pattern(term: &str) -> String {
+    let mut p = String::from("%");
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Appends the WHERE clause of a record list (workspace, live, search, filters).
+pub(super) fn push_record_filters(
+    sql: &mut Sql,
+    workspace: i64,
+    kind: RecordKind,
+    q: &RecordQuery,
+) -> Result<(), DbError> {
+    sql.push(" WHERE workspace_id = ")
+        .bind(workspace)
+        .push(" AND deleted_at IS NULL");
+    if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        sql.push(" AND search_text LIKE ")
+            .bind(like_pattern(term))
+            .push(" ESCAPE '\\'");
+    }
+    for (name, value) in &q.filters {
+        let def = kind.field(name).ok_or_else(|| DbError::Invalid {
+            field: name.clone(),
+            message: format!("a {} cannot be filtered by {name}", kind.noun()),
+        })?;
+        sql.push(" AND ").push(def.name);
+        if value.is_null() {
+            sql.push(" IS NULL");
+        } else {
+            sql.push(" = ").bind(field_arg(def, value));
+        }
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    pub(super) async fn fetch_record(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        let row = sql.one(&mut *conn).await?;
+        record_from_row(kind, &row).map_err(DbError::from)
+    }
+
+    /// Fills `labels` for every reference field of the records (one query per field).
+    pub(super) async fn attach_labels(
+        conn: &mut Conn,
+        workspace: i64,
+        records: &mut [Record],
+    ) -> Result<(), DbError> {
+        let Some(kind) = records.first().map(|r| r.kind) else {
+            return Ok(());
+        };
+        for def in kind.fields() {
+            let mut ids: Vec<i64> = records
+                .iter()
+                .filter_map(|r| r.get(def.name).as_int())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut sql = match def.kind {
+                FieldKind::Ref(target) => {
+                    let mut s = Sql::new(&format!(
+                        "SELECT id, {} AS label FROM {}",
+                        target.label_field(),
+                        target.table()
+                    ));
+                    s.push(" WHERE workspace_id = ")
+                        .bind(workspace)
+                        .push(" AND id IN (");
+                    s
+                }
+                FieldKind::Member => {
+                    Sql::new("SELECT id, display_name AS label FROM users WHERE id IN (")
+                }
+                _ => continue,
+            };
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+            let rows = sql.all(&mut *conn).await?;
+            let mut labels = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let id: i64 = row.try_get("id")?;
+                let label: String = row.try_get("label")?;
+                labels.insert(id, label);
+            }
+            for r in records.iter_mut() {
+                if let Some(label) = r.get(def.name).as_int().and_then(|id| labels.get(&id)) {
+                    r.labels.insert(def.name.to_string(), label.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every reference in `fields` points into the workspace: a live record
+    /// of the right kind, or a member. Errors: `Invalid` naming the field.
+    pub(super) async fn check_references(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        self_id: Option<i64>,
+        fields: &Fields,
+    ) -> Result<(), DbError> {
+        for (name, value) in fields {
+            let (Some(def), Some(id)) = (kind.field(name), value.as_int()) else {
+                continue;
+            };
+            let mut sql = match def.kind {
+                FieldKind::Ref(target) => {
+                    if target == kind && Some(id) == self_id {
+                        return Err(DbError::Invalid {
+                            field: name.clone(),
+                            message: format!("a {} cannot refer to itself", kind.noun()),
+                        });
+                    }
+                    let mut s = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", target.table()));
+                    s.push(" WHERE deleted_at IS NULL AND id = ").bind(id);
+                    s
+                }
+                FieldKind::Member => {
+                    let mut s = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE user_id = ");
+                    s.bind(id);
+                    s
+                }
+                _ => continue,
+            };
+            sql.push(" AND workspace_id = ").bind(workspace);
+            let n: i64 = sql.one(&mut *conn).await?.try_get("n")?;
+            if n == 0 {
+                let what = match def.kind {
+                    FieldKind::Ref(target) => target.noun(),
+                    _ => "member",
+                };
+                return Err(DbError::Invalid {
+                    field: name.clone(),
+                    message: format!("{}: no such {what} in this workspace", def.label),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the write lock on one record's row before reading it, so the read-merge-write
+    /// of an update sees the latest version on both backends (SQLite takes its database
+    /// write lock here, PostgreSQL the row lock). Errors: `NotFound`.
+    pub(super) async fn lock_record(
+        conn: &mut Conn,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
+        let mut sql = Sql::new(&format!("UPDATE {} SET version = version", kind.table()));
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        if sql.run(&mut *conn).await? == 0 {
+            return Err(DbError::NotFound);
+        }
+        let current = Self::fetch_record(conn, workspace, kind, id).await?;
+        match current.deleted_at {
+            Some(at) => Err(Self::deleted(conn, current.deleted_by, at).await),
+            None => Ok(current),
+        }
+    }
+
+    /// The error for a tombstoned record: who deleted it (with their name) and when.
+    pub(super) async fn deleted(conn: &mut Conn, by: Option<i64>, at: i64) -> DbError {
+        let by_name = match by {
+            Some(id) => Self::user_in(conn, id).await.ok().map(|u| u.display_name),
+            None => None,
+        };
+        DbError::Deleted { by, by_name, at }
+    }
+
+    pub(super) async fn insert_record(
+        conn: &mut Conn,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        fields: &Fields,
+        now: i64,
+    ) -> Result<i64, DbError> {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {} (workspace_id, version, created_at, created_by, updated_at, updated_by, search_text",
+            kind.table()
+        ));
+        for def in kind.fields() {
+            sql.push(", ").push(def.name);
+        }
+        sql.push(") VALUES (")
+            .bind(workspace)
+            .push(", 1, ")
+            .bind(now)
+            .push(", ")
+            .bind(actor);
+        sql.push(", ").bind(now).push(", ").bind(actor);
+        sql.push(", ").bind(search_text(kind, fields));
+        for def in kind.fields() {
+            sql.push(", ")
+                .bind(field_arg(def, fields.get(def.name).unwrap_or(&Value::Null)));
+        }
+        sql.push(") RETURNING id");
+        let row = sql
+            .query()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_as(kind.label_field()))?;
+        row.try_get("id").map_err(DbError::from)
+    }
+
+    /// Sets `fields` of a record and bumps its version; `merged` is every field of the
+    /// record after the change (for its folded search text).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn apply_fields(
+        conn: &mut Conn,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        id: i64,
+        fields: &Fields,
+        merged: &Fields,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut sql = Sql::new(&format!(
+            "UPDATE {} SET version = version + 1, updated_at = ",
+            kind.table()
+        ));
+        sql.bind(now).push(", updated_by = ").bind(actor);
+        sql.push(", search_text = ").bind(search_text(kind, merged));
+        for (name, value) in fields {
+            let def = kind.field(name).ok_or_else(|| DbError::Invalid {
+                field: name.clone(),
+                message: format!("a {} has no field {name}", kind.noun()),
+            })?;
+            sql.push(", ")
+                .push(def.name)
+                .push(" = ")
+                .bind(field_arg(def, value));
+        }
+        sql.push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        sql.query()
+            .execute(&mut *conn)
+            .await
+            .map_err(unique_as(kind.label_field()))?;
+        Ok(())
+    }
+
+    pub(super) async fn list_records(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        q: &RecordQuery,
+    ) -> Result<Page<Record>, DbError> {
+        let limit = q.page_size();
+        let offset = q.offset.max(0);
+        let mut count = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", kind.table()));
+        push_record_filters(&mut count, workspace, kind, q)?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {}",
+            record_columns(kind),
+            kind.table()
+        ));
+        push_record_filters(&mut sql, workspace, kind, q)?;
+        let sort = q.sort.as_deref().unwrap_or(kind.label_field());
+        let sort_expr = match (sort, kind.field(sort)) {
+            ("updated_at" | "created_at", _) => sort.to_string(),
+            (_, Some(def)) if def.storage() == Storage::Text => format!("lower({})", def.name),
+            (_, Some(def)) => def.name.to_string(),
+            (_, None) => {
+                return Err(DbError::Invalid {
+                    field: "sort".into(),
+                    message: format!("a {} cannot be sorted by {sort}", kind.noun()),
+                })
+            }
+        };
+        let dir = match q.dir {
+            SortDir::Asc => "ASC",
+            SortDir::Desc => "DESC",
+        };
+        sql.push(&format!(
+            " ORDER BY {sort_expr} {dir} NULLS LAST, id {dir} LIMIT "
+        ));
+        sql.bind(limit).push(" OFFSET ").bind(offset);
+        let mut conn = self.pool.acquire().await?;
+        let total: i64 = count.one(&mut *conn).await?.try_get("n")?;
+        let rows = sql.all(&mut *conn).await?;
+        let mut items = rows
+            .iter()
+            .map(|r| record_from_row(kind, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::attach_labels(&mut conn, workspace, &mut items).await?;
+        Ok(Page {
+            position: None,
+            items,
+            total,
+            offset,
+            limit,
+        })
+    }
+
+    pub(super) async fn record(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut r = Self::fetch_record(&mut conn, workspace, kind, id).await?;
+        if let Some(at) = r.deleted_at {
+            return Err(Self::deleted(&mut conn, r.deleted_by, at).await);
+        }
+        Self::attach_labels(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
+        Ok(r)
+    }
+
+    pub(super) async fn create_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        fields: Fields,
+    ) -> Result<Record, DbError> {
+        let mut tx = self.begin().await?;
+        Self::check_references(&mut tx, workspace, kind, None, &fields).await?;
+        let id =
+            Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
+        let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+        let logged = log_record_change(
+            &mut tx,
+            self.epoch,
+            ChangeOp::Created,
+            &r,
+            Vec::new(),
+            Some(actor),
+        )
+        .await?;
+        self.commit(tx, logged).await?;
+        Ok(r)
+    }
+
+    pub(super) async fn update_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        changes: BTreeMap<String, FieldChange>,
+    ) -> Result<Record, DbError> {
+        let mut tx = self.begin().await?;
+        let mut current = Self::lock_record(&mut tx, workspace, kind, id).await?;
+        // Three-way merge per field: base (what the editor saw), mine, theirs (stored).
+        let mut apply = Fields::new();
+        let mut conflicts = Vec::new();
+        for (field, change) in changes {
+            let theirs = current.get(&field).clone();
+            if theirs == change.base {
+                if theirs != change.value {
+                    apply.insert(field, change.value);
+                }
+            } else if theirs != change.value {
+                conflicts.push(FieldConflict {
+                    field,
+                    base: change.base,
+                    mine: change.value,
+                    theirs,
+                });
+            }
+        }
+        if !conflicts.is_empty() {
+            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+            return Err(DbError::EditConflict {
+                current: Box::new(current),
+                fields: conflicts,
+            });
+        }
+        if !apply.is_empty() {
+            Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
+            let mut merged = current.fields.clone();
+            merged.extend(apply.clone());
+            Self::apply_fields(
+                &mut tx,
+                workspace,
+                Some(actor),
+                kind,
+                id,
+                &apply,
+                &merged,
+                now_ms(),
+            )
+            .await?;
+            current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        }
+        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+        let mut logged = Vec::new();
+        if !apply.is_empty() {
+            let fields = apply.into_keys().collect();
+            logged = log_record_change(
+                &mut tx,
+                self.epoch,
+                ChangeOp::Updated,
+                &current,
+                fields,
+                Some(actor),
+            )
+            .await?;
+        }
+        self.commit(tx, logged).await?;
+        Ok(current)
+    }
+
+    pub(super) async fn delete_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        base_version: i64,
+    ) -> Result<(), DbError> {
+        let mut tx = self.begin().await?;
+        let current = Self::lock_record(&mut tx, workspace, kind, id).await?;
+        if current.version != base_version {
+            return Err(DbError::EditConflict {
+                current: Box::new(current),
+                fields: Vec::new(),
+            });
+        }
+        let now = now_ms();
+        let mut sql = Sql::new(&format!(
+            "UPDATE {} SET version = version + 1, deleted_at = ",
+            kind.table()
+        ));
+        sql.bind(now)
+            .push(", deleted_by = ")
+            .bind(actor)
+            .push(", updated_at = ")
+            .bind(now);
+        sql.push(", updated_by = ")
+            .bind(actor)
+            .push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id);
+        sql.run(&mut *tx).await?;
+        let tombstone = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        let logged = log_record_change(
+            &mut tx,
+            self.epoch,
+            ChangeOp::Deleted,
+            &tombstone,
+            Vec::new(),
+            Some(actor),
+        )
+        .await?;
+        self.commit(tx, logged).await?;
+        Ok(())
+    }
+
+    pub(super) async fn distinct_values(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        field: &str,
+    ) -> Result<Vec<String>, DbError> {
+        let def = kind
+            .field(field)
+            .filter(|d| d.storage() == Storage::Text)
+            .ok_or_else(|| DbError::Invalid {
+                field: "field".into(),
+                message: format!("{field} is not a text field of a {}", kind.noun()),
+            })?;
+        let mut sql = Sql::new(&format!(
+            "SELECT DISTINCT {0} AS v FROM {1} WHERE {0} IS NOT NULL",
+            def.name,
+            kind.table()
+        ));
+        sql.push(" AND deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace)
+            .push(" ORDER BY v");
+        let rows = sql.all(&self.pool).await?;
+        rows.iter()
+            .map(|r| r.try_get("v"))
+            .collect::<Result<_, _>>()
+            .map_err(DbError::from)
+    }
+
+    pub(super) async fn choices(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+    ) -> Result<Vec<Choice>, DbError> {
+        let label = kind.label_field();
+        let mut sql = Sql::new(&format!(
+            "SELECT id, {label} AS label FROM {}",
+            kind.table()
+        ));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace);
+        sql.push(&format!(" ORDER BY lower({label}), id"));
+        let rows = sql.all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Choice {
+                    id: r.try_get("id")?,
+                    label: r.try_get("label")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Computes the folded search text of records that have none (rows from before the
+    /// column existed), in pages.
+    pub(super) async fn fill_search_text(&self, kind: RecordKind) -> Result<(), DbError> {
+        loop {
+            let rows = Sql::new(&format!(
+                "SELECT {} FROM {} WHERE search_text IS NULL LIMIT 500",
+                record_columns(kind),
+                kind.table()
+            ))
+            .all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for row in &rows {
+                let r = record_from_row(kind, row)?;
+                let mut sql = Sql::new(&format!("UPDATE {} SET search_text = ", kind.table()));
+                sql.bind(search_text(kind, &r.fields))
+                    .push(" WHERE id = ")
+                    .bind(r.id);
+                sql.run(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+}
