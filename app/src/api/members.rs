@@ -131,10 +131,13 @@ pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError>
 #[server(prefix = "/api", endpoint = "preview_invite", input = Json)]
 pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
     let store = crate::ssr::store()?;
-    let inv = store
-        .invite_by_token(token.trim())
-        .await
-        .map_err(|_| AppError::NotFound("no such invite link".into()))?;
+    let inv = match store.invite_by_token(token.trim()).await {
+        Ok(inv) => inv,
+        Err(crate::ssr::DbError::NotFound) => {
+            return Err(AppError::NotFound("no such invite link".into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let ws = store.workspace(inv.workspace_id).await?;
     Ok(InvitePreview {
         workspace_name: ws.name,

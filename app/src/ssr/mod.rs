@@ -82,6 +82,20 @@ pub async fn session_user_id(session: &Session) -> Result<Option<i64>, AppError>
         .map_err(|e| internal("reading the session", e))
 }
 
+/// Who is signed in on `session`: the one place that answers it, for server functions,
+/// plain routes and the socket. Errors: `Unauthorized` (no user in the session, or the
+/// account is gone); `Internal` when the session or the database fails (logged).
+pub async fn signed_in(store: &dyn Store, session: &Session) -> Result<User, AppError> {
+    let id = session_user_id(session)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    match store.user(id).await {
+        Ok(user) => Ok(user),
+        Err(DbError::NotFound) => Err(AppError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The signed-in user and the store, taken from context before anything is awaited.
 ///
 /// Everything a server function needs from Leptos context must be taken before its first
@@ -95,18 +109,21 @@ pub struct Me {
     pub store: Arc<dyn Store>,
 }
 
-/// The signed-in user. Errors: `Unauthorized`.
+/// The signed-in user. Errors: `Unauthorized`, `Internal`.
 pub async fn require_user() -> Result<Me, AppError> {
     let store = store()?;
     let session = session().await?;
-    let id = session_user_id(&session)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    match store.user(id).await {
-        Ok(user) => Ok(Me { user, store }),
-        Err(DbError::NotFound) => Err(AppError::Unauthorized),
-        Err(e) => Err(e.into()),
-    }
+    let user = signed_in(&*store, &session).await?;
+    Ok(Me { user, store })
+}
+
+/// The signed-in user, for a call that writes: also counts against the user's write
+/// limit. Errors: `Unauthorized`, `RateLimited`.
+pub async fn require_writer() -> Result<Me, AppError> {
+    let limits = server_context()?.limits;
+    let me = require_user().await?;
+    limits.check_write(me.user.id)?;
+    Ok(me)
 }
 
 /// The caller, in a workspace they belong to with at least the role asked for.
@@ -122,27 +139,18 @@ pub struct Caller {
     pub store: Arc<dyn Store>,
 }
 
-/// The signed-in user, for a call that writes: also counts against the user's write
-/// limit. Errors: `Unauthorized`, `RateLimited`.
-pub async fn require_writer() -> Result<Me, AppError> {
-    let limits = server_context()?.limits;
-    let me = require_user().await?;
-    limits.check_write(me.user.id)?;
-    Ok(me)
-}
-
-/// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
-/// with at least `min` role. A call that needs `Member` or more writes, so it also counts
-/// against the caller's write limit.
-/// Errors: `Unauthorized`; `NotFound` when the workspace does not exist or the caller is
-/// not a member (the two look alike, so slugs do not leak); `Forbidden` when the role is
-/// too weak; `RateLimited` past the write limit.
-pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
-    let Me { user, store } = if min >= Role::Member {
-        require_writer().await?
-    } else {
-        require_user().await?
-    };
+/// Authorizes `user` on the workspace `slug` with at least the `min` role: the one
+/// authorization path, used by server functions (through [`require_member`]), plain
+/// routes (the upload) and, by id, the socket ([`role_at_least`]).
+/// Errors: `NotFound` when the workspace does not exist or the user is not a member (the
+/// two look alike, so slugs do not leak); `Forbidden` when the role is too weak;
+/// `Internal` when the database fails (logged, never shown as "not found").
+pub async fn authorize(
+    store: Arc<dyn Store>,
+    user: User,
+    slug: &str,
+    min: Role,
+) -> Result<Caller, AppError> {
     let not_found = || AppError::NotFound(format!("no workspace \"{slug}\" that you belong to"));
     let workspace = match store.workspace_by_slug(slug).await {
         Ok(w) => w,
@@ -166,6 +174,30 @@ pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
         role,
         store,
     })
+}
+
+/// Whether `user` holds at least `min` in the workspace with id `workspace` (the socket's
+/// check, by id). Errors: `Internal` when the database fails.
+pub async fn role_at_least(
+    store: &dyn Store,
+    user: i64,
+    workspace: i64,
+    min: Role,
+) -> Result<bool, AppError> {
+    Ok(store.role(workspace, user).await?.is_some_and(|r| r >= min))
+}
+
+/// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
+/// with at least `min` role ([`authorize`]). A call that needs `Member` or more writes,
+/// so it also counts against the caller's write limit.
+/// Errors: as [`authorize`], plus `Unauthorized` and `RateLimited` past the write limit.
+pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
+    let Me { user, store } = if min >= Role::Member {
+        require_writer().await?
+    } else {
+        require_user().await?
+    };
+    authorize(store, user, slug, min).await
 }
 
 /// Logs an unexpected error with what was being done, and returns the opaque

@@ -1,18 +1,17 @@
 //! Request guards outside server functions: who the client is behind trusted proxies,
-//! the same-origin check for state-changing requests and WebSocket upgrades, and the
-//! signed-in user of a plain axum route.
+//! and the same-origin check for state-changing requests and WebSocket upgrades. (Who
+//! is signed in, and what they may do, is `app::ssr::signed_in` and `authorize`, the
+//! same for server functions, plain routes and the socket.)
 
 pub mod proxy;
 
 use std::net::SocketAddr;
 
-use app::error::AppError;
-use app::ssr::{ClientIp, SESSION_USER_KEY};
+use app::ssr::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_sessions::Session;
 
 pub use proxy::ProxyConfig;
 
@@ -59,13 +58,4 @@ pub async fn client_and_origin(
         }
     }
     next.run(req).await
-}
-
-/// The signed-in user's id from the session. Errors: `Unauthorized`, `Internal`.
-pub async fn session_user(session: &Session) -> Result<i64, AppError> {
-    session
-        .get::<i64>(SESSION_USER_KEY)
-        .await
-        .map_err(|e| app::ssr::internal("reading the session", e))?
-        .ok_or(AppError::Unauthorized)
 }

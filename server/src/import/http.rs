@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use app::error::AppError;
 use app::model::import::ImportReport;
-use app::ssr::DbError;
+use app::model::Role;
 use axum::extract::{Multipart, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -26,29 +26,18 @@ pub struct UploadQuery {
 /// workspace the caller administers.
 ///
 /// Errors: 401 not signed in; 404 no such workspace or not a member; 403 not an admin;
-/// 400 no files, a file that is not UTF-8 text, or a malformed upload.
+/// 422 no files, a file that is not UTF-8 text, or a malformed upload; 500 when the
+/// database fails.
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<UploadQuery>,
     mut multipart: Multipart,
 ) -> Result<Json<ImportReport>, HttpError> {
-    let user = crate::auth::session_user(&session).await?;
     let store = state.db.store.clone();
-    let not_found = || {
-        AppError::NotFound(format!(
-            "no workspace \"{}\" that you belong to",
-            q.workspace
-        ))
-    };
-    let ws = match store.workspace_by_slug(&q.workspace).await {
-        Err(DbError::NotFound) => return Err(not_found().into()),
-        other => other?,
-    };
-    let role = store.role(ws.id, user).await?.ok_or_else(not_found)?;
-    if !role.can_admin() {
-        return Err(AppError::Forbidden("only admins and the owner can import".into()).into());
-    }
+    let user = app::ssr::signed_in(&*store, &session).await?;
+    let caller = app::ssr::authorize(store.clone(), user, &q.workspace, Role::Admin).await?;
+    let (ws, user) = (caller.workspace, caller.user.id);
     let bad = |m: String| AppError::invalid("files", m);
     let mut files = BTreeMap::new();
     while let Some(field) = multipart

@@ -9,12 +9,13 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use app::error::AppError;
 use app::model::{now_ms, Role, User};
 use app::realtime::protocol::{
     ClientFrame, Position, PresenceEntry, Room, ServerFrame, Status, CLOSE_SESSION_ENDED,
     MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use app::ssr::{ClientIp, Store, SESSION_USER_KEY};
+use app::ssr::{ClientIp, DbError, Store, SESSION_USER_KEY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -41,12 +42,12 @@ pub async fn upgrade(
     ip: Option<Extension<ClientIp>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let user = match crate::auth::session_user(&session).await {
-        Ok(id) => match state.db.store.user(id).await {
-            Ok(u) => u,
-            Err(_) => return (StatusCode::FORBIDDEN, "sign in first").into_response(),
-        },
-        Err(_) => return (StatusCode::FORBIDDEN, "sign in first").into_response(),
+    let user = match app::ssr::signed_in(&*state.db.store, &session).await {
+        Ok(u) => u,
+        Err(AppError::Unauthorized) => {
+            return (StatusCode::FORBIDDEN, "sign in first").into_response()
+        }
+        Err(e) => return crate::error::HttpError(e).into_response(),
     };
     let socket = Socket {
         hub: state.hub.clone(),
@@ -436,18 +437,20 @@ impl Connection {
     }
 
     /// Whether the user may be in the room now: a member of its workspace (an admin or
-    /// the owner for its admins' room), or the room is their own.
-    async fn authorized(&self, room: Room) -> bool {
+    /// the owner for its admins' room; the one authorization path, by id), or the room is
+    /// their own. Errors: `Internal` when the database fails (logged).
+    async fn authorized(&self, room: Room) -> Result<bool, AppError> {
         let (workspace, needed) = match room {
-            Room::User(id) => return id == self.user.id,
+            Room::User(id) => return Ok(id == self.user.id),
             Room::Workspace(id) => (id, Role::Viewer),
             Room::Admins(id) => (id, Role::Admin),
             Room::Record(kind, id) => match self.store.record_workspace(kind, id).await {
                 Ok(ws) => (ws, Role::Viewer),
-                Err(_) => return false,
+                Err(DbError::NotFound) => return Ok(false),
+                Err(e) => return Err(e.into()),
             },
         };
-        matches!(self.store.role(workspace, self.user.id).await, Ok(Some(r)) if r >= needed)
+        app::ssr::role_at_least(&*self.store, self.user.id, workspace, needed).await
     }
 
     /// Re-authorizes every subscribed room and ends the subscriptions the user may no
@@ -455,7 +458,8 @@ impl Connection {
     async fn recheck(&mut self) {
         let rooms: Vec<Room> = self.subscriptions.keys().copied().collect();
         for room in rooms {
-            if !self.authorized(room).await {
+            // A database failure keeps the room until the next check (it is logged).
+            if let Ok(false) = self.authorized(room).await {
                 self.unsubscribe(room);
                 self.error(
                     "forbidden",
@@ -479,14 +483,21 @@ impl Connection {
             );
             return;
         }
-        if !self.authorized(room).await {
-            self.unsubscribe(room);
-            self.error(
-                "forbidden",
-                &format!("no access to {}", room.name()),
-                Some(room),
-            );
-            return;
+        match self.authorized(room).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.unsubscribe(room);
+                self.error(
+                    "forbidden",
+                    &format!("no access to {}", room.name()),
+                    Some(room),
+                );
+                return;
+            }
+            Err(_) => {
+                self.error("internal", "the room could not be opened", Some(room));
+                return;
+            }
         }
         let cap = self.hub.config().max_subscriptions_per_socket;
         if !self.subscriptions.contains_key(&room) && self.subscriptions.len() >= cap {
