@@ -30,7 +30,8 @@ pub fn MembersPage() -> impl IntoView {
     let rt = use_realtime();
     if let Some(rt) = rt {
         rt.listen(room, move |ev| {
-            let members_changed = matches!(&ev, RoomEvent::Change(c) if c.op == ChangeOp::Members);
+            let members_changed =
+                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Members);
             if members_changed || matches!(ev, RoomEvent::Resync) {
                 refresh.update(|n| *n += 1);
             }
@@ -136,7 +137,8 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
     );
     if let Some(rt) = use_realtime() {
         rt.listen(Room::Admins(workspace), move |ev| {
-            let invites_changed = matches!(&ev, RoomEvent::Change(c) if c.op == ChangeOp::Invites);
+            let invites_changed =
+                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Invites);
             if invites_changed || matches!(ev, RoomEvent::Resync) {
                 refresh.update(|n| *n += 1);
             }

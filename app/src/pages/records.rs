@@ -20,7 +20,7 @@ use crate::model::{
     format_utc, Choice, FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir,
     Value,
 };
-use crate::realtime::protocol::{ChangeOp, Room};
+use crate::realtime::protocol::{Change, Room};
 use crate::realtime::{use_realtime, RoomEvent};
 
 /// Rows per list page.
@@ -96,7 +96,7 @@ pub fn DealsPage() -> impl IntoView {
 fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
     match ev {
         RoomEvent::Resync => true,
-        RoomEvent::Change(c) => c.kind == Some(kind) || c.op == ChangeOp::Bulk,
+        RoomEvent::Change(c) => c.kind() == Some(kind),
     }
 }
 
@@ -564,24 +564,26 @@ fn RecordView(
         let listener = StoredValue::new(None::<crate::realtime::RoomListener>);
         let listening = rt.listen(room, move |ev| match ev {
             RoomEvent::Change(c) => {
-                let workspace =
-                    Room::Workspace(c.record.as_ref().map(|r| r.workspace_id).unwrap_or(0));
+                let workspace = Room::Workspace(c.record().map(|r| r.workspace_id).unwrap_or(0));
                 let by = rt
                     .presence(room)
                     .get_untracked()
                     .into_iter()
                     .chain(rt.presence(workspace).get_untracked())
-                    .find(|p| Some(p.user_id) == c.actor)
+                    .find(|p| Some(p.user_id) == c.actor())
                     .map(|p| p.name)
                     .unwrap_or_else(|| "a colleague".into());
-                if c.op == ChangeOp::Deleted {
-                    deleted.set(true);
-                } else if let Some(r) = c.record.clone() {
-                    remote.set(Some(RemoteUpdate {
-                        record: r,
-                        by,
-                        mine: rt.me().get_untracked() == c.actor,
-                    }));
+                match *c {
+                    Change::Deleted { .. } => deleted.set(true),
+                    Change::Created { record, actor, .. }
+                    | Change::Updated { record, actor, .. } => {
+                        remote.set(Some(RemoteUpdate {
+                            record,
+                            by,
+                            mine: rt.me().get_untracked() == actor,
+                        }));
+                    }
+                    _ => {}
                 }
             }
             RoomEvent::Resync => {

@@ -630,7 +630,7 @@ mod browser {
                     return;
                 };
                 sub.stream_from = None;
-                if code == "forbidden" {
+                if code == crate::realtime::protocol::ErrorCode::Forbidden {
                     // Access to the room ended (or was refused): listeners reload, and
                     // learn from the server that the data is gone. No resubscribe.
                     sub.pending = true;

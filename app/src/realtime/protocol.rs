@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Record, RecordKind};
 
-/// The protocol version; the first frame each side sends carries it.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version; the first frame each side sends carries it. Version 2: a
+/// change says what it carries (`Change` is tagged by `op`), error codes are a closed
+/// set ([`ErrorCode`]).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -126,41 +128,171 @@ pub struct PresenceEntry {
     pub last_seen: i64,
 }
 
-/// What happened to a record.
+/// What a committed change did, without its payload (for matching and tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
-    /// Created.
+    /// A record was created.
     Created,
-    /// Changed.
+    /// A record was changed.
     Updated,
-    /// Tombstoned.
+    /// A record was tombstoned.
     Deleted,
-    /// Many records changed at once (an import): reload what you show.
+    /// Many records of a kind changed at once (an import).
     Bulk,
-    /// The workspace's members changed (joined, left, role): `id` is the user's.
+    /// The workspace's members changed.
     Members,
-    /// The workspace's invite links changed (created, revoked, used): `id` is the invite's.
+    /// The workspace's invite links changed.
     Invites,
 }
 
-/// A committed change, as logged and delivered in `event` frames.
+/// A committed change, as logged and delivered in `event` frames; each variant carries
+/// exactly what it concerns. On the wire an object tagged by `op`. Records are whole (the
+/// record after the change; for a deletion, its tombstone). Chat messages, which are not
+/// records, will be a variant of their own in a room that is only a stream.
+///
+/// Payloads logged before protocol 2 (`{op, kind, id, record, fields, actor, at}`) still
+/// read: the extra fields are ignored and `id` is taken as the user or invite id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// Created, updated, deleted or bulk.
-    pub op: ChangeOp,
-    /// Kind of the record (`None` for a member change).
-    pub kind: Option<RecordKind>,
-    /// The record's id (0 for bulk; the user's id for a member change).
-    pub id: i64,
-    /// The record after the change (also for a deletion, with its tombstone); `None` for bulk.
-    pub record: Option<Record>,
-    /// Names of the fields that changed (empty for a creation, deletion or bulk).
-    pub fields: Vec<String>,
-    /// Who made it (`None` for the system).
-    pub actor: Option<i64>,
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// A record was created.
+    Created {
+        /// The new record.
+        record: Record,
+        /// Who made it (`None` for the system).
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// A record was changed.
+    Updated {
+        /// The record after the change.
+        record: Record,
+        /// Names of the fields that changed (empty when an import changed it).
+        #[serde(default)]
+        fields: Vec<String>,
+        /// Who made it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// A record was tombstoned.
+    Deleted {
+        /// The tombstone (who deleted it and when are on it).
+        record: Record,
+        /// Who deleted it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// Many records of a kind changed at once (an import): reload what you show.
+    Bulk {
+        /// The kind.
+        kind: RecordKind,
+        /// Who ran it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// The workspace's members changed: a user joined, left or changed role.
+    Members {
+        /// The user concerned.
+        #[serde(alias = "id")]
+        user: i64,
+        /// Who made the change, if known.
+        #[serde(default)]
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// The workspace's invite links changed: one was made, revoked or used.
+    Invites {
+        /// The invite concerned.
+        #[serde(alias = "id")]
+        invite: i64,
+        /// Who made the change, if known.
+        #[serde(default)]
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+}
+
+impl Change {
+    /// What the change did.
+    pub fn op(&self) -> ChangeOp {
+        match self {
+            Change::Created { .. } => ChangeOp::Created,
+            Change::Updated { .. } => ChangeOp::Updated,
+            Change::Deleted { .. } => ChangeOp::Deleted,
+            Change::Bulk { .. } => ChangeOp::Bulk,
+            Change::Members { .. } => ChangeOp::Members,
+            Change::Invites { .. } => ChangeOp::Invites,
+        }
+    }
+
+    /// The record it carries (created, updated or tombstoned).
+    pub fn record(&self) -> Option<&Record> {
+        match self {
+            Change::Created { record, .. }
+            | Change::Updated { record, .. }
+            | Change::Deleted { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+
+    /// The kind of record it concerns, if any.
+    pub fn kind(&self) -> Option<RecordKind> {
+        match self {
+            Change::Bulk { kind, .. } => Some(*kind),
+            other => other.record().map(|r| r.kind),
+        }
+    }
+
     /// When it committed, Unix milliseconds.
-    pub at: i64,
+    pub fn at(&self) -> i64 {
+        match self {
+            Change::Created { at, .. }
+            | Change::Updated { at, .. }
+            | Change::Deleted { at, .. }
+            | Change::Bulk { at, .. }
+            | Change::Members { at, .. }
+            | Change::Invites { at, .. } => *at,
+        }
+    }
+
+    /// Who made it (`None` for the system).
+    pub fn actor(&self) -> Option<i64> {
+        match self {
+            Change::Created { actor, .. }
+            | Change::Updated { actor, .. }
+            | Change::Deleted { actor, .. }
+            | Change::Bulk { actor, .. }
+            | Change::Members { actor, .. }
+            | Change::Invites { actor, .. } => *actor,
+        }
+    }
+}
+
+/// Why the server refused a frame, or ended a room: the code of an `error` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not a frame of this protocol (malformed, binary, a bad `since`).
+    BadFrame,
+    /// The client speaks another protocol version.
+    Version,
+    /// No access to the room (also when access ends: the subscription is over).
+    Forbidden,
+    /// Too many frames; slow down.
+    RateLimited,
+    /// Too many rooms on this socket.
+    Limit,
+    /// Too many sockets for this user or address; the socket closes.
+    TooManySockets,
+    /// The server failed (logged there); try again later.
+    Internal,
 }
 
 /// A frame from the browser.
@@ -266,9 +398,8 @@ pub enum ServerFrame {
     /// A frame was refused, or access to a room ended; the socket stays open unless the
     /// code is `too_many_sockets`.
     Error {
-        /// Machine-readable code (`bad_frame`, `forbidden`, `rate_limited`, `version`,
-        /// `limit`, `too_many_sockets`, `internal`).
-        code: String,
+        /// Why.
+        code: ErrorCode,
         /// For people.
         message: String,
         /// The room concerned, when the error is about one (`forbidden` for a room the
@@ -278,4 +409,48 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_logged_before_protocol_2_still_read() {
+        let members: Change = serde_json::from_str(
+            r#"{"op":"members","kind":null,"id":7,"record":null,"fields":[],"actor":null,"at":5}"#,
+        )
+        .expect("an old member change");
+        assert_eq!(
+            members,
+            Change::Members {
+                user: 7,
+                actor: None,
+                at: 5
+            }
+        );
+        let bulk: Change = serde_json::from_str(
+            r#"{"op":"bulk","kind":"deal","id":0,"record":null,"fields":[],"actor":3,"at":9}"#,
+        )
+        .expect("an old bulk change");
+        assert_eq!(bulk.kind(), Some(RecordKind::Deal));
+        assert_eq!(
+            (bulk.op(), bulk.actor(), bulk.at()),
+            (ChangeOp::Bulk, Some(3), 9)
+        );
+    }
+
+    #[test]
+    fn a_change_carries_only_what_it_concerns() {
+        let json = serde_json::to_value(Change::Invites {
+            invite: 4,
+            actor: Some(1),
+            at: 2,
+        })
+        .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "invites", "invite": 4, "actor": 1, "at": 2})
+        );
+    }
 }

@@ -150,8 +150,7 @@ async fn main() -> anyhow::Result<()> {
                     continue;
                 };
                 let Some(seq) = change
-                    .record
-                    .as_ref()
+                    .record()
                     .and_then(|r| r.get("notes").as_text())
                     .and_then(|n| n.parse::<u64>().ok())
                 else {

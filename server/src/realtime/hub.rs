@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use app::model::now_ms;
-use app::realtime::protocol::{ChangeOp, Position, PresenceEntry, Room, ServerFrame};
+use app::realtime::protocol::{Change, Position, PresenceEntry, Room, ServerFrame};
 use app::ssr::store::{ChangeSink, LoggedChange};
 use app::ssr::{AccessControl, Store};
 use tokio::sync::{broadcast, mpsc};
@@ -600,8 +600,8 @@ impl ChangeSink for Hub {
             };
             self.broadcast(c.room, &frame);
             // A membership changed: that user's sockets re-check what they may see.
-            if c.change.op == ChangeOp::Members && matches!(c.room, Room::Workspace(_)) {
-                self.recheck_user(c.change.id);
+            if let (Change::Members { user, .. }, Room::Workspace(_)) = (&c.change, c.room) {
+                self.recheck_user(*user);
             }
         }
     }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use app::error::AppError;
 use app::model::{now_ms, Role, User};
 use app::realtime::protocol::{
-    ClientFrame, Position, PresenceEntry, Room, ServerFrame, Status, CLOSE_SESSION_ENDED,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    ClientFrame, ErrorCode, Position, PresenceEntry, Room, ServerFrame, Status,
+    CLOSE_SESSION_ENDED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use app::ssr::{ClientIp, DbError, Store, SESSION_USER_KEY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -258,7 +258,7 @@ impl Socket {
             Ok(r) => r,
             Err(limit) => {
                 outbox.send(&ServerFrame::Error {
-                    code: "too_many_sockets".into(),
+                    code: ErrorCode::TooManySockets,
                     message: limit.to_string(),
                     room: None,
                 });
@@ -329,18 +329,18 @@ impl Socket {
                 Message::Close(_) => break End::Gone,
                 Message::Ping(_) | Message::Pong(_) => continue,
                 Message::Binary(_) => {
-                    conn.error("bad_frame", "frames are JSON text", None);
+                    conn.error(ErrorCode::BadFrame, "frames are JSON text", None);
                     continue;
                 }
             };
             if limiter.check().is_err() {
-                conn.error("rate_limited", "too many frames; slow down", None);
+                conn.error(ErrorCode::RateLimited, "too many frames; slow down", None);
                 continue;
             }
             match serde_json::from_str::<ClientFrame>(text.as_str()) {
                 Ok(frame) => conn.handle(frame).await,
                 Err(e) => conn.error(
-                    "bad_frame",
+                    ErrorCode::BadFrame,
                     &format!("not a frame of protocol {PROTOCOL_VERSION}: {e}"),
                     None,
                 ),
@@ -376,9 +376,9 @@ impl Socket {
 }
 
 impl Connection {
-    fn error(&self, code: &str, message: &str, room: Option<Room>) {
+    fn error(&self, code: ErrorCode, message: &str, room: Option<Room>) {
         self.outbox.send(&ServerFrame::Error {
-            code: code.into(),
+            code,
             message: message.into(),
             room,
         });
@@ -388,7 +388,7 @@ impl Connection {
         match frame {
             ClientFrame::Hello { version } if version != PROTOCOL_VERSION => {
                 self.error(
-                    "version",
+                    ErrorCode::Version,
                     &format!("this server speaks protocol {PROTOCOL_VERSION}, not {version}"),
                     None,
                 );
@@ -427,7 +427,7 @@ impl Connection {
                     );
                 } else {
                     self.error(
-                        "forbidden",
+                        ErrorCode::Forbidden,
                         &format!("subscribe to {} before typing in it", room.name()),
                         Some(room),
                     );
@@ -462,7 +462,7 @@ impl Connection {
             if let Ok(false) = self.authorized(room).await {
                 self.unsubscribe(room);
                 self.error(
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     &format!("you no longer have access to {}", room.name()),
                     Some(room),
                 );
@@ -477,7 +477,7 @@ impl Connection {
     async fn subscribe(&mut self, room: Room, since: Option<Position>) {
         if let Some(s) = since.filter(|s| s.offset < 0 || s.epoch < 0) {
             self.error(
-                "bad_frame",
+                ErrorCode::BadFrame,
                 &format!("since must have a non-negative epoch and offset, not {s:?}"),
                 Some(room),
             );
@@ -488,21 +488,25 @@ impl Connection {
             Ok(false) => {
                 self.unsubscribe(room);
                 self.error(
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     &format!("no access to {}", room.name()),
                     Some(room),
                 );
                 return;
             }
             Err(_) => {
-                self.error("internal", "the room could not be opened", Some(room));
+                self.error(
+                    ErrorCode::Internal,
+                    "the room could not be opened",
+                    Some(room),
+                );
                 return;
             }
         }
         let cap = self.hub.config().max_subscriptions_per_socket;
         if !self.subscriptions.contains_key(&room) && self.subscriptions.len() >= cap {
             self.error(
-                "limit",
+                ErrorCode::Limit,
                 &format!("a connection may be in at most {cap} rooms; leave one first"),
                 Some(room),
             );
@@ -516,7 +520,11 @@ impl Connection {
                 tracing::error!(error = %e, "reading a room head");
                 drop(rx);
                 self.hub.release(room);
-                self.error("internal", "the room could not be opened", Some(room));
+                self.error(
+                    ErrorCode::Internal,
+                    "the room could not be opened",
+                    Some(room),
+                );
                 return;
             }
         };

@@ -118,12 +118,8 @@ impl SqlStore {
             .iter()
             .any(|(_, o)| matches!(o, Upserted::Created | Upserted::Updated))
         {
-            let bulk = Change {
-                op: ChangeOp::Bulk,
-                kind: Some(kind),
-                id: 0,
-                record: None,
-                fields: Vec::new(),
+            let bulk = Change::Bulk {
+                kind,
                 actor,
                 at: now_ms(),
             };
@@ -133,11 +129,8 @@ impl SqlStore {
         for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
             let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
             Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
-            let change = Change {
-                op: ChangeOp::Updated,
-                kind: Some(kind),
-                id: *id,
-                record: Some(r),
+            let change = Change::Updated {
+                record: r,
                 fields: Vec::new(),
                 actor,
                 at: now_ms(),
@@ -242,7 +235,7 @@ impl SqlStore {
         let mut logged = Vec::new();
         if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
             let room = Room::Workspace(workspace);
-            logged.push(log_change(&mut tx, self.epoch, room, ChangeOp::Members, p.user_id).await?);
+            logged.push(log_change(&mut tx, self.epoch, room, member_change(p.user_id)).await?);
         }
         self.commit(tx, logged).await?;
         Ok(out)

@@ -39,7 +39,7 @@ pub(super) async fn append_change(
         .push(", ")
         .bind(position.offset)
         .push(", ");
-    sql.bind(payload).push(", ").bind(change.at).push(")");
+    sql.bind(payload).push(", ").bind(change.at()).push(")");
     sql.run(&mut *conn).await?;
     Ok(LoggedChange {
         room,
@@ -48,26 +48,33 @@ pub(super) async fn append_change(
     })
 }
 
-/// Logs a change that is not a record's: `op` on the thing with `id` (a member change in
-/// the workspace's room, with the user's id; an invite change in the admins' room, with
-/// the invite's id).
+/// Logs a change that is not a record's in `room` (a member change in the workspace's
+/// room, an invite change in the admins' room).
 pub(super) async fn log_change(
     conn: &mut Conn,
     epoch: i64,
     room: Room,
-    op: ChangeOp,
-    id: i64,
+    change: Change,
 ) -> Result<LoggedChange, DbError> {
-    let change = Change {
-        op,
-        kind: None,
-        id,
-        record: None,
-        fields: Vec::new(),
+    append_change(conn, epoch, room, &change).await
+}
+
+/// A change of a workspace's members: `user` joined, left or changed role.
+pub(super) fn member_change(user: i64) -> Change {
+    Change::Members {
+        user,
         actor: None,
         at: now_ms(),
-    };
-    append_change(conn, epoch, room, &change).await
+    }
+}
+
+/// A change of a workspace's invite links: `invite` was made, revoked or used.
+pub(super) fn invite_change(invite: i64) -> Change {
+    Change::Invites {
+        invite,
+        actor: None,
+        at: now_ms(),
+    }
 }
 
 /// Logs that `user` joined through `invite`: a member change in the workspace's room and
@@ -80,32 +87,28 @@ pub(super) async fn log_joined(
 ) -> Result<Vec<LoggedChange>, DbError> {
     let ws = invite.workspace_id;
     Ok(vec![
-        log_change(conn, epoch, Room::Workspace(ws), ChangeOp::Members, user).await?,
-        log_change(conn, epoch, Room::Admins(ws), ChangeOp::Invites, invite.id).await?,
+        log_change(conn, epoch, Room::Workspace(ws), member_change(user)).await?,
+        log_change(conn, epoch, Room::Admins(ws), invite_change(invite.id)).await?,
     ])
 }
 
-/// Logs a record's change in its workspace's room and in its own room.
+/// Logs a record's change (which carries the record) in its workspace's room and in the
+/// record's own room.
 pub(super) async fn log_record_change(
     conn: &mut Conn,
     epoch: i64,
-    op: ChangeOp,
-    record: &Record,
-    fields: Vec<String>,
-    actor: Option<i64>,
+    change: Change,
 ) -> Result<Vec<LoggedChange>, DbError> {
-    let change = Change {
-        op,
-        kind: Some(record.kind),
-        id: record.id,
-        record: Some(record.clone()),
-        fields,
-        actor,
-        at: now_ms(),
+    let Some(record) = change.record() else {
+        return Err(DbError::Other("a record change without its record".into()));
     };
+    let (workspace, own) = (
+        Room::Workspace(record.workspace_id),
+        Room::Record(record.kind, record.id),
+    );
     Ok(vec![
-        append_change(conn, epoch, Room::Workspace(record.workspace_id), &change).await?,
-        append_change(conn, epoch, Room::Record(record.kind, record.id), &change).await?,
+        append_change(conn, epoch, workspace, &change).await?,
+        append_change(conn, epoch, own, &change).await?,
     ])
 }
 

@@ -15,7 +15,7 @@ use app::model::{
     avatar_color, now_ms, Choice, FieldChange, FieldDef, FieldKind, Fields, Invite, Member,
     Membership, Page, Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
 };
-use app::realtime::protocol::{Change, ChangeOp, Position, Room};
+use app::realtime::protocol::{Change, Position, Room};
 use app::ssr::store::{
     ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Store,
     Upserted, UserAuthRow,

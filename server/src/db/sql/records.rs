@@ -379,10 +379,11 @@ impl SqlStore {
         let logged = log_record_change(
             &mut tx,
             self.epoch,
-            ChangeOp::Created,
-            &r,
-            Vec::new(),
-            Some(actor),
+            Change::Created {
+                record: r.clone(),
+                actor: Some(actor),
+                at: now_ms(),
+            },
         )
         .await?;
         self.commit(tx, logged).await?;
@@ -448,10 +449,12 @@ impl SqlStore {
             logged = log_record_change(
                 &mut tx,
                 self.epoch,
-                ChangeOp::Updated,
-                &current,
-                fields,
-                Some(actor),
+                Change::Updated {
+                    record: current.clone(),
+                    fields,
+                    actor: Some(actor),
+                    at: now_ms(),
+                },
             )
             .await?;
         }
@@ -496,10 +499,11 @@ impl SqlStore {
         let logged = log_record_change(
             &mut tx,
             self.epoch,
-            ChangeOp::Deleted,
-            &tombstone,
-            Vec::new(),
-            Some(actor),
+            Change::Deleted {
+                record: tombstone,
+                actor: Some(actor),
+                at: now_ms(),
+            },
         )
         .await?;
         self.commit(tx, logged).await?;

@@ -20,8 +20,7 @@ impl SqlStore {
             &mut tx,
             self.epoch,
             Room::Workspace(workspace),
-            ChangeOp::Members,
-            user,
+            member_change(user),
         )
         .await?];
         self.commit(tx, logged.into()).await?;
@@ -275,7 +274,7 @@ impl SqlStore {
             .map_err(unique_as("token"))?
             .try_get("id")?;
         let room = Room::Admins(new.workspace_id);
-        let logged = vec![log_change(&mut tx, self.epoch, room, ChangeOp::Invites, id).await?];
+        let logged = vec![log_change(&mut tx, self.epoch, room, invite_change(id)).await?];
         let invite = Self::invite_in(&mut tx, &new.token).await?;
         self.commit(tx, logged).await?;
         Ok(invite)
@@ -315,7 +314,7 @@ impl SqlStore {
             return Err(DbError::NotFound);
         }
         let room = Room::Admins(workspace);
-        let logged = vec![log_change(&mut tx, self.epoch, room, ChangeOp::Invites, id).await?];
+        let logged = vec![log_change(&mut tx, self.epoch, room, invite_change(id)).await?];
         self.commit(tx, logged).await
     }
 
