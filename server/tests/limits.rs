@@ -3,6 +3,9 @@
 //! subscribed rooms against the hub's small rings. Memory is read from the allocator
 //! (bytes live) and from the kernel (peak resident set).
 
+// The shared test helpers; this binary uses only `spawn_app` and `client` of them.
+#[path = "api/common.rs"]
+#[allow(dead_code)]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

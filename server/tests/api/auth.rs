@@ -1,10 +1,8 @@
 //! Accounts over HTTP: sign-up, log-in, log-out, wrong passwords, the log-in rate limit,
 //! session id rotation and the session cookie's flags.
 
-mod common;
-
+use crate::common::{client, spawn_app};
 use app::error::AppError;
-use common::{client, spawn_app};
 use serde_json::{json, Value};
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
@@ -332,13 +330,13 @@ async fn a_megabyte_of_email_is_refused_before_hashing() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_log_in_limit_applies_to_the_real_client() {
-    let mut settings = common::test_settings();
+    let mut settings = crate::common::test_settings();
     settings.proxy =
         server::auth::ProxyConfig::parse(&["127.0.0.1/32".into()], "x-forwarded-for", None)
             .expect("proxy");
     settings.limits.login_per_email_per_minute = 1_000;
     settings.limits.login_per_ip_per_minute = 3;
-    let app = common::spawn_app_with_settings(settings).await;
+    let app = crate::common::spawn_app_with_settings(settings).await;
     let attempt = |from: &'static str| {
         let c = client();
         let base = app.base.clone();

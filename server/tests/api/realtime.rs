@@ -2,16 +2,14 @@
 //! subscribe, delivery of writes to every subscriber, lossless resume from the change
 //! log, presence across tabs, the heartbeat timeout, slow consumers and bad frames.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{browser, spawn_app, spawn_app_with, TestApp};
 use app::model::RecordKind;
 use app::realtime::protocol::{
     Change, ChangeOp, ClientFrame, ErrorCode, Position, Room, ServerFrame, Status,
 };
 use app::ssr::store::{ChangeSink, LoggedChange};
-use common::{browser, spawn_app, spawn_app_with, TestApp};
 use futures::{SinkExt, StreamExt};
 use reqwest::cookie::CookieStore;
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! The `Store` contract, run against every backend: SQLite always, PostgreSQL when
 //! `TEST_DATABASE_URL` is set (the test command starts a throwaway server and sets it).
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use app::model::{FieldChange, Fields, RecordKind, RecordQuery, Role, SortDir, Value};
@@ -754,7 +752,7 @@ async fn postgres_keeps_the_store_contract() {
         return;
     }
     let dir = tempfile::tempdir().expect("dir");
-    let url = common::fresh_database_url(&dir).await;
+    let url = crate::common::fresh_database_url(&dir).await;
     let db = server::db::connect(&url).await.expect("postgres");
     contract(db.store.as_ref()).await;
 }

@@ -2,8 +2,6 @@
 //! database (SQLite in a temporary folder, or a new PostgreSQL database when
 //! `TEST_DATABASE_URL` is set) and returns a cookie-keeping client for it.
 
-#![allow(dead_code)] // each test binary uses a different subset of the helpers
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 

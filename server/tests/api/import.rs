@@ -2,13 +2,11 @@
 //! (through the upload route), nothing created on the second (through the CLI), and an
 //! imported agent taking over their account through the invite link the report lists.
 
-mod common;
-
 use std::path::PathBuf;
 
+use crate::common::{client, spawn_app};
 use app::model::import::ImportReport;
 use app::model::{RecordKind, RecordQuery, Role, Value};
-use common::{client, spawn_app};
 use serde_json::json;
 
 /// The shared CRM export (`../shared/data/maven-crm` beside the repository), or
@@ -31,7 +29,12 @@ fn count_problems(report: &ImportReport, file: &str, needle: &str) -> usize {
         .count()
 }
 
-async fn total(app: &common::TestApp, ws: i64, kind: RecordKind, filters: &[(&str, Value)]) -> i64 {
+async fn total(
+    app: &crate::common::TestApp,
+    ws: i64,
+    kind: RecordKind,
+    filters: &[(&str, Value)],
+) -> i64 {
     let mut q = RecordQuery {
         limit: 1,
         ..Default::default()
@@ -374,7 +377,7 @@ async fn bad_rows_and_unknown_files_are_reported_not_dropped() {
 
 /// Uploads CSV files (name, text) to the import route as `c` and returns the report.
 async fn upload(
-    app: &common::TestApp,
+    app: &crate::common::TestApp,
     c: &reqwest::Client,
     slug: &str,
     files: &[(&str, String)],

@@ -1,11 +1,9 @@
 //! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
 //! workspace reaches nothing of another through any server function.
 
-mod common;
-
+use crate::common::{client, spawn_app, TestApp};
 use app::error::AppError;
 use app::ssr::store::NewInvite;
-use common::{client, spawn_app, TestApp};
 use serde_json::{json, Value};
 
 /// An owner with workspace "acme" holding one customer; returns (owner, slug, customer id).
