@@ -2,6 +2,7 @@
 
 pub mod bus;
 pub mod hub;
+mod outbox;
 pub mod socket;
 
 pub use hub::{Hub, HubConfig};

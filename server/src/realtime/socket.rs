@@ -4,10 +4,10 @@
 //! heartbeat timeout, the hub's access checks, a periodic session check) and a writer
 //! task (frames out, from a bounded outbox), with one forwarder task per subscribed room.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use app::error::AppError;
 use app::model::{now_ms, Role, User};
@@ -23,12 +23,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tower_sessions::session::Id;
 use tower_sessions::{Session, SessionStore};
 
 use super::hub::{to_json, Control, Delivery, Hub, Registration};
+use super::outbox::Outbox;
 use crate::db::Sessions;
 use crate::state::AppState;
 
@@ -62,131 +63,6 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |ws| socket.run(ws))
-}
-
-/// Frames waiting to be written to one socket, bounded. When full, the socket is too
-/// slow: its queue is dropped and replaced by a `resync` for each of its rooms, so it
-/// never holds a room back.
-pub struct Outbox {
-    state: Mutex<OutboxState>,
-    notify: Notify,
-    /// Woken whenever the writer takes a frame (for replays waiting for room).
-    space: Notify,
-    capacity: usize,
-}
-
-struct OutboxState {
-    queue: VecDeque<Arc<str>>,
-    rooms: BTreeSet<Room>,
-    closed: bool,
-    /// The close frame to send once the queue is drained (code, reason).
-    close_with: Option<(u16, &'static str)>,
-}
-
-impl Outbox {
-    fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Outbox {
-            state: Mutex::new(OutboxState {
-                queue: VecDeque::new(),
-                rooms: BTreeSet::new(),
-                closed: false,
-                close_with: None,
-            }),
-            notify: Notify::new(),
-            space: Notify::new(),
-            capacity,
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues a frame. Returns false when the socket was too slow and got resyncs instead.
-    fn push(&self, frame: Arc<str>) -> bool {
-        let ok = {
-            let mut s = self.lock();
-            if s.queue.len() < self.capacity {
-                s.queue.push_back(frame);
-                true
-            } else {
-                s.queue.clear();
-                let rooms: Vec<Room> = s.rooms.iter().copied().collect();
-                for room in rooms {
-                    s.queue.push_back(to_json(&ServerFrame::Resync {
-                        room,
-                        reason: "too slow: frames were dropped".into(),
-                    }));
-                }
-                false
-            }
-        };
-        self.notify.notify_one();
-        ok
-    }
-
-    fn send(&self, frame: &ServerFrame) -> bool {
-        self.push(to_json(frame))
-    }
-
-    /// Queues a frame once the outbox has room, waiting at most `patience` for the
-    /// writer to make some. Returns false when it did not (or the socket closed).
-    async fn push_when_room(&self, frame: Arc<str>, patience: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            let space = self.space.notified();
-            {
-                let mut s = self.lock();
-                if s.closed {
-                    return false;
-                }
-                if s.queue.len() < self.capacity {
-                    s.queue.push_back(frame);
-                    drop(s);
-                    self.notify.notify_one();
-                    return true;
-                }
-            }
-            if tokio::time::timeout_at(deadline, space).await.is_err() {
-                return false;
-            }
-        }
-    }
-
-    /// The next frame to write; `None` once closed and drained.
-    async fn pop(&self) -> Option<Arc<str>> {
-        loop {
-            {
-                let mut s = self.lock();
-                if let Some(f) = s.queue.pop_front() {
-                    drop(s);
-                    self.space.notify_waiters();
-                    return Some(f);
-                }
-                if s.closed {
-                    return None;
-                }
-            }
-            self.notify.notified().await;
-        }
-    }
-
-    fn close(&self) {
-        self.lock().closed = true;
-        self.notify.notify_one();
-        self.space.notify_waiters();
-    }
-
-    /// Closes after the queued frames with a close frame carrying `code` and `reason`.
-    fn close_with(&self, code: u16, reason: &'static str) {
-        {
-            let mut s = self.lock();
-            s.close_with = Some((code, reason));
-            s.closed = true;
-        }
-        self.notify.notify_one();
-        self.space.notify_waiters();
-    }
 }
 
 /// What a socket's task starts from.

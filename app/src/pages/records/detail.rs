@@ -1,0 +1,269 @@
+//! A record's page of any kind: heading, bookkeeping, the form, deletion, live changes
+//! from colleagues, and related records.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::records::{delete_record, get_record, list_form_choices, list_records};
+use crate::api::workspaces::WorkspaceView;
+use crate::components::record_form::RemoteUpdate;
+use crate::components::{error_message, ActionError, PresenceIndicator, Ready, RecordForm};
+use crate::error::AppError;
+use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::realtime::protocol::{Change, Room};
+use crate::realtime::{use_realtime, RoomEvent};
+
+/// `/w/{slug}/customers/{id}`: a customer, its form and its deals.
+#[component]
+pub fn CustomerPage() -> impl IntoView {
+    view! { <RecordDetail kind=RecordKind::Customer/> }
+}
+
+/// `/w/{slug}/deals/{id}`: a deal and its form.
+#[component]
+pub fn DealPage() -> impl IntoView {
+    view! { <RecordDetail kind=RecordKind::Deal/> }
+}
+
+/// A record's page (or, at `.../new`, the form for a new one): heading, bookkeeping, the
+/// form, deletion, and for a customer its deals.
+#[component]
+pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let load_slug = slug.clone();
+    let data = Resource::new(id, move |id| {
+        let slug = load_slug.clone();
+        async move {
+            let record_id = match id.parse::<i64>() {
+                Ok(n) => Some(n),
+                Err(_) if id == "new" => None,
+                Err(_) => return Err(AppError::NotFound(format!("no such {}", kind.noun()))),
+            };
+            // Record, picker options and (for a customer) its deals load together: see
+            // `filter_options` for why every call starts in the first poll.
+            let record = async {
+                match record_id {
+                    Some(n) => get_record(slug.clone(), kind, n).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let related = async {
+                match (record_id, kind) {
+                    (Some(n), RecordKind::Customer) => {
+                        let mut q = RecordQuery {
+                            sort: Some("updated_at".into()),
+                            dir: SortDir::Desc,
+                            limit: 200,
+                            ..Default::default()
+                        };
+                        q.filters.insert("customer_id".into(), Value::Int(n));
+                        list_records(slug.clone(), RecordKind::Deal, q)
+                            .await
+                            .map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            };
+            let (choices, record, related) =
+                futures::future::join3(list_form_choices(slug.clone(), kind), record, related)
+                    .await;
+            Ok((record?, choices?, related?))
+        }
+    });
+    let can_write = ws.role.can_write();
+    let list_path = format!("/w/{slug}/{}", kind.path());
+    view! {
+        <p><a href=list_path.clone()>{format!("← All {}", kind.path())}</a></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let slug = slug.clone();
+                let list_path = list_path.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <h1>"Not available"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                        Ok((record, choices, related)) => {
+                            let position = record.as_ref().map(|r| r.position);
+                            let record = record.map(|r| r.record);
+                            view! { <RecordView kind slug record position choices related can_write list_path/> }.into_any()
+                        }
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub(super) fn RecordView(
+    kind: RecordKind,
+    slug: String,
+    record: Option<Record>,
+    /// The record room's position when `record` was read.
+    position: Option<crate::realtime::protocol::Position>,
+    choices: crate::api::records::FormChoices,
+    related: Option<Page<Record>>,
+    can_write: bool,
+    list_path: String,
+) -> impl IntoView {
+    let current = RwSignal::new(record.clone());
+    let navigate = use_navigate();
+    let created_path = list_path.clone();
+    let on_saved = Callback::new(move |r: Record| {
+        if current.get_untracked().is_none() {
+            navigate(&format!("{created_path}/{}", r.id), Default::default());
+        }
+        current.set(Some(r));
+    });
+    let heading = move || {
+        current.with(|r| {
+            r.as_ref()
+                .map(Record::title)
+                .unwrap_or_else(|| format!("New {}", kind.noun()))
+        })
+    };
+    let meta = move || {
+        current.with(|r| {
+            r.as_ref().map(|r| {
+                format!(
+                    "Version {} · last changed {}",
+                    r.version,
+                    format_utc(r.updated_at)
+                )
+            })
+        })
+    };
+    let delete_slug = slug.clone();
+    let delete = Action::new(move |(id, version): &(i64, i64)| {
+        delete_record(delete_slug.clone(), kind, *id, *version)
+    });
+    let confirm = RwSignal::new(false);
+    let after_delete = list_path.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            crate::components::navigate_hard(&after_delete);
+        }
+    });
+    let record_id = record.as_ref().map(|r| r.id);
+    // Live: others' changes to this record reach the form; a deletion is announced.
+    let remote = RwSignal::new(None::<RemoteUpdate>);
+    let deleted = RwSignal::new(false);
+    if let (Some(rt), Some(id)) = (use_realtime(), record_id) {
+        let room = Room::Record(kind, id);
+        let refetch_slug = slug.clone();
+        let listener = StoredValue::new(None::<crate::realtime::RoomListener>);
+        let listening = rt.listen(room, move |ev| match ev {
+            RoomEvent::Change(c) => {
+                let workspace = Room::Workspace(c.record().map(|r| r.workspace_id).unwrap_or(0));
+                let by = rt
+                    .presence(room)
+                    .get_untracked()
+                    .into_iter()
+                    .chain(rt.presence(workspace).get_untracked())
+                    .find(|p| Some(p.user_id) == c.actor())
+                    .map(|p| p.name)
+                    .unwrap_or_else(|| "a colleague".into());
+                match *c {
+                    Change::Deleted { .. } => deleted.set(true),
+                    Change::Created { record, actor, .. }
+                    | Change::Updated { record, actor, .. } => {
+                        remote.set(Some(RemoteUpdate {
+                            record,
+                            by,
+                            mine: rt.me().get_untracked() == actor,
+                        }));
+                    }
+                    _ => {}
+                }
+            }
+            RoomEvent::Resync => {
+                let slug = refetch_slug.clone();
+                leptos::task::spawn_local(async move {
+                    match get_record(slug, kind, id).await {
+                        Ok(r) => {
+                            remote.set(Some(RemoteUpdate {
+                                record: r.record,
+                                by: "a colleague".into(),
+                                mine: false,
+                            }));
+                            if let Some(l) = listener.get_value() {
+                                l.resume(r.position);
+                            }
+                        }
+                        Err(AppError::NotFound(_)) => deleted.set(true),
+                        Err(_) => {}
+                    }
+                });
+            }
+        });
+        listener.set_value(Some(listening));
+        if let Some(position) = position {
+            listening.resume(position);
+        }
+    }
+    view! {
+        <header class="page-header">
+            <h1>{heading}</h1>
+            {(!can_write).then(|| view! { <span class="badge">"Read only"</span> })}
+            {record_id.map(|id| view! {
+                <PresenceIndicator room=Room::Record(kind, id) label="Also here" compact=false/>
+            })}
+        </header>
+        <p class="meta">{meta}</p>
+        <Show when=move || deleted.get()>
+            <p class="error" role="alert">{format!("Someone deleted this {} while you were here.", kind.noun())}</p>
+        </Show>
+        <RecordForm slug=slug.clone() kind record choices can_write on_saved remote=remote/>
+        {(can_write && record_id.is_some()).then(|| view! {
+            <section class="danger-zone" aria-label="Delete"><Ready>
+                <Show when=move || confirm.get() fallback=move || view! {
+                    <button type="button" on:click=move |_| confirm.set(true)>{format!("Delete {}", kind.noun())}</button>
+                }>
+                    <p>{format!("Delete this {}? Colleagues will see it gone.", kind.noun())}</p>
+                    <button type="button" class="danger" on:click=move |_| {
+                        if let Some(r) = current.get_untracked() { delete.dispatch((r.id, r.version)); }
+                    }>"Yes, delete"</button>
+                    <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                </Show>
+                <ActionError result=delete.value()/>
+            </Ready></section>
+        })}
+        {related.map(|page| view! { <RelatedDeals slug=slug.clone() page/> })}
+    }
+}
+
+/// A customer's deals, newest first (up to 200).
+#[component]
+pub(super) fn RelatedDeals(slug: String, page: Page<Record>) -> impl IntoView {
+    let base = format!("/w/{slug}/deals");
+    let body = if page.items.is_empty() {
+        view! { <p>"No deals yet."</p> }.into_any()
+    } else {
+        view! {
+            <p class="count">{format!("{} deals", page.total)}</p>
+            <table class="records" aria-label="Deals of this customer">
+                <thead><tr><th scope="col">"Opportunity"</th><th scope="col">"Product"</th><th scope="col">"Stage"</th><th scope="col">"Owner"</th><th scope="col">"Value"</th></tr></thead>
+                <tbody>
+                    {page.items.into_iter().map(|d| view! {
+                        <tr>
+                            <td><a href=format!("{base}/{}", d.id)>{d.title()}</a></td>
+                            <td>{d.display("product_id")}</td>
+                            <td>{d.display("stage")}</td>
+                            <td>{d.display("owner_id")}</td>
+                            <td>{d.display("value")}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section aria-labelledby="deals-heading">
+            <h2 id="deals-heading">"Deals"</h2>
+            {body}
+        </section>
+    }
+}

@@ -1,0 +1,368 @@
+//! A list of any kind's records: search, filters, sort and paging, with the query in
+//! the URL so it survives reloads and the back button; live through the workspace room.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::records::{list_field_values, list_form_choices, list_records};
+use crate::api::workspaces::WorkspaceView;
+use crate::components::{error_message, PresenceIndicator};
+use crate::error::AppError;
+use crate::model::{Choice, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::realtime::protocol::Room;
+use crate::realtime::use_realtime;
+
+use super::*;
+
+/// Rows per list page.
+pub(super) const PAGE_SIZE: i64 = 50;
+
+/// Percent-encodes a query-string value.
+pub(super) fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Builds `?k=v&...` from pairs, leaving out empty values.
+pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Options of a list's filter selects: field -> (value, label).
+pub(super) type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
+
+/// Loads the options of each filter field: a choice field's choices, a text field's
+/// distinct values, members, or referenced records.
+///
+/// Every server call a loader makes starts in its first poll (joined, not one after the
+/// other): during server rendering, context is only reliably there until a loader's
+/// first real await.
+pub(super) async fn filter_options(
+    slug: String,
+    kind: RecordKind,
+    fields: &'static [&'static str],
+) -> Result<FilterOptions, AppError> {
+    let text_fields: Vec<&'static str> = fields
+        .iter()
+        .copied()
+        .filter(|f| {
+            matches!(
+                kind.field(f).map(|d| d.kind),
+                Some(FieldKind::Text { .. } | FieldKind::Tags)
+            )
+        })
+        .collect();
+    let values = futures::future::join_all(
+        text_fields
+            .iter()
+            .map(|f| list_field_values(slug.clone(), kind, f.to_string())),
+    );
+    let (choices, values) =
+        futures::future::join(list_form_choices(slug.clone(), kind), values).await;
+    let choices = choices?;
+    let mut texts = BTreeMap::new();
+    for (f, v) in text_fields.into_iter().zip(values) {
+        texts.insert(f, v?);
+    }
+    let pairs = |list: Vec<Choice>| {
+        list.into_iter()
+            .map(|c| (c.id.to_string(), c.label))
+            .collect::<Vec<_>>()
+    };
+    let mut out = FilterOptions::new();
+    for name in fields {
+        let Some(def) = kind.field(name) else {
+            continue;
+        };
+        let options = match def.kind {
+            FieldKind::Choice(options) => options
+                .iter()
+                .map(|o| (o.to_string(), o.to_string()))
+                .collect(),
+            FieldKind::Member => pairs(choices.members.clone()),
+            FieldKind::Ref(target) => {
+                pairs(choices.records.get(&target).cloned().unwrap_or_default())
+            }
+            _ => texts
+                .remove(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| (v.clone(), v))
+                .collect(),
+        };
+        out.insert(name.to_string(), options);
+    }
+    Ok(out)
+}
+
+/// A searchable, filterable, sortable, paged list of a kind's records. The query lives in
+/// the URL (`q`, one parameter per filter field, `sort`, `dir`, `page`), so it survives
+/// reloads and the back button.
+#[component]
+pub fn RecordList(
+    /// Kind listed.
+    kind: RecordKind,
+    /// Page heading.
+    title: &'static str,
+    /// Fields shown as columns; the first links to the record.
+    columns: &'static [&'static str],
+    /// Fields offered as filters.
+    filters: &'static [&'static str],
+) -> impl IntoView {
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let query = use_query_map();
+    let param = move |k: &str| query.with(|q| q.get(k)).unwrap_or_default();
+    let record_query = Memo::new(move |_| {
+        let mut filter_values = BTreeMap::new();
+        for name in filters {
+            let v = param(name);
+            if let (false, Some(def)) = (v.is_empty(), kind.field(name)) {
+                filter_values.insert(
+                    name.to_string(),
+                    def.normalize(Value::Text(v)).unwrap_or(Value::Null),
+                );
+            }
+        }
+        let page: i64 = param("page").parse().unwrap_or(1).max(1);
+        RecordQuery {
+            search: Some(param("q")).filter(|s| !s.is_empty()),
+            filters: filter_values,
+            sort: Some(param("sort")).filter(|s| !s.is_empty()),
+            dir: if param("dir") == "desc" {
+                SortDir::Desc
+            } else {
+                SortDir::Asc
+            },
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        }
+    });
+    let list_slug = slug.clone();
+    let rows = Resource::new(
+        move || record_query.get(),
+        move |q| list_records(list_slug.clone(), kind, q),
+    );
+    // Live: any change to this kind in the workspace (or an import) reloads the page of
+    // rows; the query, and so what the user typed in the filters, stays. The rows come
+    // with the room's position, so nothing committed after them is missed.
+    if let Some(rt) = use_realtime() {
+        let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+            if affects(&ev, kind) {
+                rows.refetch();
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(Some(position))) = rows.get().map(|r| r.map(|p| p.position)) {
+                listener.resume(position);
+            }
+        });
+    }
+    let options_slug = slug.clone();
+    let options = Resource::new(
+        || (),
+        move |_| filter_options(options_slug.clone(), kind, filters),
+    );
+    let base = format!("/w/{slug}/{}", kind.path());
+
+    // Every parameter but `skip`, for links that change one of them.
+    let keep = move |skip: &[&str]| -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<(&'static str, String)> = vec![("q", param("q"))];
+        pairs.extend(filters.iter().map(|f| (*f, param(f))));
+        pairs.extend([
+            ("sort", param("sort")),
+            ("dir", param("dir")),
+            ("page", param("page")),
+        ]);
+        if let Some(v) = Some(param("view")).filter(|v| !v.is_empty()) {
+            pairs.push(("view", v));
+        }
+        pairs
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(k))
+            .collect()
+    };
+    let sort_link = {
+        let base = base.clone();
+        move |field: &str| {
+            let desc = param("sort") == field && param("dir") != "desc";
+            let mut pairs = keep(&["sort", "dir", "page"]);
+            pairs.push(("sort", field.to_string()));
+            pairs.push(("dir", if desc { "desc".into() } else { String::new() }));
+            format!("{base}{}", query_string(&pairs))
+        }
+    };
+    let page_link = {
+        let base = base.clone();
+        move |page: i64| {
+            let mut pairs = keep(&["page"]);
+            pairs.push((
+                "page",
+                if page > 1 {
+                    page.to_string()
+                } else {
+                    String::new()
+                },
+            ));
+            format!("{base}{}", query_string(&pairs))
+        }
+    };
+
+    let headers = move || {
+        columns
+            .iter()
+            .map(|name| {
+                let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                let sorted = param("sort") == *name
+                    || (param("sort").is_empty() && *name == kind.label_field());
+                let sort = sorted.then(|| {
+                    if param("dir") == "desc" {
+                        "descending"
+                    } else {
+                        "ascending"
+                    }
+                });
+                view! { <th scope="col" aria-sort=sort><a href=sort_link(name)>{label}</a></th> }
+            })
+            .collect_view()
+            .into_any()
+    };
+
+    let filter_controls = move || {
+        options.get().map(|o| {
+            let o = o.unwrap_or_default();
+            filters
+                .iter()
+                .map(|name| {
+                    let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                    let id = format!("filter-{name}");
+                    let current = param(name);
+                    let opts = o
+                        .get(*name)
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(value, text)| {
+                            let selected = value == current;
+                            view! { <option value=value selected=selected>{text}</option> }
+                        })
+                        .collect_view();
+                    view! {
+                        <label for=id.clone()>{label}</label>
+                        <select id=id name=*name>
+                            <option value="">"Any"</option>
+                            {opts}
+                        </select>
+                    }
+                })
+                .collect_view()
+        })
+    };
+
+    let can_write = ws.role.can_write();
+    let new_link = format!("{base}/new");
+    let row_base = base.clone();
+    let workspace_room = Room::Workspace(ws.workspace.id);
+    view! {
+        <header class="page-header">
+            <h1>{title}</h1>
+            <PresenceIndicator room=workspace_room label="Also on this list" page=base.clone()/>
+            {can_write.then(|| view! { <a class="button primary" href=new_link>{format!("New {}", kind.noun())}</a> })}
+        </header>
+        <Form method="GET" action=base.clone()>
+            <div class="filters">
+                <label for="list-search">"Search"</label>
+                <input id="list-search" type="search" name="q" value=param("q")/>
+                <Transition fallback=|| ()>{filter_controls}</Transition>
+                {(!param("view").is_empty()).then(|| view! { <input type="hidden" name="view" value=param("view")/> })}
+                <button type="submit">"Search"</button>
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let row_base = row_base.clone();
+                let page_link = page_link.clone();
+                let headers = headers.clone();
+                rows.get().map(move |result| match result {
+                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    Ok(page) => view! { <RecordTable page columns base=row_base headers=headers() title page_link/> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The rows of a list page, its count and its paging links.
+#[component]
+pub(super) fn RecordTable(
+    page: Page<Record>,
+    columns: &'static [&'static str],
+    base: String,
+    headers: AnyView,
+    title: &'static str,
+    page_link: impl Fn(i64) -> String + 'static,
+) -> impl IntoView {
+    let current = page.offset / page.limit.max(1) + 1;
+    let pages = ((page.total + page.limit - 1) / page.limit.max(1)).max(1);
+    let noun = page
+        .items
+        .first()
+        .map(|r| r.kind.noun())
+        .unwrap_or("record");
+    let count = format!(
+        "{} {}{}",
+        page.total,
+        noun,
+        if page.total == 1 { "" } else { "s" }
+    );
+    let rows = page
+        .items
+        .into_iter()
+        .map(|r| {
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let text = r.display(c);
+                    if i == 0 {
+                        let text = if text.is_empty() { r.title() } else { text };
+                        view! { <td><a href=format!("{base}/{}", r.id)>{text}</a></td> }.into_any()
+                    } else {
+                        view! { <td>{text}</td> }.into_any()
+                    }
+                })
+                .collect_view();
+            view! { <tr>{cells}</tr> }
+        })
+        .collect_view();
+    view! {
+        <p class="count" role="status">{count}</p>
+        <table class="records" aria-label=title>
+            <thead><tr>{headers}</tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"Previous page"</a> })}
+            <span>{format!("Page {current} of {pages}")}</span>
+            {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">"Next page"</a> })}
+        </nav>
+    }
+}

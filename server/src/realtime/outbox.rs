@@ -1,0 +1,141 @@
+//! A socket's outbox: the frames waiting to be written to it, bounded, so a socket that
+//! cannot keep up is told to resync instead of holding its rooms back, while a replay
+//! waits for room instead of overflowing it.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use app::realtime::protocol::{Room, ServerFrame};
+use tokio::sync::Notify;
+
+use super::hub::to_json;
+
+/// Frames waiting to be written to one socket, bounded. When full, the socket is too
+/// slow: its queue is dropped and replaced by a `resync` for each of its rooms, so it
+/// never holds a room back.
+pub struct Outbox {
+    state: Mutex<OutboxState>,
+    notify: Notify,
+    /// Woken whenever the writer takes a frame (for replays waiting for room).
+    space: Notify,
+    capacity: usize,
+}
+
+pub(super) struct OutboxState {
+    queue: VecDeque<Arc<str>>,
+    /// The rooms the socket is in (each gets a `resync` when the socket is too slow).
+    pub(super) rooms: BTreeSet<Room>,
+    closed: bool,
+    /// The close frame to send once the queue is drained (code, reason).
+    pub(super) close_with: Option<(u16, &'static str)>,
+}
+
+impl Outbox {
+    pub(super) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Outbox {
+            state: Mutex::new(OutboxState {
+                queue: VecDeque::new(),
+                rooms: BTreeSet::new(),
+                closed: false,
+                close_with: None,
+            }),
+            notify: Notify::new(),
+            space: Notify::new(),
+            capacity,
+        })
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a frame. Returns false when the socket was too slow and got resyncs instead.
+    pub(super) fn push(&self, frame: Arc<str>) -> bool {
+        let ok = {
+            let mut s = self.lock();
+            if s.queue.len() < self.capacity {
+                s.queue.push_back(frame);
+                true
+            } else {
+                s.queue.clear();
+                let rooms: Vec<Room> = s.rooms.iter().copied().collect();
+                for room in rooms {
+                    s.queue.push_back(to_json(&ServerFrame::Resync {
+                        room,
+                        reason: "too slow: frames were dropped".into(),
+                    }));
+                }
+                false
+            }
+        };
+        self.notify.notify_one();
+        ok
+    }
+
+    pub(super) fn send(&self, frame: &ServerFrame) -> bool {
+        self.push(to_json(frame))
+    }
+
+    /// Queues a frame once the outbox has room, waiting at most `patience` for the
+    /// writer to make some. Returns false when it did not (or the socket closed).
+    pub(super) async fn push_when_room(
+        &self,
+        frame: Arc<str>,
+        patience: std::time::Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let space = self.space.notified();
+            {
+                let mut s = self.lock();
+                if s.closed {
+                    return false;
+                }
+                if s.queue.len() < self.capacity {
+                    s.queue.push_back(frame);
+                    drop(s);
+                    self.notify.notify_one();
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, space).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// The next frame to write; `None` once closed and drained.
+    pub(super) async fn pop(&self) -> Option<Arc<str>> {
+        loop {
+            {
+                let mut s = self.lock();
+                if let Some(f) = s.queue.pop_front() {
+                    drop(s);
+                    self.space.notify_waiters();
+                    return Some(f);
+                }
+                if s.closed {
+                    return None;
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    pub(super) fn close(&self) {
+        self.lock().closed = true;
+        self.notify.notify_one();
+        self.space.notify_waiters();
+    }
+
+    /// Closes after the queued frames with a close frame carrying `code` and `reason`.
+    pub(super) fn close_with(&self, code: u16, reason: &'static str) {
+        {
+            let mut s = self.lock();
+            s.close_with = Some((code, reason));
+            s.closed = true;
+        }
+        self.notify.notify_one();
+        self.space.notify_waiters();
+    }
+}
