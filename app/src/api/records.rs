@@ -40,7 +40,8 @@ pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Recor
 }
 
 /// Creates a record (members and up). Values may be typed or text as typed in a form;
-/// a deal without an opportunity id gets a generated one.
+/// a kind whose spec generates its natural key (a deal's opportunity id) gets one when it
+/// is left empty.
 /// Errors: `Forbidden` for viewers, `Validation` naming the field.
 #[server(prefix = "/api", endpoint = "create_record", input = Json)]
 pub async fn create_record(
@@ -65,9 +66,12 @@ pub async fn create_record(
             format!("a {} has no field {unknown}", kind.noun()),
         ));
     }
-    if kind == RecordKind::Deal && !clean.contains_key("code") {
-        let code = crate::ssr::auth::random_token()[..8].to_uppercase();
-        clean.insert("code".into(), crate::model::Value::Text(code));
+    let spec = kind.spec();
+    if let (true, Some(key)) = (spec.generated_key, spec.natural_key) {
+        if !clean.contains_key(key) {
+            let code = crate::ssr::auth::random_token()[..8].to_uppercase();
+            clean.insert(key.into(), crate::model::Value::Text(code));
+        }
     }
     Ok(c.store
         .create_record(c.workspace.id, c.user.id, kind, clean)

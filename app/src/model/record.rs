@@ -1,7 +1,8 @@
 //! One description of every record kind (customers, deals, products), so that storage,
 //! validation, forms, lists and import share one mechanism instead of a copy per kind.
 //!
-//! A kind is a table plus a list of [`FieldDef`]s; a [`Record`] is a map of field name to
+//! A kind is one [`KindSpec`] (a table, a list of [`FieldDef`]s, its title and natural
+//! key, search, sort and related kinds); a [`Record`] is a map of field name to
 //! [`Value`] with the bookkeeping every record carries (version, created/updated by and at,
 //! tombstone).
 
@@ -202,40 +203,151 @@ const PRODUCT_FIELDS: &[FieldDef] = &[
     field("price", "Price (USD)", FieldKind::Money),
 ];
 
+/// One record kind, declared once: where it is stored, what it is called, its fields and
+/// how it is named, found, searched, sorted and related to other kinds. Storage,
+/// validation, lists, forms, merge, the change log, live sync and import all read it;
+/// nothing else in the code matches on the kind to find these facts.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// The kind this declares.
+    pub kind: RecordKind,
+    /// Table name in the database.
+    pub table: &'static str,
+    /// Name as a word for people, and the room prefix (`customer`).
+    pub noun: &'static str,
+    /// Path segment under `/w/{slug}/` for its pages (`customers`).
+    pub path: &'static str,
+    /// The fields, in form order.
+    pub fields: &'static [FieldDef],
+    /// The field that names a record for people (headings, pickers, references).
+    pub title_field: &'static str,
+    /// The field that identifies a record on import, unique among a workspace's live
+    /// records of the kind (a unique index); `None` for kinds without one.
+    pub natural_key: Option<&'static str>,
+    /// Whether a record created without its natural key gets a generated one (a deal's
+    /// opportunity id).
+    pub generated_key: bool,
+    /// Fields a list's text search looks in.
+    pub search_fields: &'static [&'static str],
+    /// The field a list sorts by when none is asked for.
+    pub default_sort: &'static str,
+    /// Lists of other kinds shown on a record's page (a customer's deals).
+    pub related: &'static [Related],
+    /// The kind's board, if it has one (the deals pipeline).
+    pub board: Option<BoardSpec>,
+}
+
+/// A board of a kind's records: a column per option of a choice field, a record moved
+/// between columns by an edit of that field.
+#[derive(Debug)]
+pub struct BoardSpec {
+    /// The choice field whose options are the columns (a deal's `stage`).
+    pub field: &'static str,
+    /// The board's heading ("Deals pipeline").
+    pub title: &'static str,
+    /// The field shown under each card's title.
+    pub subtitle: &'static str,
+    /// Fields shown on a card's last line.
+    pub meta: &'static [&'static str],
+}
+
+/// Records of another kind that point at a record through one of their fields, shown on
+/// its page ("related: deals by customer").
+#[derive(Debug)]
+pub struct Related {
+    /// The other kind.
+    pub kind: RecordKind,
+    /// Its reference field that points here.
+    pub field: &'static str,
+    /// The list's heading ("Deals").
+    pub title: &'static str,
+    /// Fields shown after each record's title.
+    pub columns: &'static [&'static str],
+}
+
+/// Every kind's declaration, in the order of [`RecordKind`]'s variants.
+static KINDS: [KindSpec; 3] = [
+    KindSpec {
+        kind: RecordKind::Customer,
+        table: "customers",
+        noun: "customer",
+        path: "customers",
+        fields: CUSTOMER_FIELDS,
+        title_field: "name",
+        natural_key: Some("name"),
+        generated_key: false,
+        search_fields: &["name", "sector", "office_location", "tags"],
+        default_sort: "name",
+        related: &[Related {
+            kind: RecordKind::Deal,
+            field: "customer_id",
+            title: "Deals",
+            columns: &["product_id", "stage", "owner_id", "value"],
+        }],
+        board: None,
+    },
+    KindSpec {
+        kind: RecordKind::Deal,
+        table: "deals",
+        noun: "deal",
+        path: "deals",
+        fields: DEAL_FIELDS,
+        title_field: "code",
+        natural_key: Some("code"),
+        generated_key: true,
+        search_fields: &["code"],
+        default_sort: "code",
+        related: &[],
+        board: Some(BoardSpec {
+            field: "stage",
+            title: "Deals pipeline",
+            subtitle: "customer_id",
+            meta: &["product_id", "owner_id", "value"],
+        }),
+    },
+    KindSpec {
+        kind: RecordKind::Product,
+        table: "products",
+        noun: "product",
+        path: "products",
+        fields: PRODUCT_FIELDS,
+        title_field: "name",
+        natural_key: Some("name"),
+        generated_key: false,
+        search_fields: &["name", "series"],
+        default_sort: "name",
+        related: &[],
+        board: None,
+    },
+];
+
 impl RecordKind {
     /// Every kind.
     pub const ALL: [RecordKind; 3] = [RecordKind::Customer, RecordKind::Deal, RecordKind::Product];
 
+    /// The kind's declaration.
+    pub fn spec(self) -> &'static KindSpec {
+        &KINDS[self as usize]
+    }
+
     /// Table name in the database.
     pub fn table(self) -> &'static str {
-        match self {
-            RecordKind::Customer => "customers",
-            RecordKind::Deal => "deals",
-            RecordKind::Product => "products",
-        }
+        self.spec().table
     }
 
     /// Name as a word for people ("customer").
     pub fn noun(self) -> &'static str {
-        match self {
-            RecordKind::Customer => "customer",
-            RecordKind::Deal => "deal",
-            RecordKind::Product => "product",
-        }
+        self.spec().noun
     }
 
     /// Path segment under `/w/{slug}/` for this kind's pages.
     pub fn path(self) -> &'static str {
-        self.table()
+        self.spec().path
     }
 
     /// The kind's fields, in form order.
     pub fn fields(self) -> &'static [FieldDef] {
-        match self {
-            RecordKind::Customer => CUSTOMER_FIELDS,
-            RecordKind::Deal => DEAL_FIELDS,
-            RecordKind::Product => PRODUCT_FIELDS,
-        }
+        self.spec().fields
     }
 
     /// The field definition called `name`, if the kind has one.
@@ -243,25 +355,22 @@ impl RecordKind {
         self.fields().iter().find(|f| f.name == name)
     }
 
-    /// The field that names a record for people, and is its natural key on import
-    /// (unique among a workspace's live records of the kind).
-    pub fn label_field(self) -> &'static str {
-        match self {
-            RecordKind::Customer | RecordKind::Product => "name",
-            RecordKind::Deal => "code",
-        }
+    /// The field that names a record for people.
+    pub fn title_field(self) -> &'static str {
+        self.spec().title_field
+    }
+
+    /// The field that identifies a record on import, if the kind has one.
+    pub fn natural_key(self) -> Option<&'static str> {
+        self.spec().natural_key
     }
 
     /// Fields a list's text search looks in.
     pub fn search_fields(self) -> &'static [&'static str] {
-        match self {
-            RecordKind::Customer => &["name", "sector", "office_location", "tags"],
-            RecordKind::Deal => &["code"],
-            RecordKind::Product => &["name", "series"],
-        }
+        self.spec().search_fields
     }
 
-    /// Parses a table name back to its kind.
+    /// Parses a path segment back to its kind.
     pub fn from_path(s: &str) -> Option<RecordKind> {
         RecordKind::ALL.into_iter().find(|k| k.path() == s)
     }
@@ -558,7 +667,7 @@ impl Record {
 
     /// The name people know it by (a customer's name, a deal's code).
     pub fn title(&self) -> String {
-        match self.get(self.kind.label_field()) {
+        match self.get(self.kind.title_field()) {
             Value::Text(s) => s.clone(),
             _ => format!("{} #{}", self.kind.noun(), self.id),
         }
@@ -695,6 +804,30 @@ mod tests {
             value.format_display(&Value::Int(123456700), None),
             "$1,234,567"
         );
+    }
+
+    #[test]
+    fn each_kind_is_declared_once_in_order() {
+        for (i, kind) in RecordKind::ALL.into_iter().enumerate() {
+            assert_eq!(KINDS[i].kind, kind);
+            let spec = kind.spec();
+            assert!(kind.field(spec.title_field).is_some(), "{kind:?} title");
+            assert!(spec.natural_key.is_none_or(|k| kind.field(k).is_some()));
+            assert!(spec.search_fields.iter().all(|f| kind.field(f).is_some()));
+            if let Some(b) = &spec.board {
+                assert!(matches!(
+                    kind.field(b.field).map(|d| d.kind),
+                    Some(FieldKind::Choice(_))
+                ));
+            }
+            for r in spec.related {
+                assert_eq!(
+                    r.kind.field(r.field).map(|d| d.kind),
+                    Some(FieldKind::Ref(kind)),
+                    "{kind:?} related"
+                );
+            }
+        }
     }
 
     #[test]

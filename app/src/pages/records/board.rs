@@ -1,5 +1,6 @@
-//! The deals pipeline board: a column per stage, a deal moved by its stage control or
-//! by dragging its card, live through the workspace room.
+//! A kind's board, as its spec declares it (the deals pipeline): a column per option of a
+//! choice field, a record moved by its control or by dragging its card, live through the
+//! workspace room.
 
 use std::collections::BTreeMap;
 
@@ -9,22 +10,30 @@ use crate::api::records::{list_records, update_record};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, ActionError, PresenceIndicator, Ready};
 use crate::error::AppError;
-use crate::model::record::DEAL_STAGES;
-use crate::model::{FieldChange, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::model::record::BoardSpec;
+use crate::model::{FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
 use crate::realtime::protocol::Room;
 use crate::realtime::use_realtime;
 
 use super::*;
 
-/// The pipeline board: a column per stage with its newest deals; a deal moves to another
-/// stage by its stage select or by dragging its card (both are an edit of `stage`).
+/// The board of `kind`, if its spec declares one: a column per option of the board's
+/// field with its newest records; a record moves to another column by its select or by
+/// dragging its card (both are an edit of that field).
 #[component]
-pub(super) fn DealBoard() -> impl IntoView {
+pub(super) fn Board(kind: RecordKind) -> impl IntoView {
+    let Some(spec) = kind.spec().board.as_ref() else {
+        return ().into_any();
+    };
+    let options: &'static [&'static str] = match kind.field(spec.field).map(|d| d.kind) {
+        Some(FieldKind::Choice(options)) => options,
+        _ => &[],
+    };
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
     let can_write = ws.role.can_write();
     let refresh = RwSignal::new(0u32);
-    let columns: Vec<(&'static str, PageResource)> = DEAL_STAGES
+    let columns: Vec<(&'static str, PageResource)> = options
         .iter()
         .map(|stage| {
             let slug = slug.clone();
@@ -38,8 +47,8 @@ pub(super) fn DealBoard() -> impl IntoView {
                         ..Default::default()
                     };
                     q.filters
-                        .insert("stage".into(), Value::Text(stage.to_string()));
-                    list_records(slug.clone(), RecordKind::Deal, q)
+                        .insert(spec.field.into(), Value::Text(stage.to_string()));
+                    list_records(slug.clone(), kind, q)
                 },
             );
             (*stage, res)
@@ -47,7 +56,7 @@ pub(super) fn DealBoard() -> impl IntoView {
         .collect();
     if let Some(rt) = use_realtime() {
         let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
-            if affects(&ev, RecordKind::Deal) {
+            if affects(&ev, kind) {
                 refresh.update(|n| *n += 1);
             }
         });
@@ -66,34 +75,34 @@ pub(super) fn DealBoard() -> impl IntoView {
         });
     }
     let move_slug = slug.clone();
-    let move_deal = Action::new(move |(id, from, to): &(i64, String, String)| {
+    let move_record = Action::new(move |(id, from, to): &(i64, String, String)| {
         let mut changes = BTreeMap::new();
         changes.insert(
-            "stage".to_string(),
+            spec.field.to_string(),
             FieldChange {
                 base: Value::Text(from.clone()),
                 value: Value::Text(to.clone()),
             },
         );
-        update_record(move_slug.clone(), RecordKind::Deal, *id, changes)
+        update_record(move_slug.clone(), kind, *id, changes)
     });
     Effect::new(move |_| {
-        if let Some(Ok(_)) = move_deal.value().get() {
+        if let Some(Ok(_)) = move_record.value().get() {
             refresh.update(|n| *n += 1);
         }
     });
-    let base = format!("/w/{slug}/deals");
+    let base = format!("/w/{slug}/{}", kind.path());
     let board = columns
         .into_iter()
         .map(|(stage, res)| {
             let base = base.clone();
-            let heading_id = format!("stage-{}", stage.to_lowercase());
+            let heading_id = format!("{}-{}", spec.field, stage.to_lowercase());
             let on_drop = move |ev: leptos::ev::DragEvent| {
                 ev.prevent_default();
                 let data = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()).unwrap_or_default();
                 if let Some((id, from)) = data.split_once(':') {
                     if let (Ok(id), true) = (id.parse::<i64>(), from != stage) {
-                        move_deal.dispatch((id, from.to_string(), stage.to_string()));
+                        move_record.dispatch((id, from.to_string(), stage.to_string()));
                     }
                 }
             };
@@ -111,7 +120,7 @@ pub(super) fn DealBoard() -> impl IntoView {
                                 Ok(page) => view! {
                                     <h2 id=heading_id>{stage}" "<span class="count">{format!("({})", page.total)}</span></h2>
                                     <ul class="cards">
-                                        {page.items.into_iter().map(|d| view! { <DealCard deal=d base=base.clone() can_write move_deal/> }).collect_view()}
+                                        {page.items.into_iter().map(|r| view! { <Card record=r spec options base=base.clone() can_write move_record/> }).collect_view()}
                                     </ul>
                                 }.into_any(),
                             })
@@ -121,15 +130,16 @@ pub(super) fn DealBoard() -> impl IntoView {
             }
         })
         .collect_view();
-    let board_path = format!("/w/{slug}/deals");
+    let board_path = format!("/w/{slug}/{}", kind.path());
     view! {
         <header class="page-header">
-            <h1>"Deals pipeline"</h1>
+            <h1>{spec.title}</h1>
             <PresenceIndicator room=Room::Workspace(ws.workspace.id) label="Also on the board" page=board_path/>
         </header>
-        <ActionError result=move_deal.value()/>
+        <ActionError result=move_record.value()/>
         <Ready><div class="board">{board}</div></Ready>
     }
+    .into_any()
 }
 
 /// A page of records loading from the server.
@@ -137,34 +147,54 @@ pub(super) type PageResource = Resource<Result<Page<Record>, AppError>>;
 
 pub(super) type MoveAction = Action<(i64, String, String), Result<Record, AppError>>;
 
-/// A deal on the board: code, customer, product, owner, value, and its stage control.
+/// A record on a board: its title, the board's subtitle and meta fields, and the control
+/// that moves it to another column.
 #[component]
-pub(super) fn DealCard(
-    deal: Record,
+pub(super) fn Card(
+    record: Record,
+    spec: &'static BoardSpec,
+    options: &'static [&'static str],
     base: String,
     can_write: bool,
-    move_deal: MoveAction,
+    move_record: MoveAction,
 ) -> impl IntoView {
-    let code = deal.title();
-    let stage = deal.get("stage").as_text().unwrap_or_default().to_string();
-    let drag_data = format!("{}:{stage}", deal.id);
-    let id = deal.id;
-    let select_id = format!("deal-{id}-stage");
-    let from = stage.clone();
+    let title = record.title();
+    let column = record
+        .get(spec.field)
+        .as_text()
+        .unwrap_or_default()
+        .to_string();
+    let drag_data = format!("{}:{column}", record.id);
+    let id = record.id;
+    let kind = record.kind;
+    let select_id = format!("{}-{id}-{}", kind.noun(), spec.field);
+    let control_label = format!(
+        "{} of {} {title}",
+        kind.field(spec.field).map_or(spec.field, |d| d.label),
+        kind.noun()
+    );
+    let meta = spec
+        .meta
+        .iter()
+        .map(|f| record.display(f))
+        .filter(|v| !v.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let from = column.clone();
     view! {
         <li class="card" draggable=if can_write { "true" } else { "false" }
             on:dragstart=move |ev: leptos::ev::DragEvent| {
                 if let Some(dt) = ev.data_transfer() { let _ = dt.set_data("text/plain", &drag_data); }
             }>
-            <a href=format!("{base}/{id}")>{code.clone()}</a>
-            <p>{deal.display("customer_id")}</p>
-            <p class="meta">{deal.display("product_id")}" · "{deal.display("owner_id")}" "{deal.display("value")}</p>
-            <label class="visually-hidden" for=select_id.clone()>{format!("Stage of deal {code}")}</label>
+            <a href=format!("{base}/{id}")>{title.clone()}</a>
+            <p>{record.display(spec.subtitle)}</p>
+            <p class="meta">{meta}</p>
+            <label class="visually-hidden" for=select_id.clone()>{control_label}</label>
             <select id=select_id disabled=!can_write on:change=move |ev| {
                 let to = event_target_value(&ev);
-                if to != from { move_deal.dispatch((id, from.clone(), to)); }
+                if to != from { move_record.dispatch((id, from.clone(), to)); }
             }>
-                {DEAL_STAGES.iter().map(|s| view! { <option value=*s selected=*s == stage>{*s}</option> }).collect_view()}
+                {options.iter().map(|s| view! { <option value=*s selected=*s == column>{*s}</option> }).collect_view()}
             </select>
         </li>
     }

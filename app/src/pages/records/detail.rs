@@ -9,6 +9,7 @@ use crate::api::workspaces::WorkspaceView;
 use crate::components::record_form::RemoteUpdate;
 use crate::components::{error_message, ActionError, PresenceIndicator, Ready, RecordForm};
 use crate::error::AppError;
+use crate::model::record::Related;
 use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery, SortDir, Value};
 use crate::realtime::protocol::{Change, Room};
 use crate::realtime::{use_realtime, RoomEvent};
@@ -50,19 +51,18 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
                     None => Ok(None),
                 }
             };
+            // The first related list the kind declares (a customer's deals).
             let related = async {
-                match (record_id, kind) {
-                    (Some(n), RecordKind::Customer) => {
+                match (record_id, kind.spec().related.first()) {
+                    (Some(n), Some(rel)) => {
                         let mut q = RecordQuery {
                             sort: Some("updated_at".into()),
                             dir: SortDir::Desc,
                             limit: 200,
                             ..Default::default()
                         };
-                        q.filters.insert("customer_id".into(), Value::Int(n));
-                        list_records(slug.clone(), RecordKind::Deal, q)
-                            .await
-                            .map(Some)
+                        q.filters.insert(rel.field.into(), Value::Int(n));
+                        list_records(slug.clone(), rel.kind, q).await.map(Some)
                     }
                     _ => Ok(None),
                 }
@@ -230,29 +230,40 @@ pub(super) fn RecordView(
                 <ActionError result=delete.value()/>
             </Ready></section>
         })}
-        {related.map(|page| view! { <RelatedDeals slug=slug.clone() page/> })}
+        {related.zip(kind.spec().related.first()).map(|(page, related)| view! { <RelatedRecords slug=slug.clone() related page owner=kind/> })}
     }
 }
 
-/// A customer's deals, newest first (up to 200).
+/// Records of another kind that point at this one (a customer's deals), newest first (up
+/// to 200), as the kind's spec declares them.
 #[component]
-pub(super) fn RelatedDeals(slug: String, page: Page<Record>) -> impl IntoView {
-    let base = format!("/w/{slug}/deals");
+pub(super) fn RelatedRecords(
+    slug: String,
+    related: &'static Related,
+    page: Page<Record>,
+    owner: RecordKind,
+) -> impl IntoView {
+    let kind = related.kind;
+    let base = format!("/w/{slug}/{}", kind.path());
+    let heading_id = format!("related-{}", kind.path());
+    let labelled_by = heading_id.clone();
+    let plural = related.title.to_lowercase();
+    let columns = related.columns;
     let body = if page.items.is_empty() {
-        view! { <p>"No deals yet."</p> }.into_any()
+        view! { <p>{format!("No {plural} yet.")}</p> }.into_any()
     } else {
         view! {
-            <p class="count">{format!("{} deals", page.total)}</p>
-            <table class="records" aria-label="Deals of this customer">
-                <thead><tr><th scope="col">"Opportunity"</th><th scope="col">"Product"</th><th scope="col">"Stage"</th><th scope="col">"Owner"</th><th scope="col">"Value"</th></tr></thead>
+            <p class="count">{format!("{} {plural}", page.total)}</p>
+            <table class="records" aria-label=format!("{} of this {}", related.title, owner.noun())>
+                <thead><tr>
+                    <th scope="col">{kind.field(kind.title_field()).map(|d| d.label)}</th>
+                    {columns.iter().map(|c| view! { <th scope="col">{kind.field(c).map(|d| d.label)}</th> }).collect_view()}
+                </tr></thead>
                 <tbody>
-                    {page.items.into_iter().map(|d| view! {
+                    {page.items.into_iter().map(|r| view! {
                         <tr>
-                            <td><a href=format!("{base}/{}", d.id)>{d.title()}</a></td>
-                            <td>{d.display("product_id")}</td>
-                            <td>{d.display("stage")}</td>
-                            <td>{d.display("owner_id")}</td>
-                            <td>{d.display("value")}</td>
+                            <td><a href=format!("{base}/{}", r.id)>{r.title()}</a></td>
+                            {columns.iter().map(|c| view! { <td>{r.display(c)}</td> }).collect_view()}
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -261,8 +272,8 @@ pub(super) fn RelatedDeals(slug: String, page: Page<Record>) -> impl IntoView {
         .into_any()
     };
     view! {
-        <section aria-labelledby="deals-heading">
-            <h2 id="deals-heading">"Deals"</h2>
+        <section aria-labelledby=labelled_by>
+            <h2 id=heading_id>{related.title}</h2>
             {body}
         </section>
     }

@@ -232,7 +232,7 @@ pub fn RecordList(
             .map(|name| {
                 let label = kind.field(name).map(|d| d.label).unwrap_or(name);
                 let sorted = param("sort") == *name
-                    || (param("sort").is_empty() && *name == kind.label_field());
+                    || (param("sort").is_empty() && *name == kind.spec().default_sort);
                 let sort = sorted.then(|| {
                     if param("dir") == "desc" {
                         "descending"

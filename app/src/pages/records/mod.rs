@@ -54,7 +54,7 @@ pub fn DealsPage() -> impl IntoView {
                 />
             }.into_any()
         } else {
-            view! { <DealBoard/> }.into_any()
+            view! { <Board kind=RecordKind::Deal/> }.into_any()
         }}
     }
 }

@@ -3,18 +3,32 @@
 
 use super::*;
 
+/// The kind's natural key, which an import matches records by.
+/// Errors: `Invalid` for a kind without one (it cannot be imported by key).
+fn natural_key(kind: RecordKind) -> Result<&'static str, DbError> {
+    kind.natural_key().ok_or_else(|| DbError::Invalid {
+        field: "kind".into(),
+        message: format!("a {} has no natural key to import by", kind.noun()),
+    })
+}
+
 impl SqlStore {
     pub(super) async fn ids_by_key(
         &self,
         workspace: i64,
         kind: RecordKind,
     ) -> Result<HashMap<String, i64>, DbError> {
-        Ok(self
-            .choices(workspace, kind)
-            .await?
-            .into_iter()
-            .map(|c| (c.label, c.id))
-            .collect())
+        let key = natural_key(kind)?;
+        let mut sql = Sql::new(&format!("SELECT id, {key} AS k FROM {}", kind.table()));
+        sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
+            .bind(workspace);
+        let mut out = HashMap::new();
+        for row in sql.all(&self.pool).await? {
+            if let Some(k) = row.try_get::<Option<String>, _>("k")? {
+                out.insert(k, row.try_get("id")?);
+            }
+        }
+        Ok(out)
     }
 
     pub(super) async fn upsert_records(
@@ -24,7 +38,7 @@ impl SqlStore {
         kind: RecordKind,
         rows: Vec<Fields>,
     ) -> Result<Vec<(i64, Upserted)>, DbError> {
-        let key_field = kind.label_field();
+        let key_field = natural_key(kind)?;
         let now = now_ms();
         let mut tx = self.begin().await?;
         let mut sql = Sql::new(&format!(

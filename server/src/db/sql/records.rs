@@ -102,7 +102,7 @@ impl SqlStore {
                 FieldKind::Ref(target) => {
                     let mut s = Sql::new(&format!(
                         "SELECT id, {} AS label FROM {}",
-                        target.label_field(),
+                        target.title_field(),
                         target.table()
                     ));
                     s.push(" WHERE workspace_id = ")
@@ -251,7 +251,7 @@ impl SqlStore {
             .query()
             .fetch_one(&mut *conn)
             .await
-            .map_err(unique_as(kind.label_field()))?;
+            .map_err(unique_as(kind.natural_key().unwrap_or("record")))?;
         row.try_get("id").map_err(DbError::from)
     }
 
@@ -291,7 +291,7 @@ impl SqlStore {
         sql.query()
             .execute(&mut *conn)
             .await
-            .map_err(unique_as(kind.label_field()))?;
+            .map_err(unique_as(kind.natural_key().unwrap_or("record")))?;
         Ok(())
     }
 
@@ -311,7 +311,7 @@ impl SqlStore {
             kind.table()
         ));
         push_record_filters(&mut sql, workspace, kind, q)?;
-        let sort = q.sort.as_deref().unwrap_or(kind.label_field());
+        let sort = q.sort.as_deref().unwrap_or(kind.spec().default_sort);
         let sort_expr = match (sort, kind.field(sort)) {
             ("updated_at" | "created_at", _) => sort.to_string(),
             (_, Some(def)) if def.storage() == Storage::Text => format!("lower({})", def.name),
@@ -543,7 +543,7 @@ impl SqlStore {
         workspace: i64,
         kind: RecordKind,
     ) -> Result<Vec<Choice>, DbError> {
-        let label = kind.label_field();
+        let label = kind.title_field();
         let mut sql = Sql::new(&format!(
             "SELECT id, {label} AS label FROM {}",
             kind.table()
