@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{FieldChange, Fields, RecordKind, RecordQuery, Role, SortDir, Value};
+use app::model::{
+    FieldChange, FieldDef, FieldKind, Fields, RecordKind, RecordQuery, Role, SortDir, Value,
+};
+use app::realtime::protocol::{ChangeOp, Room};
 use app::ssr::store::{DbError, ImportedPerson, NewInvite, NewUser, Store, Upserted};
 
 fn text(s: &str) -> Value {
@@ -587,7 +590,6 @@ async fn contract(store: &dyn Store) {
     );
 
     // The change log: each write appends to its rooms, with consecutive offsets.
-    use app::realtime::protocol::{ChangeOp, Room};
     let room = Room::Workspace(ws.id);
     let before = store.room_head(room).await.expect("head");
     assert!(before.offset > 0, "the writes above were logged");
@@ -722,6 +724,141 @@ async fn contract(store: &dyn Store) {
         .expect("rename");
     assert_eq!(found("ÖLWERKE").await, vec![umlauts.id]);
     assert!(found("zürich").await.is_empty());
+
+    every_kind_keeps_the_record_contract(store, ws.id, ann.id).await;
+}
+
+/// A valid value of the field's kind, different for each `n` (so an edit changes
+/// something); `None` for references, which need a record to point at.
+fn sample(def: &FieldDef, n: i64, member: i64) -> Option<Value> {
+    let v = match def.kind {
+        FieldKind::Text { .. } | FieldKind::LongText | FieldKind::Tags => {
+            text(&format!("{} {n}", def.label))
+        }
+        FieldKind::Integer { min, max } => Value::Int((min + n).min(max)),
+        FieldKind::Decimal => Value::Float(n as f64 + 0.5),
+        FieldKind::Money => Value::Int(100 * n),
+        FieldKind::Date => text(&format!("2020-01-{:02}", n.clamp(1, 28))),
+        FieldKind::Choice(options) => text(options[n as usize % options.len()]),
+        FieldKind::Member => Value::Int(member),
+        FieldKind::Ref(_) => return None,
+    };
+    Some(def.normalize(v).expect("a valid sample"))
+}
+
+/// The record contract for every kind its spec declares, with no knowledge of any kind:
+/// create, find by search, merge two edits of different fields from one base, refuse a
+/// real clash, tombstone, and log each change in the record's room and its workspace's.
+async fn every_kind_keeps_the_record_contract(store: &dyn Store, ws: i64, actor: i64) {
+    for kind in RecordKind::ALL {
+        let spec = kind.spec();
+        let first: Fields = kind
+            .fields()
+            .iter()
+            .filter_map(|d| sample(d, 1, actor).map(|v| (d.name.to_string(), v)))
+            .collect();
+        let workspace_before = store.room_head(Room::Workspace(ws)).await.expect("head");
+        let created = store
+            .create_record(ws, actor, kind, first.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: create: {e}"));
+        assert_eq!(created.version, 1, "{kind:?}");
+        for (name, value) in &first {
+            assert_eq!(created.get(name), value, "{kind:?}.{name}");
+        }
+        let found = store
+            .list_records(
+                ws,
+                kind,
+                &RecordQuery {
+                    search: Some(created.title().to_uppercase()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("search");
+        assert!(
+            found.items.iter().any(|r| r.id == created.id),
+            "{kind:?}: found by its title"
+        );
+
+        // Two fields that are neither the title nor the key, edited from the same base.
+        let editable: Vec<&FieldDef> = kind
+            .fields()
+            .iter()
+            .filter(|d| d.name != spec.title_field && Some(d.name) != spec.natural_key)
+            .filter(|d| !matches!(d.kind, FieldKind::Ref(_) | FieldKind::Member))
+            .collect();
+        let (a, b) = (editable[0], editable[1]);
+        for def in [a, b] {
+            let mut edit = BTreeMap::new();
+            edit.insert(
+                def.name.to_string(),
+                FieldChange {
+                    base: first[def.name].clone(),
+                    value: sample(def, 2, actor).expect("sample"),
+                },
+            );
+            store
+                .update_record(ws, actor, kind, created.id, edit)
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?}: merge {}: {e}", def.name));
+        }
+        let merged = store.record(ws, kind, created.id).await.expect("record");
+        assert_eq!(merged.version, 3, "{kind:?}: both edits applied");
+        let mut clash = BTreeMap::new();
+        clash.insert(
+            a.name.to_string(),
+            FieldChange {
+                base: first[a.name].clone(),
+                value: sample(a, 3, actor).expect("sample"),
+            },
+        );
+        assert!(
+            matches!(
+                store
+                    .update_record(ws, actor, kind, created.id, clash)
+                    .await,
+                Err(DbError::EditConflict { .. })
+            ),
+            "{kind:?}: a real clash is a conflict"
+        );
+
+        store
+            .delete_record(ws, actor, kind, created.id, merged.version)
+            .await
+            .expect("delete");
+        assert!(matches!(
+            store.record(ws, kind, created.id).await,
+            Err(DbError::Deleted { .. })
+        ));
+
+        let own = Room::Record(kind, created.id);
+        let head = store.room_head(own).await.expect("head");
+        let ops: Vec<ChangeOp> = store
+            .room_changes(own, head.epoch, 0, head.offset, 100)
+            .await
+            .expect("changes")
+            .iter()
+            .map(|c| c.change.op())
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ChangeOp::Created,
+                ChangeOp::Updated,
+                ChangeOp::Updated,
+                ChangeOp::Deleted
+            ],
+            "{kind:?}: its own room"
+        );
+        let workspace_after = store.room_head(Room::Workspace(ws)).await.expect("head");
+        assert_eq!(
+            workspace_after.offset,
+            workspace_before.offset + 4,
+            "{kind:?}: the workspace room"
+        );
+    }
 }
 
 #[tokio::test]
