@@ -100,6 +100,28 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
+/// Starts Tandem on a free port of 127.0.0.1 with the database at `database_url`
+/// (migrated on connect), serving until the runtime ends: for tests and local tools.
+/// Returns the address and the state (its store, hub and limits).
+///
+/// Errors: the database cannot be opened, or no port can be bound.
+pub async fn spawn_local(
+    database_url: &str,
+    settings: state::Settings,
+) -> anyhow::Result<(SocketAddr, AppState)> {
+    tune_allocator();
+    let db = db::connect(database_url).await?;
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("tandem")
+        .site_root("target/site")
+        .build();
+    let state = AppState::new(options, db, settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener, state.clone(), std::future::pending()));
+    Ok((addr, state))
+}
+
 /// Serves the router on `listener` until `shutdown` completes, then drains open requests.
 /// Also deletes expired sessions every hour and prunes the rate limiters every minute.
 ///

@@ -3,11 +3,6 @@
 //! subscribed rooms against the hub's small rings. Memory is read from the allocator
 //! (bytes live) and from the kernel (peak resident set).
 
-// The shared test helpers; this binary uses only `spawn_app` and `client` of them.
-#[path = "api/common.rs"]
-#[allow(dead_code)]
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -62,15 +57,22 @@ fn status_bytes(key: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_sign_ups_keep_memory_bounded() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let app = common::spawn_app().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = server::state::Settings::default();
+    settings.limits.signups_per_ip_per_minute = 1_000;
+    let (addr, state) =
+        server::spawn_local(&format!("sqlite://{}/t.db", dir.path().display()), settings)
+            .await
+            .expect("app started");
+    let (base, limits) = (format!("http://{addr}"), state.ctx.limits.clone());
     // Resets the peak resident set to the current one (Linux's clear_refs, value 5).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_bytes("VmRSS:");
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let base = app.base.clone();
+        let base = base.clone();
         tasks.push(tokio::spawn(async move {
-            common::client()
+            reqwest::Client::new()
                 .post(format!("{base}/api/sign_up"))
                 .json(&json!({"email": format!("flood{i}@example.com"), "password": "password123", "display_name": "Flood", "invite": null}))
                 .send()
@@ -93,9 +95,9 @@ async fn two_hundred_concurrent_sign_ups_keep_memory_bounded() {
     assert!(ok >= 1, "some get through");
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     assert!(
-        app.limits.hashing.peak() <= cpus,
+        limits.hashing.peak() <= cpus,
         "{} hashes at once",
-        app.limits.hashing.peak()
+        limits.hashing.peak()
     );
     let grew = status_bytes("VmHWM:").saturating_sub(before);
     eprintln!(

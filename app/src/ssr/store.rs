@@ -125,9 +125,9 @@ pub enum Upserted {
     Updated,
     /// The existing record already held these values.
     Unchanged,
-    /// The key matches a record deleted in this workspace; it was not restored and no
-    /// copy was made. Carries the tombstoned record's id.
-    Deleted(i64),
+    /// The key matches a record deleted in this workspace (the row's id is the
+    /// tombstone's); it was not restored and no copy was made.
+    Deleted,
 }
 
 /// A person an import makes a member.

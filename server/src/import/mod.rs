@@ -92,7 +92,7 @@ async fn write_rows(
 /// Counts written rows into the file's report and lists every row with a caveat.
 fn tally(report: &mut FileReport, written: Vec<Written>) {
     for w in written {
-        if let Upserted::Deleted(_) = w.outcome {
+        if let Upserted::Deleted = w.outcome {
             skip(
                 report,
                 w.line,
@@ -119,7 +119,7 @@ fn count(report: &mut FileReport, outcome: Upserted) {
         Upserted::Created => report.created += 1,
         Upserted::Updated => report.updated += 1,
         Upserted::Unchanged => report.unchanged += 1,
-        Upserted::Deleted(_) => report.skipped += 1,
+        Upserted::Deleted => report.skipped += 1,
     }
 }
 

@@ -74,30 +74,18 @@ pub fn test_settings() -> server::state::Settings {
 
 /// Starts the app with the given settings.
 pub async fn spawn_app_with_settings(settings: server::state::Settings) -> TestApp {
-    server::tune_allocator();
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database_url(&dir).await;
-    let db = server::db::connect(&database_url).await.expect("database");
-    let store = db.store.clone();
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("tandem")
-        .site_root("target/site")
-        .build();
-    let state = server::AppState::new(options, db, settings);
-    let hub = state.hub.clone();
-    let limits = state.ctx.limits.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let (addr, state) = server::spawn_local(&database_url, settings)
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+        .expect("app started");
     TestApp {
         addr,
         base: format!("http://{addr}"),
         client: client(),
-        store,
-        hub,
-        limits,
+        store: state.db.store.clone(),
+        hub: state.hub.clone(),
+        limits: state.ctx.limits.clone(),
         database_url,
         _dir: dir,
     }

@@ -82,7 +82,7 @@ impl SqlStore {
             match existing.get_mut(&key) {
                 None if tombstones.contains_key(&key) => {
                     let id = tombstones[&key];
-                    out.push((id, Upserted::Deleted(id)));
+                    out.push((id, Upserted::Deleted));
                 }
                 None => {
                     let id =
@@ -116,7 +116,7 @@ impl SqlStore {
                         let mut merged = current.fields.clone();
                         merged.extend(changed.clone());
                         Self::apply_fields(
-                            &mut tx, workspace, actor, kind, current.id, &changed, &merged, now,
+                            &mut tx, workspace, actor, kind, current.id, &changed, &merged,
                         )
                         .await?;
                         current.fields = merged;

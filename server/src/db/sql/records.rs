@@ -257,7 +257,6 @@ impl SqlStore {
 
     /// Sets `fields` of a record and bumps its version; `merged` is every field of the
     /// record after the change (for its folded search text).
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_fields(
         conn: &mut Conn,
         workspace: i64,
@@ -266,13 +265,12 @@ impl SqlStore {
         id: i64,
         fields: &Fields,
         merged: &Fields,
-        now: i64,
     ) -> Result<(), DbError> {
         let mut sql = Sql::new(&format!(
             "UPDATE {} SET version = version + 1, updated_at = ",
             kind.table()
         ));
-        sql.bind(now).push(", updated_by = ").bind(actor);
+        sql.bind(now_ms()).push(", updated_by = ").bind(actor);
         sql.push(", search_text = ").bind(search_text(kind, merged));
         for (name, value) in fields {
             let def = kind.field(name).ok_or_else(|| DbError::Invalid {
@@ -429,17 +427,7 @@ impl SqlStore {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
             let mut merged = current.fields.clone();
             merged.extend(apply.clone());
-            Self::apply_fields(
-                &mut tx,
-                workspace,
-                Some(actor),
-                kind,
-                id,
-                &apply,
-                &merged,
-                now_ms(),
-            )
-            .await?;
+            Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &merged).await?;
             current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         }
         Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
