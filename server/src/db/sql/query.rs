@@ -136,7 +136,11 @@ impl Sql {
             q = match a {
                 Arg::Text(v) => q.bind(v.clone()),
                 Arg::Int(v) => q.bind(*v),
-                Arg::Float(v) => q.bind(*v),
+                // sqlx 0.8.6's Any driver swaps the float types of a NULL (a `f64` NULL
+                // reaches PostgreSQL as float4, and a statement prepared with it then
+                // refuses a real `f64`): bind the NULL as `f32`, which arrives as float8.
+                Arg::Float(None) => q.bind(None::<f32>),
+                Arg::Float(Some(f)) => q.bind(*f),
             };
         }
         q
