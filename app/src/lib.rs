@@ -21,7 +21,7 @@ use crate::pages::{
     import::ImportPage,
     invite::InvitePage,
     members::MembersPage,
-    records::{CustomerPage, CustomersPage, DealPage, DealsPage},
+    records::{KindPage, RecordPage},
     settings::SettingsPage,
     workspace::{WorkspaceGate, WorkspaceLayout},
     workspaces::WorkspacesPage,
@@ -62,14 +62,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/workspaces") view=WorkspacesPage/>
                 <Route path=path!("/invite/:token") view=InvitePage/>
                 <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
-                    <Route path=path!("") view=|| view! { <WorkspaceGate><CustomersPage/></WorkspaceGate> }/>
-                    <Route path=path!("customers") view=|| view! { <WorkspaceGate><CustomersPage/></WorkspaceGate> }/>
-                    <Route path=path!("customers/:id") view=|| view! { <WorkspaceGate><CustomerPage/></WorkspaceGate> }/>
-                    <Route path=path!("deals") view=|| view! { <WorkspaceGate><DealsPage/></WorkspaceGate> }/>
-                    <Route path=path!("deals/:id") view=|| view! { <WorkspaceGate><DealPage/></WorkspaceGate> }/>
                     <Route path=path!("members") view=|| view! { <WorkspaceGate><MembersPage/></WorkspaceGate> }/>
                     <Route path=path!("import") view=|| view! { <WorkspaceGate><ImportPage/></WorkspaceGate> }/>
                     <Route path=path!("settings") view=|| view! { <WorkspaceGate><SettingsPage/></WorkspaceGate> }/>
+                    // Every record kind's pages, from its KindSpec: `customers`, `deals/12`...
+                    <Route path=path!("") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
+                    <Route path=path!(":kind") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
+                    <Route path=path!(":kind/:id") view=|| view! { <WorkspaceGate><RecordPage/></WorkspaceGate> }/>
                 </ParentRoute>
             </Routes>
         </Router>

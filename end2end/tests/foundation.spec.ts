@@ -45,6 +45,14 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await expect(row('sales_pipeline.csv').getByRole('cell')).toHaveText(['8800', '8800', '0', '0', '0', '2683']);
   await expect(row('accounts.csv').getByRole('cell')).toHaveText(['85', '85', '0', '0', '0', '12']);
 
+  // Products have pages from their KindSpec alone: a list, and each product's deals.
+  await owner.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Products' }).click();
+  await expect(owner.getByRole('status').filter({ hasText: /^7 products$/ })).toBeVisible();
+  await owner.getByRole('table', { name: 'Products' }).getByRole('link', { name: 'GTX Pro' }).click();
+  await expect(owner.getByRole('heading', { level: 1, name: 'GTX Pro' })).toBeVisible();
+  await expect(owner.getByLabel('Price (USD)')).toHaveValue('4821');
+  await expect(owner.getByRole('table', { name: 'Deals of this product' }).getByRole('row')).not.toHaveCount(0);
+
   // Find Acme Corporation, edit a field, reload: the edit is kept.
   await openCustomer(owner, 'Acme Corporation');
   await expect(owner.getByLabel('Sector')).toHaveValue('technolgy');

@@ -5,10 +5,7 @@
 import { test, expect } from '@playwright/test';
 import { call, signedIn } from './helpers';
 
-// FIXME(issue 6, point 8): passed 5 runs, then failed once (the list kept its
-// server-rendered count: the replay from the loader's position did not happen).
-// Skipped so main stays green until the browser client's resume path is fixed.
-test.fixme('a page loaded while another context writes continuously shows every write', async ({ browser }) => {
+test('a page loaded while another context writes continuously shows every write', async ({ browser }) => {
   const stamp = Date.now();
   const [aCtx] = await signedIn(browser, 'Wren Writer', `wren${stamp}@example.com`);
   const ws = await call(aCtx, 'create_workspace', { name: `Seam ${stamp}`, slug: null });

@@ -217,6 +217,10 @@ pub struct KindSpec {
     pub noun: &'static str,
     /// Path segment under `/w/{slug}/` for its pages (`customers`).
     pub path: &'static str,
+    /// Heading of its list and its entry in the workspace's navigation (`Customers`).
+    pub plural: &'static str,
+    /// What its list shows: columns (the first links to the record) and filters.
+    pub list: ListSpec,
     /// The fields, in form order.
     pub fields: &'static [FieldDef],
     /// The field that names a record for people (headings, pickers, references).
@@ -251,6 +255,15 @@ pub struct BoardSpec {
     pub meta: &'static [&'static str],
 }
 
+/// A kind's list page: which fields are columns and which are offered as filters.
+#[derive(Debug)]
+pub struct ListSpec {
+    /// Fields shown as columns, in order; the first links to the record.
+    pub columns: &'static [&'static str],
+    /// Fields offered as filters (choices, members, references, short text).
+    pub filters: &'static [&'static str],
+}
+
 /// Records of another kind that point at a record through one of their fields, shown on
 /// its page ("related: deals by customer").
 #[derive(Debug)]
@@ -272,6 +285,18 @@ static KINDS: [KindSpec; 3] = [
         table: "customers",
         noun: "customer",
         path: "customers",
+        plural: "Customers",
+        list: ListSpec {
+            columns: &[
+                "name",
+                "sector",
+                "owner_id",
+                "office_location",
+                "revenue",
+                "employees",
+            ],
+            filters: &["sector", "owner_id"],
+        },
         fields: CUSTOMER_FIELDS,
         title_field: "name",
         natural_key: Some("name"),
@@ -291,6 +316,19 @@ static KINDS: [KindSpec; 3] = [
         table: "deals",
         noun: "deal",
         path: "deals",
+        plural: "Deals",
+        list: ListSpec {
+            columns: &[
+                "code",
+                "customer_id",
+                "product_id",
+                "stage",
+                "owner_id",
+                "value",
+                "close_date",
+            ],
+            filters: &["stage", "owner_id"],
+        },
         fields: DEAL_FIELDS,
         title_field: "code",
         natural_key: Some("code"),
@@ -310,13 +348,23 @@ static KINDS: [KindSpec; 3] = [
         table: "products",
         noun: "product",
         path: "products",
+        plural: "Products",
+        list: ListSpec {
+            columns: &["name", "series", "price"],
+            filters: &["series"],
+        },
         fields: PRODUCT_FIELDS,
         title_field: "name",
         natural_key: Some("name"),
         generated_key: false,
         search_fields: &["name", "series"],
         default_sort: "name",
-        related: &[],
+        related: &[Related {
+            kind: RecordKind::Deal,
+            field: "product_id",
+            title: "Deals",
+            columns: &["customer_id", "stage", "owner_id", "value"],
+        }],
         board: None,
     },
 ];

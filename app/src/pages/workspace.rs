@@ -11,6 +11,7 @@ use crate::components::{
     error_message, navigate_hard, Avatar, ConnectionIndicator, PresenceIndicator, Ready,
 };
 use crate::error::AppError;
+use crate::model::RecordKind;
 use crate::realtime::protocol::{Editing, Room, Status};
 use crate::realtime::RealtimeProvider;
 
@@ -129,8 +130,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
             </select>
             </Ready>
             <nav aria-label="Workspace">
-                {link("customers", "Customers")}
-                {link("deals", "Deals")}
+                {RecordKind::ALL.into_iter().map(|k| link(k.path(), k.spec().plural)).collect_view()}
                 {link("members", "Members")}
                 {admin.then(|| link("import", "Import"))}
                 {admin.then(|| link("settings", "Settings"))}

@@ -14,18 +14,6 @@ use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery, SortDir, V
 use crate::realtime::protocol::{Change, Room};
 use crate::realtime::{use_realtime, RoomEvent};
 
-/// `/w/{slug}/customers/{id}`: a customer, its form and its deals.
-#[component]
-pub fn CustomerPage() -> impl IntoView {
-    view! { <RecordDetail kind=RecordKind::Customer/> }
-}
-
-/// `/w/{slug}/deals/{id}`: a deal and its form.
-#[component]
-pub fn DealPage() -> impl IntoView {
-    view! { <RecordDetail kind=RecordKind::Deal/> }
-}
-
 /// A record's page (or, at `.../new`, the form for a new one): heading, bookkeeping, the
 /// form, deletion, and for a customer its deals.
 #[component]

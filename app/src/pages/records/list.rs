@@ -118,15 +118,12 @@ pub(super) async fn filter_options(
 /// reloads and the back button.
 #[component]
 pub fn RecordList(
-    /// Kind listed.
+    /// Kind listed; its [`KindSpec`](crate::model::record::KindSpec) gives the heading,
+    /// columns and filters.
     kind: RecordKind,
-    /// Page heading.
-    title: &'static str,
-    /// Fields shown as columns; the first links to the record.
-    columns: &'static [&'static str],
-    /// Fields offered as filters.
-    filters: &'static [&'static str],
 ) -> impl IntoView {
+    let spec = kind.spec();
+    let (title, columns, filters) = (spec.plural, spec.list.columns, spec.list.filters);
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
     let query = use_query_map();
@@ -290,9 +287,9 @@ pub fn RecordList(
         <Form method="GET" action=base.clone()>
             <div class="filters">
                 <label for="list-search">"Search"</label>
-                <input id="list-search" type="search" name="q" value=param("q")/>
+                <input id="list-search" type="search" name="q" value=move || param("q")/>
                 <Transition fallback=|| ()>{filter_controls}</Transition>
-                {(!param("view").is_empty()).then(|| view! { <input type="hidden" name="view" value=param("view")/> })}
+                {move || (!param("view").is_empty()).then(|| view! { <input type="hidden" name="view" value=param("view")/> })}
                 <button type="submit">"Search"</button>
             </div>
         </Form>

@@ -8,7 +8,7 @@ mod list;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::workspaces::WorkspaceView;
 use crate::model::RecordKind;
@@ -17,44 +17,66 @@ use crate::realtime::RoomEvent;
 use board::*;
 use list::*;
 
-pub use detail::{CustomerPage, DealPage};
+use detail::RecordDetail;
 
-/// `/w/{slug}/customers`: the customer list.
+/// The kind named by the route's `:kind` segment (`customers`, `deals`, `products`); the
+/// first declared kind on the workspace's own path (`/w/{slug}`).
+fn route_kind() -> Memo<Option<RecordKind>> {
+    let params = use_params_map();
+    Memo::new(move |_| match params.with(|p| p.get("kind")) {
+        Some(k) => RecordKind::from_path(&k),
+        None => Some(RecordKind::ALL[0]),
+    })
+}
+
+/// What a `/w/{slug}/{kind}` or `/w/{slug}/{kind}/{id}` path that names no kind shows.
+fn no_such_kind() -> AnyView {
+    view! { <h1>"Not found"</h1><p class="error" role="alert">"There is no such page in this workspace."</p> }
+        .into_any()
+}
+
+/// `/w/{slug}/{kind}`: any kind's records, from its [`KindSpec`](crate::model::record::KindSpec):
+/// its board by default when it declares one (the deals pipeline), with a switch to the
+/// list (`?view=list`); otherwise the list.
 #[component]
-pub fn CustomersPage() -> impl IntoView {
-    view! {
-        <RecordList
-            kind=RecordKind::Customer
-            title="Customers"
-            columns=&["name", "sector", "owner_id", "office_location", "revenue", "employees"]
-            filters=&["sector", "owner_id"]
-        />
+pub fn KindPage() -> impl IntoView {
+    let kind = route_kind();
+    move || match kind.get() {
+        None => no_such_kind(),
+        Some(kind) if kind.spec().board.is_some() => view! { <BoardOrList kind/> }.into_any(),
+        Some(kind) => view! { <RecordList kind/> }.into_any(),
     }
 }
 
-/// `/w/{slug}/deals`: the pipeline board (default) or the deal list (`?view=list`).
+/// `/w/{slug}/{kind}/{id}` (or `.../new`): one record of any kind.
 #[component]
-pub fn DealsPage() -> impl IntoView {
+pub fn RecordPage() -> impl IntoView {
+    let kind = route_kind();
+    move || match kind.get() {
+        None => no_such_kind(),
+        Some(kind) => view! { <RecordDetail kind/> }.into_any(),
+    }
+}
+
+/// A kind with a board: the board, or the list at `?view=list`, with a switch between.
+#[component]
+fn BoardOrList(kind: RecordKind) -> impl IntoView {
     let query = use_query_map();
     let slug = expect_context::<WorkspaceView>().workspace.slug;
     let list = move || query.with(|q| q.get("view")).as_deref() == Some("list");
-    let base = format!("/w/{slug}/deals");
+    let base = format!("/w/{slug}/{}", kind.path());
+    // "Deal views".
+    let mut label = format!("{} views", kind.noun());
+    label[..1].make_ascii_uppercase();
     view! {
-        <nav class="view-switch" aria-label="Deal views">
+        <nav class="view-switch" aria-label=label>
             <A href=format!("{base}?view=board") attr:aria-current=move || (!list()).then_some("page")>"Board"</A>
             <A href=format!("{base}?view=list") attr:aria-current=move || list().then_some("page")>"List"</A>
         </nav>
         {move || if list() {
-            view! {
-                <RecordList
-                    kind=RecordKind::Deal
-                    title="Deals"
-                    columns=&["code", "customer_id", "product_id", "stage", "owner_id", "value", "close_date"]
-                    filters=&["stage", "owner_id"]
-                />
-            }.into_any()
+            view! { <RecordList kind/> }.into_any()
         } else {
-            view! { <Board kind=RecordKind::Deal/> }.into_any()
+            view! { <Board kind/> }.into_any()
         }}
     }
 }
