@@ -9,7 +9,6 @@
 //! never held across an `.await`.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
@@ -17,9 +16,14 @@ use app::model::now_ms;
 use app::realtime::protocol::{Change, Position, PresenceEntry, Room, ServerFrame};
 use app::ssr::store::{ChangeSink, LoggedChange};
 use app::ssr::{AccessControl, Store};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::bus::{Bus, BusMessage};
+
+mod sockets;
+
+use sockets::Sockets;
+pub use sockets::{Control, Registration, SocketLimit};
 
 /// Timing, sizes and caps of the hub; flags of `tandem serve` set the caps, tests
 /// shorten the timings.
@@ -102,65 +106,6 @@ pub struct RoomChannel {
     tx: broadcast::Sender<Delivery>,
     presence: Mutex<HashMap<i64, Slot>>,
     seen: Mutex<Seen>,
-}
-
-/// What a socket's task is told by the hub.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Re-authorize every room (the user's membership or role changed).
-    Recheck,
-    /// The session ended: close the socket.
-    SessionEnded,
-}
-
-struct SocketEntry {
-    session: Option<String>,
-    control: mpsc::UnboundedSender<Control>,
-}
-
-#[derive(Default)]
-struct Sockets {
-    by_user: HashMap<i64, HashMap<u64, SocketEntry>>,
-    by_ip: HashMap<IpAddr, usize>,
-}
-
-/// Why a socket was refused.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SocketLimit {
-    /// The user holds the most sockets allowed.
-    #[error("you have {0} connections open already; close a tab")]
-    PerUser(usize),
-    /// The client address holds the most sockets allowed.
-    #[error("{0} connections are open from your address already")]
-    PerIp(usize),
-}
-
-/// A socket's place in the hub's registry; dropping it unregisters the socket.
-pub struct Registration {
-    hub: Arc<Hub>,
-    user: i64,
-    socket: u64,
-    ip: Option<IpAddr>,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let mut sockets = lock(&self.hub.sockets);
-        if let Some(mine) = sockets.by_user.get_mut(&self.user) {
-            mine.remove(&self.socket);
-            if mine.is_empty() {
-                sockets.by_user.remove(&self.user);
-            }
-        }
-        if let Some(ip) = self.ip {
-            if let Some(n) = sockets.by_ip.get_mut(&ip) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    sockets.by_ip.remove(&ip);
-                }
-            }
-        }
-    }
 }
 
 /// The registry of rooms and sockets. Cheap to share (`Arc<Hub>`).
@@ -265,11 +210,6 @@ impl Hub {
         lock(&self.rooms).len()
     }
 
-    /// Sockets currently registered (for metrics and tests).
-    pub fn socket_count(&self) -> usize {
-        lock(&self.sockets).by_user.values().map(HashMap::len).sum()
-    }
-
     /// Sends a frame to the room's subscribers on this node (no-op without subscribers;
     /// nothing is kept for a room nobody here listens to).
     fn deliver(&self, room: Room, delivery: Delivery) {
@@ -320,66 +260,6 @@ impl Hub {
                 leaves,
             },
         );
-    }
-
-    // --- sockets ----------------------------------------------------------------------
-
-    /// Registers a socket of `user` (opened with `session`, from `ip`) within the caps.
-    /// Returns its registration (dropping it unregisters) and the channel on which the
-    /// hub tells it to re-authorize or close.
-    /// Errors: the user or the address holds the most sockets allowed.
-    pub fn register(
-        self: &Arc<Self>,
-        socket: u64,
-        user: i64,
-        session: Option<String>,
-        ip: Option<IpAddr>,
-    ) -> Result<(Registration, mpsc::UnboundedReceiver<Control>), SocketLimit> {
-        let mut sockets = lock(&self.sockets);
-        let mine = sockets.by_user.get(&user).map_or(0, HashMap::len);
-        if mine >= self.config.max_sockets_per_user {
-            return Err(SocketLimit::PerUser(mine));
-        }
-        if let Some(ip) = ip {
-            let n = sockets.by_ip.get(&ip).copied().unwrap_or(0);
-            if n >= self.config.max_sockets_per_ip {
-                return Err(SocketLimit::PerIp(n));
-            }
-            *sockets.by_ip.entry(ip).or_default() += 1;
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        sockets.by_user.entry(user).or_default().insert(
-            socket,
-            SocketEntry {
-                session,
-                control: tx,
-            },
-        );
-        let registration = Registration {
-            hub: self.clone(),
-            user,
-            socket,
-            ip,
-        };
-        Ok((registration, rx))
-    }
-
-    fn control_user(&self, user: i64, control: Control) {
-        if let Some(mine) = lock(&self.sockets).by_user.get(&user) {
-            for entry in mine.values() {
-                let _ = entry.control.send(control);
-            }
-        }
-    }
-
-    fn control_session(&self, session: &str) {
-        for mine in lock(&self.sockets).by_user.values() {
-            for entry in mine.values() {
-                if entry.session.as_deref() == Some(session) {
-                    let _ = entry.control.send(Control::SessionEnded);
-                }
-            }
-        }
     }
 
     // --- presence ---------------------------------------------------------------------
@@ -604,20 +484,6 @@ impl ChangeSink for Hub {
                 self.recheck_user(*user);
             }
         }
-    }
-}
-
-impl AccessControl for Hub {
-    fn recheck_user(&self, user: i64) {
-        self.bus.publish(BusMessage::RecheckUser { user });
-        self.control_user(user, Control::Recheck);
-    }
-
-    fn end_session(&self, session_id: &str) {
-        self.bus.publish(BusMessage::EndSession {
-            session: session_id.to_string(),
-        });
-        self.control_session(session_id);
     }
 }
 

@@ -1,0 +1,289 @@
+//! One description of every record kind (customers, deals, products), so that storage,
+//! validation, forms, lists and import share one mechanism instead of a copy per kind.
+//!
+//! A kind is one [`KindSpec`] (a table, a list of [`FieldDef`]s, its title and natural
+//! key, search, sort and related kinds); a [`Record`] is a map of field name to
+//! [`Value`] with the bookkeeping every record carries (version, created/updated by and at,
+//! tombstone).
+
+mod fields;
+mod kinds;
+
+pub use fields::*;
+pub use kinds::*;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of record a workspace holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A company account.
+    Customer,
+    /// A sales opportunity with a customer.
+    Deal,
+    /// Something the team sells.
+    Product,
+}
+
+/// Field values by field name.
+pub type Fields = BTreeMap<String, Value>;
+
+/// A field's value. On the wire: JSON `null`, an integer, a float or a string.
+///
+/// Money is an integer number of cents; dates are `YYYY-MM-DD` strings; references to other
+/// records and to members are their integer ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum Value {
+    /// No value.
+    #[default]
+    Null,
+    /// Integers, cents, ids.
+    Int(i64),
+    /// Decimals.
+    Float(f64),
+    /// Text, dates, choices, tags.
+    Text(String),
+}
+
+impl Value {
+    /// Whether this is [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A stored record of any kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Database id, unique per kind.
+    pub id: i64,
+    /// The workspace it belongs to.
+    pub workspace_id: i64,
+    /// Bumped by one on every change; starts at 1.
+    pub version: i64,
+    /// Field values by name; a field missing here is `Null`.
+    pub fields: Fields,
+    /// Display labels of reference fields (`customer_id` -> "Acme Corporation").
+    pub labels: BTreeMap<String, String>,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Who created it (`None` for the system).
+    pub created_by: Option<i64>,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+    /// Who changed it last.
+    pub updated_by: Option<i64>,
+    /// Tombstone: when it was deleted, Unix milliseconds.
+    pub deleted_at: Option<i64>,
+    /// Tombstone: who deleted it.
+    pub deleted_by: Option<i64>,
+}
+
+impl Record {
+    /// The value of a field (`Null` when unset).
+    pub fn get(&self, field: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.fields.get(field).unwrap_or(&NULL)
+    }
+
+    /// The name people know it by (a customer's name, a deal's code).
+    pub fn title(&self) -> String {
+        match self.get(self.kind.title_field()) {
+            Value::Text(s) => s.clone(),
+            _ => format!("{} #{}", self.kind.noun(), self.id),
+        }
+    }
+
+    /// A field formatted for lists and cards.
+    pub fn display(&self, field: &str) -> String {
+        match self.kind.field(field) {
+            Some(def) => {
+                def.format_display(self.get(field), self.labels.get(field).map(String::as_str))
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// One field of an edit: the value the editor started from (`base`) and the new `value`.
+/// The server applies it with a three-way merge against the stored value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The value the editor saw before editing.
+    pub base: Value,
+    /// The value they want.
+    pub value: Value,
+}
+
+/// Sort direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SortDir {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// What a list asks for: text search, exact-match filters, sort and a page. Every field
+/// is optional on the wire (`{}` is the first page of everything, by label).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RecordQuery {
+    /// Case-insensitive substring searched in the kind's search fields.
+    pub search: Option<String>,
+    /// Field name -> value it must equal (`Null` means "is empty").
+    pub filters: BTreeMap<String, Value>,
+    /// Field to sort by; `updated_at` or `created_at` also work. Default: the label field.
+    pub sort: Option<String>,
+    /// Sort direction.
+    pub dir: SortDir,
+    /// Index of the first row.
+    pub offset: i64,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: i64,
+}
+
+impl RecordQuery {
+    /// The largest page a list may ask for.
+    pub const MAX_LIMIT: i64 = 500;
+
+    /// The page size to use: `limit` clamped to 1..=500, 50 when unset.
+    pub fn page_size(&self) -> i64 {
+        if self.limit <= 0 {
+            50
+        } else {
+            self.limit.min(Self::MAX_LIMIT)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(kind: RecordKind, name: &str) -> &'static FieldDef {
+        kind.field(name).expect("field exists")
+    }
+
+    #[test]
+    fn form_text_is_parsed_into_the_field_type() {
+        let revenue = def(RecordKind::Customer, "revenue");
+        assert_eq!(
+            revenue.normalize(Value::Text(" 1100.04 ".into())),
+            Ok(Value::Float(1100.04))
+        );
+        let value = def(RecordKind::Deal, "value");
+        assert_eq!(
+            value.normalize(Value::Text("1,054.5".into())),
+            Ok(Value::Int(105450))
+        );
+        let stage = def(RecordKind::Deal, "stage");
+        assert_eq!(
+            stage.normalize(Value::Text("won".into())),
+            Ok(Value::Text("Won".into()))
+        );
+        let tags = def(RecordKind::Customer, "tags");
+        assert_eq!(
+            tags.normalize(Value::Text("a,, b ,c".into())),
+            Ok(Value::Text("a, b, c".into()))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_field_label() {
+        let name = def(RecordKind::Customer, "name");
+        assert_eq!(
+            name.normalize(Value::Text("  ".into())),
+            Err("Name is required".into())
+        );
+        let year = def(RecordKind::Customer, "year_established");
+        assert!(year
+            .normalize(Value::Text("19x6".into()))
+            .unwrap_err()
+            .contains("Year established"));
+        assert!(year.normalize(Value::Int(99)).is_err());
+        let stage = def(RecordKind::Deal, "stage");
+        assert!(stage.normalize(Value::Text("Negotiating".into())).is_err());
+        let date = def(RecordKind::Deal, "close_date");
+        assert!(date.normalize(Value::Text("2017-02-30".into())).is_err());
+        assert!(date.normalize(Value::Text("2016-02-29".into())).is_ok());
+        let value = def(RecordKind::Deal, "value");
+        assert!(value.normalize(Value::Text("12.345".into())).is_err());
+        assert!(value.normalize(Value::Int(-1)).is_err());
+    }
+
+    #[test]
+    fn money_round_trips_through_the_form() {
+        let value = def(RecordKind::Deal, "value");
+        for cents in [0, 5, 50, 105450, 100] {
+            let shown = value.format_input(&Value::Int(cents));
+            assert_eq!(value.normalize(Value::Text(shown)), Ok(Value::Int(cents)));
+        }
+        assert_eq!(
+            value.format_display(&Value::Int(123456700), None),
+            "$1,234,567"
+        );
+    }
+
+    #[test]
+    fn each_kind_is_declared_once_in_order() {
+        for (i, kind) in RecordKind::ALL.into_iter().enumerate() {
+            assert_eq!(kinds::KINDS[i].kind, kind);
+            let spec = kind.spec();
+            assert!(kind.field(spec.title_field).is_some(), "{kind:?} title");
+            assert!(spec.natural_key.is_none_or(|k| kind.field(k).is_some()));
+            assert!(spec.search_fields.iter().all(|f| kind.field(f).is_some()));
+            if let Some(b) = &spec.board {
+                assert!(matches!(
+                    kind.field(b.field).map(|d| d.kind),
+                    Some(FieldKind::Choice(_))
+                ));
+            }
+            for r in spec.related {
+                assert_eq!(
+                    r.kind.field(r.field).map(|d| d.kind),
+                    Some(FieldKind::Ref(kind)),
+                    "{kind:?} related"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_keep_their_json_shape() {
+        let v: Vec<Value> = serde_json::from_str(r#"[null, 5, 5.5, "x"]"#).expect("valid json");
+        assert_eq!(
+            v,
+            vec![
+                Value::Null,
+                Value::Int(5),
+                Value::Float(5.5),
+                Value::Text("x".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The hub's registry of sockets per user and per address: it enforces the connection
+//! caps and reaches every socket of a user (or of a session) when access changes.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use app::ssr::AccessControl;
+use tokio::sync::mpsc;
+
+use super::{lock, Hub};
+use crate::realtime::bus::BusMessage;
+
+/// What a socket's task is told by the hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Re-authorize every room (the user's membership or role changed).
+    Recheck,
+    /// The session ended: close the socket.
+    SessionEnded,
+}
+
+struct SocketEntry {
+    session: Option<String>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+/// Open sockets by user (each with its session and control channel) and per address.
+#[derive(Default)]
+pub(super) struct Sockets {
+    by_user: HashMap<i64, HashMap<u64, SocketEntry>>,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a socket was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SocketLimit {
+    /// The user holds the most sockets allowed.
+    #[error("you have {0} connections open already; close a tab")]
+    PerUser(usize),
+    /// The client address holds the most sockets allowed.
+    #[error("{0} connections are open from your address already")]
+    PerIp(usize),
+}
+
+/// A socket's place in the hub's registry; dropping it unregisters the socket.
+pub struct Registration {
+    hub: Arc<Hub>,
+    user: i64,
+    socket: u64,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut sockets = lock(&self.hub.sockets);
+        if let Some(mine) = sockets.by_user.get_mut(&self.user) {
+            mine.remove(&self.socket);
+            if mine.is_empty() {
+                sockets.by_user.remove(&self.user);
+            }
+        }
+        if let Some(ip) = self.ip {
+            if let Some(n) = sockets.by_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    sockets.by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Sockets currently registered (for metrics and tests).
+    pub fn socket_count(&self) -> usize {
+        lock(&self.sockets).by_user.values().map(HashMap::len).sum()
+    }
+
+    /// Registers a socket of `user` (opened with `session`, from `ip`) within the caps.
+    /// Returns its registration (dropping it unregisters) and the channel on which the
+    /// hub tells it to re-authorize or close.
+    /// Errors: the user or the address holds the most sockets allowed.
+    pub fn register(
+        self: &Arc<Self>,
+        socket: u64,
+        user: i64,
+        session: Option<String>,
+        ip: Option<IpAddr>,
+    ) -> Result<(Registration, mpsc::UnboundedReceiver<Control>), SocketLimit> {
+        let mut sockets = lock(&self.sockets);
+        let mine = sockets.by_user.get(&user).map_or(0, HashMap::len);
+        if mine >= self.config.max_sockets_per_user {
+            return Err(SocketLimit::PerUser(mine));
+        }
+        if let Some(ip) = ip {
+            let n = sockets.by_ip.get(&ip).copied().unwrap_or(0);
+            if n >= self.config.max_sockets_per_ip {
+                return Err(SocketLimit::PerIp(n));
+            }
+            *sockets.by_ip.entry(ip).or_default() += 1;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        sockets.by_user.entry(user).or_default().insert(
+            socket,
+            SocketEntry {
+                session,
+                control: tx,
+            },
+        );
+        let registration = Registration {
+            hub: self.clone(),
+            user,
+            socket,
+            ip,
+        };
+        Ok((registration, rx))
+    }
+
+    pub(super) fn control_user(&self, user: i64, control: Control) {
+        if let Some(mine) = lock(&self.sockets).by_user.get(&user) {
+            for entry in mine.values() {
+                let _ = entry.control.send(control);
+            }
+        }
+    }
+
+    pub(super) fn control_session(&self, session: &str) {
+        for mine in lock(&self.sockets).by_user.values() {
+            for entry in mine.values() {
+                if entry.session.as_deref() == Some(session) {
+                    let _ = entry.control.send(Control::SessionEnded);
+                }
+            }
+        }
+    }
+}
+
+impl AccessControl for Hub {
+    fn recheck_user(&self, user: i64) {
+        self.bus.publish(BusMessage::RecheckUser { user });
+        self.control_user(user, Control::Recheck);
+    }
+
+    fn end_session(&self, session_id: &str) {
+        self.bus.publish(BusMessage::EndSession {
+            session: session_id.to_string(),
+        });
+        self.control_session(session_id);
+    }
+}
