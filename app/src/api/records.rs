@@ -138,12 +138,11 @@ pub struct FormChoices {
 /// Everything the pickers of a `kind` form offer, in one call (any member).
 #[server(prefix = "/api", endpoint = "list_form_choices", input = Json)]
 pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormChoices, AppError> {
-    use crate::model::FieldKind;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
     let store = c.store;
     let mut out = FormChoices::default();
     for def in kind.fields() {
-        if let FieldKind::Ref(target) = def.kind {
+        for &target in def.kind.targets() {
             if let std::collections::btree_map::Entry::Vacant(slot) = out.records.entry(target) {
                 slot.insert(store.choices(c.workspace.id, target).await?);
             }

@@ -12,6 +12,46 @@ use crate::model::initials;
 pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;
 
+/// An instant (Unix ms) as a `<time>` element: the server renders it in UTC, and once the
+/// page has hydrated it shows the viewer's local date and time (so hydration sees the
+/// server's text first).
+#[component]
+pub fn LocalTime(
+    /// Unix milliseconds.
+    ms: i64,
+) -> impl IntoView {
+    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    let text = move || {
+        if hydrated.is_some_and(|h| h.get()) {
+            local_date_time(ms)
+        } else {
+            crate::model::format_utc(ms)
+        }
+    };
+    view! { <time datetime=crate::model::record::time::format_instant(ms)>{text}</time> }
+}
+
+/// `2026-11-22 15:05` in the browser's time zone (UTC on the server, which does not know
+/// the viewer's zone).
+fn local_date_time(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            d.get_full_year(),
+            d.get_month() + 1,
+            d.get_date(),
+            d.get_hours(),
+            d.get_minutes()
+        )
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        crate::model::format_utc(ms)
+    }
+}
+
 /// The message of a failed call, for people.
 pub fn error_message(e: &AppError) -> String {
     let m = e.to_string();

@@ -741,7 +741,11 @@ fn sample(def: &FieldDef, n: i64, member: i64) -> Option<Value> {
         FieldKind::Date => text(&format!("2020-01-{:02}", n.clamp(1, 28))),
         FieldKind::Choice(options) => text(options[n as usize % options.len()]),
         FieldKind::Member => Value::Int(member),
-        FieldKind::Ref(_) => return None,
+        FieldKind::Members => text(&member.to_string()),
+        FieldKind::DateTime => Value::Int(1_795_356_300_000 + n * 60_000),
+        FieldKind::Duration => Value::Int(60 * n),
+        FieldKind::Boolean => Value::Int(n % 2),
+        FieldKind::Ref(_) | FieldKind::AnyRef(_) => return None,
     };
     Some(def.normalize(v).expect("a valid sample"))
 }

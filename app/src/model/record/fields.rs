@@ -1,6 +1,10 @@
 //! A field's type and what follows from it: storage, parsing text from forms and CSV files,
 //! validation, and how a value is shown and edited.
 
+use super::time::{
+    format_duration, format_instant, instant_in_range, parse_duration, parse_instant,
+    MAX_DURATION_SECS,
+};
 use super::{RecordKind, Value};
 
 /// How a field is stored, edited and validated.
@@ -34,6 +38,57 @@ pub enum FieldKind {
     Member,
     /// A comma-separated list of short labels, stored normalised (`a, b, c`).
     Tags,
+    /// An instant (a meeting's start): stored as Unix milliseconds, UTC; written as RFC
+    /// 3339 with its zone (`2026-11-22T14:05Z`), shown in the viewer's time zone.
+    DateTime,
+    /// A length of time (a call's duration): stored as whole seconds (at most 366 days),
+    /// written `1h 30m`, `45m`, `1:30` or a number of minutes.
+    Duration,
+    /// Yes or no: stored as 1 or 0; written `true`/`false`, `yes`/`no`, `1`/`0`.
+    Boolean,
+    /// A reference that can point at a record of any of these kinds (a task "regarding" a
+    /// customer or a deal): stored as `noun:id` text (`deal:12`).
+    AnyRef(&'static [RecordKind]),
+    /// A list of members of the workspace (a meeting's participants): stored as their
+    /// ids, ascending, comma-separated (`3,5,8`).
+    Members,
+}
+
+/// What one value of a reference field points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reference {
+    /// A record of a kind, by id.
+    Record(RecordKind, i64),
+    /// A member of the workspace, by user id.
+    Member(i64),
+}
+
+impl FieldKind {
+    /// What a stored value of this kind points at: nothing for fields that are not
+    /// references, one target for `Ref`, `Member` and `AnyRef`, several for `Members`.
+    pub fn references(self, value: &Value) -> Vec<Reference> {
+        match (self, value) {
+            (FieldKind::Ref(kind), Value::Int(id)) => vec![Reference::Record(kind, *id)],
+            (FieldKind::Member, Value::Int(id)) => vec![Reference::Member(*id)],
+            (FieldKind::AnyRef(kinds), Value::Text(s)) => parse_any_ref(kinds, s)
+                .map(|(kind, id)| vec![Reference::Record(kind, id)])
+                .unwrap_or_default(),
+            (FieldKind::Members, Value::Text(s)) => {
+                member_ids(s).into_iter().map(Reference::Member).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The record kinds a reference field points at: one for [`FieldKind::Ref`], several
+    /// for [`FieldKind::AnyRef`], none for other fields.
+    pub fn targets(self) -> &'static [RecordKind] {
+        match self {
+            FieldKind::Ref(target) => std::slice::from_ref(&target.spec().kind),
+            FieldKind::AnyRef(kinds) => kinds,
+            _ => &[],
+        }
+    }
 }
 
 /// How a value of a field is kept in the database.
@@ -88,11 +143,16 @@ impl FieldDef {
             | FieldKind::LongText
             | FieldKind::Date
             | FieldKind::Choice(_)
-            | FieldKind::Tags => Storage::Text,
+            | FieldKind::Tags
+            | FieldKind::AnyRef(_)
+            | FieldKind::Members => Storage::Text,
             FieldKind::Integer { .. }
             | FieldKind::Money
             | FieldKind::Ref(_)
-            | FieldKind::Member => Storage::Int,
+            | FieldKind::Member
+            | FieldKind::DateTime
+            | FieldKind::Duration
+            | FieldKind::Boolean => Storage::Int,
             FieldKind::Decimal => Storage::Float,
         }
     }
@@ -150,6 +210,39 @@ impl FieldDef {
                     Value::Null
                 } else {
                     Value::Text(tags.join(", "))
+                }
+            }
+            FieldKind::DateTime => Value::Int(match t.parse::<i64>() {
+                Ok(ms) => ms,
+                Err(_) => parse_instant(t).ok_or_else(|| {
+                    format!(
+                        "{} must be a date and time with its zone, like 2026-11-22T14:05Z",
+                        self.label
+                    )
+                })?,
+            }),
+            FieldKind::Duration => Value::Int(parse_duration(t).ok_or_else(|| {
+                format!("{} must be a duration like 1h 30m, 45m or 1:30", self.label)
+            })?),
+            FieldKind::Boolean => match t.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "y" | "1" | "on" => Value::Int(1),
+                "false" | "no" | "n" | "0" | "off" => Value::Int(0),
+                _ => return Err(format!("{} must be yes or no", self.label)),
+            },
+            FieldKind::Members => {
+                let mut ids = t
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<i64>().ok().filter(|id| *id > 0))
+                    .collect::<Option<Vec<i64>>>()
+                    .ok_or_else(|| format!("{} must be chosen from the members", self.label))?;
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(join_ids(&ids))
                 }
             }
             _ => Value::Text(t.to_string()),
@@ -224,6 +317,36 @@ impl FieldDef {
                     Err(format!("{label} must be chosen from the list"))
                 }
             }
+            (FieldKind::DateTime, Value::Int(ms)) => {
+                if instant_in_range(ms) {
+                    Ok(Value::Int(ms))
+                } else {
+                    Err(format!("{label} must be between the years 1900 and 2199"))
+                }
+            }
+            (FieldKind::Duration, Value::Int(secs)) => {
+                if (0..=MAX_DURATION_SECS).contains(&secs) {
+                    Ok(Value::Int(secs))
+                } else {
+                    Err(format!("{label} must be between 0 and 366 days"))
+                }
+            }
+            (FieldKind::Boolean, Value::Int(b @ (0 | 1))) => Ok(Value::Int(b)),
+            (FieldKind::AnyRef(kinds), Value::Text(s)) => match parse_any_ref(kinds, &s) {
+                Some((kind, id)) => Ok(Value::Text(format!("{}:{id}", kind.noun()))),
+                None => {
+                    let nouns: Vec<&str> = kinds.iter().map(|k| k.noun()).collect();
+                    Err(format!(
+                        "{label} must be a {}, chosen from the list",
+                        nouns.join(" or ")
+                    ))
+                }
+            },
+            (FieldKind::Members, Value::Text(s)) => match self.parse_text(&s)? {
+                Value::Text(ids) if ids.split(',').count() <= 200 => Ok(Value::Text(ids)),
+                Value::Text(_) => Err(format!("{label} must list at most 200 members")),
+                _ => Ok(Value::Null),
+            },
             _ => Err(format!("{label} has a value of the wrong type")),
         }
     }
@@ -233,6 +356,9 @@ impl FieldDef {
         match (self.kind, value) {
             (_, Value::Null) => String::new(),
             (FieldKind::Money, Value::Int(c)) => format_money(*c),
+            (FieldKind::DateTime, Value::Int(ms)) => format_instant(*ms),
+            (FieldKind::Duration, Value::Int(secs)) => format_duration(*secs),
+            (FieldKind::Boolean, Value::Int(b)) => (*b != 0).to_string(),
             (_, Value::Int(i)) => i.to_string(),
             (_, Value::Float(f)) => f.to_string(),
             (_, Value::Text(s)) => s.clone(),
@@ -246,12 +372,37 @@ impl FieldDef {
             (FieldKind::Ref(_) | FieldKind::Member, Value::Int(i)) => {
                 label.map(str::to_string).unwrap_or_else(|| format!("#{i}"))
             }
+            (FieldKind::AnyRef(_) | FieldKind::Members, Value::Text(s)) => {
+                label.map(str::to_string).unwrap_or_else(|| s.clone())
+            }
+            // The browser shows it in the viewer's zone (`LocalTime`); this is the fallback.
+            (FieldKind::DateTime, Value::Int(ms)) => crate::model::format_utc(*ms),
+            (FieldKind::Boolean, Value::Int(b)) => if *b != 0 { "Yes" } else { "No" }.into(),
             (FieldKind::Money, Value::Int(c)) => format!("${}", group_thousands(&format_money(*c))),
             (FieldKind::Integer { min, .. }, Value::Int(i)) if min >= 1600 => i.to_string(),
             (FieldKind::Integer { .. }, Value::Int(i)) => group_thousands(&i.to_string()),
             _ => self.format_input(value),
         }
     }
+}
+
+/// The kind and id of an [`FieldKind::AnyRef`] value (`deal:12`) if the kind is one of
+/// `kinds` and the id positive.
+pub fn parse_any_ref(kinds: &[RecordKind], s: &str) -> Option<(RecordKind, i64)> {
+    let (noun, id) = s.trim().split_once(':')?;
+    let kind = kinds.iter().copied().find(|k| k.noun() == noun.trim())?;
+    let id = id.trim().parse::<i64>().ok().filter(|id| *id > 0)?;
+    Some((kind, id))
+}
+
+/// The member ids of a [`FieldKind::Members`] value (`3,5,8`); unparsable parts are skipped
+/// (stored values are normalised).
+pub fn member_ids(s: &str) -> Vec<i64> {
+    s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+}
+
+fn join_ids(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Parses dollars with at most two decimals ("1,250.5" -> 125050 cents).

@@ -8,6 +8,7 @@
 
 mod fields;
 mod kinds;
+pub mod time;
 
 pub use fields::*;
 pub use kinds::*;
@@ -284,6 +285,110 @@ mod tests {
                 Value::Float(5.5),
                 Value::Text("x".into())
             ]
+        );
+    }
+
+    /// Fields of the kinds the next records need (calls, tasks, meetings), as they will be
+    /// declared.
+    const STARTS: FieldDef = FieldDef {
+        name: "starts_at",
+        label: "Starts",
+        kind: FieldKind::DateTime,
+        required: false,
+    };
+    const LENGTH: FieldDef = FieldDef {
+        name: "duration",
+        label: "Duration",
+        kind: FieldKind::Duration,
+        required: false,
+    };
+    const DONE: FieldDef = FieldDef {
+        name: "done",
+        label: "Done",
+        kind: FieldKind::Boolean,
+        required: true,
+    };
+    const REGARDING: FieldDef = FieldDef {
+        name: "regarding",
+        label: "Regarding",
+        kind: FieldKind::AnyRef(&[RecordKind::Customer, RecordKind::Deal]),
+        required: false,
+    };
+    const PARTICIPANTS: FieldDef = FieldDef {
+        name: "participants",
+        label: "Participants",
+        kind: FieldKind::Members,
+        required: false,
+    };
+
+    fn typed(def: &FieldDef, s: &str) -> Result<Value, String> {
+        def.normalize(Value::Text(s.into()))
+    }
+
+    #[test]
+    fn the_new_field_kinds_parse_check_and_show_their_values() {
+        // Date-time: an instant with its zone, kept as Unix ms; written back as RFC 3339.
+        let ms = typed(&STARTS, "2026-11-22T15:05+01:00").unwrap();
+        assert_eq!(ms, Value::Int(1_795_356_300_000));
+        assert_eq!(STARTS.format_input(&ms), "2026-11-22T14:05Z");
+        assert_eq!(STARTS.format_display(&ms, None), "2026-11-22 14:05 UTC");
+        assert!(typed(&STARTS, "2026-11-22 15:05")
+            .unwrap_err()
+            .contains("zone"));
+        assert!(STARTS.normalize(Value::Int(i64::MAX)).is_err());
+        assert_eq!(STARTS.storage(), Storage::Int);
+
+        // Duration: whole seconds.
+        let d = typed(&LENGTH, "1h 30m").unwrap();
+        assert_eq!(d, Value::Int(5400));
+        assert_eq!(LENGTH.format_input(&d), "1h 30m");
+        assert!(typed(&LENGTH, "soon")
+            .unwrap_err()
+            .starts_with("Duration must be"));
+        assert!(LENGTH.normalize(Value::Int(-1)).is_err());
+
+        // Boolean: 1 or 0, shown as Yes or No; a required one refuses empty, not "no".
+        assert_eq!(typed(&DONE, "Yes").unwrap(), Value::Int(1));
+        assert_eq!(typed(&DONE, "false").unwrap(), Value::Int(0));
+        assert_eq!(DONE.format_display(&Value::Int(0), None), "No");
+        assert_eq!(DONE.format_input(&Value::Int(1)), "true");
+        assert!(typed(&DONE, "").unwrap_err().contains("required"));
+        assert!(typed(&DONE, "maybe").is_err());
+        assert!(DONE.normalize(Value::Int(2)).is_err());
+
+        // A reference to one of several kinds: `noun:id`, only of the kinds declared.
+        assert_eq!(
+            typed(&REGARDING, " deal : 12 ").unwrap(),
+            Value::Text("deal:12".into())
+        );
+        let err = typed(&REGARDING, "product:3").unwrap_err();
+        assert_eq!(
+            err,
+            "Regarding must be a customer or deal, chosen from the list"
+        );
+        assert!(typed(&REGARDING, "deal:0").is_err());
+        assert_eq!(
+            REGARDING.kind.references(&Value::Text("customer:7".into())),
+            vec![Reference::Record(RecordKind::Customer, 7)]
+        );
+        assert_eq!(REGARDING.storage(), Storage::Text);
+
+        // A list of members: ids ascending, without repeats.
+        let p = typed(&PARTICIPANTS, "8, 3,8 ,5").unwrap();
+        assert_eq!(p, Value::Text("3,5,8".into()));
+        assert_eq!(
+            PARTICIPANTS.kind.references(&p),
+            vec![
+                Reference::Member(3),
+                Reference::Member(5),
+                Reference::Member(8)
+            ]
+        );
+        assert_eq!(typed(&PARTICIPANTS, " , ").unwrap(), Value::Null);
+        assert!(typed(&PARTICIPANTS, "3,ann").is_err());
+        assert_eq!(
+            PARTICIPANTS.format_display(&p, Some("Ann, Bo, Cy")),
+            "Ann, Bo, Cy"
         );
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::records::{list_field_values, list_form_choices, list_records};
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, PresenceIndicator};
+use crate::components::{error_message, LocalTime, PresenceIndicator};
 use crate::error::AppError;
 use crate::model::{Choice, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
 use crate::realtime::protocol::Room;
@@ -342,6 +342,11 @@ pub(super) fn RecordTable(
                     if i == 0 {
                         let text = if text.is_empty() { r.title() } else { text };
                         view! { <td><a href=format!("{base}/{}", r.id)>{text}</a></td> }.into_any()
+                    } else if let (Some(FieldKind::DateTime), Value::Int(ms)) =
+                        (r.kind.field(c).map(|d| d.kind), r.get(c))
+                    {
+                        let ms = *ms;
+                        view! { <td><LocalTime ms/></td> }.into_any()
                     } else {
                         view! { <td>{text}</td> }.into_any()
                     }

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use app::error::FieldConflict;
-use app::model::record::Storage;
+use app::model::record::{Reference, Storage};
 use app::model::{
-    avatar_color, now_ms, Choice, FieldChange, FieldDef, FieldKind, Fields, Invite, Member,
-    Membership, Page, Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
+    avatar_color, now_ms, Choice, FieldChange, FieldDef, Fields, Invite, Member, Membership, Page,
+    Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
 };
 use app::realtime::protocol::{Change, Position, Room};
 use app::ssr::store::{

@@ -79,7 +79,9 @@ impl SqlStore {
         record_from_row(kind, &row).map_err(DbError::from)
     }
 
-    /// Fills `labels` for every reference field of the records (one query per field).
+    /// Fills `labels` for every reference field of the records with the titles of what
+    /// they point at (members' names joined by ", " for a list of members): one query per
+    /// field and target kind.
     pub(super) async fn attach_labels(
         conn: &mut Conn,
         workspace: i64,
@@ -89,49 +91,62 @@ impl SqlStore {
             return Ok(());
         };
         for def in kind.fields() {
-            let mut ids: Vec<i64> = records
-                .iter()
-                .filter_map(|r| r.get(def.name).as_int())
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            if ids.is_empty() {
+            let mut wanted: BTreeMap<Option<RecordKind>, Vec<i64>> = BTreeMap::new();
+            for r in records.iter() {
+                for target in def.kind.references(r.get(def.name)) {
+                    let (kind, id) = match target {
+                        Reference::Record(kind, id) => (Some(kind), id),
+                        Reference::Member(id) => (None, id),
+                    };
+                    wanted.entry(kind).or_default().push(id);
+                }
+            }
+            if wanted.is_empty() {
                 continue;
             }
-            let mut sql = match def.kind {
-                FieldKind::Ref(target) => {
-                    let mut s = Sql::new(&format!(
-                        "SELECT id, {} AS label FROM {}",
-                        target.title_field(),
-                        target.table()
-                    ));
-                    s.push(" WHERE workspace_id = ")
-                        .bind(workspace)
-                        .push(" AND id IN (");
-                    s
+            let mut titles: HashMap<Reference, String> = HashMap::new();
+            for (target, mut ids) in wanted {
+                ids.sort_unstable();
+                ids.dedup();
+                let mut sql = match target {
+                    Some(target) => {
+                        let mut s = Sql::new(&format!(
+                            "SELECT id, {} AS title FROM {}",
+                            target.title_field(),
+                            target.table()
+                        ));
+                        s.push(" WHERE workspace_id = ")
+                            .bind(workspace)
+                            .push(" AND id IN (");
+                        s
+                    }
+                    None => Sql::new("SELECT id, display_name AS title FROM users WHERE id IN ("),
+                };
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(*id);
                 }
-                FieldKind::Member => {
-                    Sql::new("SELECT id, display_name AS label FROM users WHERE id IN (")
+                sql.push(")");
+                for row in sql.all(&mut *conn).await? {
+                    let id: i64 = row.try_get("id")?;
+                    let key = match target {
+                        Some(kind) => Reference::Record(kind, id),
+                        None => Reference::Member(id),
+                    };
+                    titles.insert(key, row.try_get("title")?);
                 }
-                _ => continue,
-            };
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*id);
-            }
-            sql.push(")");
-            let rows = sql.all(&mut *conn).await?;
-            let mut labels = HashMap::with_capacity(rows.len());
-            for row in rows {
-                let id: i64 = row.try_get("id")?;
-                let label: String = row.try_get("label")?;
-                labels.insert(id, label);
             }
             for r in records.iter_mut() {
-                if let Some(label) = r.get(def.name).as_int().and_then(|id| labels.get(&id)) {
-                    r.labels.insert(def.name.to_string(), label.clone());
+                let found: Vec<&str> = def
+                    .kind
+                    .references(r.get(def.name))
+                    .iter()
+                    .filter_map(|t| titles.get(t).map(String::as_str))
+                    .collect();
+                if !found.is_empty() {
+                    r.labels.insert(def.name.to_string(), found.join(", "));
                 }
             }
         }
@@ -139,7 +154,8 @@ impl SqlStore {
     }
 
     /// Checks that every reference in `fields` points into the workspace: a live record
-    /// of the right kind, or a member. Errors: `Invalid` naming the field.
+    /// of the right kind (not the record itself), or a member. Errors: `Invalid` naming
+    /// the field.
     pub(super) async fn check_references(
         conn: &mut Conn,
         workspace: i64,
@@ -148,39 +164,42 @@ impl SqlStore {
         fields: &Fields,
     ) -> Result<(), DbError> {
         for (name, value) in fields {
-            let (Some(def), Some(id)) = (kind.field(name), value.as_int()) else {
+            let Some(def) = kind.field(name) else {
                 continue;
             };
-            let mut sql = match def.kind {
-                FieldKind::Ref(target) => {
-                    if target == kind && Some(id) == self_id {
-                        return Err(DbError::Invalid {
-                            field: name.clone(),
-                            message: format!("a {} cannot refer to itself", kind.noun()),
-                        });
-                    }
-                    let mut s = Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", target.table()));
-                    s.push(" WHERE deleted_at IS NULL AND id = ").bind(id);
-                    s
-                }
-                FieldKind::Member => {
-                    let mut s = Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE user_id = ");
-                    s.bind(id);
-                    s
-                }
-                _ => continue,
-            };
-            sql.push(" AND workspace_id = ").bind(workspace);
-            let n: i64 = sql.one(&mut *conn).await?.try_get("n")?;
-            if n == 0 {
-                let what = match def.kind {
-                    FieldKind::Ref(target) => target.noun(),
-                    _ => "member",
-                };
-                return Err(DbError::Invalid {
+            for target in def.kind.references(value) {
+                let invalid = |message: String| DbError::Invalid {
                     field: name.clone(),
-                    message: format!("{}: no such {what} in this workspace", def.label),
-                });
+                    message,
+                };
+                let (mut sql, what) = match target {
+                    Reference::Record(target, id) => {
+                        if target == kind && Some(id) == self_id {
+                            return Err(invalid(format!(
+                                "a {} cannot refer to itself",
+                                kind.noun()
+                            )));
+                        }
+                        let mut s =
+                            Sql::new(&format!("SELECT COUNT(*) AS n FROM {}", target.table()));
+                        s.push(" WHERE deleted_at IS NULL AND id = ").bind(id);
+                        (s, target.noun())
+                    }
+                    Reference::Member(id) => {
+                        let mut s =
+                            Sql::new("SELECT COUNT(*) AS n FROM memberships WHERE user_id = ");
+                        s.bind(id);
+                        (s, "member")
+                    }
+                };
+                sql.push(" AND workspace_id = ").bind(workspace);
+                let n: i64 = sql.one(&mut *conn).await?.try_get("n")?;
+                if n == 0 {
+                    return Err(invalid(format!(
+                        "{}: no such {what} in this workspace",
+                        def.label
+                    )));
+                }
             }
         }
         Ok(())

@@ -10,7 +10,11 @@ use leptos::prelude::*;
 use crate::api::records::{create_record, update_record, FormChoices};
 use crate::components::{error_message, Ready};
 use crate::error::{AppError, EditConflict};
-use crate::model::{Choice, FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
+use crate::model::{FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
+
+mod controls;
+
+use controls::FieldControl;
 
 /// A change someone made to the record being edited, as it arrived live.
 #[derive(Clone, Debug, PartialEq)]
@@ -203,43 +207,8 @@ pub fn RecordForm(
             let id = format!("{}-{}", kind.noun(), i.def.name);
             let error_id = format!("{id}-error");
             let label = if i.def.required { format!("{} (required)", i.def.label) } else { i.def.label.to_string() };
-            // Also rendered as attributes, so the server's HTML shows the values before
-            // the page hydrates (`bind:value` sets only the property).
-            let initial = i.text.get_untracked();
-            let control = match i.def.kind {
-                FieldKind::LongText => view! {
-                    <textarea id=id.clone() name=i.def.name rows="4" readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()></textarea>
-                }
-                .into_any(),
-                FieldKind::Choice(options) => view! {
-                    <select id=id.clone() name=i.def.name disabled=!can_write bind:value=i.text aria-describedby=error_id.clone()>
-                        <option value="">"—"</option>
-                        {options.iter().map(|o| view! { <option value=*o selected=initial == *o>{*o}</option> }).collect_view()}
-                    </select>
-                }
-                .into_any(),
-                FieldKind::Ref(target) => {
-                    let options = choices.records.get(&target).cloned().unwrap_or_default();
-                    view! { <ChoiceSelect id=id.clone() name=i.def.name text=i.text disabled=!can_write options described_by=error_id.clone()/> }
-                        .into_any()
-                }
-                FieldKind::Member => {
-                    let options = choices.members.clone();
-                    view! { <ChoiceSelect id=id.clone() name=i.def.name text=i.text disabled=!can_write options described_by=error_id.clone()/> }
-                        .into_any()
-                }
-                FieldKind::Date => view! {
-                    <input id=id.clone() name=i.def.name type="date" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
-                }
-                .into_any(),
-                FieldKind::Integer { .. } | FieldKind::Decimal | FieldKind::Money => view! {
-                    <input id=id.clone() name=i.def.name type="text" inputmode="decimal" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
-                }
-                .into_any(),
-                FieldKind::Text { .. } | FieldKind::Tags => view! {
-                    <input id=id.clone() name=i.def.name type="text" value=initial.clone() readonly=!can_write bind:value=i.text aria-describedby=error_id.clone()/>
-                }
-                .into_any(),
+            let control = view! {
+                <FieldControl def=i.def id=id.clone() text=i.text can_write choices=choices.clone() described_by=error_id.clone()/>
             };
             let wide = matches!(i.def.kind, FieldKind::LongText);
             view! {
@@ -290,32 +259,6 @@ pub fn RecordForm(
                 </div>
             </Show>
         </Ready></form>
-    }
-}
-
-/// A select over a list of records or members, with an empty option to clear it.
-#[component]
-fn ChoiceSelect(
-    id: String,
-    name: &'static str,
-    text: RwSignal<String>,
-    disabled: bool,
-    options: Vec<Choice>,
-    described_by: String,
-) -> impl IntoView {
-    let options = options
-        .into_iter()
-        .map(|c| {
-            let value = c.id.to_string();
-            let selected = move || text.get() == value;
-            view! { <option value=c.id.to_string() selected=selected>{c.label}</option> }
-        })
-        .collect_view();
-    view! {
-        <select id=id name=name disabled=disabled bind:value=text aria-describedby=described_by>
-            <option value="">"—"</option>
-            {options}
-        </select>
     }
 }
 
