@@ -154,6 +154,11 @@ pub struct ImportArgs {
     /// Print the report as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// A TOML file saying which files and columns of an export shaped differently from
+    /// Maven's stand for the importer's (see the README's "Importing another CRM's
+    /// export"); without it, files and columns are read under their Maven names.
+    #[arg(long, value_name = "FILE.toml")]
+    pub mapping: Option<PathBuf>,
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,

@@ -76,3 +76,422 @@ impl ImportReport {
         self.files.iter().find(|f| f.file == name)
     }
 }
+
+/// One file of the CRM export the importer reads, and the columns it takes from it.
+#[derive(Debug)]
+pub struct ExportFile {
+    /// Its name in a Maven export (`accounts.csv`), also the name it is known by here.
+    pub name: &'static str,
+    /// Its key in a [`ImportMapping`] and in a mapping file (`accounts`).
+    pub stem: &'static str,
+    /// The columns read, in the export's order.
+    pub columns: &'static [ExportColumn],
+}
+
+/// A column the importer reads: its Maven name, whether a file without it is refused, and
+/// the names other exports give it (for suggestions).
+#[derive(Debug)]
+pub struct ExportColumn {
+    /// The Maven export's name for it (`account`), the name rows are read by.
+    pub name: &'static str,
+    /// What it holds, for people.
+    pub caption: &'static str,
+    /// Whether a file whose header lacks it (after mapping) is refused.
+    pub required: bool,
+    /// Other exports' names for it, most likely first (compared ignoring case, spaces and
+    /// punctuation).
+    pub synonyms: &'static [&'static str],
+    /// The file (stem) whose records it names, for a reference: a value that is one of
+    /// that file's ids (its `id` column) is read as the name that id stands for.
+    pub refers_to: Option<&'static str>,
+}
+
+const fn col(
+    name: &'static str,
+    caption: &'static str,
+    required: bool,
+    synonyms: &'static [&'static str],
+) -> ExportColumn {
+    ExportColumn {
+        name,
+        caption,
+        required,
+        synonyms,
+        refers_to: None,
+    }
+}
+
+/// An optional column that names a record of the file `stem`, by name or by id.
+const fn reference(
+    name: &'static str,
+    caption: &'static str,
+    synonyms: &'static [&'static str],
+    stem: &'static str,
+) -> ExportColumn {
+    ExportColumn {
+        name,
+        caption,
+        required: false,
+        synonyms,
+        refers_to: Some(stem),
+    }
+}
+
+impl ExportFile {
+    /// The column that names a row's record (the first required one): `account` in
+    /// accounts, `opportunity_id` in the pipeline.
+    pub fn key(&self) -> &'static ExportColumn {
+        self.columns
+            .iter()
+            .find(|c| c.required)
+            .expect("every export file has a required key column")
+    }
+
+    /// The importer's file called `name`, by file name or stem.
+    pub fn named(name: &str) -> Option<&'static ExportFile> {
+        EXPORT_FILES
+            .iter()
+            .find(|f| f.name == name || f.stem == name)
+    }
+}
+
+/// The export's files in the order they are imported (later files refer to earlier ones
+/// by name, or by the `id` column a mapping gives the earlier file).
+pub const EXPORT_FILES: [ExportFile; 4] = [
+    ExportFile {
+        name: "products.csv",
+        stem: "products",
+        columns: &[
+            col(
+                "id",
+                "Product id (when other files refer to products by id)",
+                false,
+                &["product_id", "productid", "sku"],
+            ),
+            col(
+                "product",
+                "Product name",
+                true,
+                &["product_name", "name", "title"],
+            ),
+            col(
+                "series",
+                "Series",
+                false,
+                &["product_series", "family", "line", "category"],
+            ),
+            col(
+                "sales_price",
+                "Price",
+                false,
+                &["price", "list_price", "unit_price"],
+            ),
+        ],
+    },
+    ExportFile {
+        name: "accounts.csv",
+        stem: "accounts",
+        columns: &[
+            col(
+                "id",
+                "Account id (when other files refer to accounts by id)",
+                false,
+                &["account_id", "company_id", "customer_id"],
+            ),
+            col(
+                "account",
+                "Account (company) name",
+                true,
+                &[
+                    "account_name",
+                    "company",
+                    "company_name",
+                    "customer",
+                    "customer_name",
+                    "name",
+                ],
+            ),
+            col("sector", "Sector", false, &["industry", "vertical"]),
+            col(
+                "year_established",
+                "Year established",
+                false,
+                &["founded", "year_founded", "established"],
+            ),
+            col(
+                "revenue",
+                "Revenue (USD millions)",
+                false,
+                &["annual_revenue", "revenue_musd"],
+            ),
+            col(
+                "employees",
+                "Employees",
+                false,
+                &["employee_count", "headcount", "number_of_employees"],
+            ),
+            col(
+                "office_location",
+                "Office location",
+                false,
+                &["location", "country", "hq", "headquarters", "city"],
+            ),
+            reference(
+                "subsidiary_of",
+                "Parent account (name or id)",
+                &[
+                    "parent",
+                    "parent_account",
+                    "parent_company",
+                    "parent_id",
+                    "parent_account_id",
+                ],
+                "accounts",
+            ),
+        ],
+    },
+    ExportFile {
+        name: "sales_teams.csv",
+        stem: "sales_teams",
+        columns: &[
+            col(
+                "id",
+                "Agent id (when the pipeline refers to agents by id)",
+                false,
+                &["agent_id", "sales_agent_id", "user_id", "owner_id"],
+            ),
+            col(
+                "sales_agent",
+                "Sales agent name",
+                true,
+                &[
+                    "agent",
+                    "agent_name",
+                    "owner",
+                    "owner_name",
+                    "rep",
+                    "sales_rep",
+                    "name",
+                ],
+            ),
+            col(
+                "manager",
+                "Manager",
+                false,
+                &["manager_name", "team_lead", "supervisor"],
+            ),
+            col(
+                "regional_office",
+                "Regional office",
+                false,
+                &["region", "office", "territory"],
+            ),
+        ],
+    },
+    ExportFile {
+        name: "sales_pipeline.csv",
+        stem: "sales_pipeline",
+        columns: &[
+            col(
+                "opportunity_id",
+                "Opportunity id",
+                true,
+                &["deal_id", "opportunity", "id", "code"],
+            ),
+            reference(
+                "sales_agent",
+                "Sales agent (name or id)",
+                &[
+                    "agent",
+                    "agent_id",
+                    "owner",
+                    "owner_id",
+                    "sales_agent_id",
+                    "rep",
+                ],
+                "sales_teams",
+            ),
+            reference(
+                "product",
+                "Product (name or id)",
+                &["product_id", "product_name", "sku"],
+                "products",
+            ),
+            reference(
+                "account",
+                "Account (name or id)",
+                &[
+                    "account_id",
+                    "account_name",
+                    "company",
+                    "company_id",
+                    "customer",
+                    "customer_id",
+                ],
+                "accounts",
+            ),
+            col(
+                "deal_stage",
+                "Stage",
+                true,
+                &["stage", "status", "opportunity_stage"],
+            ),
+            col(
+                "engage_date",
+                "Engage date",
+                false,
+                &["created", "created_date", "open_date", "start_date"],
+            ),
+            col(
+                "close_date",
+                "Close date",
+                false,
+                &["closed", "closed_date", "close"],
+            ),
+            col(
+                "close_value",
+                "Value (USD)",
+                false,
+                &["value", "amount", "deal_value"],
+            ),
+        ],
+    },
+];
+
+/// Which file and columns of someone's export stand for each file and column the
+/// importer reads; anything not mapped is looked for under its Maven name. Saved per
+/// workspace, and read by `tandem import --mapping <file.toml>`:
+///
+/// ```toml
+/// [accounts]
+/// file = "companies.csv"
+/// columns = { account = "company_name", id = "company_id" }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImportMapping {
+    /// By file stem (`accounts`).
+    #[serde(flatten)]
+    pub files: std::collections::BTreeMap<String, FileMapping>,
+}
+
+/// How one of the importer's files appears in someone's export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FileMapping {
+    /// The export's file name, when it differs (`companies.csv`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The importer's column name -> the export's column name.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+}
+
+impl ImportMapping {
+    /// The export's file name for one of the importer's files.
+    pub fn file_name<'a>(&'a self, file: &'a ExportFile) -> &'a str {
+        self.files
+            .get(file.stem)
+            .and_then(|f| f.file.as_deref())
+            .unwrap_or(file.name)
+    }
+
+    /// The export's column name for one of the importer's columns of `file`.
+    pub fn column<'a>(&'a self, file: &ExportFile, column: &'a ExportColumn) -> &'a str {
+        self.files
+            .get(file.stem)
+            .and_then(|f| f.columns.get(column.name))
+            .map(String::as_str)
+            .unwrap_or(column.name)
+    }
+}
+
+/// A name reduced for comparing column names: letters and digits, lower-case
+/// (`Account Name` and `account_name` are both `accountname`).
+fn loose(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Suggested columns of `headers` for each of the file's columns: the header with the
+/// column's own name, else the first of its synonyms that the header has. Each header is
+/// suggested at most once. Returns importer column -> header, only where a header differs
+/// from the column's name (what a mapping needs to say).
+pub fn suggest_columns(
+    file: &ExportFile,
+    headers: &[String],
+) -> std::collections::BTreeMap<String, String> {
+    let mut taken = vec![false; headers.len()];
+    let mut found: Vec<Option<usize>> = vec![None; file.columns.len()];
+    // Exact names first, so a synonym never takes a header that is another column's own.
+    for (c, column) in file.columns.iter().enumerate() {
+        let want = loose(column.name);
+        if let Some(h) = (0..headers.len()).find(|h| !taken[*h] && loose(&headers[*h]) == want) {
+            taken[h] = true;
+            found[c] = Some(h);
+        }
+    }
+    for (c, column) in file.columns.iter().enumerate() {
+        if found[c].is_some() {
+            continue;
+        }
+        for synonym in column.synonyms {
+            let want = loose(synonym);
+            if let Some(h) = (0..headers.len()).find(|h| !taken[*h] && loose(&headers[*h]) == want)
+            {
+                taken[h] = true;
+                found[c] = Some(h);
+                break;
+            }
+        }
+    }
+    file.columns
+        .iter()
+        .zip(found)
+        .filter_map(|(column, h)| {
+            let header = &headers[h?];
+            (header.as_str() != column.name).then(|| (column.name.to_string(), header.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_suggested_from_names_and_synonyms_once_each() {
+        let accounts = &EXPORT_FILES[1];
+        let headers: Vec<String> = ["Company ID", "Company Name", "Industry", "Revenue", "HQ"]
+            .map(String::from)
+            .to_vec();
+        let s = suggest_columns(accounts, &headers);
+        assert_eq!(s.get("id").map(String::as_str), Some("Company ID"));
+        assert_eq!(s.get("account").map(String::as_str), Some("Company Name"));
+        assert_eq!(s.get("sector").map(String::as_str), Some("Industry"));
+        assert_eq!(s.get("revenue").map(String::as_str), Some("Revenue"));
+        assert_eq!(s.get("office_location").map(String::as_str), Some("HQ"));
+        assert_eq!(s.get("employees"), None);
+        // Maven's own header needs no mapping at all.
+        let maven: Vec<String> = accounts
+            .columns
+            .iter()
+            .skip(1)
+            .map(|c| c.name.to_string())
+            .collect();
+        assert!(suggest_columns(accounts, &maven).is_empty());
+    }
+
+    #[test]
+    fn a_mapping_reads_from_toml_shape_and_falls_back_to_maven_names() {
+        let m: ImportMapping = serde_json::from_str(
+            r#"{"accounts": {"file": "companies.csv", "columns": {"account": "company_name"}}}"#,
+        )
+        .unwrap();
+        let accounts = &EXPORT_FILES[1];
+        assert_eq!(m.file_name(accounts), "companies.csv");
+        assert_eq!(m.column(accounts, &accounts.columns[1]), "company_name");
+        assert_eq!(m.column(accounts, &accounts.columns[2]), "sector");
+        assert_eq!(m.file_name(&EXPORT_FILES[0]), "products.csv");
+    }
+}

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 
 use crate::error::FieldConflict;
+use crate::model::import::ImportMapping;
 use crate::model::{
     Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind, RecordQuery,
     Role, User, Workspace,
@@ -309,6 +310,14 @@ pub trait Store: Send + Sync + 'static {
         kind: RecordKind,
         rows: Vec<Fields>,
     ) -> Result<Vec<(i64, Upserted)>, DbError>;
+    /// Import: the column mapping saved for the workspace (empty when none was saved).
+    async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError>;
+    /// Import: saves the workspace's column mapping, replacing the one before.
+    async fn save_import_mapping(
+        &self,
+        workspace: i64,
+        mapping: &ImportMapping,
+    ) -> Result<(), DbError>;
     /// Import: the workspace's members that an import created, by import key.
     async fn import_keys(&self, workspace: i64) -> Result<HashMap<String, i64>, DbError>;
     /// Import: makes each person a member with the role and region given, matched by the

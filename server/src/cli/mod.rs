@@ -1,7 +1,7 @@
 //! `tandem import`: imports the CRM export from a folder and prints the report.
 
 use anyhow::Context;
-use app::model::import::{ImportReport, InviteLink};
+use app::model::import::{ExportFile, ImportMapping, ImportReport, InviteLink, EXPORT_FILES};
 use app::model::{now_ms, Role, Workspace};
 use app::ssr::store::{NewInvite, NewUser, Store};
 use app::ssr::DbError;
@@ -11,16 +11,21 @@ use crate::{db, import};
 
 /// Runs an import as the command line asked and prints the report (text or JSON).
 ///
-/// Errors: the database cannot be opened, the folder cannot be read, the workspace is
-/// missing and no `--owner` was given, or the store fails (then after printing the
-/// report of what was imported before).
+/// Errors: the mapping file cannot be read or is not a mapping, the database cannot be
+/// opened, the folder cannot be read, the workspace is missing and no `--owner` was
+/// given, the store fails (then after printing the report of what was imported before),
+/// or a file was refused (after printing the report, so the exit status says so).
 pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
+    let mapping = match &args.mapping {
+        Some(path) => read_mapping(path)?,
+        None => ImportMapping::default(),
+    };
     let db = db::connect(&args.db.database_url).await?;
     let store = db.store.as_ref();
-    let files = import::read_folder(&args.folder)
+    let files = import::read_folder(&args.folder, &mapping)
         .with_context(|| format!("reading {}", args.folder.display()))?;
     let (ws, owner, owner_link) = workspace(store, &args).await?;
-    let mut report = import::import_files(store, &ws.0, owner, &files).await?;
+    let mut report = import::import_files(store, &ws.0, owner, &files, &mapping).await?;
     report.workspace_created = ws.1;
     report.invites.extend(owner_link);
     if args.json {
@@ -31,7 +36,49 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
     if let Some(failed) = &report.failed {
         anyhow::bail!("the import stopped at {failed}");
     }
+    let refused: Vec<String> = report
+        .files
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|e| format!("{}: {e}", f.file)))
+        .collect();
+    if !refused.is_empty() {
+        anyhow::bail!("files were refused:\n{}", refused.join("\n"));
+    }
     Ok(report)
+}
+
+/// Reads a mapping file (TOML, shaped as [`ImportMapping`]), checking that it names only
+/// the importer's files and columns.
+///
+/// Errors: unreadable, not TOML, or naming a file or column the importer does not read.
+pub fn read_mapping(path: &std::path::Path) -> anyhow::Result<ImportMapping> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the mapping {}", path.display()))?;
+    let mapping: ImportMapping = toml::from_str(&text)
+        .with_context(|| format!("the mapping {} is not valid", path.display()))?;
+    for (stem, file) in &mapping.files {
+        let Some(known) = ExportFile::named(stem) else {
+            let stems: Vec<&str> = EXPORT_FILES.iter().map(|f| f.stem).collect();
+            anyhow::bail!(
+                "the mapping {}: no file \"{stem}\" is imported (expected one of {})",
+                path.display(),
+                stems.join(", ")
+            );
+        };
+        if let Some(column) = file
+            .columns
+            .keys()
+            .find(|c| !known.columns.iter().any(|k| k.name == c.as_str()))
+        {
+            let names: Vec<&str> = known.columns.iter().map(|c| c.name).collect();
+            anyhow::bail!(
+                "the mapping {}: {stem} has no column \"{column}\" to map (its columns are {})",
+                path.display(),
+                names.join(", ")
+            );
+        }
+    }
+    Ok(mapping)
 }
 
 /// The workspace to import into (and whether this run created it), the owner's id, and

@@ -60,7 +60,8 @@ pub async fn upload(
     if files.is_empty() {
         return Err(bad("choose the CSV files to import".into()).into());
     }
-    let report = super::import_files(&*store, &ws, Some(user), &files)
+    let mapping = store.import_mapping(ws.id).await?;
+    let report = super::import_files(&*store, &ws, Some(user), &files, &mapping)
         .await
         .map_err(|e| app::ssr::internal("an import", e))?;
     Ok(Json(report))

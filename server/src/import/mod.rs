@@ -19,21 +19,15 @@ mod reading;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use app::model::import::{FileReport, ImportReport, InviteLink, RowProblem};
+use app::model::import::{
+    ExportFile, FileReport, ImportMapping, ImportReport, InviteLink, RowProblem, EXPORT_FILES,
+};
 use app::model::{now_ms, Fields, RecordKind, Role, Value, Workspace};
 use app::ssr::store::{DbError, ImportedPerson, NewInvite, Store, Upserted};
 
 use matching::*;
 use maven::*;
 use reading::*;
-
-/// The files an import reads, in the order it reads them (later files refer to earlier).
-pub const FILES: [&str; 4] = [
-    "products.csv",
-    "accounts.csv",
-    "sales_teams.csv",
-    "sales_pipeline.csv",
-];
 
 /// Files that belong to the export but hold nothing to import.
 const IGNORED: [&str; 1] = ["data_dictionary.csv"];
@@ -145,9 +139,11 @@ fn drop_duplicates(rows: Vec<Row>, report: &mut FileReport) -> Vec<Row> {
     out
 }
 
-/// Imports the given files (file name -> contents) into `ws`, acting as `actor`.
-/// Files may be any subset of [`FILES`]; names in later files are resolved against what
-/// the workspace already holds. Unknown files are reported and ignored.
+/// Imports the given files (file name -> contents) into `ws`, acting as `actor`, reading
+/// each file and column under the name `mapping` gives it (else its Maven name).
+/// Files may be any subset of the export's; names in later files are resolved against
+/// what the workspace already holds. Unknown files are reported and ignored; a file whose
+/// columns do not fit is refused with the column named (its report's `error`).
 ///
 /// Errors: only a failing store; problems with files or rows go into the report.
 pub async fn import_files(
@@ -155,67 +151,39 @@ pub async fn import_files(
     ws: &Workspace,
     actor: Option<i64>,
     files: &BTreeMap<String, String>,
+    mapping: &ImportMapping,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut report = ImportReport {
         workspace: ws.slug.clone(),
         ..ImportReport::default()
     };
+    let expected: Vec<&str> = EXPORT_FILES.iter().map(|f| mapping.file_name(f)).collect();
     for name in files
         .keys()
-        .filter(|n| !FILES.contains(&n.as_str()) && !IGNORED.contains(&n.as_str()))
+        .filter(|n| !expected.contains(&n.as_str()) && !IGNORED.contains(&n.as_str()))
     {
         report.files.push(FileReport {
             file: name.clone(),
             error: Some(format!(
                 "not part of the CRM export (expected {}); ignored",
-                FILES.join(", ")
+                expected.join(", ")
             )),
             ..FileReport::default()
         });
     }
-    let columns: HashMap<&str, &[&str]> = HashMap::from([
-        ("products.csv", &["product", "series", "sales_price"][..]),
-        (
-            "accounts.csv",
-            &[
-                "account",
-                "sector",
-                "year_established",
-                "revenue",
-                "employees",
-                "office_location",
-                "subsidiary_of",
-            ][..],
-        ),
-        (
-            "sales_teams.csv",
-            &["sales_agent", "manager", "regional_office"][..],
-        ),
-        (
-            "sales_pipeline.csv",
-            &[
-                "opportunity_id",
-                "sales_agent",
-                "product",
-                "account",
-                "deal_stage",
-                "engage_date",
-                "close_date",
-                "close_value",
-            ][..],
-        ),
-    ]);
+    let mut ids = HashMap::new();
     let mut imported_people: Vec<ImportedPerson> = Vec::new();
-    for file in FILES {
-        let Some(text) = files.get(file) else {
+    for file in &EXPORT_FILES {
+        let name = mapping.file_name(file);
+        let Some(text) = files.get(name) else {
             continue;
         };
         let mut fr = FileReport {
-            file: file.to_string(),
+            file: name.to_string(),
             ..FileReport::default()
         };
-        let rows = match read_csv(text, columns[file], &mut fr) {
+        let mut rows = match read_csv(text, file, mapping, &mut fr) {
             Ok(rows) => rows,
             Err(e) => {
                 fr.error = Some(e);
@@ -223,15 +191,16 @@ pub async fn import_files(
                 continue;
             }
         };
+        names_for_ids(file, &mut rows, &mut ids);
         match import_file(store, ws, actor, file, rows, &mut fr).await {
             Ok(Some(people)) => imported_people = people,
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(error = %e, file, "an import stopped");
+                tracing::error!(error = %e, file = name, "an import stopped");
                 let why = "the database failed while importing this file (the server's log \
                            says why); the rows counted before it were imported and stay";
                 fr.error = Some(why.into());
-                report.failed = Some(format!("{file}: {why}"));
+                report.failed = Some(format!("{name}: {why}"));
                 fr.problems.sort_by_key(|p| p.line);
                 report.files.push(fr);
                 break;
@@ -252,19 +221,19 @@ async fn import_file(
     store: &dyn Store,
     ws: &Workspace,
     actor: Option<i64>,
-    file: &str,
+    file: &ExportFile,
     rows: Vec<RawRow>,
     fr: &mut FileReport,
 ) -> Result<Option<Vec<ImportedPerson>>, ImportError> {
-    match file {
-        "products.csv" => {
+    match file.stem {
+        "products" => {
             let rows = drop_duplicates(products(rows, fr), fr);
             tally(
                 fr,
                 write_rows(store, ws.id, actor, RecordKind::Product, rows).await?,
             );
         }
-        "accounts.csv" => {
+        "accounts" => {
             let parsed = drop_duplicates(accounts(&rows, fr), fr);
             let kept: HashSet<u64> = parsed.iter().map(|r| r.line).collect();
             let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
@@ -296,7 +265,7 @@ async fn import_file(
                 .collect();
             tally(fr, merged);
         }
-        "sales_teams.csv" => return Ok(Some(sales_teams(store, ws, actor, rows, fr).await?)),
+        "sales_teams" => return Ok(Some(sales_teams(store, ws, actor, rows, fr).await?)),
         _ => {
             let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
             let products_by_name = store.ids_by_key(ws.id, RecordKind::Product).await?;
@@ -370,12 +339,17 @@ async fn invite_links(
     Ok(links)
 }
 
-/// Reads the export's files from a folder (those of [`FILES`] that exist).
+/// Reads the export's files from a folder: those of [`EXPORT_FILES`] that exist, under
+/// the names `mapping` gives them.
 ///
-/// Errors: the folder cannot be read, or a file is not UTF-8 text.
-pub fn read_folder(folder: &std::path::Path) -> std::io::Result<BTreeMap<String, String>> {
+/// Errors: the folder holds none of them, or a file is not UTF-8 text.
+pub fn read_folder(
+    folder: &std::path::Path,
+    mapping: &ImportMapping,
+) -> std::io::Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
-    for name in FILES {
+    let names: Vec<&str> = EXPORT_FILES.iter().map(|f| mapping.file_name(f)).collect();
+    for name in &names {
         let path = folder.join(name);
         if path.exists() {
             files.insert(name.to_string(), std::fs::read_to_string(&path)?);
@@ -384,7 +358,7 @@ pub fn read_folder(folder: &std::path::Path) -> std::io::Result<BTreeMap<String,
     if files.is_empty() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!("{} holds none of {}", folder.display(), FILES.join(", ")),
+            format!("{} holds none of {}", folder.display(), names.join(", ")),
         ));
     }
     Ok(files)
@@ -417,14 +391,66 @@ mod tests {
 
     #[test]
     fn a_row_with_too_few_columns_is_skipped_and_reported() {
+        let products = ExportFile::named("products").expect("declared");
+        let none = ImportMapping::default();
         let mut report = FileReport::default();
-        let rows = read_csv("a,b\n1,2\n3\n4,5\n", &["a", "b"], &mut report).expect("header ok");
+        let rows = read_csv(
+            "product,series\nA,x\nB\nC,y\n",
+            products,
+            &none,
+            &mut report,
+        )
+        .expect("header ok");
         assert_eq!(rows.len(), 2);
         assert_eq!(report.rows, 3);
         assert_eq!(report.skipped, 1);
         assert_eq!(report.problems[0].line, 3);
-        assert!(read_csv("a\n1\n", &["a", "b"], &mut report)
+        // Columns the export lacks read as empty.
+        assert_eq!(rows[1].1["sales_price"], "");
+        assert!(read_csv("series\nx\n", products, &none, &mut report)
             .unwrap_err()
-            .contains("\"b\""));
+            .contains("no column \"product\""));
+    }
+
+    #[test]
+    fn a_mapping_renames_columns_and_ids_stand_for_names() {
+        let products = ExportFile::named("products").expect("declared");
+        let pipeline = ExportFile::named("sales_pipeline").expect("declared");
+        let mut mapping = ImportMapping::default();
+        mapping.files.entry("products".into()).or_default().columns = BTreeMap::from([
+            ("product".into(), "Name".into()),
+            ("id".into(), "SKU".into()),
+        ]);
+        mapping
+            .files
+            .entry("sales_pipeline".into())
+            .or_default()
+            .columns = BTreeMap::from([
+            ("opportunity_id".into(), "Deal".into()),
+            ("deal_stage".into(), "Stage".into()),
+            ("product".into(), "SKU".into()),
+        ]);
+        let mut report = FileReport::default();
+        let mut ids = HashMap::new();
+        let mut rows =
+            read_csv("SKU,Name\np-1,GTX Pro\n", products, &mapping, &mut report).expect("mapped");
+        names_for_ids(products, &mut rows, &mut ids);
+        assert_eq!(rows[0].1["product"], "GTX Pro");
+        let mut deals = read_csv(
+            "Deal,Stage,SKU\nD1,Won,p-1\nD2,Lost,GTX Basic\n",
+            pipeline,
+            &mapping,
+            &mut report,
+        )
+        .expect("mapped");
+        names_for_ids(pipeline, &mut deals, &mut ids);
+        assert_eq!(deals[0].1["product"], "GTX Pro");
+        assert_eq!(deals[1].1["product"], "GTX Basic");
+        // A mapped column the file lacks is named in the refusal.
+        let err = read_csv("Deal,SKU\nD1,p-1\n", pipeline, &mapping, &mut report).unwrap_err();
+        assert!(
+            err.contains("\"Stage\", which the mapping names for \"deal_stage\""),
+            "{err}"
+        );
     }
 }

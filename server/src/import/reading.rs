@@ -15,11 +15,17 @@ pub(super) struct Row {
     pub(super) caveats: Vec<String>,
 }
 
-/// Reads a CSV file's rows as maps of column -> text, reporting unreadable rows as
-/// skipped. Errors (the whole file): a missing column, or no header.
+/// Reads a CSV file's rows as maps of the importer's column name -> text (every column
+/// of `file`, empty where the export has none), reporting unreadable rows as skipped. The
+/// export's header names come from `mapping`, else they are the importer's own
+/// (compared ignoring case).
+///
+/// Errors (the whole file is refused, naming the column): no header, a required column
+/// missing, or a column the mapping names missing.
 pub(super) fn read_csv(
     text: &str,
-    required: &[&str],
+    file: &ExportFile,
+    mapping: &ImportMapping,
     report: &mut FileReport,
 ) -> Result<Vec<RawRow>, String> {
     let mut reader = csv::ReaderBuilder::new()
@@ -29,13 +35,30 @@ pub(super) fn read_csv(
         .headers()
         .map_err(|e| format!("cannot read the header line: {e}"))?
         .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
         .collect();
-    if let Some(missing) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
-        return Err(format!(
-            "the header has no column \"{missing}\" (expected {})",
-            required.join(", ")
-        ));
+    let mut index: Vec<(&'static str, Option<usize>)> = Vec::with_capacity(file.columns.len());
+    for column in file.columns {
+        let wanted = mapping.column(file, column).trim();
+        let mapped = wanted != column.name;
+        let position = headers.iter().position(|h| h.eq_ignore_ascii_case(wanted));
+        match position {
+            None if mapped => {
+                return Err(format!(
+                    "the header has no column \"{wanted}\", which the mapping names for \"{}\"",
+                    column.name
+                ))
+            }
+            None if column.required => {
+                return Err(format!(
+                    "the header has no column \"{}\" ({}); map one of its columns ({}) to it",
+                    column.name,
+                    column.caption,
+                    headers.join(", ")
+                ))
+            }
+            _ => index.push((column.name, position)),
+        }
     }
     let mut rows = Vec::new();
     for (i, result) in reader.records().enumerate() {
@@ -43,10 +66,12 @@ pub(super) fn read_csv(
         match result {
             Ok(rec) => {
                 let line = rec.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
-                let map = headers
+                let map = index
                     .iter()
-                    .cloned()
-                    .zip(rec.iter().map(str::to_string))
+                    .map(|(name, at)| {
+                        let value = at.and_then(|a| rec.get(a)).unwrap_or_default();
+                        (name.to_string(), value.to_string())
+                    })
                     .collect();
                 rows.push((line, map));
             }
@@ -57,6 +82,39 @@ pub(super) fn read_csv(
         }
     }
     Ok(rows)
+}
+
+/// Reads, in place, each reference column's values that are ids of an earlier file's
+/// records (that file's `id` column) as the names they stand for; `ids` holds, by file
+/// stem, id -> name for the files read so far, and gets this file's own.
+pub(super) fn names_for_ids(
+    file: &ExportFile,
+    rows: &mut [RawRow],
+    ids: &mut HashMap<&'static str, HashMap<String, String>>,
+) {
+    let key = file.key().name;
+    if file.columns.iter().any(|c| c.name == "id") {
+        let own: HashMap<String, String> = rows
+            .iter()
+            .filter(|(_, r)| !r["id"].is_empty() && !r[key].is_empty())
+            .map(|(_, r)| (r["id"].clone(), r[key].clone()))
+            .collect();
+        if !own.is_empty() {
+            ids.insert(file.stem, own);
+        }
+    }
+    for column in file.columns {
+        let Some(names) = column.refers_to.and_then(|stem| ids.get(stem)) else {
+            continue;
+        };
+        for (_, row) in rows.iter_mut() {
+            if let Some(value) = row.get_mut(column.name) {
+                if let Some(name) = names.get(value.as_str()) {
+                    *value = name.clone();
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn skip(report: &mut FileReport, line: u64, key: String, reason: String) {

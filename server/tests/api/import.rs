@@ -11,7 +11,7 @@ use serde_json::json;
 
 /// The shared CRM export (`../shared/data/maven-crm` beside the repository), or
 /// `TANDEM_CRM_DATA`.
-fn crm_folder() -> PathBuf {
+pub(crate) fn crm_folder() -> PathBuf {
     std::env::var_os("TANDEM_CRM_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -58,7 +58,8 @@ async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
     let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
 
     // First run: the four files through the upload route, as the import page sends them.
-    let files = server::import::read_folder(&crm_folder()).expect("CRM data beside the repository");
+    let files = server::import::read_folder(&crm_folder(), &Default::default())
+        .expect("CRM data beside the repository");
     assert_eq!(files.len(), 4);
     let mut form = reqwest::multipart::Form::new();
     for (name, text) in &files {
@@ -250,6 +251,7 @@ async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
         workspace: slug.clone(),
         owner: None,
         json: true,
+        mapping: None,
         db: server::config::DbArgs {
             database_url: app.database_url.clone(),
         },
@@ -420,7 +422,7 @@ async fn people_who_chose_an_imported_name_are_never_taken_for_them() {
             .expect("viewer joins");
         impostors.push(v["user"]["id"].as_i64().expect("id"));
     }
-    let folder = server::import::read_folder(&crm_folder()).expect("CRM data");
+    let folder = server::import::read_folder(&crm_folder(), &Default::default()).expect("CRM data");
     let files: Vec<(&str, String)> = folder
         .iter()
         .map(|(n, t)| (n.as_str(), t.clone()))

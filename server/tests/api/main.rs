@@ -7,6 +7,7 @@
 mod auth;
 mod common;
 mod import;
+mod mapping;
 mod realtime;
 mod store_contract;
 mod workspaces;

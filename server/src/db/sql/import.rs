@@ -156,6 +156,37 @@ impl SqlStore {
         Ok(out)
     }
 
+    pub(super) async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError> {
+        let mut sql = Sql::new("SELECT mapping FROM import_mappings WHERE workspace_id = ");
+        sql.bind(workspace);
+        let Some(row) = sql.optional(&self.pool).await? else {
+            return Ok(ImportMapping::default());
+        };
+        let json: String = row.try_get("mapping")?;
+        serde_json::from_str(&json).map_err(|e| DbError::Other(Box::new(e)))
+    }
+
+    pub(super) async fn save_import_mapping(
+        &self,
+        workspace: i64,
+        mapping: &ImportMapping,
+    ) -> Result<(), DbError> {
+        let json = serde_json::to_string(mapping).map_err(|e| DbError::Other(Box::new(e)))?;
+        let mut sql =
+            Sql::new("INSERT INTO import_mappings (workspace_id, mapping, updated_at) VALUES (");
+        sql.bind(workspace)
+            .push(", ")
+            .bind(json)
+            .push(", ")
+            .bind(now_ms())
+            .push(
+                ") ON CONFLICT (workspace_id) DO UPDATE SET mapping = excluded.mapping, \
+                 updated_at = excluded.updated_at",
+            );
+        sql.run(&self.pool).await?;
+        Ok(())
+    }
+
     pub(super) async fn import_keys(
         &self,
         workspace: i64,

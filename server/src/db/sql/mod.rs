@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use app::error::FieldConflict;
+use app::model::import::ImportMapping;
 use app::model::record::{Reference, Storage};
 use app::model::{
     avatar_color, now_ms, Choice, FieldChange, FieldDef, Fields, Invite, Member, Membership, Page,
@@ -299,6 +300,18 @@ impl Store for SqlStore {
         rows: Vec<Fields>,
     ) -> Result<Vec<(i64, Upserted)>, DbError> {
         SqlStore::upsert_records(self, workspace, actor, kind, rows).await
+    }
+
+    async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError> {
+        SqlStore::import_mapping(self, workspace).await
+    }
+
+    async fn save_import_mapping(
+        &self,
+        workspace: i64,
+        mapping: &ImportMapping,
+    ) -> Result<(), DbError> {
+        SqlStore::save_import_mapping(self, workspace, mapping).await
     }
 
     async fn import_keys(&self, workspace: i64) -> Result<HashMap<String, i64>, DbError> {
