@@ -5,6 +5,7 @@
 //! into domain types, call the store, map errors into [`crate::error::AppError`].
 
 pub mod auth;
+pub mod import;
 pub mod members;
 pub mod records;
 pub mod workspaces;

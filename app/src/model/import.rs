@@ -394,6 +394,33 @@ impl ImportMapping {
             .unwrap_or(file.name)
     }
 
+    /// Checks that it names only files and columns the importer reads.
+    ///
+    /// Errors: a message naming the unknown file or column and what is expected.
+    pub fn check(&self) -> Result<(), String> {
+        for (stem, file) in &self.files {
+            let Some(known) = ExportFile::named(stem) else {
+                let stems: Vec<&str> = EXPORT_FILES.iter().map(|f| f.stem).collect();
+                return Err(format!(
+                    "no file \"{stem}\" is imported (expected one of {})",
+                    stems.join(", ")
+                ));
+            };
+            if let Some(column) = file
+                .columns
+                .keys()
+                .find(|c| !known.columns.iter().any(|k| k.name == c.as_str()))
+            {
+                let names: Vec<&str> = known.columns.iter().map(|c| c.name).collect();
+                return Err(format!(
+                    "{stem} has no column \"{column}\" to map (its columns are {})",
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The export's column name for one of the importer's columns of `file`.
     pub fn column<'a>(&'a self, file: &ExportFile, column: &'a ExportColumn) -> &'a str {
         self.files
@@ -402,6 +429,77 @@ impl ImportMapping {
             .map(String::as_str)
             .unwrap_or(column.name)
     }
+}
+
+/// The first lines of a CSV file for a preview: its header and up to `rows` rows
+/// (RFC 4180: quoted fields may hold commas, doubled quotes and line breaks). Reads only
+/// as far as it needs.
+pub fn preview_csv(text: &str, rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut records: Vec<Vec<String>> = Vec::new();
+    let (mut record, mut field) = (Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field).trim().to_string()),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field).trim().to_string());
+                records.push(std::mem::take(&mut record));
+                if records.len() > rows {
+                    break;
+                }
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field.trim().to_string());
+        records.push(record);
+    }
+    records.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    let mut records = records.into_iter();
+    let header = records.next().unwrap_or_default();
+    (header, records.take(rows).collect())
+}
+
+/// Which of the importer's files an export's file most likely is: by its name (Maven's
+/// own, or the stem in it), else the file whose columns its header suggests most of.
+pub fn guess_file(name: &str, headers: &[String]) -> Option<&'static ExportFile> {
+    let lower = name.to_lowercase();
+    if let Some(f) = EXPORT_FILES
+        .iter()
+        .find(|f| lower == f.name || loose(&lower).contains(&loose(f.stem)))
+    {
+        return Some(f);
+    }
+    EXPORT_FILES
+        .iter()
+        .map(|f| {
+            let exact = f
+                .columns
+                .iter()
+                .filter(|c| headers.iter().any(|h| loose(h) == loose(c.name)))
+                .count();
+            let key = headers.iter().any(|h| {
+                let key = f.key();
+                loose(h) == loose(key.name) || key.synonyms.iter().any(|s| loose(h) == loose(s))
+            });
+            (
+                f,
+                exact + suggest_columns(f, headers).len() + if key { 10 } else { 0 },
+            )
+        })
+        .filter(|(_, score)| *score >= 10)
+        .max_by_key(|(_, score)| *score)
+        .map(|(f, _)| f)
 }
 
 /// A name reduced for comparing column names: letters and digits, lower-case
@@ -480,6 +578,62 @@ mod tests {
             .map(|c| c.name.to_string())
             .collect();
         assert!(suggest_columns(accounts, &maven).is_empty());
+    }
+
+    #[test]
+    fn a_preview_reads_quoted_fields_and_stops_early() {
+        let text = "\u{feff}name,notes\r\n\"Acme, Inc.\",\"said \"\"hi\"\"\nthen left\"\r\nBeta,\nGamma,x\n";
+        let (header, rows) = preview_csv(text, 2);
+        assert_eq!(header, ["name", "notes"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], ["Acme, Inc.", "said \"hi\"\nthen left"]);
+        assert_eq!(rows[1], ["Beta", ""]);
+        assert_eq!(
+            preview_csv("", 5),
+            (Vec::<String>::new(), Vec::<Vec<String>>::new())
+        );
+    }
+
+    #[test]
+    fn a_file_is_recognised_by_name_or_by_its_columns() {
+        assert_eq!(
+            guess_file("accounts.csv", &[]).map(|f| f.stem),
+            Some("accounts")
+        );
+        assert_eq!(
+            guess_file("Sales_Pipeline-2024.csv", &[]).map(|f| f.stem),
+            Some("sales_pipeline")
+        );
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let companies = h(&["Company ID", "Company Name", "Industry"]);
+        assert_eq!(
+            guess_file("companies.csv", &companies).map(|f| f.stem),
+            Some("accounts")
+        );
+        let deals = h(&["Deal", "Stage", "Opportunity ID", "Amount"]);
+        assert_eq!(
+            guess_file("opps.csv", &deals).map(|f| f.stem),
+            Some("sales_pipeline")
+        );
+        assert!(guess_file("notes.csv", &h(&["when", "what"])).is_none());
+    }
+
+    #[test]
+    fn a_mapping_is_checked_against_the_importers_columns() {
+        let mut m = ImportMapping::default();
+        m.files
+            .entry("accounts".into())
+            .or_default()
+            .columns
+            .insert("website".into(), "URL".into());
+        assert!(m
+            .check()
+            .unwrap_err()
+            .contains("accounts has no column \"website\""));
+        let mut m = ImportMapping::default();
+        m.files.insert("leads".into(), FileMapping::default());
+        assert!(m.check().unwrap_err().contains("no file \"leads\""));
+        assert_eq!(ImportMapping::default().check(), Ok(()));
     }
 
     #[test]

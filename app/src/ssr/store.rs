@@ -14,6 +14,12 @@ use crate::model::{
 };
 use crate::realtime::protocol::{Change, Position, Room};
 
+/// Told how many rows of a long write are done so far (an import's progress).
+pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
+/// How many rows a long write does between two calls of its [`Progress`].
+pub const PROGRESS_EVERY: u64 = 250;
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -302,13 +308,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<HashMap<String, i64>, DbError>;
     /// Import: creates or updates records by natural key (each row must hold the label
     /// field), in one transaction. A row only compares and sets the fields it holds.
-    /// Returns, per row in order, the record id and what happened.
+    /// `progress` is told the rows done every [`PROGRESS_EVERY`] rows. Returns, per row
+    /// in order, the record id and what happened.
     async fn upsert_records(
         &self,
         workspace: i64,
         actor: Option<i64>,
         kind: RecordKind,
         rows: Vec<Fields>,
+        progress: Progress<'_>,
     ) -> Result<Vec<(i64, Upserted)>, DbError>;
     /// Import: the column mapping saved for the workspace (empty when none was saved).
     async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError>;

@@ -1,7 +1,7 @@
 //! `tandem import`: imports the CRM export from a folder and prints the report.
 
 use anyhow::Context;
-use app::model::import::{ExportFile, ImportMapping, ImportReport, InviteLink, EXPORT_FILES};
+use app::model::import::{ImportMapping, ImportReport, InviteLink};
 use app::model::{now_ms, Role, Workspace};
 use app::ssr::store::{NewInvite, NewUser, Store};
 use app::ssr::DbError;
@@ -25,7 +25,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
     let files = import::read_folder(&args.folder, &mapping)
         .with_context(|| format!("reading {}", args.folder.display()))?;
     let (ws, owner, owner_link) = workspace(store, &args).await?;
-    let mut report = import::import_files(store, &ws.0, owner, &files, &mapping).await?;
+    let mut report =
+        import::import_files(store, &ws.0, owner, &files, &mapping, &|_, _, _| {}).await?;
     report.workspace_created = ws.1;
     report.invites.extend(owner_link);
     if args.json {
@@ -56,28 +57,9 @@ pub fn read_mapping(path: &std::path::Path) -> anyhow::Result<ImportMapping> {
         .with_context(|| format!("reading the mapping {}", path.display()))?;
     let mapping: ImportMapping = toml::from_str(&text)
         .with_context(|| format!("the mapping {} is not valid", path.display()))?;
-    for (stem, file) in &mapping.files {
-        let Some(known) = ExportFile::named(stem) else {
-            let stems: Vec<&str> = EXPORT_FILES.iter().map(|f| f.stem).collect();
-            anyhow::bail!(
-                "the mapping {}: no file \"{stem}\" is imported (expected one of {})",
-                path.display(),
-                stems.join(", ")
-            );
-        };
-        if let Some(column) = file
-            .columns
-            .keys()
-            .find(|c| !known.columns.iter().any(|k| k.name == c.as_str()))
-        {
-            let names: Vec<&str> = known.columns.iter().map(|c| c.name).collect();
-            anyhow::bail!(
-                "the mapping {}: {stem} has no column \"{column}\" to map (its columns are {})",
-                path.display(),
-                names.join(", ")
-            );
-        }
-    }
+    mapping
+        .check()
+        .map_err(|e| anyhow::anyhow!("the mapping {}: {e}", path.display()))?;
     Ok(mapping)
 }
 

@@ -23,11 +23,14 @@ use app::model::import::{
     ExportFile, FileReport, ImportMapping, ImportReport, InviteLink, RowProblem, EXPORT_FILES,
 };
 use app::model::{now_ms, Fields, RecordKind, Role, Value, Workspace};
-use app::ssr::store::{DbError, ImportedPerson, NewInvite, Store, Upserted};
+use app::ssr::store::{DbError, ImportedPerson, NewInvite, Progress, Store, Upserted};
 
 use matching::*;
 use maven::*;
 use reading::*;
+
+/// Told, as an import goes, a file's name, its rows done and its rows read.
+pub type ImportProgress = dyn Fn(&str, u64, u64) + Send + Sync;
 
 /// Files that belong to the export but hold nothing to import.
 const IGNORED: [&str; 1] = ["data_dictionary.csv"];
@@ -51,13 +54,15 @@ struct Written {
     outcome: Upserted,
 }
 
-/// Writes parsed rows of one kind (one transaction) and pairs each with its outcome.
+/// Writes parsed rows of one kind (one transaction) and pairs each with its outcome,
+/// telling `progress` the rows written as it goes.
 async fn write_rows(
     store: &dyn Store,
     workspace: i64,
     actor: Option<i64>,
     kind: RecordKind,
     rows: Vec<Row>,
+    progress: Progress<'_>,
 ) -> Result<Vec<Written>, ImportError> {
     let meta: Vec<(u64, String, Vec<String>)> = rows
         .iter()
@@ -69,6 +74,7 @@ async fn write_rows(
             actor,
             kind,
             rows.into_iter().map(|r| r.fields).collect(),
+            progress,
         )
         .await?;
     Ok(meta
@@ -145,6 +151,8 @@ fn drop_duplicates(rows: Vec<Row>, report: &mut FileReport) -> Vec<Row> {
 /// what the workspace already holds. Unknown files are reported and ignored; a file whose
 /// columns do not fit is refused with the column named (its report's `error`).
 ///
+/// `progress` is told, as each file goes, its name, the rows done and the rows read.
+///
 /// Errors: only a failing store; problems with files or rows go into the report.
 pub async fn import_files(
     store: &dyn Store,
@@ -152,6 +160,7 @@ pub async fn import_files(
     actor: Option<i64>,
     files: &BTreeMap<String, String>,
     mapping: &ImportMapping,
+    progress: &ImportProgress,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut report = ImportReport {
@@ -192,7 +201,10 @@ pub async fn import_files(
             }
         };
         names_for_ids(file, &mut rows, &mut ids);
-        match import_file(store, ws, actor, file, rows, &mut fr).await {
+        let total = fr.rows;
+        progress(name, 0, total);
+        let rows_done = |done: u64| progress(name, done, total);
+        match import_file(store, ws, actor, file, rows, &mut fr, &rows_done).await {
             Ok(Some(people)) => imported_people = people,
             Ok(None) => {}
             Err(e) => {
@@ -206,6 +218,7 @@ pub async fn import_files(
                 break;
             }
         }
+        progress(name, total, total);
         fr.problems.sort_by_key(|p| p.line);
         report.files.push(fr);
     }
@@ -216,7 +229,8 @@ pub async fn import_files(
     Ok(report)
 }
 
-/// Imports one file's rows; for the sales team, returns the people imported.
+/// Imports one file's rows, telling `progress` the rows written; for the sales team,
+/// returns the people imported.
 async fn import_file(
     store: &dyn Store,
     ws: &Workspace,
@@ -224,24 +238,26 @@ async fn import_file(
     file: &ExportFile,
     rows: Vec<RawRow>,
     fr: &mut FileReport,
+    progress: Progress<'_>,
 ) -> Result<Option<Vec<ImportedPerson>>, ImportError> {
     match file.stem {
         "products" => {
             let rows = drop_duplicates(products(rows, fr), fr);
             tally(
                 fr,
-                write_rows(store, ws.id, actor, RecordKind::Product, rows).await?,
+                write_rows(store, ws.id, actor, RecordKind::Product, rows, progress).await?,
             );
         }
         "accounts" => {
             let parsed = drop_duplicates(accounts(&rows, fr), fr);
             let kept: HashSet<u64> = parsed.iter().map(|r| r.line).collect();
-            let first = write_rows(store, ws.id, actor, RecordKind::Customer, parsed).await?;
+            let first =
+                write_rows(store, ws.id, actor, RecordKind::Customer, parsed, progress).await?;
             // The first pass is committed: if the second fails, the report still counts it.
             let second = async {
                 let customers = store.ids_by_key(ws.id, RecordKind::Customer).await?;
                 let links = account_parents(&rows, &kept, &customers);
-                write_rows(store, ws.id, actor, RecordKind::Customer, links).await
+                write_rows(store, ws.id, actor, RecordKind::Customer, links, &|_| {}).await
             };
             let second = match second.await {
                 Ok(s) => s,
@@ -274,7 +290,7 @@ async fn import_file(
             let rows = drop_duplicates(rows, fr);
             tally(
                 fr,
-                write_rows(store, ws.id, actor, RecordKind::Deal, rows).await?,
+                write_rows(store, ws.id, actor, RecordKind::Deal, rows, progress).await?,
             );
         }
     }

@@ -316,3 +316,122 @@ async fn an_unmapped_required_column_refuses_its_file_by_name_and_the_cli_fails(
         "{err:#}"
     );
 }
+
+#[tokio::test]
+async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
+    let app = spawn_app().await;
+    app.sign_up_as(&app.client, "owner@example.com", "Olive Owner")
+        .await;
+    let slug = app.create_workspace_as(&app.client, "Other CRM").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    rewrite(&crm_folder(), dir.path());
+    let mapping: app::model::import::ImportMapping = toml::from_str(MAPPING).expect("mapping");
+
+    let mut form = reqwest::multipart::Form::new().part(
+        "mapping",
+        reqwest::multipart::Part::text(serde_json::to_string(&mapping).expect("json")),
+    );
+    for name in [
+        "catalog.csv",
+        "companies.csv",
+        "reps.csv",
+        "opportunities.csv",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(name)).expect("file");
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::text(text).file_name(name),
+        );
+    }
+    let res = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .header("accept", "application/x-ndjson")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let body = res.text().await.expect("body");
+    let lines: Vec<server::import::http::UploadLine> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+
+    // The pipeline's progress climbs from 0 to all 8,800 rows in steps, before the report.
+    use server::import::http::UploadLine;
+    let deals: Vec<(u64, u64)> = lines
+        .iter()
+        .filter_map(|l| match l {
+            UploadLine::Progress { file, done, total } if file == "opportunities.csv" => {
+                Some((*done, *total))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deals.first(), Some(&(0, 8800)));
+    assert_eq!(deals.last(), Some(&(8800, 8800)));
+    assert!(deals.len() > 10, "{} progress lines", deals.len());
+    assert!(
+        deals.windows(2).all(|w| w[0].0 <= w[1].0),
+        "never goes back"
+    );
+    let Some(UploadLine::Report(report)) = lines.last() else {
+        panic!("the last line is the report: {body:.200}");
+    };
+    assert_eq!(
+        report.file("opportunities.csv").expect("deals").created,
+        8800
+    );
+
+    // The mapping is the workspace's now: a later upload without one uses it.
+    let ws = app.store.workspace_by_slug(&slug).await.expect("ws");
+    assert_eq!(
+        app.store.import_mapping(ws.id).await.expect("saved"),
+        mapping
+    );
+    let text = std::fs::read_to_string(dir.path().join("catalog.csv")).expect("file");
+    let form = reqwest::multipart::Form::new().part(
+        "files",
+        reqwest::multipart::Part::text(text).file_name("catalog.csv"),
+    );
+    let again: app::model::import::ImportReport = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("report");
+    let catalog = again
+        .file("catalog.csv")
+        .expect("read under its mapped name");
+    assert_eq!((catalog.error.as_deref(), catalog.unchanged), (None, 7));
+
+    // A mapping naming a column the importer does not read is refused before anything.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "mapping",
+            reqwest::multipart::Part::text(r#"{"deals": {}}"#),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::text("x").file_name("catalog.csv"),
+        );
+    let res = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .expect("body")
+        .contains("no file \\\"deals\\\""));
+}

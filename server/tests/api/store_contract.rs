@@ -512,12 +512,12 @@ async fn contract(store: &dyn Store) {
         ]),
     ];
     let first = store
-        .upsert_records(ws.id, None, RecordKind::Product, rows.clone())
+        .upsert_records(ws.id, None, RecordKind::Product, rows.clone(), &|_| {})
         .await
         .expect("upsert");
     assert!(first.iter().all(|(_, o)| *o == Upserted::Created));
     let again = store
-        .upsert_records(ws.id, None, RecordKind::Product, rows)
+        .upsert_records(ws.id, None, RecordKind::Product, rows, &|_| {})
         .await
         .expect("upsert again");
     assert!(again.iter().all(|(_, o)| *o == Upserted::Unchanged));
@@ -534,6 +534,7 @@ async fn contract(store: &dyn Store) {
                 ("name", text("MG Special")),
                 ("price", Value::Int(6000)),
             ])],
+            &|_| {},
         )
         .await
         .expect("change");

@@ -37,6 +37,7 @@ impl SqlStore {
         actor: Option<i64>,
         kind: RecordKind,
         rows: Vec<Fields>,
+        progress: Progress<'_>,
     ) -> Result<Vec<(i64, Upserted)>, DbError> {
         let key_field = natural_key(kind)?;
         let now = now_ms();
@@ -71,6 +72,9 @@ impl SqlStore {
         }
         let mut out = Vec::with_capacity(rows.len());
         for fields in rows {
+            if (out.len() as u64).is_multiple_of(PROGRESS_EVERY) && !out.is_empty() {
+                progress(out.len() as u64);
+            }
             let key = fields
                 .get(key_field)
                 .and_then(Value::as_text)

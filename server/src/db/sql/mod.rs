@@ -18,8 +18,8 @@ use app::model::{
 };
 use app::realtime::protocol::{Change, Position, Room};
 use app::ssr::store::{
-    ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Store,
-    Upserted, UserAuthRow,
+    ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Progress,
+    Store, Upserted, UserAuthRow, PROGRESS_EVERY,
 };
 use async_trait::async_trait;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -298,8 +298,9 @@ impl Store for SqlStore {
         actor: Option<i64>,
         kind: RecordKind,
         rows: Vec<Fields>,
+        progress: Progress<'_>,
     ) -> Result<Vec<(i64, Upserted)>, DbError> {
-        SqlStore::upsert_records(self, workspace, actor, kind, rows).await
+        SqlStore::upsert_records(self, workspace, actor, kind, rows, progress).await
     }
 
     async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError> {
