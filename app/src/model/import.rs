@@ -77,6 +77,26 @@ impl ImportReport {
     }
 }
 
+/// One line of the upload route's streamed answer (`application/x-ndjson`): progress
+/// lines, then one `report` or `error` line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadLine {
+    /// A file's rows done of its rows read.
+    Progress {
+        /// The file (its name in the upload).
+        file: String,
+        /// Rows written so far.
+        done: u64,
+        /// Rows read from the file.
+        total: u64,
+    },
+    /// The import finished: its report.
+    Report(ImportReport),
+    /// The import failed (the database): why, as the JSON error of any call.
+    Error(crate::error::AppError),
+}
+
 /// One file of the CRM export the importer reads, and the columns it takes from it.
 #[derive(Debug)]
 pub struct ExportFile {
@@ -296,7 +316,7 @@ pub const EXPORT_FILES: [ExportFile; 4] = [
                 "opportunity_id",
                 "Opportunity id",
                 true,
-                &["deal_id", "opportunity", "id", "code"],
+                &["deal_id", "deal", "opportunity", "id", "code"],
             ),
             reference(
                 "sales_agent",

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::model::import::{ImportMapping, ImportReport};
+use app::model::import::{ImportMapping, UploadLine};
 use app::model::Role;
 use axum::body::Body;
 use axum::extract::{Multipart, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use futures::StreamExt;
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tower_sessions::Session;
 
@@ -26,26 +27,6 @@ use crate::state::AppState;
 pub struct UploadQuery {
     /// Slug of the workspace to import into.
     pub workspace: String,
-}
-
-/// One line of the streamed answer (`application/x-ndjson`): progress lines, then one
-/// `report` or `error` line.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UploadLine {
-    /// A file's rows done of its rows read.
-    Progress {
-        /// The file (its name in the upload).
-        file: String,
-        /// Rows written so far.
-        done: u64,
-        /// Rows read from the file.
-        total: u64,
-    },
-    /// The import finished: its report.
-    Report(ImportReport),
-    /// The import failed (the database): why, as the JSON error of any call.
-    Error(AppError),
 }
 
 /// Imports uploaded CSV files (each part's file name says which file it is) into a
@@ -139,12 +120,14 @@ pub async fn upload(
         };
         let _ = tx.send(last);
     });
+    // Fused: the compression layer polls once more after the end.
     let lines = futures::stream::unfold(rx, |mut rx| async move {
         let line = rx.recv().await?;
         let mut text = serde_json::to_string(&line).unwrap_or_default();
         text.push('\n');
         Some((Ok::<_, std::convert::Infallible>(text), rx))
-    });
+    })
+    .fuse();
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(lines),

@@ -354,13 +354,13 @@ async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
     let body = res.text().await.expect("body");
-    let lines: Vec<server::import::http::UploadLine> = body
+    let lines: Vec<app::model::import::UploadLine> = body
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
 
     // The pipeline's progress climbs from 0 to all 8,800 rows in steps, before the report.
-    use server::import::http::UploadLine;
+    use app::model::import::UploadLine;
     let deals: Vec<(u64, u64)> = lines
         .iter()
         .filter_map(|l| match l {
@@ -410,6 +410,34 @@ async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
         .file("catalog.csv")
         .expect("read under its mapped name");
     assert_eq!((catalog.error.as_deref(), catalog.unchanged), (None, 7));
+
+    // Compressed, as browsers ask for it, the whole stream arrives (all four files again,
+    // so the report is large).
+    let mut form = reqwest::multipart::Form::new();
+    for name in [
+        "catalog.csv",
+        "companies.csv",
+        "reps.csv",
+        "opportunities.csv",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(name)).expect("file");
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::text(text).file_name(name),
+        );
+    }
+    let res = app
+        .client
+        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
+        .header("accept", "application/x-ndjson")
+        .header("accept-encoding", "gzip")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let gzipped = res.bytes().await.expect("the whole compressed stream");
+    assert!(gzipped.len() > 10_000, "{} bytes", gzipped.len());
 
     // A mapping naming a column the importer does not read is refused before anything.
     let form = reqwest::multipart::Form::new()
