@@ -34,21 +34,30 @@ pub fn LocalTime(
 /// `2026-11-22 15:05` in the browser's time zone (UTC on the server, which does not know
 /// the viewer's zone).
 fn local_date_time(ms: i64) -> String {
+    match local_parts(ms) {
+        Some((y, mo, d, h, mi)) => format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}"),
+        None => crate::model::format_utc(ms),
+    }
+}
+
+/// An instant's (year, month, day, hour, minute) in the browser's time zone; `None` on
+/// the server, which does not know the viewer's zone.
+pub(crate) fn local_parts(ms: i64) -> Option<(u32, u32, u32, u32, u32)> {
     #[cfg(feature = "hydrate")]
     {
         let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
+        Some((
             d.get_full_year(),
             d.get_month() + 1,
             d.get_date(),
             d.get_hours(),
-            d.get_minutes()
-        )
+            d.get_minutes(),
+        ))
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        crate::model::format_utc(ms)
+        let _ = ms;
+        None
     }
 }
 

@@ -153,6 +153,32 @@ impl TestApp {
         v["user"]["id"].as_i64().expect("user id")
     }
 
+    /// Posts an upload to the import route (`/api/import_crm?workspace={slug}`) as
+    /// `client`: the files (name, text), the `mapping` part if given (its JSON text), and
+    /// any extra headers (`accept`, `accept-encoding`). Returns the response as it is.
+    pub async fn upload_import(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+        files: &[(&str, String)],
+        mapping: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(m) = mapping {
+            form = form.part("mapping", reqwest::multipart::Part::text(m));
+        }
+        for (name, text) in files {
+            let part = reqwest::multipart::Part::text(text.clone()).file_name(name.to_string());
+            form = form.part("files", part);
+        }
+        let mut req = client.post(format!("{}/api/import_crm?workspace={slug}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.multipart(form).send().await.expect("upload")
+    }
+
     /// Creates a workspace as `client` and returns its slug.
     pub async fn create_workspace_as(&self, client: &reqwest::Client, name: &str) -> String {
         let v: Value = self

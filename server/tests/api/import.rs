@@ -61,20 +61,10 @@ async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
     let files = server::import::read_folder(&crm_folder(), &Default::default())
         .expect("CRM data beside the repository");
     assert_eq!(files.len(), 4);
-    let mut form = reqwest::multipart::Form::new();
-    for (name, text) in &files {
-        form = form.part(
-            "files",
-            reqwest::multipart::Part::text(text.clone()).file_name(name.clone()),
-        );
-    }
+    let files: Vec<(&str, String)> = files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
     let res = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+        .upload_import(&app.client, &slug, &files, None, &[])
+        .await;
     assert_eq!(res.status(), 200);
     let first: ImportReport = res.json().await.expect("report");
 
@@ -326,22 +316,13 @@ async fn bad_rows_and_unknown_files_are_reported_not_dropped() {
                     A1,Nobody,MG Special,,Won,2017-01-02,2017-02-30,12x\n\
                     A2,Nobody,MG Special,,Negotiating,,,\n\
                     A3,short,row\n";
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "files",
-            reqwest::multipart::Part::text(pipeline).file_name("sales_pipeline.csv"),
-        )
-        .part(
-            "files",
-            reqwest::multipart::Part::text("a,b\n").file_name("notes.csv"),
-        );
+    let files = [
+        ("sales_pipeline.csv", pipeline.to_string()),
+        ("notes.csv", "a,b\n".to_string()),
+    ];
     let res = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+        .upload_import(&app.client, &slug, &files, None, &[])
+        .await;
     let report: ImportReport = res.json().await.expect("report");
     assert!(report
         .file("notes.csv")
@@ -384,19 +365,7 @@ async fn upload(
     slug: &str,
     files: &[(&str, String)],
 ) -> ImportReport {
-    let mut form = reqwest::multipart::Form::new();
-    for (name, text) in files {
-        form = form.part(
-            "files",
-            reqwest::multipart::Part::text(text.clone()).file_name(name.to_string()),
-        );
-    }
-    let res = c
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let res = app.upload_import(c, slug, files, None, &[]).await;
     assert_eq!(res.status(), 200);
     res.json().await.expect("report")
 }

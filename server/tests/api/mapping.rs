@@ -169,6 +169,22 @@ fn rewrite(maven: &Path, out: &Path) {
     write(out, "opportunities.csv", &header, &rows);
 }
 
+/// The rewritten export's files (name, text), in import order.
+fn other_files(dir: &Path) -> Vec<(&'static str, String)> {
+    [
+        "catalog.csv",
+        "companies.csv",
+        "reps.csv",
+        "opportunities.csv",
+    ]
+    .into_iter()
+    .map(|name| {
+        let text = std::fs::read_to_string(dir.join(name)).expect("a rewritten file");
+        (name, text)
+    })
+    .collect()
+}
+
 /// Imports `folder` into a new workspace `slug` through the command line.
 async fn cli_import(
     app: &TestApp,
@@ -327,30 +343,17 @@ async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
     rewrite(&crm_folder(), dir.path());
     let mapping: app::model::import::ImportMapping = toml::from_str(MAPPING).expect("mapping");
 
-    let mut form = reqwest::multipart::Form::new().part(
-        "mapping",
-        reqwest::multipart::Part::text(serde_json::to_string(&mapping).expect("json")),
-    );
-    for name in [
-        "catalog.csv",
-        "companies.csv",
-        "reps.csv",
-        "opportunities.csv",
-    ] {
-        let text = std::fs::read_to_string(dir.path().join(name)).expect("file");
-        form = form.part(
-            "files",
-            reqwest::multipart::Part::text(text).file_name(name),
-        );
-    }
+    let json = serde_json::to_string(&mapping).expect("json");
+    let ndjson = [("accept", "application/x-ndjson")];
     let res = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .header("accept", "application/x-ndjson")
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+        .upload_import(
+            &app.client,
+            &slug,
+            &other_files(dir.path()),
+            Some(json),
+            &ndjson,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
     let body = res.text().await.expect("body");
@@ -391,18 +394,10 @@ async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
         app.store.import_mapping(ws.id).await.expect("saved"),
         mapping
     );
-    let text = std::fs::read_to_string(dir.path().join("catalog.csv")).expect("file");
-    let form = reqwest::multipart::Form::new().part(
-        "files",
-        reqwest::multipart::Part::text(text).file_name("catalog.csv"),
-    );
+    let catalog = other_files(dir.path()).swap_remove(0);
     let again: app::model::import::ImportReport = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
+        .upload_import(&app.client, &slug, &[catalog], None, &[])
         .await
-        .expect("upload")
         .json()
         .await
         .expect("report");
@@ -413,49 +408,23 @@ async fn an_upload_with_a_mapping_streams_its_progress_and_saves_the_mapping() {
 
     // Compressed, as browsers ask for it, the whole stream arrives (all four files again,
     // so the report is large).
-    let mut form = reqwest::multipart::Form::new();
-    for name in [
-        "catalog.csv",
-        "companies.csv",
-        "reps.csv",
-        "opportunities.csv",
-    ] {
-        let text = std::fs::read_to_string(dir.path().join(name)).expect("file");
-        form = form.part(
-            "files",
-            reqwest::multipart::Part::text(text).file_name(name),
-        );
-    }
+    let gzip = [
+        ("accept", "application/x-ndjson"),
+        ("accept-encoding", "gzip"),
+    ];
     let res = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .header("accept", "application/x-ndjson")
-        .header("accept-encoding", "gzip")
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+        .upload_import(&app.client, &slug, &other_files(dir.path()), None, &gzip)
+        .await;
     assert_eq!(res.headers()["content-encoding"], "gzip");
     let gzipped = res.bytes().await.expect("the whole compressed stream");
     assert!(gzipped.len() > 10_000, "{} bytes", gzipped.len());
 
     // A mapping naming a column the importer does not read is refused before anything.
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "mapping",
-            reqwest::multipart::Part::text(r#"{"deals": {}}"#),
-        )
-        .part(
-            "files",
-            reqwest::multipart::Part::text("x").file_name("catalog.csv"),
-        );
+    let bad = Some(r#"{"deals": {}}"#.to_string());
+    let catalog = [("catalog.csv", "x".to_string())];
     let res = app
-        .client
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+        .upload_import(&app.client, &slug, &catalog, bad, &[])
+        .await;
     assert_eq!(res.status(), 422);
     assert!(res
         .text()

@@ -276,16 +276,10 @@ async fn roles_are_enforced_on_the_server() {
         let e = app.call_as::<Value>(&member, f, body).await.expect_err(f);
         assert!(matches!(e, AppError::Forbidden(_)), "member {f}: {e:?}");
     }
-    let form = reqwest::multipart::Form::new().part(
-        "files",
-        reqwest::multipart::Part::text("product,series,sales_price\n").file_name("products.csv"),
-    );
-    let res = member
-        .post(format!("{}/api/import_crm?workspace={slug}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let products = [("products.csv", "product,series,sales_price\n".to_string())];
+    let res = app
+        .upload_import(&member, &slug, &products, None, &[])
+        .await;
     assert_eq!(res.status(), 403, "members cannot import");
 
     // Admins invite, but only the owner makes admins; nobody changes the owner.
@@ -422,16 +416,8 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         let e = app.call_as::<Value>(&a, f, body).await.expect_err(f);
         assert!(is_hidden(&e), "{f} with B's slug: {e:?}");
     }
-    let form = reqwest::multipart::Form::new().part(
-        "files",
-        reqwest::multipart::Part::text("product,series,sales_price\n").file_name("products.csv"),
-    );
-    let res = a
-        .post(format!("{}/api/import_crm?workspace={slug_b}", app.base))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let products = [("products.csv", "product,series,sales_price\n".to_string())];
+    let res = app.upload_import(&a, &slug_b, &products, None, &[]).await;
     assert_eq!(res.status(), 404, "import into B");
 
     // 2. B's ids used through A's own workspace are not found.

@@ -230,24 +230,8 @@ fn LocalDateTimeInput(
 /// An RFC 3339 instant as a `datetime-local` value in the browser's zone; `None` on the
 /// server (which does not know the viewer's zone) or when it does not parse.
 fn local_input(t: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
-    {
-        let ms = time::parse_instant(t)?;
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-        Some(format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            d.get_full_year(),
-            d.get_month() + 1,
-            d.get_date(),
-            d.get_hours(),
-            d.get_minutes()
-        ))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = t;
-        None
-    }
+    let (y, mo, d, h, mi) = crate::components::local_parts(time::parse_instant(t)?)?;
+    Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}"))
 }
 
 /// A `datetime-local` value (`2026-11-22T15:05`, the browser's zone) as an RFC 3339 UTC
