@@ -126,10 +126,10 @@ pub async fn delete_record(
 }
 
 /// The options of every picker in a form of one kind: for each kind it refers to, its
-/// live records by label; and the workspace's members by name.
+/// live records by title; and the workspace's members by name.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FormChoices {
-    /// Record kind referred to -> its records as (id, label), by label.
+    /// Record kind referred to -> its records as (id, title), by title.
     pub records: BTreeMap<RecordKind, Vec<Choice>>,
     /// The workspace's members as (user id, name), by name.
     pub members: Vec<Choice>,
@@ -153,13 +153,13 @@ pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormCho
         .into_iter()
         .map(|m| Choice {
             id: m.user.id,
-            label: m.user.display_name,
+            title: m.user.display_name,
         })
         .collect();
     Ok(out)
 }
 
-/// Options for a reference picker: every live record of `kind` by label (any member).
+/// Options for a reference picker: every live record of `kind` by title (any member).
 #[server(prefix = "/api", endpoint = "list_choices", input = Json)]
 pub async fn list_choices(slug: String, kind: RecordKind) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
@@ -175,7 +175,7 @@ pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> 
         .into_iter()
         .map(|m| Choice {
             id: m.user.id,
-            label: m.user.display_name,
+            title: m.user.display_name,
         })
         .collect())
 }

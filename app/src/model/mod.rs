@@ -227,13 +227,14 @@ pub struct RecordAt {
     pub position: crate::realtime::protocol::Position,
 }
 
-/// An option of a select control: a record or member id and its label.
+/// An option of a select control: a record or member id and its title (a record's
+/// title field, a member's name).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
     /// Id of the record or user.
     pub id: i64,
     /// What the option shows.
-    pub label: String,
+    pub title: String,
 }
 
 /// Formats Unix milliseconds as a UTC date and time (`2026-11-21 14:05 UTC`), the same

@@ -222,7 +222,7 @@ impl From<DbError> for AppError {
                         current
                             .kind
                             .field(&f.field)
-                            .map(|d| d.label)
+                            .map(|d| d.caption)
                             .unwrap_or(&f.field)
                     })
                     .collect();

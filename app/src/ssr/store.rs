@@ -260,7 +260,7 @@ pub trait Store: Send + Sync + 'static {
     /// One record. Errors: `NotFound`, `Deleted` (with who and when).
     async fn record(&self, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError>;
     /// Creates a record from already-validated fields. Errors: `Invalid` for a reference
-    /// outside the workspace, `Conflict(label field)` for a duplicate natural key.
+    /// outside the workspace, `Conflict(natural key field)` for a duplicate natural key.
     async fn create_record(
         &self,
         workspace: i64,
@@ -298,16 +298,16 @@ pub trait Store: Send + Sync + 'static {
         kind: RecordKind,
         field: &str,
     ) -> Result<Vec<String>, DbError>;
-    /// Every live record's id and label, by label (for reference pickers).
+    /// Every live record's id and title, by title (for reference pickers).
     async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError>;
-    /// Ids of live records by natural key (the kind's label field).
+    /// Ids of live records by natural key.
     async fn ids_by_key(
         &self,
         workspace: i64,
         kind: RecordKind,
     ) -> Result<HashMap<String, i64>, DbError>;
-    /// Import: creates or updates records by natural key (each row must hold the label
-    /// field), in one transaction. A row only compares and sets the fields it holds.
+    /// Import: creates or updates records by natural key (each row must hold the natural
+    /// key), in one transaction. A row only compares and sets the fields it holds.
     /// `progress` is told the rows done every [`PROGRESS_EVERY`] rows. Returns, per row
     /// in order, the record id and what happened.
     async fn upsert_records(

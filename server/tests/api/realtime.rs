@@ -470,7 +470,7 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
                 workspace_id: ws_id,
                 version: i,
                 fields,
-                labels: Default::default(),
+                titles: Default::default(),
                 created_at: i,
                 created_by: None,
                 updated_at: i,

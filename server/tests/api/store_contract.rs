@@ -262,7 +262,7 @@ async fn contract(store: &dyn Store) {
     assert_eq!(
         (
             acme.version,
-            acme.labels.get("owner_id").map(String::as_str)
+            acme.titles.get("owner_id").map(String::as_str)
         ),
         (1, Some("Bob"))
     );
@@ -381,7 +381,7 @@ async fn contract(store: &dyn Store) {
         ["Betatech", "betasoloin"]
     );
     assert_eq!(
-        sorted.items[0].labels.get("parent_id").map(String::as_str),
+        sorted.items[0].titles.get("parent_id").map(String::as_str),
         Some("Acme Corporation")
     );
     let bad = store
@@ -734,7 +734,7 @@ async fn contract(store: &dyn Store) {
 fn sample(def: &FieldDef, n: i64, member: i64) -> Option<Value> {
     let v = match def.kind {
         FieldKind::Text { .. } | FieldKind::LongText | FieldKind::Tags => {
-            text(&format!("{} {n}", def.label))
+            text(&format!("{} {n}", def.caption))
         }
         FieldKind::Integer { min, max } => Value::Int((min + n).min(max)),
         FieldKind::Decimal => Value::Float(n as f64 + 0.5),

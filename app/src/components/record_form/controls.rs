@@ -51,7 +51,7 @@ pub(super) fn FieldControl(
                     let options = choices.records.get(k).cloned().unwrap_or_default();
                     let options = options
                         .into_iter()
-                        .map(|c| (format!("{}:{}", k.noun(), c.id), c.label))
+                        .map(|c| (format!("{}:{}", k.noun(), c.id), c.title))
                         .collect();
                     (Some(k.spec().plural), options)
                 })
@@ -63,7 +63,7 @@ pub(super) fn FieldControl(
             view! { <ChoiceSelect id name text disabled=!can_write groups described_by/> }.into_any()
         }
         FieldKind::Members => view! {
-            <MemberChecklist id text disabled=!can_write members=choices.members.clone() caption=def.label described_by/>
+            <MemberChecklist id text disabled=!can_write members=choices.members.clone() caption=def.caption described_by/>
         }
         .into_any(),
         FieldKind::Boolean => view! {
@@ -109,7 +109,7 @@ fn ChoiceSelect(
         .map(|(caption, options)| {
             let options = options
                 .into_iter()
-                .map(|c| (c.id.to_string(), c.label))
+                .map(|c| (c.id.to_string(), c.title))
                 .collect();
             (caption, options)
         })
@@ -186,7 +186,7 @@ fn MemberChecklist(
             view! {
                 <label class="check">
                     <input type="checkbox" value=member.to_string() checked=initially prop:checked=checked disabled=disabled on:change=toggle/>
-                    {m.label}
+                    {m.title}
                 </label>
             }
         })

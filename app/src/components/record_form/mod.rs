@@ -206,7 +206,7 @@ pub fn RecordForm(
         .map(|i| {
             let id = format!("{}-{}", kind.noun(), i.def.name);
             let error_id = format!("{id}-error");
-            let label = if i.def.required { format!("{} (required)", i.def.label) } else { i.def.label.to_string() };
+            let label = if i.def.required { format!("{} (required)", i.def.caption) } else { i.def.caption.to_string() };
             let control = view! {
                 <FieldControl def=i.def id=id.clone() text=i.text can_write choices=choices.clone() described_by=error_id.clone()/>
             };
@@ -233,7 +233,7 @@ pub fn RecordForm(
             {move || conflict.get().map(|c| {
                 let rows = c.fields.iter().map(|f| {
                     let def = kind.field(&f.field);
-                    let label = def.map(|d| d.label).unwrap_or("?");
+                    let label = def.map(|d| d.caption).unwrap_or("?");
                     let show = |v: &Value| def.map(|d| d.format_input(v)).unwrap_or_default();
                     view! { <li><strong>{label}</strong>": yours "<q>{show(&f.mine)}</q>", theirs "<q>{show(&f.theirs)}</q></li> }
                 }).collect_view();

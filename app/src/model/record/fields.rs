@@ -107,8 +107,8 @@ pub enum Storage {
 pub struct FieldDef {
     /// Field and column name (`snake_case`).
     pub name: &'static str,
-    /// Label shown to people.
-    pub label: &'static str,
+    /// Caption shown to people (a form's label, a column's heading).
+    pub caption: &'static str,
     /// Type, editing and validation.
     pub kind: FieldKind,
     /// Whether a value is required.
@@ -116,20 +116,24 @@ pub struct FieldDef {
 }
 
 /// An optional field.
-pub(super) const fn field(name: &'static str, label: &'static str, kind: FieldKind) -> FieldDef {
+pub(super) const fn field(name: &'static str, caption: &'static str, kind: FieldKind) -> FieldDef {
     FieldDef {
         name,
-        label,
+        caption,
         kind,
         required: false,
     }
 }
 
 /// A field that must have a value.
-pub(super) const fn required(name: &'static str, label: &'static str, kind: FieldKind) -> FieldDef {
+pub(super) const fn required(
+    name: &'static str,
+    caption: &'static str,
+    kind: FieldKind,
+) -> FieldDef {
     FieldDef {
         name,
-        label,
+        caption,
         kind,
         required: true,
     }
@@ -175,7 +179,7 @@ impl FieldDef {
         };
         if value.is_null() {
             return if self.required {
-                Err(format!("{} is required", self.label))
+                Err(format!("{} is required", self.caption))
             } else {
                 Ok(Value::Null)
             };
@@ -188,18 +192,16 @@ impl FieldDef {
             FieldKind::Integer { .. } | FieldKind::Ref(_) | FieldKind::Member => Value::Int(
                 t.replace([',', '_'], "")
                     .parse()
-                    .map_err(|_| format!("{} must be a whole number", self.label))?,
+                    .map_err(|_| format!("{} must be a whole number", self.caption))?,
             ),
             FieldKind::Decimal => Value::Float(
                 t.replace(',', "")
                     .parse()
-                    .map_err(|_| format!("{} must be a number", self.label))?,
+                    .map_err(|_| format!("{} must be a number", self.caption))?,
             ),
-            FieldKind::Money => {
-                Value::Int(parse_money(t).ok_or_else(|| {
-                    format!("{} must be an amount like 1250 or 1250.50", self.label)
-                })?)
-            }
+            FieldKind::Money => Value::Int(parse_money(t).ok_or_else(|| {
+                format!("{} must be an amount like 1250 or 1250.50", self.caption)
+            })?),
             FieldKind::Tags => {
                 let tags: Vec<&str> = t
                     .split(',')
@@ -217,17 +219,20 @@ impl FieldDef {
                 Err(_) => parse_instant(t).ok_or_else(|| {
                     format!(
                         "{} must be a date and time with its zone, like 2026-11-22T14:05Z",
-                        self.label
+                        self.caption
                     )
                 })?,
             }),
             FieldKind::Duration => Value::Int(parse_duration(t).ok_or_else(|| {
-                format!("{} must be a duration like 1h 30m, 45m or 1:30", self.label)
+                format!(
+                    "{} must be a duration like 1h 30m, 45m or 1:30",
+                    self.caption
+                )
             })?),
             FieldKind::Boolean => match t.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" | "on" => Value::Int(1),
                 "false" | "no" | "n" | "0" | "off" => Value::Int(0),
-                _ => return Err(format!("{} must be yes or no", self.label)),
+                _ => return Err(format!("{} must be yes or no", self.caption)),
             },
             FieldKind::Members => {
                 let mut ids = t
@@ -236,7 +241,7 @@ impl FieldDef {
                     .filter(|p| !p.is_empty())
                     .map(|p| p.parse::<i64>().ok().filter(|id| *id > 0))
                     .collect::<Option<Vec<i64>>>()
-                    .ok_or_else(|| format!("{} must be chosen from the members", self.label))?;
+                    .ok_or_else(|| format!("{} must be chosen from the members", self.caption))?;
                 ids.sort_unstable();
                 ids.dedup();
                 if ids.is_empty() {
@@ -250,27 +255,27 @@ impl FieldDef {
     }
 
     fn check_typed(&self, value: Value) -> Result<Value, String> {
-        let label = self.label;
+        let caption = self.caption;
         match (self.kind, value) {
             (FieldKind::Text { max }, Value::Text(s)) => {
                 if s.contains(['\n', '\r']) {
-                    Err(format!("{label} must be a single line"))
+                    Err(format!("{caption} must be a single line"))
                 } else if s.chars().count() > max {
-                    Err(format!("{label} must be at most {max} characters"))
+                    Err(format!("{caption} must be at most {max} characters"))
                 } else {
                     Ok(Value::Text(s))
                 }
             }
             (FieldKind::LongText, Value::Text(s)) => {
                 if s.chars().count() > 20_000 {
-                    Err(format!("{label} must be at most 20000 characters"))
+                    Err(format!("{caption} must be at most 20000 characters"))
                 } else {
                     Ok(Value::Text(s))
                 }
             }
             (FieldKind::Tags, Value::Text(s)) => {
                 if s.chars().count() > 500 {
-                    Err(format!("{label} must be at most 500 characters"))
+                    Err(format!("{caption} must be at most 500 characters"))
                 } else {
                     Ok(Value::Text(s))
                 }
@@ -279,7 +284,7 @@ impl FieldDef {
                 if (min..=max).contains(&i) {
                     Ok(Value::Int(i))
                 } else {
-                    Err(format!("{label} must be between {min} and {max}"))
+                    Err(format!("{caption} must be between {min} and {max}"))
                 }
             }
             (FieldKind::Decimal, Value::Int(i)) => self.check_typed(Value::Float(i as f64)),
@@ -287,48 +292,48 @@ impl FieldDef {
                 if f.is_finite() && f >= 0.0 {
                     Ok(Value::Float(f))
                 } else {
-                    Err(format!("{label} must be a number of at least 0"))
+                    Err(format!("{caption} must be a number of at least 0"))
                 }
             }
             (FieldKind::Money, Value::Int(c)) => {
                 if c >= 0 {
                     Ok(Value::Int(c))
                 } else {
-                    Err(format!("{label} must not be negative"))
+                    Err(format!("{caption} must not be negative"))
                 }
             }
             (FieldKind::Date, Value::Text(s)) => {
                 if is_iso_date(&s) {
                     Ok(Value::Text(s))
                 } else {
-                    Err(format!("{label} must be a date like 2017-03-01"))
+                    Err(format!("{caption} must be a date like 2017-03-01"))
                 }
             }
             (FieldKind::Choice(options), Value::Text(s)) => {
                 match options.iter().find(|o| o.eq_ignore_ascii_case(&s)) {
                     Some(o) => Ok(Value::Text((*o).to_string())),
-                    None => Err(format!("{label} must be one of {}", options.join(", "))),
+                    None => Err(format!("{caption} must be one of {}", options.join(", "))),
                 }
             }
             (FieldKind::Ref(_) | FieldKind::Member, Value::Int(i)) => {
                 if i > 0 {
                     Ok(Value::Int(i))
                 } else {
-                    Err(format!("{label} must be chosen from the list"))
+                    Err(format!("{caption} must be chosen from the list"))
                 }
             }
             (FieldKind::DateTime, Value::Int(ms)) => {
                 if instant_in_range(ms) {
                     Ok(Value::Int(ms))
                 } else {
-                    Err(format!("{label} must be between the years 1900 and 2199"))
+                    Err(format!("{caption} must be between the years 1900 and 2199"))
                 }
             }
             (FieldKind::Duration, Value::Int(secs)) => {
                 if (0..=MAX_DURATION_SECS).contains(&secs) {
                     Ok(Value::Int(secs))
                 } else {
-                    Err(format!("{label} must be between 0 and 366 days"))
+                    Err(format!("{caption} must be between 0 and 366 days"))
                 }
             }
             (FieldKind::Boolean, Value::Int(b @ (0 | 1))) => Ok(Value::Int(b)),
@@ -337,17 +342,17 @@ impl FieldDef {
                 None => {
                     let nouns: Vec<&str> = kinds.iter().map(|k| k.noun()).collect();
                     Err(format!(
-                        "{label} must be a {}, chosen from the list",
+                        "{caption} must be a {}, chosen from the list",
                         nouns.join(" or ")
                     ))
                 }
             },
             (FieldKind::Members, Value::Text(s)) => match self.parse_text(&s)? {
                 Value::Text(ids) if ids.split(',').count() <= 200 => Ok(Value::Text(ids)),
-                Value::Text(_) => Err(format!("{label} must list at most 200 members")),
+                Value::Text(_) => Err(format!("{caption} must list at most 200 members")),
                 _ => Ok(Value::Null),
             },
-            _ => Err(format!("{label} has a value of the wrong type")),
+            _ => Err(format!("{caption} has a value of the wrong type")),
         }
     }
 
@@ -365,15 +370,16 @@ impl FieldDef {
         }
     }
 
-    /// The value as a list or card shows it, using `label` for references.
-    pub fn format_display(&self, value: &Value, label: Option<&str>) -> String {
+    /// The value as a list or card shows it, using `title` (what a reference points at,
+    /// by its title) for references.
+    pub fn format_display(&self, value: &Value, title: Option<&str>) -> String {
         match (self.kind, value) {
             (_, Value::Null) => String::new(),
             (FieldKind::Ref(_) | FieldKind::Member, Value::Int(i)) => {
-                label.map(str::to_string).unwrap_or_else(|| format!("#{i}"))
+                title.map(str::to_string).unwrap_or_else(|| format!("#{i}"))
             }
             (FieldKind::AnyRef(_) | FieldKind::Members, Value::Text(s)) => {
-                label.map(str::to_string).unwrap_or_else(|| s.clone())
+                title.map(str::to_string).unwrap_or_else(|| s.clone())
             }
             // The browser shows it in the viewer's zone (`LocalTime`); this is the fallback.
             (FieldKind::DateTime, Value::Int(ms)) => crate::model::format_utc(*ms),

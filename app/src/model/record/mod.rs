@@ -86,8 +86,8 @@ pub struct Record {
     pub version: i64,
     /// Field values by name; a field missing here is `Null`.
     pub fields: Fields,
-    /// Display labels of reference fields (`customer_id` -> "Acme Corporation").
-    pub labels: BTreeMap<String, String>,
+    /// Titles of what reference fields point at (`customer_id` -> "Acme Corporation").
+    pub titles: BTreeMap<String, String>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Who created it (`None` for the system).
@@ -121,7 +121,7 @@ impl Record {
     pub fn display(&self, field: &str) -> String {
         match self.kind.field(field) {
             Some(def) => {
-                def.format_display(self.get(field), self.labels.get(field).map(String::as_str))
+                def.format_display(self.get(field), self.titles.get(field).map(String::as_str))
             }
             None => String::new(),
         }
@@ -150,7 +150,7 @@ pub enum SortDir {
 }
 
 /// What a list asks for: text search, exact-match filters, sort and a page. Every field
-/// is optional on the wire (`{}` is the first page of everything, by label).
+/// is optional on the wire (`{}` is the first page of everything, by title).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct RecordQuery {
@@ -158,7 +158,7 @@ pub struct RecordQuery {
     pub search: Option<String>,
     /// Field name -> value it must equal (`Null` means "is empty").
     pub filters: BTreeMap<String, Value>,
-    /// Field to sort by; `updated_at` or `created_at` also work. Default: the label field.
+    /// Field to sort by; `updated_at` or `created_at` also work. Default: the kind's default sort field.
     pub sort: Option<String>,
     /// Sort direction.
     pub dir: SortDir,
@@ -292,31 +292,31 @@ mod tests {
     /// declared.
     const STARTS: FieldDef = FieldDef {
         name: "starts_at",
-        label: "Starts",
+        caption: "Starts",
         kind: FieldKind::DateTime,
         required: false,
     };
     const LENGTH: FieldDef = FieldDef {
         name: "duration",
-        label: "Duration",
+        caption: "Duration",
         kind: FieldKind::Duration,
         required: false,
     };
     const DONE: FieldDef = FieldDef {
         name: "done",
-        label: "Done",
+        caption: "Done",
         kind: FieldKind::Boolean,
         required: true,
     };
     const REGARDING: FieldDef = FieldDef {
         name: "regarding",
-        label: "Regarding",
+        caption: "Regarding",
         kind: FieldKind::AnyRef(&[RecordKind::Customer, RecordKind::Deal]),
         required: false,
     };
     const PARTICIPANTS: FieldDef = FieldDef {
         name: "participants",
-        label: "Participants",
+        caption: "Participants",
         kind: FieldKind::Members,
         required: false,
     };

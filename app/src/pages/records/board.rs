@@ -170,7 +170,7 @@ pub(super) fn Card(
     let select_id = format!("{}-{id}-{}", kind.noun(), spec.field);
     let control_label = format!(
         "{} of {} {title}",
-        kind.field(spec.field).map_or(spec.field, |d| d.label),
+        kind.field(spec.field).map_or(spec.field, |d| d.caption),
         kind.noun()
     );
     let meta = spec

@@ -244,8 +244,8 @@ pub(super) fn RelatedRecords(
             <p class="count">{format!("{} {plural}", page.total)}</p>
             <table class="records" aria-label=format!("{} of this {}", related.title, owner.noun())>
                 <thead><tr>
-                    <th scope="col">{kind.field(kind.title_field()).map(|d| d.label)}</th>
-                    {columns.iter().map(|c| view! { <th scope="col">{kind.field(c).map(|d| d.label)}</th> }).collect_view()}
+                    <th scope="col">{kind.field(kind.title_field()).map(|d| d.caption)}</th>
+                    {columns.iter().map(|c| view! { <th scope="col">{kind.field(c).map(|d| d.caption)}</th> }).collect_view()}
                 </tr></thead>
                 <tbody>
                     {page.items.into_iter().map(|r| view! {

@@ -46,7 +46,7 @@ pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
     }
 }
 
-/// Options of a list's filter selects: field -> (value, label).
+/// Options of a list's filter selects: field -> (value, text shown).
 pub(super) type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
 
 /// Loads the options of each filter field: a choice field's choices, a text field's
@@ -84,7 +84,7 @@ pub(super) async fn filter_options(
     }
     let pairs = |list: Vec<Choice>| {
         list.into_iter()
-            .map(|c| (c.id.to_string(), c.label))
+            .map(|c| (c.id.to_string(), c.title))
             .collect::<Vec<_>>()
     };
     let mut out = FilterOptions::new();
@@ -227,7 +227,7 @@ pub fn RecordList(
         columns
             .iter()
             .map(|name| {
-                let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                let caption = kind.field(name).map(|d| d.caption).unwrap_or(name);
                 let sorted = param("sort") == *name
                     || (param("sort").is_empty() && *name == kind.spec().default_sort);
                 let sort = sorted.then(|| {
@@ -237,7 +237,7 @@ pub fn RecordList(
                         "ascending"
                     }
                 });
-                view! { <th scope="col" aria-sort=sort><a href=sort_link(name)>{label}</a></th> }
+                view! { <th scope="col" aria-sort=sort><a href=sort_link(name)>{caption}</a></th> }
             })
             .collect_view()
             .into_any()
@@ -249,7 +249,7 @@ pub fn RecordList(
             filters
                 .iter()
                 .map(|name| {
-                    let label = kind.field(name).map(|d| d.label).unwrap_or(name);
+                    let caption = kind.field(name).map(|d| d.caption).unwrap_or(name);
                     let id = format!("filter-{name}");
                     let current = param(name);
                     let opts = o
@@ -263,7 +263,7 @@ pub fn RecordList(
                         })
                         .collect_view();
                     view! {
-                        <label for=id.clone()>{label}</label>
+                        <label for=id.clone()>{caption}</label>
                         <select id=id name=*name>
                             <option value="">"Any"</option>
                             {opts}

@@ -98,7 +98,7 @@ impl SqlStore {
                         workspace_id: workspace,
                         version: 1,
                         fields,
-                        labels: BTreeMap::new(),
+                        titles: BTreeMap::new(),
                         created_at: now,
                         created_by: actor,
                         updated_at: now,
@@ -146,7 +146,7 @@ impl SqlStore {
         }
         for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
             let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
-            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+            Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
             let change = Change::Updated {
                 record: r,
                 fields: Vec::new(),

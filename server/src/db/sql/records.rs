@@ -82,7 +82,7 @@ impl SqlStore {
     /// Fills `labels` for every reference field of the records with the titles of what
     /// they point at (members' names joined by ", " for a list of members): one query per
     /// field and target kind.
-    pub(super) async fn attach_labels(
+    pub(super) async fn attach_titles(
         conn: &mut Conn,
         workspace: i64,
         records: &mut [Record],
@@ -146,7 +146,7 @@ impl SqlStore {
                     .filter_map(|t| titles.get(t).map(String::as_str))
                     .collect();
                 if !found.is_empty() {
-                    r.labels.insert(def.name.to_string(), found.join(", "));
+                    r.titles.insert(def.name.to_string(), found.join(", "));
                 }
             }
         }
@@ -197,7 +197,7 @@ impl SqlStore {
                 if n == 0 {
                     return Err(invalid(format!(
                         "{}: no such {what} in this workspace",
-                        def.label
+                        def.caption
                     )));
                 }
             }
@@ -355,7 +355,7 @@ impl SqlStore {
             .iter()
             .map(|r| record_from_row(kind, r))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::attach_labels(&mut conn, workspace, &mut items).await?;
+        Self::attach_titles(&mut conn, workspace, &mut items).await?;
         Ok(Page {
             position: None,
             items,
@@ -376,7 +376,7 @@ impl SqlStore {
         if let Some(at) = r.deleted_at {
             return Err(Self::deleted(&mut conn, r.deleted_by, at).await);
         }
-        Self::attach_labels(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
+        Self::attach_titles(&mut conn, workspace, std::slice::from_mut(&mut r)).await?;
         Ok(r)
     }
 
@@ -392,7 +392,7 @@ impl SqlStore {
         let id =
             Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
         let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
-        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
+        Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
         let logged = log_record_change(
             &mut tx,
             self.epoch,
@@ -436,7 +436,7 @@ impl SqlStore {
             }
         }
         if !conflicts.is_empty() {
-            Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+            Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
             return Err(DbError::EditConflict {
                 current: Box::new(current),
                 fields: conflicts,
@@ -449,7 +449,7 @@ impl SqlStore {
             Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &merged).await?;
             current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
         }
-        Self::attach_labels(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+        Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
         if !apply.is_empty() {
             let fields = apply.into_keys().collect();
@@ -550,20 +550,20 @@ impl SqlStore {
         workspace: i64,
         kind: RecordKind,
     ) -> Result<Vec<Choice>, DbError> {
-        let label = kind.title_field();
+        let title = kind.title_field();
         let mut sql = Sql::new(&format!(
-            "SELECT id, {label} AS label FROM {}",
+            "SELECT id, {title} AS title FROM {}",
             kind.table()
         ));
         sql.push(" WHERE deleted_at IS NULL AND workspace_id = ")
             .bind(workspace);
-        sql.push(&format!(" ORDER BY lower({label}), id"));
+        sql.push(&format!(" ORDER BY lower({title}), id"));
         let rows = sql.all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Choice {
                     id: r.try_get("id")?,
-                    label: r.try_get("label")?,
+                    title: r.try_get("title")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
