@@ -3,81 +3,63 @@
 
 use super::*;
 
+/// Products: name (the key), series and price.
 pub(super) fn products(rows: Vec<RawRow>, report: &mut FileReport) -> Vec<Row> {
-    let kind = RecordKind::Product;
     let mut out = Vec::new();
     for (line, raw) in rows {
-        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
-        let key = raw["product"].clone();
-        if !set(kind, &mut fields, "name", &key, &mut caveats) {
-            skip(report, line, key, caveats.join("; "));
-            continue;
-        }
-        set(kind, &mut fields, "series", &raw["series"], &mut caveats);
-        set(
-            kind,
-            &mut fields,
-            "price",
-            &raw["sales_price"],
-            &mut caveats,
-        );
-        out.push(Row {
+        let mut row = RowBuilder::new(RecordKind::Product, &raw);
+        row.require("name", "product")
+            .set("series", "series")
+            .set("price", "sales_price");
+        keep(
+            row.finish(line, raw["product"].clone()),
             line,
-            key,
-            fields,
-            caveats,
-        });
+            &mut out,
+            report,
+        );
     }
     out
 }
 
+/// Accounts as customers (parents are linked in a second pass): a sector that looks
+/// misspelt is kept as written, with a caveat.
 pub(super) fn accounts(rows: &[RawRow], report: &mut FileReport) -> Vec<Row> {
-    let kind = RecordKind::Customer;
     let mut out = Vec::new();
     for (line, raw) in rows {
-        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
-        let key = raw["account"].clone();
-        if !set(kind, &mut fields, "name", &key, &mut caveats) {
-            skip(report, *line, key, caveats.join("; "));
-            continue;
-        }
-        let sector = &raw["sector"];
-        set(kind, &mut fields, "sector", sector, &mut caveats);
+        let mut row = RowBuilder::new(RecordKind::Customer, raw);
+        row.require("name", "account")
+            .set("sector", "sector")
+            .set("year_established", "year_established")
+            .set("revenue", "revenue")
+            .set("employees", "employees")
+            .set("office_location", "office_location");
+        let sector = row.text("sector");
         if let Some(known) = misspelt_sector(sector) {
-            caveats.push(format!(
+            row.caveat(format!(
                 "sector \"{sector}\" looks like a misspelling of \"{known}\"; kept as written"
             ));
         }
-        set(
-            kind,
-            &mut fields,
-            "year_established",
-            &raw["year_established"],
-            &mut caveats,
+        keep(
+            row.finish(*line, raw["account"].clone()),
+            *line,
+            &mut out,
+            report,
         );
-        set(kind, &mut fields, "revenue", &raw["revenue"], &mut caveats);
-        set(
-            kind,
-            &mut fields,
-            "employees",
-            &raw["employees"],
-            &mut caveats,
-        );
-        set(
-            kind,
-            &mut fields,
-            "office_location",
-            &raw["office_location"],
-            &mut caveats,
-        );
-        out.push(Row {
-            line: *line,
-            key,
-            fields,
-            caveats,
-        });
     }
     out
+}
+
+/// Keeps a built row, or reports why it was skipped.
+fn keep(
+    built: Result<Row, (String, String)>,
+    line: u64,
+    out: &mut Vec<Row>,
+    report: &mut FileReport,
+) {
+    match built {
+        Ok(row) => out.push(row),
+        Err((key, why)) => skip(report, line, key, why),
+    }
 }
 
 /// The second pass over accounts: links each subsidiary to its parent account (which
@@ -208,6 +190,9 @@ pub(super) async fn sales_teams(
     Ok(people)
 }
 
+/// The pipeline as deals: the opportunity id (the key) and stage are needed; the
+/// account, product and agent are resolved by name (loosely, with a caveat), and a
+/// closed deal without a close date is flagged.
 pub(super) fn deals(
     rows: Vec<RawRow>,
     customers: &HashMap<String, i64>,
@@ -215,90 +200,34 @@ pub(super) fn deals(
     people: &HashMap<String, i64>,
     report: &mut FileReport,
 ) -> Vec<Row> {
-    let kind = RecordKind::Deal;
     let mut out = Vec::with_capacity(rows.len());
     for (line, raw) in rows {
-        let (mut fields, mut caveats) = (Fields::new(), Vec::new());
         let key = raw["opportunity_id"].clone();
-        if key.trim().is_empty() {
-            skip(report, line, key, "no opportunity_id".into());
-            continue;
-        }
-        set(kind, &mut fields, "code", &key, &mut caveats);
-        if fields.get("code").is_none_or(Value::is_null) {
-            skip(report, line, key, caveats.join("; "));
-            continue;
-        }
-        if !set(kind, &mut fields, "stage", &raw["deal_stage"], &mut caveats) {
-            skip(report, line, key, caveats.join("; "));
-            continue;
-        }
-        let mut link = |field: &str,
-                        what: &str,
-                        name: &str,
-                        names: &HashMap<String, i64>,
-                        caveats: &mut Vec<String>| {
-            let id = if name.trim().is_empty() {
-                caveats.push(format!("no {what}; imported without one"));
+        let mut row = RowBuilder::new(RecordKind::Deal, &raw);
+        row.require("code", "opportunity_id")
+            .require("stage", "deal_stage")
+            .set("engage_date", "engage_date")
+            .set("close_date", "close_date")
+            .set("value", "close_value");
+        for (field, what, column, names) in [
+            ("customer_id", "account", "account", customers),
+            ("product_id", "product", "product", products),
+            ("owner_id", "sales agent", "sales_agent", people),
+        ] {
+            let name = row.text(column).trim();
+            let id = if name.is_empty() {
+                row.caveat(format!("no {what}; imported without one"));
                 None
             } else {
-                resolve(names, what, name.trim(), caveats)
+                resolve(names, what, name, row.caveats())
             };
-            fields.insert(field.to_string(), id.map(Value::Int).unwrap_or_default());
-        };
-        link(
-            "customer_id",
-            "account",
-            &raw["account"],
-            customers,
-            &mut caveats,
-        );
-        link(
-            "product_id",
-            "product",
-            &raw["product"],
-            products,
-            &mut caveats,
-        );
-        link(
-            "owner_id",
-            "sales agent",
-            &raw["sales_agent"],
-            people,
-            &mut caveats,
-        );
-        set(
-            kind,
-            &mut fields,
-            "engage_date",
-            &raw["engage_date"],
-            &mut caveats,
-        );
-        set(
-            kind,
-            &mut fields,
-            "close_date",
-            &raw["close_date"],
-            &mut caveats,
-        );
-        set(
-            kind,
-            &mut fields,
-            "value",
-            &raw["close_value"],
-            &mut caveats,
-        );
-        let closed =
-            matches!(fields.get("stage"), Some(Value::Text(s)) if s == "Won" || s == "Lost");
-        if closed && fields.get("close_date").is_none_or(Value::is_null) {
-            caveats.push("a closed deal without a close date".into());
+            row.value(field, id.map(Value::Int).unwrap_or_default());
         }
-        out.push(Row {
-            line,
-            key,
-            fields,
-            caveats,
-        });
+        let closed = matches!(row.get("stage"), Some(Value::Text(s)) if s == "Won" || s == "Lost");
+        if closed && row.get("close_date").is_none_or(Value::is_null) {
+            row.caveat("a closed deal without a close date".into());
+        }
+        keep(row.finish(line, key), line, &mut out, report);
     }
     out
 }

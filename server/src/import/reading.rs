@@ -127,32 +127,107 @@ pub(super) fn skip(report: &mut FileReport, line: u64, key: String, reason: Stri
     });
 }
 
-/// Sets `field` of `kind` from raw text through the field's own validation; a bad value
-/// is left empty and noted as a caveat. Returns false when a required field is missing
-/// or bad (the row must be skipped, with the message noted).
-pub(super) fn set(
+/// Builds one record's fields from a CSV row: each field is set from a column's text
+/// through the field's own validation. A bad value is left empty with a caveat; a field
+/// the row cannot do without (required by the kind, or by the import, like a deal's id)
+/// refuses the row, and [`RowBuilder::finish`] says why.
+pub(super) struct RowBuilder<'a> {
     kind: RecordKind,
-    fields: &mut Fields,
-    field: &str,
-    raw: &str,
-    caveats: &mut Vec<String>,
-) -> bool {
-    let Some(def) = kind.field(field) else {
-        return true;
-    };
-    match def.normalize(Value::Text(raw.to_string())) {
-        Ok(v) => {
-            fields.insert(field.to_string(), v);
-            true
+    raw: &'a HashMap<String, String>,
+    fields: Fields,
+    caveats: Vec<String>,
+    refused: Vec<String>,
+}
+
+impl<'a> RowBuilder<'a> {
+    /// A builder of a `kind` record from the row `raw` (column -> text).
+    pub(super) fn new(kind: RecordKind, raw: &'a HashMap<String, String>) -> Self {
+        RowBuilder {
+            kind,
+            raw,
+            fields: Fields::new(),
+            caveats: Vec::new(),
+            refused: Vec::new(),
         }
-        Err(message) => {
-            fields.insert(field.to_string(), Value::Null);
-            caveats.push(if raw.trim().is_empty() {
-                message
-            } else {
-                format!("{message} (was \"{raw}\"); left empty")
-            });
-            !def.required
+    }
+
+    /// The row's text in `column` ("" if the file has no such column).
+    pub(super) fn text(&self, column: &str) -> &'a str {
+        self.raw.get(column).map(String::as_str).unwrap_or("")
+    }
+
+    /// Sets `field` from the text in `column`; a bad value is left empty with a caveat,
+    /// and refuses the row if the kind requires the field.
+    pub(super) fn set(&mut self, field: &str, column: &str) -> &mut Self {
+        let text = self.text(column);
+        self.put(field, text, false)
+    }
+
+    /// Sets `field` from the text in `column`, refusing the row when it is empty or bad.
+    pub(super) fn require(&mut self, field: &str, column: &str) -> &mut Self {
+        let text = self.text(column);
+        self.put(field, text, true)
+    }
+
+    /// Sets `field` to an already-resolved value (a reference's id, or empty).
+    pub(super) fn value(&mut self, field: &str, value: Value) -> &mut Self {
+        self.fields.insert(field.to_string(), value);
+        self
+    }
+
+    /// Notes a caveat about the row.
+    pub(super) fn caveat(&mut self, caveat: String) -> &mut Self {
+        self.caveats.push(caveat);
+        self
+    }
+
+    /// The caveats noted so far, for resolving references with their own notes.
+    pub(super) fn caveats(&mut self) -> &mut Vec<String> {
+        &mut self.caveats
+    }
+
+    /// A field's value as set so far.
+    pub(super) fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field)
+    }
+
+    fn put(&mut self, field: &str, raw: &str, needed: bool) -> &mut Self {
+        let Some(def) = self.kind.field(field) else {
+            return self;
+        };
+        match def.normalize(Value::Text(raw.to_string())) {
+            Ok(Value::Null) if needed => self.refused.push(format!("{} is required", def.caption)),
+            Ok(v) => {
+                self.fields.insert(field.to_string(), v);
+            }
+            Err(message) => {
+                self.fields.insert(field.to_string(), Value::Null);
+                let note = if raw.trim().is_empty() {
+                    message
+                } else {
+                    format!("{message} (was \"{raw}\"); left empty")
+                };
+                if needed || def.required {
+                    self.refused.push(note);
+                } else {
+                    self.caveats.push(note);
+                }
+            }
         }
+        self
+    }
+
+    /// The row, keyed by `key`; or, when a field it cannot do without was missing or
+    /// bad, why it is skipped.
+    pub(super) fn finish(self, line: u64, key: String) -> Result<Row, (String, String)> {
+        if !self.refused.is_empty() {
+            return Err((key, self.refused.join("; ")));
+        }
+        Ok(Row {
+            line,
+            key,
+            fields: self.fields,
+            caveats: self.caveats,
+        })
     }
 }
