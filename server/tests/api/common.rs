@@ -10,6 +10,17 @@ use app::ssr::Store;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+/// The arguments of `/api/sign_up` for `email` (password `password123`) named `name`,
+/// through the invite `token` if given.
+pub fn sign_up(email: &str, name: &str, invite: Option<String>) -> app::api::auth::SignUp {
+    app::api::auth::SignUp {
+        email: email.into(),
+        password: "password123".into(),
+        display_name: name.into(),
+        invite,
+    }
+}
+
 /// A running app and a client with its own cookie jar.
 pub struct TestApp {
     /// Where it listens.
@@ -139,6 +150,20 @@ impl TestApp {
         }
     }
 
+    /// Calls a server function as `client`, typed by its own argument struct (the one
+    /// `#[server]` makes, e.g. `CreateWorkspace { name, slug }`): its endpoint and its
+    /// answer's type come from the function, so a test cannot call it with the wrong
+    /// shape. Errors: the function's [`AppError`].
+    pub async fn run<F>(&self, client: &reqwest::Client, args: F) -> Result<F::Output, AppError>
+    where
+        F: leptos::server_fn::ServerFn + serde::Serialize,
+        F::Output: DeserializeOwned,
+    {
+        let name = F::PATH.trim_start_matches("/api/");
+        let body = serde_json::to_value(args).expect("arguments serialize");
+        self.call_as(client, name, body).await
+    }
+
     /// Calls server function `/api/{name}` as the app's own client.
     pub async fn call<T: DeserializeOwned>(&self, name: &str, body: Value) -> Result<T, AppError> {
         self.call_as(&self.client, name, body).await
@@ -146,11 +171,8 @@ impl TestApp {
 
     /// Signs up `email` (password `password123`) as `client` and returns the user id.
     pub async fn sign_up_as(&self, client: &reqwest::Client, email: &str, name: &str) -> i64 {
-        let v: Value = self
-            .call_as(client, "sign_up", json!({"email": email, "password": "password123", "display_name": name, "invite": null}))
-            .await
-            .expect("sign up");
-        v["user"]["id"].as_i64().expect("user id")
+        let args = sign_up(email, name, None);
+        self.run(client, args).await.expect("sign up").user.id
     }
 
     /// Posts an upload to the import route (`/api/import_crm?workspace={slug}`) as
@@ -181,28 +203,22 @@ impl TestApp {
 
     /// Creates a workspace as `client` and returns its slug.
     pub async fn create_workspace_as(&self, client: &reqwest::Client, name: &str) -> String {
-        let v: Value = self
-            .call_as(
-                client,
-                "create_workspace",
-                json!({"name": name, "slug": null}),
-            )
-            .await
-            .expect("create workspace");
-        v["slug"].as_str().expect("slug").to_string()
+        let args = app::api::workspaces::CreateWorkspace {
+            name: name.into(),
+            slug: None,
+        };
+        self.run(client, args).await.expect("create workspace").slug
     }
 
     /// Makes an invite link for `role` in `slug` as `client` (an admin) and returns its token.
     pub async fn invite_as(&self, client: &reqwest::Client, slug: &str, role: &str) -> String {
-        let v: Value = self
-            .call_as(
-                client,
-                "create_invite",
-                json!({"slug": slug, "role": role, "expires_in_days": 7, "max_uses": 5}),
-            )
-            .await
-            .expect("create invite");
-        v["token"].as_str().expect("token").to_string()
+        let args = app::api::members::CreateInvite {
+            slug: slug.into(),
+            role: serde_json::from_value(json!(role)).expect("a role"),
+            expires_in_days: 7,
+            max_uses: 5,
+        };
+        self.run(client, args).await.expect("create invite").token
     }
 
     /// A new browser signed up through an invite of `role` to `slug` made by `admin`.

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use crate::common::{client, spawn_app};
+use crate::common::{client, sign_up, spawn_app};
+use app::api::records::{DeleteRecord, ListRecords};
 use app::model::import::ImportReport;
 use app::model::{RecordKind, RecordQuery, Role, Value};
-use serde_json::json;
 
 /// The shared CRM export (`../shared/data/maven-crm` beside the repository), or
 /// `TANDEM_CRM_DATA`.
@@ -286,24 +286,37 @@ async fn the_maven_export_imports_exactly_and_a_second_run_changes_nothing() {
     .await;
     assert!(deals_before > 0);
     let darcel = client();
-    let signed: serde_json::Value = app
-        .call_as(&darcel, "sign_up", json!({"email": "darcel@example.com", "password": "password123", "display_name": "Darcel Schlecht", "invite": token}))
+    let signed = app
+        .run(
+            &darcel,
+            sign_up(
+                "darcel@example.com",
+                "Darcel Schlecht",
+                Some(token.to_string()),
+            ),
+        )
         .await
         .expect("claim");
     assert_eq!(
-        signed["user"]["id"].as_i64(),
-        Some(darcel_id),
+        signed.user.id, darcel_id,
         "the same account, now with an e-mail"
     );
-    let mine: serde_json::Value = app
-        .call_as(
+    let mut query = RecordQuery::default();
+    query
+        .filters
+        .insert("owner_id".into(), Value::Int(darcel_id));
+    let mine = app
+        .run(
             &darcel,
-            "list_records",
-            json!({"slug": slug, "kind": "deal", "query": {"filters": {"owner_id": darcel_id}}}),
+            ListRecords {
+                slug: slug.clone(),
+                kind: RecordKind::Deal,
+                query,
+            },
         )
         .await
         .expect("my deals");
-    assert_eq!(mine["total"].as_i64(), Some(deals_before));
+    assert_eq!(mine.total, deals_before);
 }
 
 #[tokio::test]
@@ -385,11 +398,11 @@ async fn people_who_chose_an_imported_name_are_never_taken_for_them() {
     ] {
         let token = app.invite_as(&app.client, &slug, "viewer").await;
         let c = client();
-        let v: serde_json::Value = app
-            .call_as(&c, "sign_up", json!({"email": email, "password": "password123", "display_name": name, "invite": token}))
+        let v = app
+            .run(&c, sign_up(email, name, Some(token)))
             .await
             .expect("viewer joins");
-        impostors.push(v["user"]["id"].as_i64().expect("id"));
+        impostors.push(v.user.id);
     }
     let folder = server::import::read_folder(&crm_folder(), &Default::default()).expect("CRM data");
     let files: Vec<(&str, String)> = folder
@@ -431,11 +444,12 @@ async fn people_who_chose_an_imported_name_are_never_taken_for_them() {
         .find(|i| i.name == "Moses Frase")
         .expect("Moses' link");
     let moses = client();
-    let claimed: serde_json::Value = app
-        .call_as(&moses, "sign_up", json!({"email": "moses@example.com", "password": "password123", "display_name": "Mo F.", "invite": link.path.trim_start_matches("/invite/")}))
+    let token = link.path.trim_start_matches("/invite/").to_string();
+    let claimed = app
+        .run(&moses, sign_up("moses@example.com", "Mo F.", Some(token)))
         .await
         .expect("claim");
-    let moses_id = claimed["user"]["id"].as_i64().expect("id");
+    let moses_id = claimed.user.id;
     let deals = total(
         &app,
         ws.id,
@@ -512,13 +526,13 @@ async fn a_bad_key_a_duplicate_and_a_deleted_record_are_skipped_rows() {
         .ids_by_key(ws.id, RecordKind::Customer)
         .await
         .expect("ids")["Gone Inc"];
-    let _: () = app
-        .call(
-            "delete_record",
-            json!({"slug": slug, "kind": "customer", "id": gone, "version": 1}),
-        )
-        .await
-        .expect("delete");
+    let delete = DeleteRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        id: gone,
+        version: 1,
+    };
+    app.run(&app.client, delete).await.expect("delete");
     let again = upload(&app, &app.client, &slug, &[("accounts.csv", accounts)]).await;
     let a = again.file("accounts.csv").expect("accounts");
     assert_eq!((a.created, a.unchanged, a.skipped), (0, 1, 1), "{a:?}");

@@ -5,14 +5,16 @@
 use std::time::Duration;
 
 use crate::common::{browser, spawn_app, spawn_app_with, TestApp};
-use app::model::RecordKind;
+use app::api::auth::{GetCurrentUser, LogIn, LogOut};
+use app::api::members::{AcceptInvite, CreateInvite, RemoveMember, SetMemberRole};
+use app::api::records::{CreateRecord, UpdateRecord};
+use app::model::{FieldChange, Fields, RecordKind, Role, Value};
 use app::realtime::protocol::{
     Change, ChangeOp, ClientFrame, ErrorCode, Position, Room, ServerFrame, Status,
 };
 use app::ssr::store::{ChangeSink, LoggedChange};
 use futures::{SinkExt, StreamExt};
 use reqwest::cookie::CookieStore;
-use serde_json::{json, Value};
 use server::realtime::HubConfig;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -162,15 +164,12 @@ async fn workspace_with_owner(app: &TestApp) -> (Person, String, i64) {
 }
 
 async fn create_customer(app: &TestApp, p: &Person, slug: &str, name: &str) -> i64 {
-    let r: Value = app
-        .call_as(
-            &p.http,
-            "create_record",
-            json!({"slug": slug, "kind": "customer", "fields": {"name": name}}),
-        )
-        .await
-        .expect("create");
-    r["id"].as_i64().expect("id")
+    let args = CreateRecord {
+        slug: slug.into(),
+        kind: RecordKind::Customer,
+        fields: Fields::from([("name".into(), Value::Text(name.into()))]),
+    };
+    app.run(&p.http, args).await.expect("create").id
 }
 
 #[tokio::test]
@@ -243,10 +242,17 @@ async fn a_write_reaches_every_subscriber_of_its_rooms() {
     let record_room = Room::Record(RecordKind::Customer, id);
     let (rp, _) = subscribe(&mut a, record_room, None).await;
 
-    let _: Value = app
-        .call_as(&owner.http, "update_record", json!({"slug": slug, "kind": "customer", "id": id, "changes": {"sector": {"base": null, "value": "retail"}}}))
-        .await
-        .expect("update");
+    let change = FieldChange {
+        base: Value::Null,
+        value: Value::Text("retail".into()),
+    };
+    let args = UpdateRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        id,
+        changes: [("sector".to_string(), change)].into(),
+    };
+    app.run(&owner.http, args).await.expect("update");
     for ws in [&mut a, &mut b] {
         let got = events(ws, room, 1).await;
         assert_eq!(
@@ -338,8 +344,7 @@ async fn presence_has_one_entry_per_user_and_leaves_after_the_last_tab_and_the_g
     let room = Room::Workspace(ws_id);
     let token = app.invite_as(&owner.http, &slug, "member").await;
     let bob = person(&app, "bob@example.com").await;
-    let _: Value = app
-        .call_as(&bob.http, "accept_invite", json!({"token": token}))
+    app.run(&bob.http, AcceptInvite { token })
         .await
         .expect("join");
 
@@ -462,7 +467,7 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
     let mut offsets = Vec::new();
     for i in 1..=total as i64 {
         let mut fields = app::model::Fields::new();
-        fields.insert("notes".into(), app::model::Value::Text(notes.clone()));
+        fields.insert("notes".into(), Value::Text(notes.clone()));
         let change = Change::Updated {
             record: app::model::Record {
                 kind: RecordKind::Customer,
@@ -576,8 +581,7 @@ async fn member_changes_reach_the_workspace_room() {
     subscribe(&mut ws, room, None).await;
     let token = app.invite_as(&owner.http, &slug, "viewer").await;
     let bob = person(&app, "bob@example.com").await;
-    let _: Value = app
-        .call_as(&bob.http, "accept_invite", json!({"token": token}))
+    app.run(&bob.http, AcceptInvite { token })
         .await
         .expect("join");
     let joined = events(&mut ws, room, 1).await;
@@ -586,22 +590,17 @@ async fn member_changes_reach_the_workspace_room() {
         "{:?}",
         joined[0].1
     );
-    let _: () = app
-        .call_as(
-            &owner.http,
-            "set_member_role",
-            json!({"slug": slug, "user_id": bob.id, "role": "member"}),
-        )
-        .await
-        .expect("role");
-    let _: () = app
-        .call_as(
-            &owner.http,
-            "remove_member",
-            json!({"slug": slug, "user_id": bob.id}),
-        )
-        .await
-        .expect("remove");
+    let args = SetMemberRole {
+        slug: slug.clone(),
+        user_id: bob.id,
+        role: Role::Member,
+    };
+    app.run(&owner.http, args).await.expect("role");
+    let args = RemoveMember {
+        slug: slug.clone(),
+        user_id: bob.id,
+    };
+    app.run(&owner.http, args).await.expect("remove");
     let changed = events(&mut ws, room, 2).await;
     assert!(changed
         .iter()
@@ -667,14 +666,11 @@ async fn a_removed_member_loses_the_workspace_room_at_once_and_cannot_speak_in_i
     create_customer(&app, &owner, &slug, "Seen").await;
     events(&mut socket, room, 1).await;
 
-    let _: () = app
-        .call_as(
-            &owner.http,
-            "remove_member",
-            json!({"slug": slug, "user_id": bea.id}),
-        )
-        .await
-        .expect("remove");
+    let args = RemoveMember {
+        slug: slug.clone(),
+        user_id: bea.id,
+    };
+    app.run(&owner.http, args).await.expect("remove");
     forbidden_within_a_second(&mut socket, room).await;
 
     // Nothing of the room reaches the socket any more, and it cannot speak in the room.
@@ -724,24 +720,21 @@ async fn a_demoted_admin_loses_the_admins_room_and_keeps_the_workspace() {
     let (workspace, admins) = (Room::Workspace(ws), Room::Admins(ws));
     subscribe(&mut socket, workspace, None).await;
     subscribe(&mut socket, admins, None).await;
-    let _: Value = app
-        .call_as(
-            &owner.http,
-            "create_invite",
-            json!({"slug": slug, "role": "viewer", "expires_in_days": 1, "max_uses": 1}),
-        )
-        .await
-        .expect("invite");
+    let args = CreateInvite {
+        slug: slug.clone(),
+        role: Role::Viewer,
+        expires_in_days: 1,
+        max_uses: 1,
+    };
+    app.run(&owner.http, args).await.expect("invite");
     events(&mut socket, admins, 1).await;
 
-    let _: () = app
-        .call_as(
-            &owner.http,
-            "set_member_role",
-            json!({"slug": slug, "user_id": ada.id, "role": "member"}),
-        )
-        .await
-        .expect("demote");
+    let args = SetMemberRole {
+        slug: slug.clone(),
+        user_id: ada.id,
+        role: Role::Member,
+    };
+    app.run(&owner.http, args).await.expect("demote");
     forbidden_within_a_second(&mut socket, admins).await;
     create_customer(&app, &owner, &slug, "Still seen").await;
     let (_, change) = events(&mut socket, workspace, 1).await.remove(0);
@@ -754,10 +747,7 @@ async fn logging_out_closes_the_sessions_sockets_at_once() {
     let (owner, _slug, ws) = workspace_with_owner(&app).await;
     let mut socket = connect(&app, &owner).await;
     subscribe(&mut socket, Room::Workspace(ws), None).await;
-    let _: () = app
-        .call_as(&owner.http, "log_out", json!({}))
-        .await
-        .expect("log out");
+    app.run(&owner.http, LogOut {}).await.expect("log out");
     let closed = tokio::time::timeout(Duration::from_secs(1), async {
         loop {
             match socket.next().await {
@@ -859,7 +849,7 @@ async fn an_event_committed_but_never_broadcast_is_still_delivered() {
     // committed and logged but never broadcast (as when a publish is lost).
     let other = server::db::connect(&app.database_url).await.expect("db");
     let mut fields = app::model::Fields::new();
-    fields.insert("name".into(), app::model::Value::Text("Silent".into()));
+    fields.insert("name".into(), Value::Text("Silent".into()));
     other
         .store
         .create_record(ws, owner.id, RecordKind::Customer, fields)
@@ -884,7 +874,11 @@ async fn sockets_subscribing_at_random_moments_under_continuous_writes_see_no_ga
             for i in 0..per_writer {
                 let res = http
                     .post(format!("{base}/api/create_record"))
-                    .json(&json!({"slug": slug, "kind": "customer", "fields": {"name": format!("W{w}-{i}")}}))
+                    .json(&CreateRecord {
+                        slug: slug.clone(),
+                        kind: RecordKind::Customer,
+                        fields: Fields::from([("name".into(), Value::Text(format!("W{w}-{i}")))]),
+                    })
                     .send()
                     .await
                     .expect("write");
@@ -926,23 +920,21 @@ async fn sockets_subscribing_at_random_moments_under_continuous_writes_see_no_ga
 
 /// A [`Person`] for a browser that has already signed up (through an invite).
 async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
-    let me: Value = app
-        .call_as(&http, "get_current_user", json!({}))
+    let me = app
+        .run(&http, GetCurrentUser {})
         .await
-        .expect("me");
-    let id = me["id"].as_i64().expect("signed in");
+        .expect("me")
+        .expect("signed in");
+    let id = me.id;
     // The test client's cookie jar is not reachable from here: sign in again on a new
     // browser to get a session cookie for the socket.
     let (fresh, jar) = browser();
-    let email = me["email"].as_str().expect("email").to_string();
-    let _: Value = app
-        .call_as(
-            &fresh,
-            "log_in",
-            json!({"email": email, "password": "password123"}),
-        )
-        .await
-        .expect("log in");
+    let email = me.email.expect("an e-mail");
+    let args = LogIn {
+        email: email.clone(),
+        password: "password123".into(),
+    };
+    app.run(&fresh, args).await.expect("log in");
     let url = app.base.parse().expect("url");
     let cookie = jar
         .cookies(&url)
@@ -969,7 +961,7 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
     let missed = 600;
     for i in 0..missed {
         let mut fields = app::model::Fields::new();
-        fields.insert("name".into(), app::model::Value::Text(format!("Away {i}")));
+        fields.insert("name".into(), Value::Text(format!("Away {i}")));
         app.store
             .create_record(ws, owner.id, RecordKind::Customer, fields)
             .await
