@@ -70,6 +70,8 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   const link = owner.getByRole('textbox', { name: 'New invite link' });
   await expect(link).toHaveValue(/\/invite\/[A-Za-z0-9]{32}$/);
   const inviteUrl = await link.inputValue();
+  // The list of links reloads once the link is made: it lists the new one, for viewers.
+  await expect(owner.getByRole('table', { name: 'Invite links' }).getByRole('row', { name: /Viewer/ })).toHaveCount(1);
 
   // The viewer signs up through the link, in a second browser.
   const viewer = await (await browser.newContext()).newPage();

@@ -19,10 +19,16 @@ pub fn MembersPage() -> impl IntoView {
     let slug = ws.workspace.slug.clone();
     let me = ws.user.id;
     let my_role = ws.role;
-    let refresh = RwSignal::new(0u32);
+    let role_slug = slug.clone();
+    let set_role =
+        Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
+    let remove_slug = slug.clone();
+    let remove = Action::new(move |id: &i64| remove_member(remove_slug.clone(), *id));
+    // The list reloads after each role change or removal made here (the actions'
+    // versions), and on live changes from elsewhere.
     let members_slug = slug.clone();
     let members = Resource::new(
-        move || refresh.get(),
+        move || (set_role.version().get(), remove.version().get()),
         move |_| list_members(members_slug.clone()),
     );
     // Live: joins, leaves and role changes reload the list; presence shows who is on.
@@ -33,7 +39,7 @@ pub fn MembersPage() -> impl IntoView {
             let members_changed =
                 matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Members);
             if members_changed || matches!(ev, RoomEvent::Resync) {
-                refresh.update(|n| *n += 1);
+                members.refetch();
             }
         });
     }
@@ -51,17 +57,6 @@ pub fn MembersPage() -> impl IntoView {
             None => "offline",
         }
     };
-    let role_slug = slug.clone();
-    let set_role =
-        Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
-    let remove_slug = slug.clone();
-    let remove = Action::new(move |id: &i64| remove_member(remove_slug.clone(), *id));
-    Effect::new(move |_| {
-        let done = set_role.value().get().is_some() || remove.value().get().is_some();
-        if done {
-            refresh.update(|n| *n += 1);
-        }
-    });
     let page = format!("/w/{}/members", ws.workspace.slug);
     view! {
         <header class="page-header">
@@ -129,21 +124,6 @@ pub fn MembersPage() -> impl IntoView {
 #[component]
 fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
     let origin = use_origin();
-    let refresh = RwSignal::new(0u32);
-    let list_slug = slug.clone();
-    let invites = Resource::new(
-        move || refresh.get(),
-        move |_| list_invites(list_slug.clone()),
-    );
-    if let Some(rt) = use_realtime() {
-        rt.listen(Room::Admins(workspace), move |ev| {
-            let invites_changed =
-                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Invites);
-            if invites_changed || matches!(ev, RoomEvent::Resync) {
-                refresh.update(|n| *n += 1);
-            }
-        });
-    }
     let role = RwSignal::new("member".to_string());
     let days = RwSignal::new("7".to_string());
     let uses = RwSignal::new("10".to_string());
@@ -153,11 +133,21 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
     });
     let revoke_slug = slug.clone();
     let revoke = Action::new(move |id: &i64| revoke_invite(revoke_slug.clone(), *id));
-    Effect::new(move |_| {
-        if create.value().get().is_some() || revoke.value().get().is_some() {
-            refresh.update(|n| *n += 1);
-        }
-    });
+    // Reloads after each link made or revoked here, and on live changes from elsewhere.
+    let list_slug = slug.clone();
+    let invites = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        move |_| list_invites(list_slug.clone()),
+    );
+    if let Some(rt) = use_realtime() {
+        rt.listen(Room::Admins(workspace), move |ev| {
+            let invites_changed =
+                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Invites);
+            if invites_changed || matches!(ev, RoomEvent::Resync) {
+                invites.refetch();
+            }
+        });
+    }
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let r = Role::parse(&role.get_untracked()).unwrap_or(Role::Member);

@@ -32,13 +32,26 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
     let can_write = ws.role.can_write();
-    let refresh = RwSignal::new(0u32);
+    let move_slug = slug.clone();
+    let move_record = Action::new(move |(id, from, to): &(i64, String, String)| {
+        let mut changes = BTreeMap::new();
+        changes.insert(
+            spec.field.to_string(),
+            FieldChange {
+                base: Value::Text(from.clone()),
+                value: Value::Text(to.clone()),
+            },
+        );
+        update_record(move_slug.clone(), kind, *id, changes)
+    });
+    // Each column reloads after each move made here (the action's version), and on live
+    // changes from elsewhere.
     let columns: Vec<(&'static str, PageResource)> = options
         .iter()
         .map(|stage| {
             let slug = slug.clone();
             let res = Resource::new(
-                move || refresh.get(),
+                move || move_record.version().get(),
                 move |_| {
                     let mut q = RecordQuery {
                         sort: Some("updated_at".into()),
@@ -55,9 +68,12 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
         })
         .collect();
     if let Some(rt) = use_realtime() {
+        let live: Vec<PageResource> = columns.iter().map(|(_, r)| *r).collect();
         let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
             if affects(&ev, kind) {
-                refresh.update(|n| *n += 1);
+                for r in &live {
+                    r.refetch();
+                }
             }
         });
         // The board is as new as its oldest column.
@@ -74,23 +90,6 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
             }
         });
     }
-    let move_slug = slug.clone();
-    let move_record = Action::new(move |(id, from, to): &(i64, String, String)| {
-        let mut changes = BTreeMap::new();
-        changes.insert(
-            spec.field.to_string(),
-            FieldChange {
-                base: Value::Text(from.clone()),
-                value: Value::Text(to.clone()),
-            },
-        );
-        update_record(move_slug.clone(), kind, *id, changes)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = move_record.value().get() {
-            refresh.update(|n| *n += 1);
-        }
-    });
     let base = format!("/w/{slug}/{}", kind.path());
     let board = columns
         .into_iter()
