@@ -179,12 +179,23 @@ pub trait ChangeSink: Send + Sync + 'static {
     fn publish(&self, changes: &[LoggedChange]);
 }
 
-/// Every read and write of Tandem's data. Every method taking a `workspace` id only sees
-/// and touches that workspace's rows. Implementations: `server::db` (SQLite, PostgreSQL).
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // --- accounts -------------------------------------------------------------------
+/// Every read and write of Tandem's data, by domain; every method taking a `workspace` id
+/// only sees and touches that workspace's rows. Implementations: `server::db` (SQLite,
+/// PostgreSQL), each domain's trait implemented in its own file of `server/src/db/sql/`.
+/// Callers hold an `Arc<dyn Store>`, which has every domain's methods; code that
+/// implements or names the domains imports them with `use app::ssr::store::prelude::*`.
+pub trait Store: AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore {}
 
+impl<T: AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore> Store for T {}
+
+/// The store's traits, to bring every domain's methods into scope at once.
+pub mod prelude {
+    pub use super::{AccountStore, ImportStore, LogStore, RecordStore, Store, WorkspaceStore};
+}
+
+/// Accounts: creating them, finding them by e-mail or id, remembering their last workspace.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates an account. Errors: `Conflict("email")` when the e-mail is taken.
     async fn create_user(&self, new: NewUser) -> Result<User, DbError>;
     /// The account with this (lower-cased) e-mail, with its password hash.
@@ -193,9 +204,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: i64) -> Result<User, DbError>;
     /// Remembers the workspace a user opened last.
     async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError>;
+}
 
-    // --- workspaces and members --------------------------------------------------------
-
+/// Workspaces, their members and roles, and invite links (made, revoked, accepted, claimed).
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync + 'static {
     /// Creates a workspace with `owner` as its owner. Errors: `Conflict("slug")`.
     async fn create_workspace(
         &self,
@@ -221,9 +234,6 @@ pub trait Store: Send + Sync + 'static {
     async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError>;
     /// Removes a member. Errors: `NotFound` if not a member.
     async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError>;
-
-    // --- invites -------------------------------------------------------------------------
-
     /// Stores a new invite link.
     async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError>;
     /// A workspace's invites, newest first.
@@ -246,9 +256,12 @@ pub trait Store: Send + Sync + 'static {
         display_name: &str,
         now: i64,
     ) -> Result<(User, Workspace), DbError>;
+}
 
-    // --- records (one mechanism for every kind) -----------------------------------------
-
+/// Records of every kind through one mechanism: lists, reads, creation, the three-way
+/// merge of updates, tombstones, and the options of pickers and filters.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
     /// A page of live records matching `query`, with reference labels.
     /// Errors: `Invalid` for an unknown sort or filter field.
     async fn list_records(
@@ -300,6 +313,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<String>, DbError>;
     /// Every live record's id and title, by title (for reference pickers).
     async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError>;
+}
+
+/// What an import needs: records and people matched by their keys, and the workspace's
+/// column mapping.
+#[async_trait]
+pub trait ImportStore: Send + Sync + 'static {
     /// Ids of live records by natural key.
     async fn ids_by_key(
         &self,
@@ -338,9 +357,12 @@ pub trait Store: Send + Sync + 'static {
         workspace: i64,
         people: Vec<ImportedPerson>,
     ) -> Result<Vec<PersonUpsert>, DbError>;
+}
 
-    // --- change log (realtime) ------------------------------------------------------------
-
+/// The change log the realtime hub reads: where committed changes go, rooms' heads, and
+/// the logged changes of a room.
+#[async_trait]
+pub trait LogStore: Send + Sync + 'static {
     /// Sets where committed changes go (once, at start-up).
     fn set_change_sink(&self, sink: std::sync::Arc<dyn ChangeSink>);
     /// The room's head: its epoch and last offset (offset 0 before any event). Reads

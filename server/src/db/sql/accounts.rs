@@ -9,8 +9,11 @@ impl SqlStore {
         let row = sql.one(&mut *conn).await?;
         user_from_row(&row).map_err(DbError::from)
     }
+}
 
-    pub(super) async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
         let mut sql =
             Sql::new("INSERT INTO users (email, password_hash, display_name, created_at) VALUES (");
         sql.bind(Arg::Text(new.email))
@@ -31,7 +34,7 @@ impl SqlStore {
         Self::user_in(&mut conn, id).await
     }
 
-    pub(super) async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError> {
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserAuthRow>, DbError> {
         let mut sql = Sql::new(&format!(
             "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = "
         ));
@@ -45,16 +48,12 @@ impl SqlStore {
         }))
     }
 
-    pub(super) async fn user(&self, id: i64) -> Result<User, DbError> {
+    async fn user(&self, id: i64) -> Result<User, DbError> {
         let mut conn = self.pool.acquire().await?;
         Self::user_in(&mut conn, id).await
     }
 
-    pub(super) async fn set_last_workspace(
-        &self,
-        user: i64,
-        workspace: i64,
-    ) -> Result<(), DbError> {
+    async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE users SET last_workspace_id = ");
         sql.bind(workspace).push(" WHERE id = ").bind(user);
         sql.run(&self.pool).await?;

@@ -12,8 +12,9 @@ fn natural_key(kind: RecordKind) -> Result<&'static str, DbError> {
     })
 }
 
-impl SqlStore {
-    pub(super) async fn ids_by_key(
+#[async_trait]
+impl ImportStore for SqlStore {
+    async fn ids_by_key(
         &self,
         workspace: i64,
         kind: RecordKind,
@@ -31,7 +32,7 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn upsert_records(
+    async fn upsert_records(
         &self,
         workspace: i64,
         actor: Option<i64>,
@@ -160,7 +161,7 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError> {
+    async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError> {
         let mut sql = Sql::new("SELECT mapping FROM import_mappings WHERE workspace_id = ");
         sql.bind(workspace);
         let Some(row) = sql.optional(&self.pool).await? else {
@@ -170,7 +171,7 @@ impl SqlStore {
         serde_json::from_str(&json).map_err(|e| DbError::Other(Box::new(e)))
     }
 
-    pub(super) async fn save_import_mapping(
+    async fn save_import_mapping(
         &self,
         workspace: i64,
         mapping: &ImportMapping,
@@ -191,10 +192,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn import_keys(
-        &self,
-        workspace: i64,
-    ) -> Result<HashMap<String, i64>, DbError> {
+    async fn import_keys(&self, workspace: i64) -> Result<HashMap<String, i64>, DbError> {
         let mut sql = Sql::new(
             "SELECT import_key, user_id FROM memberships WHERE import_key IS NOT NULL AND workspace_id = ",
         );
@@ -207,7 +205,7 @@ impl SqlStore {
             .map_err(DbError::from)
     }
 
-    pub(super) async fn upsert_people(
+    async fn upsert_people(
         &self,
         workspace: i64,
         people: Vec<ImportedPerson>,

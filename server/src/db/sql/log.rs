@@ -112,8 +112,13 @@ pub(super) async fn log_record_change(
     ])
 }
 
-impl SqlStore {
-    pub(super) async fn room_head(&self, room: Room) -> Result<Position, DbError> {
+#[async_trait]
+impl LogStore for SqlStore {
+    fn set_change_sink(&self, sink: Arc<dyn ChangeSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    async fn room_head(&self, room: Room) -> Result<Position, DbError> {
         let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
         sql.bind(room.name());
         Ok(match sql.optional(&self.pool).await? {
@@ -128,10 +133,7 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn room_heads(
-        &self,
-        rooms: &[Room],
-    ) -> Result<Vec<(Room, Position)>, DbError> {
+    async fn room_heads(&self, rooms: &[Room]) -> Result<Vec<(Room, Position)>, DbError> {
         let mut out = Vec::with_capacity(rooms.len());
         for chunk in rooms.chunks(500) {
             let by_name: HashMap<String, Room> = chunk.iter().map(|r| (r.name(), *r)).collect();
@@ -158,7 +160,7 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn room_changes(
+    async fn room_changes(
         &self,
         room: Room,
         epoch: i64,
@@ -189,7 +191,7 @@ impl SqlStore {
             .collect()
     }
 
-    pub(super) async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {
+    async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {
         let mut sql = Sql::new(&format!(
             "SELECT workspace_id FROM {} WHERE id = ",
             kind.table()

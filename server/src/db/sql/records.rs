@@ -312,7 +312,37 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn list_records(
+    /// Computes the folded search text of records that have none (rows from before the
+    /// column existed), in pages.
+    pub(super) async fn fill_search_text(&self, kind: RecordKind) -> Result<(), DbError> {
+        loop {
+            let rows = Sql::new(&format!(
+                "SELECT {} FROM {} WHERE search_text IS NULL LIMIT 500",
+                record_columns(kind),
+                kind.table()
+            ))
+            .all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for row in &rows {
+                let r = record_from_row(kind, row)?;
+                let mut sql = Sql::new(&format!("UPDATE {} SET search_text = ", kind.table()));
+                sql.bind(search_text(kind, &r.fields))
+                    .push(" WHERE id = ")
+                    .bind(r.id);
+                sql.run(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+}
+
+#[async_trait]
+impl RecordStore for SqlStore {
+    async fn list_records(
         &self,
         workspace: i64,
         kind: RecordKind,
@@ -365,12 +395,7 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn record(
-        &self,
-        workspace: i64,
-        kind: RecordKind,
-        id: i64,
-    ) -> Result<Record, DbError> {
+    async fn record(&self, workspace: i64, kind: RecordKind, id: i64) -> Result<Record, DbError> {
         let mut conn = self.pool.acquire().await?;
         let mut r = Self::fetch_record(&mut conn, workspace, kind, id).await?;
         if let Some(at) = r.deleted_at {
@@ -380,7 +405,7 @@ impl SqlStore {
         Ok(r)
     }
 
-    pub(super) async fn create_record(
+    async fn create_record(
         &self,
         workspace: i64,
         actor: i64,
@@ -407,7 +432,7 @@ impl SqlStore {
         Ok(r)
     }
 
-    pub(super) async fn update_record(
+    async fn update_record(
         &self,
         workspace: i64,
         actor: i64,
@@ -469,7 +494,7 @@ impl SqlStore {
         Ok(current)
     }
 
-    pub(super) async fn delete_record(
+    async fn delete_record(
         &self,
         workspace: i64,
         actor: i64,
@@ -517,7 +542,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn distinct_values(
+    async fn distinct_values(
         &self,
         workspace: i64,
         kind: RecordKind,
@@ -545,11 +570,7 @@ impl SqlStore {
             .map_err(DbError::from)
     }
 
-    pub(super) async fn choices(
-        &self,
-        workspace: i64,
-        kind: RecordKind,
-    ) -> Result<Vec<Choice>, DbError> {
+    async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError> {
         let title = kind.title_field();
         let mut sql = Sql::new(&format!(
             "SELECT id, {title} AS title FROM {}",
@@ -568,32 +589,5 @@ impl SqlStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)
-    }
-
-    /// Computes the folded search text of records that have none (rows from before the
-    /// column existed), in pages.
-    pub(super) async fn fill_search_text(&self, kind: RecordKind) -> Result<(), DbError> {
-        loop {
-            let rows = Sql::new(&format!(
-                "SELECT {} FROM {} WHERE search_text IS NULL LIMIT 500",
-                record_columns(kind),
-                kind.table()
-            ))
-            .all(&self.pool)
-            .await?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            let mut tx = self.begin().await?;
-            for row in &rows {
-                let r = record_from_row(kind, row)?;
-                let mut sql = Sql::new(&format!("UPDATE {} SET search_text = ", kind.table()));
-                sql.bind(search_text(kind, &r.fields))
-                    .push(" WHERE id = ")
-                    .bind(r.id);
-                sql.run(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
     }
 }

@@ -109,8 +109,11 @@ impl SqlStore {
         let row = sql.one(&mut *conn).await?;
         workspace_from_row(&row).map_err(DbError::from)
     }
+}
 
-    pub(super) async fn create_workspace(
+#[async_trait]
+impl WorkspaceStore for SqlStore {
+    async fn create_workspace(
         &self,
         name: &str,
         slug: &str,
@@ -143,19 +146,19 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn workspace(&self, id: i64) -> Result<Workspace, DbError> {
+    async fn workspace(&self, id: i64) -> Result<Workspace, DbError> {
         let mut conn = self.pool.acquire().await?;
         Self::workspace_in(&mut conn, id).await
     }
 
-    pub(super) async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError> {
+    async fn workspace_by_slug(&self, slug: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("SELECT id, name, slug FROM workspaces WHERE slug = ");
         sql.bind(slug);
         let row = sql.one(&self.pool).await?;
         workspace_from_row(&row).map_err(DbError::from)
     }
 
-    pub(super) async fn memberships(&self, user: i64) -> Result<Vec<Membership>, DbError> {
+    async fn memberships(&self, user: i64) -> Result<Vec<Membership>, DbError> {
         let mut sql = Sql::new(
             "SELECT w.id, w.name, w.slug, m.role FROM memberships m \
              JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ",
@@ -173,16 +176,12 @@ impl SqlStore {
             .map_err(DbError::from)
     }
 
-    pub(super) async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
+    async fn role(&self, workspace: i64, user: i64) -> Result<Option<Role>, DbError> {
         let mut conn = self.pool.acquire().await?;
         Self::role_in(&mut conn, workspace, user).await
     }
 
-    pub(super) async fn rename_workspace(
-        &self,
-        workspace: i64,
-        name: &str,
-    ) -> Result<Workspace, DbError> {
+    async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("UPDATE workspaces SET name = ");
         sql.bind(name).push(" WHERE id = ").bind(workspace);
         if sql.run(&self.pool).await? == 0 {
@@ -191,7 +190,7 @@ impl SqlStore {
         self.workspace(workspace).await
     }
 
-    pub(super) async fn members(&self, workspace: i64) -> Result<Vec<Member>, DbError> {
+    async fn members(&self, workspace: i64) -> Result<Vec<Member>, DbError> {
         let mut sql = Sql::new(&format!(
             "SELECT {USER_COLUMNS}, m.role, m.joined_at, m.region, \
              CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS joined \
@@ -214,23 +213,13 @@ impl SqlStore {
             .map_err(DbError::from)
     }
 
-    pub(super) async fn add_member(
-        &self,
-        workspace: i64,
-        user: i64,
-        role: Role,
-    ) -> Result<(), DbError> {
+    async fn add_member(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
         let mut conn = self.pool.acquire().await?;
         Self::add_member_in(&mut conn, workspace, user, role, now_ms()).await?;
         Ok(())
     }
 
-    pub(super) async fn set_role(
-        &self,
-        workspace: i64,
-        user: i64,
-        role: Role,
-    ) -> Result<(), DbError> {
+    async fn set_role(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE memberships SET role = ");
         sql.bind(role.as_str())
             .push(" WHERE workspace_id = ")
@@ -240,13 +229,13 @@ impl SqlStore {
         self.change_members(workspace, user, sql).await
     }
 
-    pub(super) async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
+    async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
         self.change_members(workspace, user, sql).await
     }
 
-    pub(super) async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
+    async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
         let mut sql = Sql::new(
             "INSERT INTO invites (workspace_id, token, role, expires_at, max_uses, created_by, created_at, for_user) VALUES (",
         );
@@ -280,7 +269,7 @@ impl SqlStore {
         Ok(invite)
     }
 
-    pub(super) async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError> {
+    async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, DbError> {
         let mut sql = Sql::new(INVITE_SELECT);
         sql.push(" WHERE i.workspace_id = ")
             .bind(workspace)
@@ -292,17 +281,12 @@ impl SqlStore {
             .map_err(DbError::from)
     }
 
-    pub(super) async fn invite_by_token(&self, token: &str) -> Result<Invite, DbError> {
+    async fn invite_by_token(&self, token: &str) -> Result<Invite, DbError> {
         let mut conn = self.pool.acquire().await?;
         Self::invite_in(&mut conn, token).await
     }
 
-    pub(super) async fn revoke_invite(
-        &self,
-        workspace: i64,
-        id: i64,
-        now: i64,
-    ) -> Result<(), DbError> {
+    async fn revoke_invite(&self, workspace: i64, id: i64, now: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE invites SET revoked_at = ");
         sql.bind(now)
             .push(" WHERE workspace_id = ")
@@ -318,12 +302,7 @@ impl SqlStore {
         self.commit(tx, logged).await
     }
 
-    pub(super) async fn accept_invite(
-        &self,
-        token: &str,
-        user: i64,
-        now: i64,
-    ) -> Result<Workspace, DbError> {
+    async fn accept_invite(&self, token: &str, user: i64, now: i64) -> Result<Workspace, DbError> {
         let mut logged = Vec::new();
         let mut tx = self.begin().await?;
         let invite = Self::invite_in(&mut tx, token).await?;
@@ -342,7 +321,7 @@ impl SqlStore {
         Ok(ws)
     }
 
-    pub(super) async fn claim_invite(
+    async fn claim_invite(
         &self,
         token: &str,
         email: &str,
