@@ -15,17 +15,28 @@ pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
     Ok(c.store.members(c.workspace.id).await?)
 }
 
+/// The caller (an admin or the owner of `slug`) and the current role of the member
+/// `user_id` they are about to change or remove. Errors: `Forbidden`, `NotFound`.
+#[cfg(feature = "ssr")]
+async fn member_to_manage(
+    slug: &str,
+    user_id: i64,
+) -> Result<(crate::ssr::Caller, Role), AppError> {
+    let c = crate::ssr::require_member(slug, Role::Admin).await?;
+    let current = c
+        .store
+        .role(c.workspace.id, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    Ok((c, current))
+}
+
 /// Changes a member's role (admins and the owner). Nobody can make or unmake the owner
 /// here, and only the owner can make admins.
 /// Errors: `Forbidden`, `NotFound` (not a member), `Validation` on `role`.
 #[server(prefix = "/api", endpoint = "set_member_role", input = Json)]
 pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
-    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    let store = c.store;
-    let current = store
-        .role(c.workspace.id, user_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    let (c, current) = member_to_manage(&slug, user_id).await?;
     if role == Role::Owner || current == Role::Owner {
         return Err(AppError::invalid(
             "role",
@@ -37,19 +48,14 @@ pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(
             "only the owner can make or unmake admins".into(),
         ));
     }
-    Ok(store.set_role(c.workspace.id, user_id, role).await?)
+    Ok(c.store.set_role(c.workspace.id, user_id, role).await?)
 }
 
 /// Removes a member (admins and the owner; the owner cannot be removed, and only the owner
 /// removes admins). Errors: `Forbidden`, `NotFound`, `Validation` on `user_id`.
 #[server(prefix = "/api", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
-    let c = crate::ssr::require_member(&slug, Role::Admin).await?;
-    let store = c.store;
-    let current = store
-        .role(c.workspace.id, user_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such member".into()))?;
+    let (c, current) = member_to_manage(&slug, user_id).await?;
     if current == Role::Owner {
         return Err(AppError::invalid("user_id", "the owner cannot be removed"));
     }
@@ -58,7 +64,7 @@ pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
             "only the owner can remove admins".into(),
         ));
     }
-    Ok(store.remove_member(c.workspace.id, user_id).await?)
+    Ok(c.store.remove_member(c.workspace.id, user_id).await?)
 }
 
 /// Creates an invite link (admins and the owner) giving `role` (not owner; admin only by

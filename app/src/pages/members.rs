@@ -10,7 +10,20 @@ use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, use_origin, ActionError, Avatar, Ready};
 use crate::model::{format_utc, Role};
 use crate::realtime::protocol::{ChangeOp, Room, Status};
-use crate::realtime::{use_realtime, RoomEvent};
+use crate::realtime::{use_realtime, Realtime, RoomEvent};
+
+/// Listens to `room` for the life of the component and calls `reload` on each change of
+/// kind `op` there, and on a resync.
+fn reload_on(rt: Option<Realtime>, room: Room, op: ChangeOp, reload: impl Fn() + 'static) {
+    if let Some(rt) = rt {
+        rt.listen(room, move |ev| {
+            let changed = matches!(&ev, RoomEvent::Change(c) if c.op() == op);
+            if changed || matches!(ev, RoomEvent::Resync) {
+                reload();
+            }
+        });
+    }
+}
 
 /// Members and invites of the current workspace.
 #[component]
@@ -34,15 +47,7 @@ pub fn MembersPage() -> impl IntoView {
     // Live: joins, leaves and role changes reload the list; presence shows who is on.
     let room = Room::Workspace(ws.workspace.id);
     let rt = use_realtime();
-    if let Some(rt) = rt {
-        rt.listen(room, move |ev| {
-            let members_changed =
-                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Members);
-            if members_changed || matches!(ev, RoomEvent::Resync) {
-                members.refetch();
-            }
-        });
-    }
+    reload_on(rt, room, ChangeOp::Members, move || members.refetch());
     let status_of = move |user: i64| {
         let entry = rt.and_then(|rt| {
             rt.presence(room)
@@ -139,15 +144,12 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         move |_| list_invites(list_slug.clone()),
     );
-    if let Some(rt) = use_realtime() {
-        rt.listen(Room::Admins(workspace), move |ev| {
-            let invites_changed =
-                matches!(&ev, RoomEvent::Change(c) if c.op() == ChangeOp::Invites);
-            if invites_changed || matches!(ev, RoomEvent::Resync) {
-                invites.refetch();
-            }
-        });
-    }
+    reload_on(
+        use_realtime(),
+        Room::Admins(workspace),
+        ChangeOp::Invites,
+        move || invites.refetch(),
+    );
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let r = Role::parse(&role.get_untracked()).unwrap_or(Role::Member);
