@@ -1,7 +1,8 @@
 // The page's data and its subscription are one snapshot: a list rendered on the server
 // while another person writes, and hydrated (so subscribed) only after more writes,
-// still shows every write. The list's loader returns the room's position with the rows,
-// and the socket subscribes from there.
+// still shows every write, and hydrates without error (the data sent with the page is
+// the data its HTML was rendered from). The list's loader returns the room's position
+// with the rows, and the socket subscribes from there.
 import { test, expect } from '@playwright/test';
 import { call, signedIn } from './helpers';
 
@@ -26,6 +27,9 @@ test('a page loaded while another context writes continuously shows every write'
 
   // Rita's page is rendered on the server now, but its WASM (and so its socket) waits
   // until Wren has written more.
+  // A hydration error would leave the page dead with its server-rendered rows.
+  const broken: string[] = [];
+  b.on('console', (m) => { if (m.type() === 'error' && /hydrat|panicked/i.test(m.text())) broken.push(m.text()); });
   let release = () => {};
   const gate = new Promise<void>((resolve) => { release = resolve; });
   await b.route('**/pkg/*.wasm', async (route) => { await gate; await route.continue(); });
@@ -38,6 +42,7 @@ test('a page loaded while another context writes continuously shows every write'
 
   await expect(b.getByRole('status', { name: 'Connection' })).toHaveText('Live');
   await expect(b.getByRole('status').filter({ hasText: /customers?$/ })).toHaveText(`${written} customers`);
+  expect(broken).toEqual([]);
   await aCtx.close();
   await bCtx.close();
 });

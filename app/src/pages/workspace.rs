@@ -70,9 +70,17 @@ pub fn WorkspaceGate(children: ChildrenFn) -> impl IntoView {
             {move || {
                 let children = children.clone();
                 Suspend::new(async move {
-                    res.await.ok().map(|v| {
-                        provide_context(v);
-                        children()
+                    let view = res.await.ok();
+                    // The page is built untracked: what its body reads must not make the
+                    // gate build it again. A second build during server rendering made a
+                    // second set of the page's resources, loaded later, so the data sent
+                    // to the browser was not the data the HTML was rendered from (a
+                    // hydration error, and a page that stayed stale).
+                    untrack(move || {
+                        view.map(|v| {
+                            provide_context(v);
+                            children()
+                        })
                     })
                 })
             }}
