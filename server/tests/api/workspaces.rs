@@ -2,7 +2,10 @@
 //! workspace reaches nothing of another through any server function.
 
 use crate::common::{client, spawn_app, TestApp};
+use app::api::members::{AcceptInvite, CreateInvite, ListInvites};
+use app::api::records::CreateRecord;
 use app::error::AppError;
+use app::model::{Fields, RecordKind, Role};
 use app::ssr::store::NewInvite;
 use serde_json::{json, Value};
 
@@ -16,15 +19,29 @@ async fn owner_with_customer(
     let c = client();
     app.sign_up_as(&c, email, email).await;
     let slug = app.create_workspace_as(&c, ws).await;
-    let r: Value = app
-        .call_as(
-            &c,
-            "create_record",
-            json!({"slug": slug, "kind": "customer", "fields": {"name": customer}}),
-        )
-        .await
-        .expect("create customer");
-    (c, slug, r["id"].as_i64().expect("id"))
+    let args = CreateRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        fields: Fields::from([("name".into(), app::model::Value::Text(customer.into()))]),
+    };
+    let r = app.run(&c, args).await.expect("create customer");
+    (c, slug, r.id)
+}
+
+/// A member invite to `slug` with `max_uses` uses, made by `owner`; returns its token.
+async fn member_invite(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    slug: &str,
+    max_uses: i64,
+) -> String {
+    let args = CreateInvite {
+        slug: slug.into(),
+        role: Role::Member,
+        expires_in_days: 1,
+        max_uses,
+    };
+    app.run(owner, args).await.expect("invite").token
 }
 
 fn is_hidden(e: &AppError) -> bool {
@@ -729,23 +746,14 @@ async fn a_claim_link_is_not_an_invite() {
 async fn simultaneous_acceptances_use_one_acceptance_each_and_one_wins_a_last_use() {
     let app = spawn_app().await;
     let (owner, slug, _) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
-    let v: Value = app
-        .call_as(
-            &owner,
-            "create_invite",
-            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 1}),
-        )
-        .await
-        .expect("invite");
-    let token = v["token"].as_str().expect("token").to_string();
+    let token = member_invite(&app, &owner, &slug, 1).await;
     let (a, b) = (client(), client());
     app.sign_up_as(&a, "a@example.com", "A").await;
     app.sign_up_as(&b, "b@example.com", "B").await;
-    let body = json!({"token": token});
-    let (ra, rb) = tokio::join!(
-        app.call_as::<Value>(&a, "accept_invite", body.clone()),
-        app.call_as::<Value>(&b, "accept_invite", body.clone()),
-    );
+    let accept = || AcceptInvite {
+        token: token.clone(),
+    };
+    let (ra, rb) = tokio::join!(app.run(&a, accept()), app.run(&b, accept()));
     assert_eq!(
         [&ra, &rb].iter().filter(|r| r.is_ok()).count(),
         1,
@@ -755,32 +763,23 @@ async fn simultaneous_acceptances_use_one_acceptance_each_and_one_wins_a_last_us
     assert_eq!(loser.expect_err("lost").field(), Some("token"));
 
     // One user accepting twice at once uses one acceptance.
-    let v: Value = app
-        .call_as(
-            &owner,
-            "create_invite",
-            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 5}),
-        )
-        .await
-        .expect("invite");
-    let token = v["token"].as_str().expect("token").to_string();
+    let token = member_invite(&app, &owner, &slug, 5).await;
     let c = client();
     app.sign_up_as(&c, "c@example.com", "C").await;
-    let body = json!({"token": token});
-    let (r1, r2) = tokio::join!(
-        app.call_as::<Value>(&c, "accept_invite", body.clone()),
-        app.call_as::<Value>(&c, "accept_invite", body.clone()),
-    );
+    let accept = || AcceptInvite {
+        token: token.clone(),
+    };
+    let (r1, r2) = tokio::join!(app.run(&c, accept()), app.run(&c, accept()));
     assert!(r1.is_ok() && r2.is_ok(), "{r1:?} {r2:?}");
-    let invites: Vec<Value> = app
-        .call_as(&owner, "list_invites", json!({"slug": slug}))
+    let invites = app
+        .run(&owner, ListInvites { slug: slug.clone() })
         .await
         .expect("invites");
     let used = invites
         .iter()
-        .find(|i| i["token"] == token.as_str())
-        .expect("the invite")["uses"]
-        .clone();
+        .find(|i| i.token == token)
+        .expect("the invite")
+        .uses;
     assert_eq!(used, 1);
 }
 
@@ -789,15 +788,7 @@ async fn concurrent_creates_updates_and_acceptances_never_fail_with_a_database_e
     let app = spawn_app().await;
     let (owner, slug, parent) =
         owner_with_customer(&app, "owner@example.com", "Acme", "Parent Co").await;
-    let v: Value = app
-        .call_as(
-            &owner,
-            "create_invite",
-            json!({"slug": slug, "role": "member", "expires_in_days": 1, "max_uses": 3}),
-        )
-        .await
-        .expect("invite");
-    let token = v["token"].as_str().expect("token").to_string();
+    let token = member_invite(&app, &owner, &slug, 3).await;
     let mut joiners = Vec::new();
     for i in 0..5 {
         let c = client();
