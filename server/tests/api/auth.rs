@@ -1,7 +1,7 @@
 //! Accounts over HTTP: sign-up, log-in, log-out, wrong passwords, the log-in rate limit,
 //! session id rotation and the session cookie's flags.
 
-use crate::common::{client, spawn_app};
+use crate::common::{client, sign_up, spawn_app};
 use app::error::AppError;
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ async fn sign_up_errors_name_the_field() {
     }
     app.sign_up_as(&app.client, "a@b.co", "A").await;
     let err = app
-        .call_as::<Value>(&client(), "sign_up", json!({"email": "A@B.co", "password": "password123", "display_name": "B", "invite": null}))
+        .run(&client(), sign_up("A@B.co", "B", None))
         .await
         .expect_err("taken");
     assert_eq!(err.field(), Some("email"));
@@ -317,7 +317,7 @@ async fn a_megabyte_of_email_is_refused_before_hashing() {
         .expect_err("refused");
     assert_eq!(e.field(), Some("email"));
     let e = app
-        .call::<Value>("sign_up", json!({"email": huge, "password": "password123", "display_name": "Huge", "invite": null}))
+        .run(&app.client, sign_up(&huge, "Huge", None))
         .await
         .expect_err("refused");
     assert_eq!(e.field(), Some("email"));

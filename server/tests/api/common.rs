@@ -231,8 +231,7 @@ impl TestApp {
     ) -> reqwest::Client {
         let token = self.invite_as(admin, slug, role).await;
         let c = client();
-        let _: Value = self
-            .call_as(&c, "sign_up", json!({"email": email, "password": "password123", "display_name": email, "invite": token}))
+        self.run(&c, sign_up(email, email, Some(token)))
             .await
             .expect("sign up through invite");
         c

@@ -1,7 +1,7 @@
 //! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
 //! workspace reaches nothing of another through any server function.
 
-use crate::common::{client, spawn_app, TestApp};
+use crate::common::{client, sign_up, spawn_app, TestApp};
 use app::api::members::{AcceptInvite, CreateInvite, ListInvites};
 use app::api::records::CreateRecord;
 use app::error::AppError;
@@ -122,11 +122,11 @@ async fn invites_are_accepted_signed_in_or_by_signing_up_and_stop_when_revoked()
     assert_eq!(ws["slug"], slug);
     // A visitor signs up through the link and lands in the workspace.
     let cat = client();
-    let signed: Value = app
-        .call_as(&cat, "sign_up", json!({"email": "cat@example.com", "password": "password123", "display_name": "Cat", "invite": token}))
+    let signed = app
+        .run(&cat, sign_up("cat@example.com", "Cat", Some(token.clone())))
         .await
         .expect("sign up via invite");
-    assert_eq!(signed["next"], format!("/w/{slug}/customers"));
+    assert_eq!(signed.next, format!("/w/{slug}/customers"));
 
     let members: Vec<Value> = app
         .call_as(&owner, "list_members", json!({"slug": slug}))
@@ -684,7 +684,7 @@ async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights
         .expect_err("its creator is no longer an admin");
     assert_eq!(e.field(), Some("token"));
     let e = app
-        .call_as::<Value>(&client(), "sign_up", json!({"email": "new@example.com", "password": "password123", "display_name": "New", "invite": token}))
+        .run(&client(), sign_up("new@example.com", "New", Some(token)))
         .await
         .expect_err("nor by signing up");
     assert_eq!(e.field(), Some("token"));

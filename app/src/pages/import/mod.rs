@@ -16,16 +16,6 @@ use crate::model::import::{ImportMapping, ImportReport};
 use mapping::{FileMappingEditor, Preview};
 use report::Report;
 
-/// Where an import stands, as the page shows it.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-enum Stage {
-    /// Nothing sent yet (or the last import is shown).
-    Idle,
-    /// Importing: the file being written, its rows done and its rows.
-    Running { file: String, done: u64, total: u64 },
-}
-
 /// The import page (admins).
 #[component]
 pub fn ImportPage() -> impl IntoView {
@@ -41,7 +31,8 @@ pub fn ImportPage() -> impl IntoView {
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
     let previews = RwSignal::new(Vec::<Preview>::new());
     let mapping = RwSignal::new(ImportMapping::default());
-    let stage = RwSignal::new(Stage::Idle);
+    // While importing: the file being written, its rows done and its rows read.
+    let progress = RwSignal::new(None::<(String, u64, u64)>);
     let result = RwSignal::new(None::<Result<ImportReport, String>>);
     let saved = RwSignal::new(None::<Result<(), String>>);
 
@@ -86,24 +77,20 @@ pub fn ImportPage() -> impl IntoView {
         {
             let files = input.get_untracked().and_then(|i| i.files());
             let (slug, m) = (slug.clone(), mapping.get_untracked());
-            stage.set(Stage::Running {
-                file: String::new(),
-                done: 0,
-                total: 0,
-            });
+            progress.set(Some((String::new(), 0, 0)));
             result.set(None);
             leptos::task::spawn_local(async move {
                 let on_progress = move |file: String, done: u64, total: u64| {
-                    stage.set(Stage::Running { file, done, total });
+                    progress.set(Some((file, done, total)));
                 };
                 result.set(Some(upload::send(slug, files, m, on_progress).await));
-                stage.set(Stage::Idle);
+                progress.set(None);
             });
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (&slug, input);
     };
-    let running = move || stage.with(|s| matches!(s, Stage::Running { .. }));
+    let running = move || progress.with(Option::is_some);
 
     view! {
         <h1>"Import CRM data"</h1>
@@ -126,16 +113,13 @@ pub fn ImportPage() -> impl IntoView {
                 }}</span>
             </div>
         </Ready></form>
-        {move || match stage.get() {
-            Stage::Idle => None,
-            Stage::Running { file, done, total } => Some(view! {
+        {move || progress.get().map(|(file, done, total)| view! {
                 <div class="import-progress">
                     <label for="import-progress">{if file.is_empty() { "Sending the files…".to_string() } else { format!("Importing {file}") }}</label>
                     <progress id="import-progress" max=total.max(1) value=done></progress>
                     <p role="status">{if total > 0 { format!("{file}: {done} of {total} rows") } else { "Importing…".to_string() }}</p>
                 </div>
-            }),
-        }}
+        })}
         {move || result.get().map(|r| match r {
             Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
             Ok(report) => view! { <Report report/> }.into_any(),
