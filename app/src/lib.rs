@@ -1,6 +1,11 @@
 //! Tandem's Leptos application: the HTML shell, the router with every page, and the
 //! modules shared by the server and the browser.
 
+// Leptos views are nested types; the release build of the browser side computes the
+// layout of their hydration futures deeper than rustc's default limit of 128 (the import
+// page with its previews needs 130).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;

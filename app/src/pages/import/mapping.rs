@@ -201,6 +201,8 @@ pub(super) fn FileMappingEditor(
             {columns}
         </section>
     }
+    // Erased: the page's view type would otherwise nest too deep for release builds.
+    .into_any()
 }
 
 #[cfg(test)]

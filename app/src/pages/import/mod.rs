@@ -103,7 +103,7 @@ pub fn ImportPage() -> impl IntoView {
             <For each=move || previews.get() key=|p| p.name.clone() let:preview>
                 <FileMappingEditor preview mapping/>
             </For>
-            <div class="actions">
+            {view! { <div class="actions">
                 <button type="button" on:click=save disabled=move || previews.with(Vec::is_empty)>"Save mapping"</button>
                 <button type="submit" class="primary" disabled=running>"Import"</button>
                 <span role="status">{move || match saved.get() {
@@ -111,7 +111,7 @@ pub fn ImportPage() -> impl IntoView {
                     Some(Err(e)) => e,
                     None => String::new(),
                 }}</span>
-            </div>
+            </div> }.into_any()}
         </Ready></form>
         {move || progress.get().map(|(file, done, total)| view! {
                 <div class="import-progress">
