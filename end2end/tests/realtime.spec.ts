@@ -2,14 +2,14 @@
 // reach the other without a reload, an edit made while one is offline arrives when they
 // are back, and someone who leaves disappears from presence.
 import { test, expect } from '@playwright/test';
-import { call, signedIn } from './helpers';
+import { call, signedIn, submit } from './helpers';
 
 test('two people see each other and each other\'s changes live', async ({ browser }) => {
   const stamp = Date.now();
   const [aCtx, a] = await signedIn(browser, 'Ada Live', `ada${stamp}@example.com`);
   const ws = await call(aCtx, 'create_workspace', { name: `Live ${stamp}`, slug: null });
   const slug = ws.slug;
-  const invite = await call(aCtx, 'create_invite', { slug, role: 'member', expires_in_days: 1, max_uses: 1 });
+  const invite = await submit(aCtx, 'create_invite', { slug, role: 'member', expires_in_days: 1, max_uses: 1 });
   const [bCtx, b] = await signedIn(browser, 'Bea Live', `bea${stamp}@example.com`, invite.token);
   const customer = await call(aCtx, 'create_record', { slug, kind: 'customer', fields: { name: 'Globex' } });
   await call(aCtx, 'create_record', { slug, kind: 'deal', fields: { code: 'RT-1', stage: 'Prospecting', customer_id: customer.id } });

@@ -4,14 +4,14 @@
 // the data its HTML was rendered from). The list's loader returns the room's position
 // with the rows, and the socket subscribes from there.
 import { test, expect } from '@playwright/test';
-import { call, signedIn } from './helpers';
+import { call, signedIn, submit } from './helpers';
 
 test('a page loaded while another context writes continuously shows every write', async ({ browser }) => {
   const stamp = Date.now();
   const [aCtx] = await signedIn(browser, 'Wren Writer', `wren${stamp}@example.com`);
   const ws = await call(aCtx, 'create_workspace', { name: `Seam ${stamp}`, slug: null });
   const slug = ws.slug;
-  const invite = await call(aCtx, 'create_invite', { slug, role: 'viewer', expires_in_days: 1, max_uses: 1 });
+  const invite = await submit(aCtx, 'create_invite', { slug, role: 'viewer', expires_in_days: 1, max_uses: 1 });
   const [bCtx, b] = await signedIn(browser, 'Rita Reader', `rita${stamp}@example.com`, invite.token);
 
   // Wren writes without pause.

@@ -74,7 +74,7 @@ async fn two_hundred_concurrent_sign_ups_keep_memory_bounded() {
         tasks.push(tokio::spawn(async move {
             reqwest::Client::new()
                 .post(format!("{base}/api/sign_up"))
-                .json(&json!({"email": format!("flood{i}@example.com"), "password": "password123", "display_name": "Flood", "invite": null}))
+                .form(&json!({"email": format!("flood{i}@example.com"), "password": "password123", "display_name": "Flood"}))
                 .send()
                 .await
                 .map(|r| r.status().as_u16())

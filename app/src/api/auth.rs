@@ -1,7 +1,7 @@
 //! Accounts: sign up (optionally through an invite link), log in, log out, who am I.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{Json, PostUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -25,7 +25,7 @@ pub struct SignedIn {
 /// `password` (fewer than 8 or more than 200 characters), `display_name` or `token`
 /// (invite no longer valid); `NotFound` for an unknown invite; `RateLimited` past 20
 /// sign-ups a minute from one address or when the hashing queue is full.
-#[server(prefix = "/api", endpoint = "sign_up", input = Json)]
+#[server(prefix = "/api", endpoint = "sign_up", input = PostUrl)]
 pub async fn sign_up(
     email: String,
     password: String,
@@ -89,6 +89,7 @@ pub async fn sign_up(
         }
     };
     start_session(&ctx.access, &session, user.id).await?;
+    ssr::redirect_form_post(&next);
     Ok(SignedIn { user, next })
 }
 
@@ -98,7 +99,7 @@ pub async fn sign_up(
 /// other work), on `password` for a wrong e-mail or password (the same message for
 /// both); `RateLimited` after 5 attempts a minute for one e-mail or 30 for one address
 /// (the client's, behind a trusted proxy), or when the hashing queue is full.
-#[server(prefix = "/api", endpoint = "log_in", input = Json)]
+#[server(prefix = "/api", endpoint = "log_in", input = PostUrl)]
 pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppError> {
     use crate::ssr;
     ssr::auth::check_sizes(&email, &password)?;
@@ -121,6 +122,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
         }
     }
     start_session(&ctx.access, &session, user.id).await?;
+    ssr::redirect_form_post(&next);
     Ok(SignedIn { user, next })
 }
 

@@ -2,7 +2,7 @@
 //! acceptance.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{Json, PostUrl};
 
 use crate::error::AppError;
 use crate::model::{Invite, InvitePreview, Member, Role, Workspace};
@@ -34,7 +34,7 @@ async fn member_to_manage(
 /// Changes a member's role (admins and the owner). Nobody can make or unmake the owner
 /// here, and only the owner can make admins.
 /// Errors: `Forbidden`, `NotFound` (not a member), `Validation` on `role`.
-#[server(prefix = "/api", endpoint = "set_member_role", input = Json)]
+#[server(prefix = "/api", endpoint = "set_member_role", input = PostUrl)]
 pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
     let (c, current) = member_to_manage(&slug, user_id).await?;
     if role == Role::Owner || current == Role::Owner {
@@ -53,7 +53,7 @@ pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(
 
 /// Removes a member (admins and the owner; the owner cannot be removed, and only the owner
 /// removes admins). Errors: `Forbidden`, `NotFound`, `Validation` on `user_id`.
-#[server(prefix = "/api", endpoint = "remove_member", input = Json)]
+#[server(prefix = "/api", endpoint = "remove_member", input = PostUrl)]
 pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
     let (c, current) = member_to_manage(&slug, user_id).await?;
     if current == Role::Owner {
@@ -72,7 +72,7 @@ pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
 /// acceptances (1 to 1000). The link dies with its creator's rights: it is refused at
 /// acceptance once they could no longer make it.
 /// Errors: `Forbidden`, `Validation` on `role`, `expires_in_days` or `max_uses`.
-#[server(prefix = "/api", endpoint = "create_invite", input = Json)]
+#[server(prefix = "/api", endpoint = "create_invite", input = PostUrl)]
 pub async fn create_invite(
     slug: String,
     role: Role,
@@ -123,7 +123,7 @@ pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
 }
 
 /// Revokes an invite of the workspace (admins and the owner). Errors: `Forbidden`, `NotFound`.
-#[server(prefix = "/api", endpoint = "revoke_invite", input = Json)]
+#[server(prefix = "/api", endpoint = "revoke_invite", input = PostUrl)]
 pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let now = crate::model::now_ms();

@@ -1,7 +1,7 @@
 //! Workspaces: list mine, create, open (remembered as the last one), rename.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{Json, PostUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -68,7 +68,7 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
 }
 
 /// Renames a workspace (admins and the owner). Errors: `Forbidden`, `Validation` on `name`.
-#[server(prefix = "/api", endpoint = "rename_workspace", input = Json)]
+#[server(prefix = "/api", endpoint = "rename_workspace", input = PostUrl)]
 pub async fn rename_workspace(slug: String, name: String) -> Result<Workspace, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;

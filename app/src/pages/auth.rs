@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::auth::{log_in, sign_up, SignedIn};
-use crate::components::{navigate_hard, ActionError, Ready};
+use crate::api::auth::{LogIn, SignUp, SignedIn};
+use crate::components::{navigate_hard, ActionError};
 use crate::error::AppError;
 
 /// After a successful sign-in, open the next page as a fresh page load.
@@ -17,33 +17,30 @@ fn follow(result: impl Into<Signal<Option<Result<SignedIn, AppError>>>>) {
     });
 }
 
-/// `/login`: e-mail and password.
+/// `/login`: e-mail and password. The form posts without the WASM too (`ActionForm`):
+/// then the server redirects to the next page, or back here with the error.
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let action = Action::new(|(e, p): &(String, String)| log_in(e.clone(), p.clone()));
+    let action = ServerAction::<LogIn>::new();
     follow(action.value());
     view! {
         <main class="auth-page">
             <h1>"Log in to Tandem"</h1>
-            <form on:submit=move |ev| {
-                ev.prevent_default();
-                action.dispatch((email.get_untracked(), password.get_untracked()));
-            }><Ready>
+            <ActionForm action>
                 <label for="login-email">"E-mail"</label>
-                <input id="login-email" type="email" autocomplete="username" required bind:value=email/>
+                <input id="login-email" name="email" type="email" autocomplete="username" required/>
                 <label for="login-password">"Password"</label>
-                <input id="login-password" type="password" autocomplete="current-password" required bind:value=password/>
+                <input id="login-password" name="password" type="password" autocomplete="current-password" required/>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Log in"</button>
                 <ActionError result=action.value()/>
-            </Ready></form>
+            </ActionForm>
             <p>"New here? "<a href="/signup">"Create an account"</a></p>
         </main>
     }
 }
 
-/// The sign-up form, optionally joining through an invite (`invite` token).
+/// The sign-up form, optionally joining through an invite (`invite` token). It posts
+/// without the WASM too (`ActionForm`), like the log-in form.
 #[component]
 pub fn SignupForm(
     /// Invite token to accept on sign-up.
@@ -53,12 +50,7 @@ pub fn SignupForm(
     #[prop(optional)]
     name: Option<String>,
 ) -> impl IntoView {
-    let display_name = RwSignal::new(name.unwrap_or_default());
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let action = Action::new(|(n, e, p, i): &(String, String, String, Option<String>)| {
-        sign_up(e.clone(), p.clone(), n.clone(), i.clone())
-    });
+    let action = ServerAction::<SignUp>::new();
     follow(action.value());
     let field_error = move |name: &'static str| {
         move || match action.value().get() {
@@ -67,22 +59,20 @@ pub fn SignupForm(
         }
     };
     view! {
-        <form on:submit=move |ev| {
-            ev.prevent_default();
-            action.dispatch((display_name.get_untracked(), email.get_untracked(), password.get_untracked(), invite.clone()));
-        }><Ready>
+        <ActionForm action>
+            {invite.map(|token| view! { <input type="hidden" name="invite" value=token/> })}
             <label for="signup-name">"Your name"</label>
-            <input id="signup-name" type="text" autocomplete="name" required bind:value=display_name aria-describedby="signup-name-error"/>
+            <input id="signup-name" name="display_name" type="text" autocomplete="name" required value=name.unwrap_or_default() aria-describedby="signup-name-error"/>
             <span class="field-error" id="signup-name-error">{field_error("display_name")}</span>
             <label for="signup-email">"E-mail"</label>
-            <input id="signup-email" type="email" autocomplete="email" required bind:value=email aria-describedby="signup-email-error"/>
+            <input id="signup-email" name="email" type="email" autocomplete="email" required aria-describedby="signup-email-error"/>
             <span class="field-error" id="signup-email-error">{field_error("email")}</span>
             <label for="signup-password">"Password"</label>
-            <input id="signup-password" type="password" autocomplete="new-password" required minlength="8" bind:value=password aria-describedby="signup-password-error"/>
+            <input id="signup-password" name="password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="signup-password-error"/>
             <span class="field-error" id="signup-password-error">{field_error("password")}</span>
             <button type="submit" class="primary" disabled=move || action.pending().get()>"Sign up"</button>
             <ActionError result=action.value()/>
-        </Ready></form>
+        </ActionForm>
     }
 }
 

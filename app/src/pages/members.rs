@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 
 use crate::api::members::{
-    create_invite, list_invites, list_members, remove_member, revoke_invite, set_member_role,
+    list_invites, list_members, CreateInvite, RemoveMember, RevokeInvite, SetMemberRole,
 };
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, use_origin, ActionError, Avatar, Ready};
+use crate::components::{error_message, use_origin, ActionError, Avatar};
 use crate::model::{format_utc, Role};
 use crate::realtime::protocol::{ChangeOp, Room, Status};
 use crate::realtime::{use_realtime, Realtime, RoomEvent};
@@ -25,18 +25,16 @@ fn reload_on(rt: Option<Realtime>, room: Room, op: ChangeOp, reload: impl Fn() +
     }
 }
 
-/// Members and invites of the current workspace.
+/// Members and invites of the current workspace. Role changes, removals and invite links
+/// are small forms that post without the WASM too (`ActionForm`).
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
     let me = ws.user.id;
     let my_role = ws.role;
-    let role_slug = slug.clone();
-    let set_role =
-        Action::new(move |(id, role): &(i64, Role)| set_member_role(role_slug.clone(), *id, *role));
-    let remove_slug = slug.clone();
-    let remove = Action::new(move |id: &i64| remove_member(remove_slug.clone(), *id));
+    let set_role = ServerAction::<SetMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
     // The list reloads after each role change or removal made here (the actions'
     // versions), and on live changes from elsewhere.
     let members_slug = slug.clone();
@@ -63,6 +61,7 @@ pub fn MembersPage() -> impl IntoView {
         }
     };
     let page = format!("/w/{}/members", ws.workspace.slug);
+    let rows_slug = slug.clone();
     view! {
         <header class="page-header">
             <h1>"Members"</h1>
@@ -71,15 +70,16 @@ pub fn MembersPage() -> impl IntoView {
         <ActionError result=set_role.value()/>
         <ActionError result=remove.value()/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || { let slug = rows_slug.clone(); Suspend::new(async move {
                 match members.await {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                    Ok(list) => view! { <Ready>
+                    Ok(list) => view! {
                         <table class="records" aria-label="Members">
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Region"</th><th scope="col">"Status"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| {
                                     let id = m.user.id;
+                                    let slug = slug.clone();
                                     let name = m.user.display_name.clone();
                                     let editable = my_role.can_admin() && m.role != Role::Owner && id != me
                                         && (my_role == Role::Owner || m.role != Role::Admin);
@@ -89,11 +89,15 @@ pub fn MembersPage() -> impl IntoView {
                                             .filter(|r| *r != Role::Owner && (my_role == Role::Owner || *r != Role::Admin))
                                             .map(|r| view! { <option value=r.as_str() selected=r == m.role>{r.label()}</option> })
                                             .collect_view();
+                                        let (slug, role_label, save_label) = (slug.clone(), format!("Role of {name}"), format!("Save role of {name}"));
                                         view! {
-                                            <label class="visually-hidden" for=role_id.clone()>{format!("Role of {name}")}</label>
-                                            <select id=role_id on:change=move |ev| {
-                                                if let Some(r) = Role::parse(&event_target_value(&ev)) { set_role.dispatch((id, r)); }
-                                            }>{options}</select>
+                                            <ActionForm action=set_role attr:class="row-form">
+                                                <input type="hidden" name="slug" value=slug/>
+                                                <input type="hidden" name="user_id" value=id/>
+                                                <label class="visually-hidden" for=role_id.clone()>{role_label}</label>
+                                                <select id=role_id name="role">{options}</select>
+                                                <button type="submit" aria-label=save_label>"Save"</button>
+                                            </ActionForm>
                                         }.into_any()
                                     } else {
                                         view! { <span class="badge">{m.role.label()}</span> }.into_any()
@@ -108,16 +112,20 @@ pub fn MembersPage() -> impl IntoView {
                                             <td>{move || status_of(id)}</td>
                                             <td>{format_utc(m.joined_at)}</td>
                                             <td>{editable.then(|| view! {
-                                                <button type="button" aria-label=remove_label on:click=move |_| { remove.dispatch(id); }>"Remove"</button>
+                                                <ActionForm action=remove attr:class="row-form">
+                                                    <input type="hidden" name="slug" value=slug.clone()/>
+                                                    <input type="hidden" name="user_id" value=id/>
+                                                    <button type="submit" aria-label=remove_label>"Remove"</button>
+                                                </ActionForm>
                                             })}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </Ready> }.into_any(),
+                    }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
         {my_role.can_admin().then(|| view! { <Invites slug=slug.clone() workspace=ws.workspace.id is_owner=my_role == Role::Owner/> })}
     }
@@ -129,15 +137,8 @@ pub fn MembersPage() -> impl IntoView {
 #[component]
 fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
     let origin = use_origin();
-    let role = RwSignal::new("member".to_string());
-    let days = RwSignal::new("7".to_string());
-    let uses = RwSignal::new("10".to_string());
-    let create_slug = slug.clone();
-    let create = Action::new(move |(r, d, u): &(Role, i64, i64)| {
-        create_invite(create_slug.clone(), *r, *d, *u)
-    });
-    let revoke_slug = slug.clone();
-    let revoke = Action::new(move |id: &i64| revoke_invite(revoke_slug.clone(), *id));
+    let create = ServerAction::<CreateInvite>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
     // Reloads after each link made or revoked here, and on live changes from elsewhere.
     let list_slug = slug.clone();
     let invites = Resource::new(
@@ -150,29 +151,24 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
         ChangeOp::Invites,
         move || invites.refetch(),
     );
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let r = Role::parse(&role.get_untracked()).unwrap_or(Role::Member);
-        let d = days.get_untracked().trim().parse().unwrap_or(0);
-        let u = uses.get_untracked().trim().parse().unwrap_or(0);
-        create.dispatch((r, d, u));
-    };
+    let form_slug = slug.clone();
     view! {
         <section aria-labelledby="invites-heading">
             <h2 id="invites-heading">"Invite links"</h2>
-            <form class="inline-form" on:submit=submit><Ready>
+            <ActionForm action=create attr:class="inline-form">
+                <input type="hidden" name="slug" value=form_slug/>
                 <label for="invite-role">"Role"</label>
-                <select id="invite-role" bind:value=role>
+                <select id="invite-role" name="role">
                     <option value="viewer">"Viewer"</option>
-                    <option value="member">"Member"</option>
+                    <option value="member" selected>"Member"</option>
                     {is_owner.then(|| view! { <option value="admin">"Admin"</option> })}
                 </select>
                 <label for="invite-days">"Valid for (days)"</label>
-                <input id="invite-days" type="number" min="1" max="90" bind:value=days/>
+                <input id="invite-days" name="expires_in_days" type="number" min="1" max="90" required value="7"/>
                 <label for="invite-uses">"Uses"</label>
-                <input id="invite-uses" type="number" min="1" max="1000" bind:value=uses/>
+                <input id="invite-uses" name="max_uses" type="number" min="1" max="1000" required value="10"/>
                 <button type="submit" class="primary" disabled=move || create.pending().get()>"Create invite link"</button>
-            </Ready></form>
+            </ActionForm>
             <ActionError result=create.value()/>
             {move || create.value().get().and_then(Result::ok).map(|inv| view! {
                 <p role="status">"New link: "<InviteLinkField path=inv.path() label="New invite link".to_string() origin/></p>
@@ -181,12 +177,13 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
                 {move || invites.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p>"No invite links yet."</p> }.into_any(),
-                    Ok(list) => view! { <Ready>
+                    Ok(list) => view! {
                         <table class="records" aria-label="Invite links">
                             <thead><tr><th scope="col">"Link"</th><th scope="col">"For"</th><th scope="col">"Role"</th><th scope="col">"Used"</th><th scope="col">"Expires"</th><th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|i| {
                                     let id = i.id;
+                                    let slug = slug.clone();
                                     let status = if i.revoked_at.is_some() { "revoked" } else if i.uses >= i.max_uses { "used up" } else { "active" };
                                     let label = format!("Invite link {id}");
                                     view! {
@@ -202,14 +199,18 @@ fn Invites(slug: String, workspace: i64, is_owner: bool) -> impl IntoView {
                                             <td>{format_utc(i.expires_at)}</td>
                                             <td>{status}</td>
                                             <td>{(status == "active").then(|| view! {
-                                                <button type="button" aria-label=format!("Revoke invite link {id}") on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button>
+                                                <ActionForm action=revoke attr:class="row-form">
+                                                    <input type="hidden" name="slug" value=slug.clone()/>
+                                                    <input type="hidden" name="invite_id" value=id/>
+                                                    <button type="submit" aria-label=format!("Revoke invite link {id}")>"Revoke"</button>
+                                                </ActionForm>
                                             })}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </Ready> }.into_any(),
+                    }.into_any(),
                 })}
             </Transition>
         </section>

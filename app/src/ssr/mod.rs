@@ -52,6 +52,23 @@ pub async fn client_ip() -> Option<std::net::IpAddr> {
         .map(|e| e.0 .0)
 }
 
+/// Sends a plain HTML form post (one whose request accepts `text/html`: a browser
+/// posting a form before hydration or without scripts) on to `path` with a redirect
+/// instead of the JSON answer. A script caller gets the JSON and moves on itself.
+/// Used where success leads elsewhere (signing in); failures already go back to the
+/// form's page with the error in its query (Leptos' form redirects).
+pub fn redirect_form_post(path: &str) {
+    let accepts_html = use_context::<axum::http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if accepts_html {
+        leptos_axum::redirect(path);
+    }
+}
+
 /// The injected [`ServerContext`]. Call it before the first `.await` of a server
 /// function. Errors: `Internal` if the server did not provide it.
 pub fn server_context() -> Result<ServerContext, AppError> {

@@ -144,7 +144,7 @@ async fn log_in_rotates_the_session_id_and_the_old_one_stops_working() {
     let first = app
         .client
         .post(format!("{}/api/log_in", app.base))
-        .json(&body)
+        .form(&body)
         .send()
         .await
         .expect("log in");
@@ -154,7 +154,7 @@ async fn log_in_rotates_the_session_id_and_the_old_one_stops_working() {
     let second = app
         .client
         .post(format!("{}/api/log_in", app.base))
-        .json(&body)
+        .form(&body)
         .send()
         .await
         .expect("log in again");
@@ -179,13 +179,74 @@ async fn log_in_rotates_the_session_id_and_the_old_one_stops_working() {
 }
 
 #[tokio::test]
+async fn the_log_in_form_works_without_scripts() {
+    let app = spawn_app().await;
+    app.sign_up_as(&client(), "ann@example.com", "Ann").await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login_page = format!("{}/login", app.base);
+    let post = |password: &str| {
+        browser
+            .post(format!("{}/api/log_in", app.base))
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("referer", &login_page)
+            .form(&[("email", "ann@example.com"), ("password", password)])
+            .send()
+    };
+    let location = |res: &reqwest::Response| {
+        assert!(res.status().is_redirection(), "{}", res.status());
+        res.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string()
+    };
+
+    // A wrong password goes back to the form, whose page then shows the error.
+    let res = post("wrong-password").await.expect("post");
+    let back = location(&res);
+    assert!(
+        back.starts_with(&login_page) && back.contains("__err="),
+        "{back}"
+    );
+    let html = browser
+        .get(&back)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("Wrong e-mail or password"),
+        "the error shows on the page: {html}"
+    );
+    let me: Option<Value> = app
+        .call_as(&browser, "get_current_user", json!({}))
+        .await
+        .expect("me");
+    assert!(me.is_none());
+
+    // The right one signs in and goes on to the next page.
+    let res = post("password123").await.expect("post");
+    assert_eq!(location(&res), "/workspaces");
+    let me: Option<Value> = app
+        .call_as(&browser, "get_current_user", json!({}))
+        .await
+        .expect("me");
+    assert_eq!(me.expect("signed in")["email"], "ann@example.com");
+}
+
+#[tokio::test]
 async fn cross_origin_posts_are_refused() {
     let app = spawn_app().await;
     let res = app
         .client
         .post(format!("{}/api/sign_up", app.base))
         .header("origin", "https://evil.example")
-        .json(&json!({"email": "a@b.co", "password": "password123", "display_name": "A", "invite": null}))
+        .form(&json!({"email": "a@b.co", "password": "password123", "display_name": "A"}))
         .send()
         .await
         .expect("request");
@@ -222,12 +283,13 @@ async fn status_of(
     name: &str,
     body: Value,
 ) -> (u16, Option<AppError>) {
-    let res = c
-        .post(format!("{base}/api/{name}"))
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let req = c.post(format!("{base}/api/{name}"));
+    let req = if app::api::FORM_ENDPOINTS.contains(&name) {
+        req.form(&body)
+    } else {
+        req.json(&body)
+    };
+    let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     let bytes = res.bytes().await.expect("body");
     (status, serde_json::from_slice(&bytes).ok())
@@ -243,7 +305,7 @@ async fn each_error_kind_comes_back_with_its_http_status() {
         &c,
         &base,
         "sign_up",
-        json!({"email": "nope", "password": "password123", "display_name": "X", "invite": null}),
+        json!({"email": "nope", "password": "password123", "display_name": "X"}),
     )
     .await;
     assert_eq!(status, 422);
@@ -343,7 +405,7 @@ async fn behind_a_trusted_proxy_the_log_in_limit_applies_to_the_real_client() {
         async move {
             c.post(format!("{base}/api/log_in"))
                 .header("x-forwarded-for", from)
-                .json(&json!({"email": "x@example.com", "password": "wrong-password"}))
+                .form(&json!({"email": "x@example.com", "password": "wrong-password"}))
                 .send()
                 .await
                 .expect("request")

@@ -21,6 +21,42 @@ pub fn sign_up(email: &str, name: &str, invite: Option<String>) -> app::api::aut
     }
 }
 
+/// Whether a server function's protocol takes an HTML form's encoding (`PostUrl`) or
+/// JSON, known from its type.
+pub trait InputEncoding {
+    /// `true` for `application/x-www-form-urlencoded`.
+    const FORM: bool;
+}
+
+impl<O> InputEncoding for leptos::server_fn::Http<leptos::server_fn::codec::Json, O> {
+    const FORM: bool = false;
+}
+
+impl<O> InputEncoding for leptos::server_fn::Http<leptos::server_fn::codec::PostUrl, O> {
+    const FORM: bool = true;
+}
+
+/// `body`'s top-level fields as form fields (strings as they are, other scalars as
+/// JSON text, nulls left out, as an absent form field). Panics on a nested value: a form
+/// endpoint's arguments are flat.
+fn form_fields(name: &str, body: &Value) -> Vec<(String, String)> {
+    let fields = body
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: form body must be an object"));
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => panic!("{name}: form field {k} must be a scalar"),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
 /// A running app and a client with its own cookie jar.
 pub struct TestApp {
     /// Where it listens.
@@ -118,19 +154,21 @@ pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
 }
 
 impl TestApp {
-    /// Calls server function `/api/{name}` with a JSON body as `client`.
+    /// Calls server function `/api/{name}` as `client` with `body`'s fields: as JSON, or
+    /// as an HTML form would post them for the [`app::api::FORM_ENDPOINTS`].
     pub async fn call_as<T: DeserializeOwned>(
         &self,
         client: &reqwest::Client,
         name: &str,
         body: Value,
     ) -> Result<T, AppError> {
-        let res = client
-            .post(format!("{}/api/{name}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
+        let req = client.post(format!("{}/api/{name}", self.base));
+        let req = if app::api::FORM_ENDPOINTS.contains(&name) {
+            req.form(&form_fields(name, &body))
+        } else {
+            req.json(&body)
+        };
+        let res = req.send().await.expect("request");
         let status = res.status();
         let bytes = res.bytes().await.expect("body");
         if status.is_success() {
@@ -154,12 +192,20 @@ impl TestApp {
     /// `#[server]` makes, e.g. `CreateWorkspace { name, slug }`): its endpoint and its
     /// answer's type come from the function, so a test cannot call it with the wrong
     /// shape. Errors: the function's [`AppError`].
+    /// It also checks that [`app::api::FORM_ENDPOINTS`] lists the function exactly when
+    /// its input encoding is the form one, so that list cannot drift from the code.
     pub async fn run<F>(&self, client: &reqwest::Client, args: F) -> Result<F::Output, AppError>
     where
         F: leptos::server_fn::ServerFn + serde::Serialize,
+        F::Protocol: InputEncoding,
         F::Output: DeserializeOwned,
     {
         let name = F::PATH.trim_start_matches("/api/");
+        assert_eq!(
+            F::Protocol::FORM,
+            app::api::FORM_ENDPOINTS.contains(&name),
+            "{name}: FORM_ENDPOINTS disagrees with its input encoding"
+        );
         let body = serde_json::to_value(args).expect("arguments serialize");
         self.call_as(client, name, body).await
     }
