@@ -71,8 +71,16 @@ async fn main() -> anyhow::Result<()> {
     let call = |f: &str, body: Value| {
         let http = http.clone();
         let url = format!("{}/api/{f}", args.url);
+        let f = f.to_string();
         async move {
-            let res = http.post(url).json(&body).send().await?;
+            let req = http.post(url);
+            // The form endpoints (sign-up) take what an HTML form posts.
+            let req = if app::api::FORM_ENDPOINTS.contains(&f.as_str()) {
+                req.form(&body)
+            } else {
+                req.json(&body)
+            };
+            let res = req.send().await?;
             let status = res.status();
             let v: Value = res.json().await?;
             if !status.is_success() {
@@ -81,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             Ok::<Value, anyhow::Error>(v)
         }
     };
-    call("sign_up", json!({"email": format!("load{stamp}@example.com"), "password": "password123", "display_name": "Load", "invite": null}))
+    call("sign_up", json!({"email": format!("load{stamp}@example.com"), "password": "password123", "display_name": "Load"}))
         .await
         .context("signing up")?;
     let ws = call(

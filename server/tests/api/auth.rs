@@ -1,9 +1,20 @@
 //! Accounts over HTTP: sign-up, log-in, log-out, wrong passwords, the log-in rate limit,
 //! session id rotation and the session cookie's flags.
 
-use crate::common::{client, sign_up, spawn_app};
+use crate::common::{client, sign_up, spawn_app, update_field};
+use app::api::auth::{GetCurrentUser, LogIn, LogOut, SignUp};
+use app::api::records::CreateRecord;
 use app::error::AppError;
+use app::model::{Fields, RecordKind, User};
 use serde_json::{json, Value};
+
+/// The arguments of `/api/log_in` for `email` with `password`.
+fn log_in(email: &str, password: &str) -> LogIn {
+    LogIn {
+        email: email.into(),
+        password: password.into(),
+    }
+}
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers()
@@ -20,51 +31,41 @@ async fn sign_up_log_out_and_log_in_again() {
     let id = app
         .sign_up_as(&app.client, "Ann@Example.com", "Ann Lee")
         .await;
-    let me: Option<Value> = app.call("get_current_user", json!({})).await.expect("me");
+    let me = app.run(&app.client, GetCurrentUser {}).await.expect("me");
     let me = me.expect("signed in after sign-up");
-    assert_eq!(me["id"].as_i64(), Some(id));
+    assert_eq!(me.id, id);
     assert_eq!(
-        me["email"], "ann@example.com",
+        me.email.as_deref(),
+        Some("ann@example.com"),
         "e-mail is stored lower-cased"
     );
 
-    let _: () = app.call("log_out", json!({})).await.expect("log out");
-    let me: Option<Value> = app.call("get_current_user", json!({})).await.expect("me");
+    app.run(&app.client, LogOut {}).await.expect("log out");
+    let me = app.run(&app.client, GetCurrentUser {}).await.expect("me");
     assert!(me.is_none(), "signed out");
 
-    let signed: Value = app
-        .call(
-            "log_in",
-            json!({"email": "ann@example.com", "password": "password123"}),
-        )
+    let signed = app
+        .run(&app.client, log_in("ann@example.com", "password123"))
         .await
         .expect("log in");
-    assert_eq!(signed["user"]["id"].as_i64(), Some(id));
-    assert_eq!(signed["next"], "/workspaces");
+    assert_eq!(signed.user.id, id);
+    assert_eq!(signed.next, "/workspaces");
 }
 
 #[tokio::test]
 async fn sign_up_errors_name_the_field() {
     let app = spawn_app().await;
+    let short = SignUp {
+        password: "short".into(),
+        ..sign_up("a@b.co", "A", None)
+    };
     let cases = [
-        (
-            json!({"email": "nope", "password": "password123", "display_name": "A", "invite": null}),
-            "email",
-        ),
-        (
-            json!({"email": "a@b.co", "password": "short", "display_name": "A", "invite": null}),
-            "password",
-        ),
-        (
-            json!({"email": "a@b.co", "password": "password123", "display_name": "  ", "invite": null}),
-            "display_name",
-        ),
+        (sign_up("nope", "A", None), "email"),
+        (short, "password"),
+        (sign_up("a@b.co", "  ", None), "display_name"),
     ];
-    for (body, field) in cases {
-        let err = app
-            .call::<Value>("sign_up", body)
-            .await
-            .expect_err("refused");
+    for (args, field) in cases {
+        let err = app.run(&app.client, args).await.expect_err("refused");
         assert_eq!(err.field(), Some(field), "{err:?}");
     }
     app.sign_up_as(&app.client, "a@b.co", "A").await;
@@ -80,22 +81,16 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     app.sign_up_as(&client(), "ann@example.com", "Ann").await;
     let wrong = app
-        .call::<Value>(
-            "log_in",
-            json!({"email": "ann@example.com", "password": "wrong-password"}),
-        )
+        .run(&app.client, log_in("ann@example.com", "wrong-password"))
         .await
         .expect_err("wrong");
     let unknown = app
-        .call::<Value>(
-            "log_in",
-            json!({"email": "bob@example.com", "password": "wrong-password"}),
-        )
+        .run(&app.client, log_in("bob@example.com", "wrong-password"))
         .await
         .expect_err("unknown");
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.field(), Some("password"));
-    let me: Option<Value> = app.call("get_current_user", json!({})).await.expect("me");
+    let me = app.run(&app.client, GetCurrentUser {}).await.expect("me");
     assert!(me.is_none());
 }
 
@@ -105,20 +100,14 @@ async fn log_in_attempts_are_rate_limited_per_email() {
     app.sign_up_as(&client(), "ann@example.com", "Ann").await;
     for _ in 0..5 {
         let e = app
-            .call::<Value>(
-                "log_in",
-                json!({"email": "ann@example.com", "password": "bad"}),
-            )
+            .run(&app.client, log_in("ann@example.com", "bad"))
             .await
             .expect_err("wrong");
         assert!(matches!(e, AppError::Validation { .. }), "{e:?}");
     }
     // Even the right password is refused now, with a time to wait.
     let e = app
-        .call::<Value>(
-            "log_in",
-            json!({"email": "ann@example.com", "password": "password123"}),
-        )
+        .run(&app.client, log_in("ann@example.com", "password123"))
         .await
         .expect_err("limited");
     match e {
@@ -127,11 +116,8 @@ async fn log_in_attempts_are_rate_limited_per_email() {
     }
     // Another account from the same address still gets in.
     app.sign_up_as(&client(), "bob@example.com", "Bob").await;
-    let ok: Result<Value, _> = app
-        .call(
-            "log_in",
-            json!({"email": "bob@example.com", "password": "password123"}),
-        )
+    let ok = app
+        .run(&app.client, log_in("bob@example.com", "password123"))
         .await;
     assert!(ok.is_ok());
 }
@@ -174,7 +160,7 @@ async fn log_in_rotates_the_session_id_and_the_old_one_stops_working() {
         .send()
         .await
         .expect("request");
-    let me: Option<Value> = res.json().await.expect("json");
+    let me: Option<User> = res.json().await.expect("json");
     assert!(me.is_none(), "the pre-rotation session id is dead");
 }
 
@@ -223,20 +209,17 @@ async fn the_log_in_form_works_without_scripts() {
         html.contains("Wrong e-mail or password"),
         "the error shows on the page: {html}"
     );
-    let me: Option<Value> = app
-        .call_as(&browser, "get_current_user", json!({}))
-        .await
-        .expect("me");
+    let me = app.run(&browser, GetCurrentUser {}).await.expect("me");
     assert!(me.is_none());
 
     // The right one signs in and goes on to the next page.
     let res = post("password123").await.expect("post");
     assert_eq!(location(&res), "/workspaces");
-    let me: Option<Value> = app
-        .call_as(&browser, "get_current_user", json!({}))
-        .await
-        .expect("me");
-    assert_eq!(me.expect("signed in")["email"], "ann@example.com");
+    let me = app.run(&browser, GetCurrentUser {}).await.expect("me");
+    assert_eq!(
+        me.expect("signed in").email.as_deref(),
+        Some("ann@example.com")
+    );
 }
 
 #[tokio::test]
@@ -330,20 +313,22 @@ async fn each_error_kind_comes_back_with_its_http_status() {
     .await;
     assert!(matches!(e, Some(AppError::Forbidden(_))));
     assert_eq!(status, 403);
-    let v: Value = app
-        .call_as(
-            &c,
-            "create_record",
-            json!({"slug": slug, "kind": "customer", "fields": {"name": "Acme"}}),
-        )
-        .await
-        .expect("create");
-    let change = json!({"slug": slug, "kind": "customer", "id": v["id"], "changes": {"sector": {"base": null, "value": "retail"}}});
-    let _: Value = app
-        .call_as(&c, "update_record", change.clone())
-        .await
-        .expect("first edit");
-    let clash = json!({"slug": slug, "kind": "customer", "id": v["id"], "changes": {"sector": {"base": null, "value": "media"}}});
+    let args = CreateRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        fields: Fields::from([("name".into(), app::model::Value::Text("Acme".into()))]),
+    };
+    let v = app.run(&c, args).await.expect("create");
+    let change = update_field(
+        &slug,
+        RecordKind::Customer,
+        v.id,
+        "sector",
+        app::model::Value::Null,
+        app::model::Value::Text("retail".into()),
+    );
+    app.run(&c, change).await.expect("first edit");
+    let clash = json!({"slug": slug, "kind": "customer", "id": v.id, "changes": {"sector": {"base": null, "value": "media"}}});
     let (status, e) = status_of(&c, &base, "update_record", clash).await;
     assert!(matches!(e, Some(AppError::Conflict(_))));
     assert_eq!(status, 409);
@@ -374,7 +359,7 @@ async fn a_megabyte_of_email_is_refused_before_hashing() {
     let app = spawn_app().await;
     let huge = format!("{}@example.com", "a".repeat(1 << 20));
     let e = app
-        .call::<Value>("log_in", json!({"email": huge, "password": "password123"}))
+        .run(&app.client, log_in(&huge, "password123"))
         .await
         .expect_err("refused");
     assert_eq!(e.field(), Some("email"));

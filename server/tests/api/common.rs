@@ -21,6 +21,24 @@ pub fn sign_up(email: &str, name: &str, invite: Option<String>) -> app::api::aut
     }
 }
 
+/// The arguments of `/api/update_record` changing one `field` of the `kind` record `id`
+/// in `slug` from `base` (the value the editor saw) to `value`.
+pub fn update_field(
+    slug: &str,
+    kind: app::model::RecordKind,
+    id: i64,
+    field: &str,
+    base: app::model::Value,
+    value: app::model::Value,
+) -> app::api::records::UpdateRecord {
+    app::api::records::UpdateRecord {
+        slug: slug.into(),
+        kind,
+        id,
+        changes: [(field.to_string(), app::model::FieldChange { base, value })].into(),
+    }
+}
+
 /// Whether a server function's protocol takes an HTML form's encoding (`PostUrl`) or
 /// JSON, known from its type.
 pub trait InputEncoding {
@@ -208,11 +226,6 @@ impl TestApp {
         );
         let body = serde_json::to_value(args).expect("arguments serialize");
         self.call_as(client, name, body).await
-    }
-
-    /// Calls server function `/api/{name}` as the app's own client.
-    pub async fn call<T: DeserializeOwned>(&self, name: &str, body: Value) -> Result<T, AppError> {
-        self.call_as(&self.client, name, body).await
     }
 
     /// Signs up `email` (password `password123`) as `client` and returns the user id.

@@ -1,13 +1,23 @@
 //! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
 //! workspace reaches nothing of another through any server function.
 
-use crate::common::{client, sign_up, spawn_app, TestApp};
-use app::api::members::{AcceptInvite, CreateInvite, ListInvites};
-use app::api::records::CreateRecord;
+use crate::common::{client, sign_up, spawn_app, update_field, TestApp};
+use app::api::auth::{LogIn, LogOut};
+use app::api::members::{
+    AcceptInvite, CreateInvite, ListInvites, ListMembers, PreviewInvite, RemoveMember,
+    RevokeInvite, SetMemberRole,
+};
+use app::api::records::{CreateRecord, DeleteRecord, GetRecord, ListMemberChoices, ListRecords};
+use app::api::workspaces::{CreateWorkspace, ListWorkspaces, OpenWorkspace, RenameWorkspace};
 use app::error::AppError;
-use app::model::{Fields, RecordKind, Role};
+use app::model::{Fields, RecordKind, RecordQuery, Role, Value};
 use app::ssr::store::NewInvite;
-use serde_json::{json, Value};
+use serde_json::json;
+
+/// A text field value.
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
 
 /// An owner with workspace "acme" holding one customer; returns (owner, slug, customer id).
 async fn owner_with_customer(
@@ -22,7 +32,7 @@ async fn owner_with_customer(
     let args = CreateRecord {
         slug: slug.clone(),
         kind: RecordKind::Customer,
-        fields: Fields::from([("name".into(), app::model::Value::Text(customer.into()))]),
+        fields: Fields::from([("name".into(), text(customer))]),
     };
     let r = app.run(&c, args).await.expect("create customer");
     (c, slug, r.id)
@@ -56,46 +66,42 @@ async fn workspaces_are_created_listed_renamed_and_remembered() {
         .create_workspace_as(&app.client, "Acme Sales (EU)")
         .await;
     assert_eq!(slug, "acme-sales-eu");
-    let again: Result<Value, _> = app
-        .call(
-            "create_workspace",
-            json!({"name": "Other", "slug": "acme-sales-eu"}),
+    let again = app
+        .run(
+            &app.client,
+            CreateWorkspace {
+                name: "Other".into(),
+                slug: Some("acme-sales-eu".into()),
+            },
         )
         .await;
     assert_eq!(again.expect_err("slug taken").field(), Some("slug"));
     let second = app.create_workspace_as(&app.client, "Beta").await;
 
-    let list: Vec<Value> = app.call("list_workspaces", json!({})).await.expect("list");
-    let names: Vec<&str> = list
-        .iter()
-        .map(|m| m["workspace"]["name"].as_str().unwrap_or(""))
-        .collect();
+    let list = app.run(&app.client, ListWorkspaces {}).await.expect("list");
+    let names: Vec<&str> = list.iter().map(|m| m.workspace.name.as_str()).collect();
     assert_eq!(names, ["Acme Sales (EU)", "Beta"]);
-    assert!(list.iter().all(|m| m["role"] == "owner"));
+    assert!(list.iter().all(|m| m.role == Role::Owner));
 
-    let renamed: Value = app
-        .call(
-            "rename_workspace",
-            json!({"slug": slug, "name": "Acme Europe"}),
-        )
-        .await
-        .expect("rename");
-    assert_eq!(renamed["name"], "Acme Europe");
+    let args = RenameWorkspace {
+        slug: slug.clone(),
+        name: "Acme Europe".into(),
+    };
+    let renamed = app.run(&app.client, args).await.expect("rename");
+    assert_eq!(renamed.name, "Acme Europe");
 
     // Opening a workspace remembers it: the next log-in goes there.
-    let _: Value = app
-        .call("open_workspace", json!({"slug": second}))
-        .await
-        .expect("open");
-    let _: () = app.call("log_out", json!({})).await.expect("log out");
-    let signed: Value = app
-        .call(
-            "log_in",
-            json!({"email": "ann@example.com", "password": "password123"}),
-        )
-        .await
-        .expect("log in");
-    assert_eq!(signed["next"], format!("/w/{second}/customers"));
+    let args = OpenWorkspace {
+        slug: second.clone(),
+    };
+    app.run(&app.client, args).await.expect("open");
+    app.run(&app.client, LogOut {}).await.expect("log out");
+    let args = LogIn {
+        email: "ann@example.com".into(),
+        password: "password123".into(),
+    };
+    let signed = app.run(&app.client, args).await.expect("log in");
+    assert_eq!(signed.next, format!("/w/{second}/customers"));
 }
 
 #[tokio::test]
@@ -105,21 +111,31 @@ async fn invites_are_accepted_signed_in_or_by_signing_up_and_stop_when_revoked()
         owner_with_customer(&app, "owner@example.com", "Acme", "Acme Corporation").await;
     let token = app.invite_as(&owner, &slug, "member").await;
 
-    let preview: Value = app
-        .call_as(&client(), "preview_invite", json!({"token": token}))
+    let preview = app
+        .run(
+            &client(),
+            PreviewInvite {
+                token: token.clone(),
+            },
+        )
         .await
         .expect("preview");
-    assert_eq!(preview["workspace_name"], "Acme");
-    assert_eq!(preview["live"], true);
+    assert_eq!(preview.workspace_name, "Acme");
+    assert!(preview.live);
 
     // A signed-in user accepts.
     let bob = client();
     app.sign_up_as(&bob, "bob@example.com", "Bob").await;
-    let ws: Value = app
-        .call_as(&bob, "accept_invite", json!({"token": token}))
+    let ws = app
+        .run(
+            &bob,
+            AcceptInvite {
+                token: token.clone(),
+            },
+        )
         .await
         .expect("accept");
-    assert_eq!(ws["slug"], slug);
+    assert_eq!(ws.slug, slug);
     // A visitor signs up through the link and lands in the workspace.
     let cat = client();
     let signed = app
@@ -128,47 +144,39 @@ async fn invites_are_accepted_signed_in_or_by_signing_up_and_stop_when_revoked()
         .expect("sign up via invite");
     assert_eq!(signed.next, format!("/w/{slug}/customers"));
 
-    let members: Vec<Value> = app
-        .call_as(&owner, "list_members", json!({"slug": slug}))
+    let members = app
+        .run(&owner, ListMembers { slug: slug.clone() })
         .await
         .expect("members");
-    let roles: Vec<(String, String)> = members
+    let roles: Vec<(String, Role)> = members
         .iter()
-        .map(|m| {
-            (
-                m["user"]["display_name"].as_str().unwrap_or("").into(),
-                m["role"].as_str().unwrap_or("").into(),
-            )
-        })
+        .map(|m| (m.user.display_name.clone(), m.role))
         .collect();
     assert!(
-        roles.contains(&("Bob".into(), "member".into()))
-            && roles.contains(&("Cat".into(), "member".into()))
+        roles.contains(&("Bob".into(), Role::Member))
+            && roles.contains(&("Cat".into(), Role::Member))
     );
-    let invites: Vec<Value> = app
-        .call_as(&owner, "list_invites", json!({"slug": slug}))
+    let invites = app
+        .run(&owner, ListInvites { slug: slug.clone() })
         .await
         .expect("invites");
-    assert_eq!(invites[0]["uses"], 2);
+    assert_eq!(invites[0].uses, 2);
 
     // Revoked: no one else can use it.
-    let _: () = app
-        .call_as(
-            &owner,
-            "revoke_invite",
-            json!({"slug": slug, "invite_id": invites[0]["id"]}),
-        )
-        .await
-        .expect("revoke");
+    let args = RevokeInvite {
+        slug: slug.clone(),
+        invite_id: invites[0].id,
+    };
+    app.run(&owner, args).await.expect("revoke");
     let dan = client();
     app.sign_up_as(&dan, "dan@example.com", "Dan").await;
     let e = app
-        .call_as::<Value>(&dan, "accept_invite", json!({"token": token}))
+        .run(&dan, AcceptInvite { token })
         .await
         .expect_err("revoked");
     assert_eq!(e.field(), Some("token"));
     let e = app
-        .call_as::<Value>(&dan, "open_workspace", json!({"slug": slug}))
+        .run(&dan, OpenWorkspace { slug })
         .await
         .expect_err("not a member");
     assert!(is_hidden(&e));
@@ -195,7 +203,12 @@ async fn expired_and_used_up_invites_are_refused() {
     let bob = client();
     app.sign_up_as(&bob, "bob@example.com", "Bob").await;
     let e = app
-        .call_as::<Value>(&bob, "accept_invite", json!({"token": expired.token}))
+        .run(
+            &bob,
+            AcceptInvite {
+                token: expired.token,
+            },
+        )
         .await
         .expect_err("expired");
     assert_eq!(e.field(), Some("token"));
@@ -213,16 +226,13 @@ async fn expired_and_used_up_invites_are_refused() {
         })
         .await
         .expect("invite");
-    let _: Value = app
-        .call_as(&bob, "accept_invite", json!({"token": once.token}))
-        .await
-        .expect("first use");
+    let accept = || AcceptInvite {
+        token: once.token.clone(),
+    };
+    app.run(&bob, accept()).await.expect("first use");
     let cat = client();
     app.sign_up_as(&cat, "cat@example.com", "Cat").await;
-    let e = app
-        .call_as::<Value>(&cat, "accept_invite", json!({"token": once.token}))
-        .await
-        .expect_err("used up");
+    let e = app.run(&cat, accept()).await.expect_err("used up");
     assert_eq!(e.field(), Some("token"));
 }
 
@@ -242,15 +252,13 @@ async fn roles_are_enforced_on_the_server() {
         .await;
 
     // Viewers read everything and change nothing.
-    let got: Value = app
-        .call_as(
-            &viewer,
-            "get_record",
-            json!({"slug": slug, "kind": "customer", "id": customer}),
-        )
-        .await
-        .expect("read");
-    assert_eq!(got["fields"]["name"], "Acme Corporation");
+    let args = GetRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        id: customer,
+    };
+    let got = app.run(&viewer, args).await.expect("read");
+    assert_eq!(got.record.get("name"), &text("Acme Corporation"));
     let writes = [
         (
             "create_record",
@@ -271,17 +279,22 @@ async fn roles_are_enforced_on_the_server() {
     ];
     for (f, body) in &writes {
         let e = app
-            .call_as::<Value>(&viewer, f, body.clone())
+            .call_as::<serde_json::Value>(&viewer, f, body.clone())
             .await
             .expect_err(f);
         assert!(matches!(e, AppError::Forbidden(_)), "viewer {f}: {e:?}");
     }
     // Members write records but cannot manage people or import.
-    let updated: Value = app
-        .call_as(&member, "update_record", json!({"slug": slug, "kind": "customer", "id": customer, "changes": {"sector": {"base": null, "value": "retail"}}}))
-        .await
-        .expect("member writes");
-    assert_eq!(updated["version"], 2);
+    let args = update_field(
+        &slug,
+        RecordKind::Customer,
+        customer,
+        "sector",
+        Value::Null,
+        text("retail"),
+    );
+    let updated = app.run(&member, args).await.expect("member writes");
+    assert_eq!(updated.version, 2);
     for (f, body) in [
         (
             "create_invite",
@@ -290,7 +303,10 @@ async fn roles_are_enforced_on_the_server() {
         ("list_invites", json!({"slug": slug})),
         ("rename_workspace", json!({"slug": slug, "name": "Mine"})),
     ] {
-        let e = app.call_as::<Value>(&member, f, body).await.expect_err(f);
+        let e = app
+            .call_as::<serde_json::Value>(&member, f, body)
+            .await
+            .expect_err(f);
         assert!(matches!(e, AppError::Forbidden(_)), "member {f}: {e:?}");
     }
     let products = [("products.csv", "product,series,sales_price\n".to_string())];
@@ -301,59 +317,48 @@ async fn roles_are_enforced_on_the_server() {
 
     // Admins invite, but only the owner makes admins; nobody changes the owner.
     let _token = app.invite_as(&admin, &slug, "member").await;
-    let members: Vec<Value> = app
-        .call_as(&owner, "list_members", json!({"slug": slug}))
+    let members = app
+        .run(&owner, ListMembers { slug: slug.clone() })
         .await
         .expect("members");
     let id_of = |email: &str| {
         members
             .iter()
-            .find(|m| m["user"]["email"] == email)
-            .and_then(|m| m["user"]["id"].as_i64())
+            .find(|m| m.user.email.as_deref() == Some(email))
+            .map(|m| m.user.id)
             .expect("member")
     };
+    let set_role = |email: &str, role: Role| SetMemberRole {
+        slug: slug.clone(),
+        user_id: id_of(email),
+        role,
+    };
+    let remove = |email: &str| RemoveMember {
+        slug: slug.clone(),
+        user_id: id_of(email),
+    };
     let e = app
-        .call_as::<()>(
-            &admin,
-            "set_member_role",
-            json!({"slug": slug, "user_id": id_of("member@example.com"), "role": "admin"}),
-        )
+        .run(&admin, set_role("member@example.com", Role::Admin))
         .await
         .expect_err("admin makes admin");
     assert!(matches!(e, AppError::Forbidden(_)));
     let e = app
-        .call_as::<()>(
-            &admin,
-            "remove_member",
-            json!({"slug": slug, "user_id": id_of("owner@example.com")}),
-        )
+        .run(&admin, remove("owner@example.com"))
         .await
         .expect_err("remove owner");
     assert_eq!(e.field(), Some("user_id"));
-    let _: () = app
-        .call_as(
-            &admin,
-            "set_member_role",
-            json!({"slug": slug, "user_id": id_of("viewer@example.com"), "role": "member"}),
-        )
+    app.run(&admin, set_role("viewer@example.com", Role::Member))
         .await
         .expect("promote");
-    let _: () = app
-        .call_as(
-            &owner,
-            "remove_member",
-            json!({"slug": slug, "user_id": id_of("member@example.com")}),
-        )
+    app.run(&owner, remove("member@example.com"))
         .await
         .expect("remove");
-    let e = app
-        .call_as::<Value>(
-            &member,
-            "list_records",
-            json!({"slug": slug, "kind": "customer", "query": {}}),
-        )
-        .await
-        .expect_err("removed");
+    let args = ListRecords {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        query: RecordQuery::default(),
+    };
+    let e = app.run(&member, args).await.expect_err("removed");
     assert!(is_hidden(&e), "a removed member sees nothing");
 }
 
@@ -364,23 +369,32 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         owner_with_customer(&app, "a@example.com", "Alpha", "Alpha Customer").await;
     let (b, slug_b, customer_b) =
         owner_with_customer(&app, "b@example.com", "Beta", "Beta Customer").await;
-    let b_invite: Value = app
-        .call_as(
+    let args = CreateInvite {
+        slug: slug_b.clone(),
+        role: Role::Member,
+        expires_in_days: 1,
+        max_uses: 1,
+    };
+    let b_invite = app.run(&b, args).await.expect("invite");
+    let b_members = app
+        .run(
             &b,
-            "create_invite",
-            json!({"slug": slug_b, "role": "member", "expires_in_days": 1, "max_uses": 1}),
+            ListMembers {
+                slug: slug_b.clone(),
+            },
         )
         .await
-        .expect("invite");
-    let b_members: Vec<Value> = app
-        .call_as(&b, "list_members", json!({"slug": slug_b}))
-        .await
         .expect("members");
-    let b_user = b_members[0]["user"]["id"].clone();
-    let deal_b: Value = app
-        .call_as(&b, "create_record", json!({"slug": slug_b, "kind": "deal", "fields": {"stage": "Won", "customer_id": customer_b}}))
-        .await
-        .expect("deal");
+    let b_user = b_members[0].user.id;
+    let args = CreateRecord {
+        slug: slug_b.clone(),
+        kind: RecordKind::Deal,
+        fields: Fields::from([
+            ("stage".into(), text("Won")),
+            ("customer_id".into(), Value::Int(customer_b)),
+        ]),
+    };
+    let deal_b = app.run(&b, args).await.expect("deal");
 
     // 1. Every workspace-scoped server function refuses B's slug.
     let by_slug = [
@@ -399,7 +413,7 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         ("list_invites", json!({"slug": slug_b})),
         (
             "revoke_invite",
-            json!({"slug": slug_b, "invite_id": b_invite["id"]}),
+            json!({"slug": slug_b, "invite_id": b_invite.id}),
         ),
         (
             "list_records",
@@ -430,7 +444,10 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         ),
     ];
     for (f, body) in by_slug {
-        let e = app.call_as::<Value>(&a, f, body).await.expect_err(f);
+        let e = app
+            .call_as::<serde_json::Value>(&a, f, body)
+            .await
+            .expect_err(f);
         assert!(is_hidden(&e), "{f} with B's slug: {e:?}");
     }
     let products = [("products.csv", "product,series,sales_price\n".to_string())];
@@ -445,7 +462,7 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         ),
         (
             "get_record",
-            json!({"slug": slug_a, "kind": "deal", "id": deal_b["id"]}),
+            json!({"slug": slug_a, "kind": "deal", "id": deal_b.id}),
         ),
         (
             "update_record",
@@ -462,60 +479,62 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
         ("remove_member", json!({"slug": slug_a, "user_id": b_user})),
         (
             "revoke_invite",
-            json!({"slug": slug_a, "invite_id": b_invite["id"]}),
+            json!({"slug": slug_a, "invite_id": b_invite.id}),
         ),
     ];
     for (f, body) in by_id {
-        let e = app.call_as::<Value>(&a, f, body).await.expect_err(f);
+        let e = app
+            .call_as::<serde_json::Value>(&a, f, body)
+            .await
+            .expect_err(f);
         assert!(matches!(e, AppError::NotFound(_)), "{f} with B's id: {e:?}");
     }
 
     // 3. A's records cannot point at B's records or members.
-    for fields in [
-        json!({"stage": "Won", "customer_id": customer_b}),
-        json!({"stage": "Won", "owner_id": b_user}),
-    ] {
-        let e = app
-            .call_as::<Value>(
-                &a,
-                "create_record",
-                json!({"slug": slug_a, "kind": "deal", "fields": fields}),
-            )
-            .await
-            .expect_err("foreign ref");
+    for (field, id) in [("customer_id", customer_b), ("owner_id", b_user)] {
+        let args = CreateRecord {
+            slug: slug_a.clone(),
+            kind: RecordKind::Deal,
+            fields: Fields::from([
+                ("stage".into(), text("Won")),
+                (field.into(), Value::Int(id)),
+            ]),
+        };
+        let e = app.run(&a, args).await.expect_err("foreign ref");
         assert!(matches!(e, AppError::Validation { .. }), "{e:?}");
     }
-    let e = app
-        .call_as::<Value>(&a, "update_record", json!({"slug": slug_a, "kind": "customer", "id": customer_a, "changes": {"parent_id": {"base": null, "value": customer_b}}}))
-        .await
-        .expect_err("foreign parent");
+    let args = update_field(
+        &slug_a,
+        RecordKind::Customer,
+        customer_a,
+        "parent_id",
+        Value::Null,
+        Value::Int(customer_b),
+    );
+    let e = app.run(&a, args).await.expect_err("foreign parent");
     assert_eq!(e.field(), Some("parent_id"));
 
     // 4. Lists and pickers in A show only A's data.
-    let list: Value = app
-        .call_as(
-            &a,
-            "list_records",
-            json!({"slug": slug_a, "kind": "customer", "query": {}}),
-        )
-        .await
-        .expect("list");
-    assert_eq!(list["total"], 1);
-    let people: Vec<Value> = app
-        .call_as(&a, "list_member_choices", json!({"slug": slug_a}))
+    let args = ListRecords {
+        slug: slug_a.clone(),
+        kind: RecordKind::Customer,
+        query: RecordQuery::default(),
+    };
+    let list = app.run(&a, args).await.expect("list");
+    assert_eq!(list.total, 1);
+    let people = app
+        .run(&a, ListMemberChoices { slug: slug_a })
         .await
         .expect("people");
     assert_eq!(people.len(), 1);
     // And B's data is untouched.
-    let still: Value = app
-        .call_as(
-            &b,
-            "get_record",
-            json!({"slug": slug_b, "kind": "customer", "id": customer_b}),
-        )
-        .await
-        .expect("b reads");
-    assert_eq!(still["version"], 1);
+    let args = GetRecord {
+        slug: slug_b,
+        kind: RecordKind::Customer,
+        id: customer_b,
+    };
+    let still = app.run(&b, args).await.expect("b reads");
+    assert_eq!(still.record.version, 1);
 }
 
 #[tokio::test]
@@ -526,111 +545,74 @@ async fn edits_merge_per_field_and_report_real_conflicts() {
     let other = app
         .member_with_role(&owner, &slug, "member", "m@example.com")
         .await;
-    let change = |field: &str, base: Value, value: Value| json!({"slug": slug, "kind": "customer", "id": id, "changes": {field: {"base": base, "value": value}}});
+    let change = |field: &str, base: Value, value: &str| {
+        update_field(&slug, RecordKind::Customer, id, field, base, text(value))
+    };
 
     // Two people edit different fields from the same version: both land.
-    let _: Value = app
-        .call_as(
-            &owner,
-            "update_record",
-            change("sector", Value::Null, json!("retail")),
-        )
+    app.run(&owner, change("sector", Value::Null, "retail"))
         .await
         .expect("owner edit");
-    let merged: Value = app
-        .call_as(
-            &other,
-            "update_record",
-            change("office_location", Value::Null, json!("Kenya")),
-        )
+    let merged = app
+        .run(&other, change("office_location", Value::Null, "Kenya"))
         .await
         .expect("other edit");
-    assert_eq!(merged["fields"]["sector"], "retail");
-    assert_eq!(merged["fields"]["office_location"], "Kenya");
-    assert_eq!(merged["version"], 3);
+    assert_eq!(merged.get("sector"), &text("retail"));
+    assert_eq!(merged.get("office_location"), &text("Kenya"));
+    assert_eq!(merged.version, 3);
 
     // Both set the same value: not a conflict.
-    let same: Value = app
-        .call_as(
-            &other,
-            "update_record",
-            change("sector", Value::Null, json!("retail")),
-        )
+    let same = app
+        .run(&other, change("sector", Value::Null, "retail"))
         .await
         .expect("same value");
-    assert_eq!(same["version"], 3, "nothing to apply, no new version");
+    assert_eq!(same.version, 3, "nothing to apply, no new version");
 
     // Someone changed the field to something else since: a conflict, nothing applied.
     let e = app
-        .call_as::<Value>(
-            &other,
-            "update_record",
-            change("sector", Value::Null, json!("medical")),
-        )
+        .run(&other, change("sector", Value::Null, "medical"))
         .await
         .expect_err("conflict");
     match e {
         AppError::Conflict(c) => {
             assert_eq!(c.fields.len(), 1);
-            assert_eq!(c.fields[0].theirs, app::model::Value::Text("retail".into()));
-            assert_eq!(c.fields[0].mine, app::model::Value::Text("medical".into()));
+            assert_eq!(c.fields[0].theirs, text("retail"));
+            assert_eq!(c.fields[0].mine, text("medical"));
             assert_eq!(c.current.version, 3);
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
     // Resubmitting against what is stored now applies it.
-    let resolved: Value = app
-        .call_as(
-            &other,
-            "update_record",
-            change("sector", json!("retail"), json!("medical")),
-        )
+    let resolved = app
+        .run(&other, change("sector", text("retail"), "medical"))
         .await
         .expect("resolved");
-    assert_eq!(resolved["fields"]["sector"], "medical");
+    assert_eq!(resolved.get("sector"), &text("medical"));
 
     // Validation names the field; a deleted record is gone for everyone.
     let e = app
-        .call_as::<Value>(
-            &owner,
-            "update_record",
-            change("year_established", Value::Null, json!("19x6")),
-        )
+        .run(&owner, change("year_established", Value::Null, "19x6"))
         .await
         .expect_err("bad year");
     assert_eq!(e.field(), Some("year_established"));
-    let e = app
-        .call_as::<Value>(
-            &owner,
-            "delete_record",
-            json!({"slug": slug, "kind": "customer", "id": id, "version": 1}),
-        )
-        .await
-        .expect_err("stale delete");
+    let delete = |version: i64| DeleteRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        id,
+        version,
+    };
+    let e = app.run(&owner, delete(1)).await.expect_err("stale delete");
     assert!(matches!(e, AppError::Conflict(_)));
-    let _: () = app
-        .call_as(
-            &owner,
-            "delete_record",
-            json!({"slug": slug, "kind": "customer", "id": id, "version": 4}),
-        )
-        .await
-        .expect("delete");
-    let e = app
-        .call_as::<Value>(
-            &other,
-            "get_record",
-            json!({"slug": slug, "kind": "customer", "id": id}),
-        )
-        .await
-        .expect_err("deleted");
+    app.run(&owner, delete(4)).await.expect("delete");
+    let args = GetRecord {
+        slug: slug.clone(),
+        kind: RecordKind::Customer,
+        id,
+    };
+    let e = app.run(&other, args).await.expect_err("deleted");
     assert!(matches!(e, AppError::NotFound(_)));
     let e = app
-        .call_as::<Value>(
-            &other,
-            "update_record",
-            change("sector", json!("medical"), json!("x")),
-        )
+        .run(&other, change("sector", text("medical"), "x"))
         .await
         .expect_err("deleted");
     assert!(matches!(e, AppError::NotFound(m) if m.contains("deleted")));
@@ -643,12 +625,14 @@ async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights
     let admin = app
         .member_with_role(&owner, &slug, "admin", "admin@example.com")
         .await;
+    let args = CreateInvite {
+        slug: slug.clone(),
+        role: Role::Admin,
+        expires_in_days: 7,
+        max_uses: 1,
+    };
     let e = app
-        .call_as::<Value>(
-            &admin,
-            "create_invite",
-            json!({"slug": slug, "role": "admin", "expires_in_days": 7, "max_uses": 1}),
-        )
+        .run(&admin, args)
         .await
         .expect_err("an admin cannot invite admins");
     assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
@@ -656,8 +640,10 @@ async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights
     let token = app.invite_as(&admin, &slug, "member").await;
     let early = client();
     app.sign_up_as(&early, "early@example.com", "Early").await;
-    let _: Value = app
-        .call_as(&early, "accept_invite", json!({"token": token}))
+    let accept = || AcceptInvite {
+        token: token.clone(),
+    };
+    app.run(&early, accept())
         .await
         .expect("accepted while its creator is an admin");
     let admin_id = app
@@ -668,18 +654,16 @@ async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights
         .expect("admin")
         .user
         .id;
-    let _: () = app
-        .call_as(
-            &owner,
-            "set_member_role",
-            json!({"slug": slug, "user_id": admin_id, "role": "member"}),
-        )
-        .await
-        .expect("demote");
+    let args = SetMemberRole {
+        slug,
+        user_id: admin_id,
+        role: Role::Member,
+    };
+    app.run(&owner, args).await.expect("demote");
     let late = client();
     app.sign_up_as(&late, "late@example.com", "Late").await;
     let e = app
-        .call_as::<Value>(&late, "accept_invite", json!({"token": token}))
+        .run(&late, accept())
         .await
         .expect_err("its creator is no longer an admin");
     assert_eq!(e.field(), Some("token"));
@@ -725,21 +709,20 @@ async fn a_claim_link_is_not_an_invite() {
     let intruder = client();
     app.sign_up_as(&intruder, "intruder@example.com", "Intruder")
         .await;
+    let args = AcceptInvite { token: claim.token };
     let e = app
-        .call_as::<Value>(&intruder, "accept_invite", json!({"token": claim.token}))
+        .run(&intruder, args)
         .await
         .expect_err("a claim link is not an invite");
     assert_eq!(e.field(), Some("token"));
-    let e = app
-        .call_as::<Value>(&intruder, "open_workspace", json!({"slug": slug}))
-        .await
-        .expect_err("not a member");
+    let args = OpenWorkspace { slug: slug.clone() };
+    let e = app.run(&intruder, args).await.expect_err("not a member");
     assert!(is_hidden(&e));
-    let invites: Vec<Value> = app
-        .call_as(&owner, "list_invites", json!({"slug": slug}))
+    let invites = app
+        .run(&owner, ListInvites { slug })
         .await
         .expect("invites");
-    assert_eq!(invites[0]["uses"], 0, "the claim link is unused");
+    assert_eq!(invites[0].uses, 0, "the claim link is unused");
 }
 
 #[tokio::test]
@@ -797,33 +780,46 @@ async fn concurrent_creates_updates_and_acceptances_never_fail_with_a_database_e
         joiners.push(c);
     }
     let creates = (0..20).map(|i| {
-        app.call_as::<Value>(
-            &owner,
-            "create_record",
-            json!({"slug": slug, "kind": "customer", "fields": {"name": format!("Child {i}"), "parent_id": parent}}),
-        )
+        let args = CreateRecord {
+            slug: slug.clone(),
+            kind: RecordKind::Customer,
+            fields: Fields::from([
+                ("name".into(), text(&format!("Child {i}"))),
+                ("parent_id".into(), Value::Int(parent)),
+            ]),
+        };
+        app.run(&owner, args)
     });
     let updates = (0..20).map(|i| {
-        app.call_as::<Value>(
-            &owner,
-            "update_record",
-            json!({"slug": slug, "kind": "customer", "id": parent,
-                   "changes": {"notes": {"base": null, "value": format!("note {i}")}}}),
-        )
+        let note = text(&format!("note {i}"));
+        let args = update_field(
+            &slug,
+            RecordKind::Customer,
+            parent,
+            "notes",
+            Value::Null,
+            note,
+        );
+        app.run(&owner, args)
     });
-    let accepts = joiners
-        .iter()
-        .map(|c| app.call_as::<Value>(c, "accept_invite", json!({"token": token})));
+    let accepts = joiners.iter().map(|c| {
+        let args = AcceptInvite {
+            token: token.clone(),
+        };
+        app.run(c, args)
+    });
     let (creates, updates, accepts) = tokio::join!(
         futures::future::join_all(creates),
         futures::future::join_all(updates),
         futures::future::join_all(accepts),
     );
-    let domain = |r: &Result<Value, AppError>| match r {
-        Ok(_) => true,
-        Err(AppError::Internal | AppError::Request(_)) => false,
-        Err(_) => true,
-    };
+    fn domain<T>(r: &Result<T, AppError>) -> bool {
+        match r {
+            Ok(_) => true,
+            Err(AppError::Internal | AppError::Request(_)) => false,
+            Err(_) => true,
+        }
+    }
     assert!(creates.iter().all(|r| r.is_ok()), "{creates:?}");
     assert!(updates.iter().all(domain), "{updates:?}");
     assert_eq!(
