@@ -8,11 +8,11 @@
 //   --sample K: every K-th subscriber parses and times its frames, the others only count them
 //
 // Tandem: signs up a fresh user, creates a workspace and a customer, opens N authenticated
-// sockets (cookie + Origin) that say hello (protocol 2) and subscribe to `customer:ID`; each
+// sockets (cookie + Origin) that say hello (protocol 3) and subscribe to `customer:ID`; each
 // message is an `update_record` of one text field. Writes run in up to 3 lanes, lane i owning
 // one field and writing sequentially, so each write carries the right base (no conflicts).
 // socket.io: every socket joins one room; the publisher emits `pub`, the server re-emits it.
-// Adapted from the team's harness in ../shared/bench/fanout (protocol 2, form sign-up).
+// Adapted from the team's harness in ../shared/bench/fanout (protocol 3, form sign-up).
 'use strict';
 const WebSocket = require('ws');
 const fs = require('fs');
@@ -104,7 +104,9 @@ function tandemTimed(ws, d) {
   if (d.length > largestFrame) { largestFrame = d.length; sampleFrame = d.toString(); }
   const m = JSON.parse(d.toString());
   const off = m.position.offset; if (ws._last !== undefined && off !== ws._last + 1) odd.gaps++; ws._last = off;
-  const v = Object.values(m.change.fields)[0];
+  // Changed fields with their values; before, names only with the whole record beside.
+  const f = m.change.fields;
+  const v = Array.isArray(f) ? m.change.record.fields[f[0]] : Object.values(f)[0];
   timed(BigInt(v.slice(v.indexOf(':') + 1)));
 }
 function tandemOpen(onmsg) {
@@ -112,7 +114,7 @@ function tandemOpen(onmsg) {
     const ws = new WebSocket(`ws://${T.host}:${T.port}/ws`, { perMessageDeflate: false, headers: { cookie: T.cookie, origin: T.origin } });
     ws.on('error', rej);
     ws.on('unexpected-response', (q, r) => rej(new Error(`upgrade refused ${r.statusCode}`)));
-    ws.on('open', () => { ws.send('{"type":"hello","version":2}'); ws.send(`{"type":"subscribe","room":"${T.room}","since":null}`); });
+    ws.on('open', () => { ws.send('{"type":"hello","version":3}'); ws.send(`{"type":"subscribe","room":"${T.room}","since":null}`); });
     ws.on('message', (d) => {
       if (!ws._ready) {
         const m = JSON.parse(d.toString());

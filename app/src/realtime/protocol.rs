@@ -8,12 +8,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Record, RecordKind};
+use std::collections::BTreeMap;
+
+use crate::model::{Fields, Record, RecordKind};
 
 /// The protocol version; the first frame each side sends carries it. Version 2: a
 /// change says what it carries (`Change` is tagged by `op`), error codes are a closed
-/// set ([`ErrorCode`]).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// set ([`ErrorCode`]). Version 3: an update carries the changed fields and the new
+/// version, not the whole record.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -147,12 +150,15 @@ pub enum ChangeOp {
 }
 
 /// A committed change, as logged and delivered in `event` frames; each variant carries
-/// exactly what it concerns. On the wire an object tagged by `op`. Records are whole (the
-/// record after the change; for a deletion, its tombstone). Chat messages, which are not
-/// records, will be a variant of their own in a room that is only a stream.
+/// exactly what it concerns. On the wire an object tagged by `op`. A creation carries the
+/// new record and a deletion its tombstone, whole; an update carries only what changed
+/// (see [`Change::apply`]). Chat messages, which are not records, will be a variant of
+/// their own in a room that is only a stream.
 ///
 /// Payloads logged before protocol 2 (`{op, kind, id, record, fields, actor, at}`) still
-/// read: the extra fields are ignored and `id` is taken as the user or invite id.
+/// read: the extra fields are ignored and `id` is taken as the user or invite id; updates
+/// logged before protocol 3 (the whole record and the changed names) read through
+/// [`LegacyUpdate`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Change {
@@ -165,13 +171,24 @@ pub enum Change {
         /// When it committed, Unix milliseconds.
         at: i64,
     },
-    /// A record was changed.
+    /// A record was changed: the changed fields' new values and the version they make,
+    /// a patch for a client that holds the version before (one that does not fetches
+    /// the record whole). Carried by the record's room and its workspace's room.
     Updated {
-        /// The record after the change.
-        record: Record,
-        /// Names of the fields that changed (empty when an import changed it).
-        #[serde(default)]
-        fields: Vec<String>,
+        /// The record's kind.
+        kind: RecordKind,
+        /// The record's id.
+        id: i64,
+        /// Its workspace.
+        workspace_id: i64,
+        /// The version after the change (the one before is `version - 1`).
+        version: i64,
+        /// The changed fields' new values (`Null` for a cleared one); an import sends
+        /// every field it wrote.
+        fields: Fields,
+        /// Titles of what the changed reference fields point at now.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        titles: BTreeMap<String, String>,
         /// Who made it.
         actor: Option<i64>,
         /// When it committed, Unix milliseconds.
@@ -232,13 +249,95 @@ impl Change {
         }
     }
 
-    /// The record it carries (created, updated or tombstoned).
+    /// The update of `record` (as it is after the change) in the fields `names`: their
+    /// values and the titles of those that are references.
+    pub fn updated<'a>(
+        record: &Record,
+        names: impl IntoIterator<Item = &'a String>,
+        actor: Option<i64>,
+        at: i64,
+    ) -> Change {
+        let mut fields = Fields::new();
+        let mut titles = BTreeMap::new();
+        for name in names {
+            fields.insert(name.clone(), record.get(name).clone());
+            if let Some(t) = record.titles.get(name) {
+                titles.insert(name.clone(), t.clone());
+            }
+        }
+        Change::Updated {
+            kind: record.kind,
+            id: record.id,
+            workspace_id: record.workspace_id,
+            version: record.version,
+            fields,
+            titles,
+            actor,
+            at,
+        }
+    }
+
+    /// The whole record it carries (created or tombstoned); an update carries a patch.
     pub fn record(&self) -> Option<&Record> {
         match self {
-            Change::Created { record, .. }
-            | Change::Updated { record, .. }
-            | Change::Deleted { record, .. } => Some(record),
+            Change::Created { record, .. } | Change::Deleted { record, .. } => Some(record),
             _ => None,
+        }
+    }
+
+    /// The record it concerns: `(kind, id, workspace)`.
+    pub fn target(&self) -> Option<(RecordKind, i64, i64)> {
+        match self {
+            Change::Updated {
+                kind,
+                id,
+                workspace_id,
+                ..
+            } => Some((*kind, *id, *workspace_id)),
+            other => other.record().map(|r| (r.kind, r.id, r.workspace_id)),
+        }
+    }
+
+    /// Brings `record` (the same record, as the client holds it) to the state after this
+    /// change. Returns false, leaving it alone, when it cannot: another record, or an
+    /// update whose version does not follow the one held (a missed change; fetch the
+    /// record whole). A change already applied (an older or equal version) also returns
+    /// false.
+    pub fn apply(&self, record: &mut Record) -> bool {
+        if self
+            .target()
+            .is_none_or(|(k, id, _)| (k, id) != (record.kind, record.id))
+        {
+            return false;
+        }
+        match self {
+            Change::Updated {
+                version,
+                fields,
+                titles,
+                actor,
+                at,
+                ..
+            } if *version == record.version + 1 => {
+                for (name, value) in fields {
+                    record.fields.insert(name.clone(), value.clone());
+                    match titles.get(name) {
+                        Some(t) => record.titles.insert(name.clone(), t.clone()),
+                        None => record.titles.remove(name),
+                    };
+                }
+                record.version = *version;
+                record.updated_at = *at;
+                record.updated_by = *actor;
+                true
+            }
+            Change::Created { record: r, .. } | Change::Deleted { record: r, .. }
+                if r.version > record.version =>
+            {
+                *record = r.clone();
+                true
+            }
+            _ => false,
         }
     }
 
@@ -246,7 +345,7 @@ impl Change {
     pub fn kind(&self) -> Option<RecordKind> {
         match self {
             Change::Bulk { kind, .. } => Some(*kind),
-            other => other.record().map(|r| r.kind),
+            other => other.target().map(|(k, _, _)| k),
         }
     }
 
@@ -272,6 +371,32 @@ impl Change {
             | Change::Members { actor, .. }
             | Change::Invites { actor, .. } => *actor,
         }
+    }
+}
+
+/// An update as logged before protocol 3: the whole record after it and the names of the
+/// fields that changed (none when an import changed it). Read back from old logs only.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LegacyUpdate {
+    /// The record after the change.
+    pub record: Record,
+    /// Names of the changed fields; empty for an import.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Who made it.
+    pub actor: Option<i64>,
+    /// When it committed, Unix milliseconds.
+    pub at: i64,
+}
+
+impl From<LegacyUpdate> for Change {
+    fn from(old: LegacyUpdate) -> Change {
+        let names: Vec<String> = if old.fields.is_empty() {
+            old.record.fields.keys().cloned().collect()
+        } else {
+            old.fields
+        };
+        Change::updated(&old.record, &names, old.actor, old.at)
     }
 }
 
@@ -414,6 +539,58 @@ pub enum ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Value;
+
+    fn customer(version: i64, sector: &str) -> Record {
+        Record {
+            kind: RecordKind::Customer,
+            id: 4,
+            workspace_id: 1,
+            version,
+            fields: Fields::from([
+                ("name".into(), Value::Text("Acme".into())),
+                ("sector".into(), Value::Text(sector.into())),
+            ]),
+            titles: BTreeMap::new(),
+            created_at: 1,
+            created_by: None,
+            updated_at: version,
+            updated_by: None,
+            deleted_at: None,
+            deleted_by: None,
+        }
+    }
+
+    #[test]
+    fn an_update_carries_only_its_fields_and_applies_to_the_version_before() {
+        let after = customer(3, "retail");
+        let change = Change::updated(&after, &["sector".to_string()], Some(9), 3);
+        let text = serde_json::to_string(&change).expect("serializes");
+        assert!(!text.contains("Acme"), "unchanged fields stay home: {text}");
+
+        let mut held = customer(2, "media");
+        assert!(change.apply(&mut held));
+        assert_eq!(held.fields, after.fields);
+        assert_eq!((held.version, held.updated_by), (3, Some(9)));
+        assert!(!change.apply(&mut held), "applied once");
+
+        let mut behind = customer(1, "media");
+        assert!(!change.apply(&mut behind), "a gap: fetch it whole");
+        assert_eq!(behind, customer(1, "media"));
+    }
+
+    #[test]
+    fn updates_logged_before_protocol_3_read_as_patches() {
+        let old = serde_json::json!({
+            "op": "updated", "record": customer(3, "retail"), "fields": ["sector"],
+            "actor": 9, "at": 3,
+        });
+        let legacy: LegacyUpdate = serde_json::from_value(old).expect("an old update");
+        let change = Change::from(legacy);
+        let mut held = customer(2, "media");
+        assert!(change.apply(&mut held));
+        assert_eq!(held.get("sector"), &Value::Text("retail".into()));
+    }
 
     #[test]
     fn changes_logged_before_protocol_2_still_read() {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use app::realtime::protocol::{ClientFrame, Room, ServerFrame, PROTOCOL_VERSION};
+use app::realtime::protocol::{Change, ClientFrame, Room, ServerFrame, PROTOCOL_VERSION};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -157,9 +157,12 @@ async fn main() -> anyhow::Result<()> {
                 else {
                     continue;
                 };
-                let Some(seq) = change
-                    .record()
-                    .and_then(|r| r.get("notes").as_text())
+                let notes = match &change {
+                    Change::Updated { fields, .. } => fields.get("notes"),
+                    other => other.record().map(|r| r.get("notes")),
+                };
+                let Some(seq) = notes
+                    .and_then(|n| n.as_text())
                     .and_then(|n| n.parse::<u64>().ok())
                 else {
                     continue;

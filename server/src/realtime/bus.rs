@@ -3,8 +3,6 @@
 //! nothing; a Redis bus (with node-tagged messages, as in socketioxide-redis) takes its
 //! place for several nodes.
 
-use std::sync::Arc;
-
 use app::realtime::protocol::Room;
 
 /// What travels between nodes.
@@ -17,7 +15,7 @@ pub enum BusMessage {
         /// `(epoch, offset)` of a change event; `None` for presence and typing frames.
         position: Option<(i64, i64)>,
         /// The frame as JSON text, serialized once by the node that published it.
-        frame: Arc<str>,
+        frame: crate::realtime::hub::Frame,
     },
     /// Re-authorize every socket of this user (a removal or a role change).
     RecheckUser {
@@ -36,6 +34,12 @@ pub enum BusMessage {
 pub trait Bus: Send + Sync + 'static {
     /// Sends a message to the other nodes.
     fn publish(&self, message: BusMessage);
+
+    /// Whether there may be other nodes to reach; when not, a frame for a room without
+    /// subscribers here is not even serialized.
+    fn reaches_others(&self) -> bool {
+        true
+    }
 }
 
 /// The bus of a single node: there is nobody else to tell.
@@ -43,4 +47,8 @@ pub struct InProcessBus;
 
 impl Bus for InProcessBus {
     fn publish(&self, _message: BusMessage) {}
+
+    fn reaches_others(&self) -> bool {
+        false
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use app::realtime::protocol::{Room, ServerFrame};
 use tokio::sync::Notify;
 
-use super::hub::to_json;
+use super::hub::{to_json, Frame};
 
 /// Frames waiting to be written to one socket, bounded. When full, the socket is too
 /// slow: its queue is dropped and replaced by a `resync` for each of its rooms, so it
@@ -22,7 +22,7 @@ pub struct Outbox {
 }
 
 pub(super) struct OutboxState {
-    queue: VecDeque<Arc<str>>,
+    queue: VecDeque<Frame>,
     /// The rooms the socket is in (each gets a `resync` when the socket is too slow).
     pub(super) rooms: BTreeSet<Room>,
     closed: bool,
@@ -50,7 +50,7 @@ impl Outbox {
     }
 
     /// Queues a frame. Returns false when the socket was too slow and got resyncs instead.
-    pub(super) fn push(&self, frame: Arc<str>) -> bool {
+    pub(super) fn push(&self, frame: Frame) -> bool {
         let ok = {
             let mut s = self.lock();
             if s.queue.len() < self.capacity {
@@ -78,11 +78,7 @@ impl Outbox {
 
     /// Queues a frame once the outbox has room, waiting at most `patience` for the
     /// writer to make some. Returns false when it did not (or the socket closed).
-    pub(super) async fn push_when_room(
-        &self,
-        frame: Arc<str>,
-        patience: std::time::Duration,
-    ) -> bool {
+    pub(super) async fn push_when_room(&self, frame: Frame, patience: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let space = self.space.notified();
@@ -104,18 +100,21 @@ impl Outbox {
         }
     }
 
-    /// The next frame to write; `None` once closed and drained.
-    pub(super) async fn pop(&self) -> Option<Arc<str>> {
+    /// Waits for frames and moves every queued one into `batch`, so the writer sends
+    /// them with one flush (one `write` to the socket for many frames). Returns false
+    /// once closed and drained.
+    pub(super) async fn pop_all(&self, batch: &mut Vec<Frame>) -> bool {
         loop {
             {
                 let mut s = self.lock();
-                if let Some(f) = s.queue.pop_front() {
+                if !s.queue.is_empty() {
+                    batch.extend(s.queue.drain(..));
                     drop(s);
                     self.space.notify_waiters();
-                    return Some(f);
+                    return true;
                 }
                 if s.closed {
-                    return None;
+                    return false;
                 }
             }
             self.notify.notified().await;

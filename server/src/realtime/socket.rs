@@ -109,13 +109,17 @@ impl Socket {
         let hub = self.hub.clone();
         let outbox = Outbox::new(hub.config().socket_queue);
         let writer_box = outbox.clone();
+        // Writes what is queued as one batch: each frame into the WebSocket's buffer,
+        // then one flush (one system call for a burst instead of one per frame).
         let writer = tokio::spawn(async move {
-            while let Some(frame) = writer_box.pop().await {
-                if sink
-                    .send(Message::Text(frame.as_ref().into()))
-                    .await
-                    .is_err()
-                {
+            let mut batch = Vec::new();
+            while writer_box.pop_all(&mut batch).await {
+                for frame in batch.drain(..) {
+                    if sink.feed(Message::Text(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
                     return;
                 }
             }

@@ -142,9 +142,37 @@ pub(super) fn RecordView(
         let room = Room::Record(kind, id);
         let refetch_slug = slug.clone();
         let listener = StoredValue::new(None::<crate::realtime::RoomListener>);
+        // The record as the events have brought it: each update is a patch on it.
+        let held = StoredValue::new(record.clone());
+        // Fetches the record whole (after a resync, or a patch that does not follow the
+        // version held) and resumes the room from the position it was read at.
+        let fetch_whole = move || {
+            let slug = refetch_slug.clone();
+            leptos::task::spawn_local(async move {
+                match get_record(slug, kind, id).await {
+                    Ok(r) => {
+                        held.set_value(Some(r.record.clone()));
+                        remote.set(Some(RemoteUpdate {
+                            record: r.record,
+                            by: "a colleague".into(),
+                            mine: false,
+                        }));
+                        if let Some(l) = listener.get_value() {
+                            l.resume(r.position);
+                        }
+                    }
+                    Err(AppError::NotFound(_)) => deleted.set(true),
+                    Err(_) => {}
+                }
+            });
+        };
         let listening = rt.listen(room, move |ev| match ev {
             RoomEvent::Change(c) => {
-                let workspace = Room::Workspace(c.record().map(|r| r.workspace_id).unwrap_or(0));
+                if matches!(*c, Change::Deleted { .. }) {
+                    deleted.set(true);
+                    return;
+                }
+                let workspace = Room::Workspace(c.target().map_or(0, |(_, _, w)| w));
                 let by = rt
                     .presence(room)
                     .get_untracked()
@@ -153,38 +181,22 @@ pub(super) fn RecordView(
                     .find(|p| Some(p.user_id) == c.actor())
                     .map(|p| p.name)
                     .unwrap_or_else(|| "a colleague".into());
-                match *c {
-                    Change::Deleted { .. } => deleted.set(true),
-                    Change::Created { record, actor, .. }
-                    | Change::Updated { record, actor, .. } => {
-                        remote.set(Some(RemoteUpdate {
-                            record,
-                            by,
-                            mine: rt.me().get_untracked() == actor,
-                        }));
-                    }
-                    _ => {}
+                let Some(mut r) = held.get_value() else {
+                    return;
+                };
+                if c.apply(&mut r) {
+                    held.set_value(Some(r.clone()));
+                    remote.set(Some(RemoteUpdate {
+                        record: r,
+                        by,
+                        mine: rt.me().get_untracked() == c.actor(),
+                    }));
+                } else if matches!(*c, Change::Updated { version, .. } if version > r.version + 1) {
+                    // A change after a gap (one that was held already is skipped).
+                    fetch_whole();
                 }
             }
-            RoomEvent::Resync => {
-                let slug = refetch_slug.clone();
-                leptos::task::spawn_local(async move {
-                    match get_record(slug, kind, id).await {
-                        Ok(r) => {
-                            remote.set(Some(RemoteUpdate {
-                                record: r.record,
-                                by: "a colleague".into(),
-                                mine: false,
-                            }));
-                            if let Some(l) = listener.get_value() {
-                                l.resume(r.position);
-                            }
-                        }
-                        Err(AppError::NotFound(_)) => deleted.set(true),
-                        Err(_) => {}
-                    }
-                });
-            }
+            RoomEvent::Resync => fetch_whole(),
         });
         listener.set_value(Some(listening));
         if let Some(position) = position {

@@ -148,12 +148,7 @@ impl ImportStore for SqlStore {
         for (id, _) in out.iter().filter(|(_, o)| *o == Upserted::Updated) {
             let mut r = Self::fetch_record(&mut tx, workspace, kind, *id).await?;
             Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
-            let change = Change::Updated {
-                record: r,
-                fields: Vec::new(),
-                actor,
-                at: now_ms(),
-            };
+            let change = Change::updated(&r, r.fields.keys(), actor, now_ms());
             logged
                 .push(append_change(&mut tx, self.epoch, Room::Record(kind, *id), &change).await?);
         }

@@ -92,24 +92,30 @@ pub(super) async fn log_joined(
     ])
 }
 
-/// Logs a record's change (which carries the record) in its workspace's room and in the
-/// record's own room.
+/// Logs a record's change in its workspace's room and in the record's own room.
 pub(super) async fn log_record_change(
     conn: &mut Conn,
     epoch: i64,
     change: Change,
 ) -> Result<Vec<LoggedChange>, DbError> {
-    let Some(record) = change.record() else {
+    let Some((kind, id, workspace)) = change.target() else {
         return Err(DbError::Other("a record change without its record".into()));
     };
-    let (workspace, own) = (
-        Room::Workspace(record.workspace_id),
-        Room::Record(record.kind, record.id),
-    );
+    let (workspace, own) = (Room::Workspace(workspace), Room::Record(kind, id));
     Ok(vec![
         append_change(conn, epoch, workspace, &change).await?,
         append_change(conn, epoch, own, &change).await?,
     ])
+}
+
+/// A logged change's payload as a [`Change`]; an update logged before protocol 3 (the
+/// whole record) is read as the patch it stands for.
+fn read_change(payload: &str) -> Result<Change, DbError> {
+    serde_json::from_str(payload).or_else(|e| {
+        serde_json::from_str::<app::realtime::protocol::LegacyUpdate>(payload)
+            .map(Change::from)
+            .map_err(|_| DbError::Other(Box::new(e)))
+    })
 }
 
 #[async_trait]
@@ -180,8 +186,7 @@ impl LogStore for SqlStore {
             .map(|r| {
                 let offset: i64 = r.try_get("event_offset")?;
                 let payload: String = r.try_get("payload")?;
-                let change =
-                    serde_json::from_str(&payload).map_err(|e| DbError::Other(Box::new(e)))?;
+                let change = read_change(&payload)?;
                 Ok(LoggedChange {
                     room,
                     position: Position { epoch, offset },

@@ -477,18 +477,8 @@ impl RecordStore for SqlStore {
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
         if !apply.is_empty() {
-            let fields = apply.into_keys().collect();
-            logged = log_record_change(
-                &mut tx,
-                self.epoch,
-                Change::Updated {
-                    record: current.clone(),
-                    fields,
-                    actor: Some(actor),
-                    at: now_ms(),
-                },
-            )
-            .await?;
+            let change = Change::updated(&current, apply.keys(), Some(actor), now_ms());
+            logged = log_record_change(&mut tx, self.epoch, change).await?;
         }
         self.commit(tx, logged).await?;
         Ok(current)

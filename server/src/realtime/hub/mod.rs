@@ -75,6 +75,10 @@ impl Default for HubConfig {
     }
 }
 
+/// A frame as JSON text, serialized once and shared by reference count from the room's
+/// broadcast through each socket's outbox into its WebSocket writes (no copy per socket).
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
 /// One frame for a room's subscribers: the JSON text (serialized once for all of them)
 /// and, for a change event, its position so each subscriber can keep order.
 #[derive(Clone, Debug)]
@@ -82,7 +86,7 @@ pub struct Delivery {
     /// `(epoch, offset)` of a change event; `None` for presence and typing frames.
     pub position: Option<(i64, i64)>,
     /// The frame as JSON text.
-    pub frame: Arc<str>,
+    pub frame: Frame,
 }
 
 /// A user's presence in a room across their sockets.
@@ -123,7 +127,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Serializes a frame (cannot fail for these types; an error frame says so if it did).
-pub fn to_json(frame: &ServerFrame) -> Arc<str> {
+pub fn to_json(frame: &ServerFrame) -> Frame {
     serde_json::to_string(frame)
         .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
         .into()
@@ -236,11 +240,22 @@ impl Hub {
     }
 
     /// Broadcasts a frame to a room, on this node and, through the bus, on the others.
+    /// The frame is serialized only when someone can receive it: a subscriber here, or
+    /// other nodes behind the bus.
     pub fn broadcast(&self, room: Room, frame: &ServerFrame) {
         let position = match frame {
             ServerFrame::Event { position, .. } => Some((position.epoch, position.offset)),
             _ => None,
         };
+        if !self.bus.reaches_others() {
+            let ch = lock(&self.rooms).get(&room).cloned();
+            if ch.as_ref().is_none_or(|ch| ch.tx.receiver_count() == 0) {
+                if let (Some(ch), Some((epoch, offset))) = (ch, position) {
+                    ch.observe(Position { epoch, offset });
+                }
+                return;
+            }
+        }
         let frame = to_json(frame);
         self.bus.publish(BusMessage::Frame {
             room,
