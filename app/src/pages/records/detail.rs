@@ -142,8 +142,6 @@ pub(super) fn RecordView(
         let room = Room::Record(kind, id);
         let refetch_slug = slug.clone();
         let listener = StoredValue::new(None::<crate::realtime::RoomListener>);
-        // The record as the events have brought it: each update is a patch on it.
-        let held = StoredValue::new(record.clone());
         // Fetches the record whole (after a resync, or a patch that does not follow the
         // version held) and resumes the room from the position it was read at.
         let fetch_whole = move || {
@@ -151,7 +149,7 @@ pub(super) fn RecordView(
             leptos::task::spawn_local(async move {
                 match get_record(slug, kind, id).await {
                     Ok(r) => {
-                        held.set_value(Some(r.record.clone()));
+                        current.set(Some(r.record.clone()));
                         remote.set(Some(RemoteUpdate {
                             record: r.record,
                             by: "a colleague".into(),
@@ -181,18 +179,20 @@ pub(super) fn RecordView(
                     .find(|p| Some(p.user_id) == c.actor())
                     .map(|p| p.name)
                     .unwrap_or_else(|| "a colleague".into());
-                let Some(mut r) = held.get_value() else {
+                // Each update is a patch on the record as the page holds it (its own saves
+                // included), so the heading, the version and a delete follow it too.
+                let Some(mut r) = current.get_untracked() else {
                     return;
                 };
                 if c.apply(&mut r) {
-                    held.set_value(Some(r.clone()));
+                    current.set(Some(r.clone()));
                     remote.set(Some(RemoteUpdate {
                         record: r,
                         by,
                         mine: rt.me().get_untracked() == c.actor(),
                     }));
                 } else if matches!(*c, Change::Updated { version, .. } if version > r.version + 1) {
-                    // A change after a gap (one that was held already is skipped).
+                    // A change after a gap (one already held is skipped).
                     fetch_whole();
                 }
             }

@@ -219,10 +219,7 @@ impl Hub {
     fn deliver(&self, room: Room, delivery: Delivery) {
         let ch = lock(&self.rooms).get(&room).cloned();
         if let Some(ch) = ch {
-            if let Some((epoch, offset)) = delivery.position {
-                ch.observe(Position { epoch, offset });
-            }
-            let _ = ch.tx.send(delivery);
+            ch.send(delivery);
         }
     }
 
@@ -247,22 +244,26 @@ impl Hub {
             ServerFrame::Event { position, .. } => Some((position.epoch, position.offset)),
             _ => None,
         };
-        if !self.bus.reaches_others() {
-            let ch = lock(&self.rooms).get(&room).cloned();
-            if ch.as_ref().is_none_or(|ch| ch.tx.receiver_count() == 0) {
-                if let (Some(ch), Some((epoch, offset))) = (ch, position) {
-                    ch.observe(Position { epoch, offset });
-                }
-                return;
+        let ch = lock(&self.rooms).get(&room).cloned();
+        let listened = ch.as_ref().is_some_and(|ch| ch.tx.receiver_count() > 0);
+        let others = self.bus.reaches_others();
+        if !listened && !others {
+            if let (Some(ch), Some((epoch, offset))) = (ch, position) {
+                ch.observe(Position { epoch, offset });
             }
+            return;
         }
         let frame = to_json(frame);
-        self.bus.publish(BusMessage::Frame {
-            room,
-            position,
-            frame: frame.clone(),
-        });
-        self.deliver(room, Delivery { position, frame });
+        if others {
+            self.bus.publish(BusMessage::Frame {
+                room,
+                position,
+                frame: frame.clone(),
+            });
+        }
+        if let Some(ch) = ch {
+            ch.send(Delivery { position, frame });
+        }
     }
 
     /// Broadcasts a presence diff: who joined (or changed) and who left the room.
@@ -375,6 +376,14 @@ impl Hub {
 }
 
 impl RoomChannel {
+    /// Sends a frame to this room's subscribers here, noting an event's position.
+    fn send(&self, delivery: Delivery) {
+        if let Some((epoch, offset)) = delivery.position {
+            self.observe(Position { epoch, offset });
+        }
+        let _ = self.tx.send(delivery);
+    }
+
     /// Notes the head a new subscriber starts from, if nothing was known here yet. (A
     /// head read from the database is not proof that its event was delivered here, so
     /// it never moves a known position: that would hide a missed broadcast from the head
