@@ -54,6 +54,7 @@ impl AppState {
             store: db.store.clone(),
             limits: Arc::new(Limits::new(&settings.limits)),
             access: hub.clone(),
+            cache: hub.access_cache(),
         };
         AppState {
             leptos_options,

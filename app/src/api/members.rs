@@ -159,7 +159,7 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 /// (also when its creator lost the rights to make it) or is a claim link.
 #[server(prefix = "/api", endpoint = "accept_invite", input = Json)]
 pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
-    let crate::ssr::Me { user, store } = crate::ssr::require_writer().await?;
+    let crate::ssr::Me { user, store, .. } = crate::ssr::require_writer().await?;
     match store
         .accept_invite(token.trim(), user.id, crate::model::now_ms())
         .await

@@ -32,7 +32,7 @@ pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
 #[server(prefix = "/api", endpoint = "create_workspace", input = Json)]
 pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Workspace, AppError> {
     use crate::ssr::DbError;
-    let crate::ssr::Me { user, store } = crate::ssr::require_writer().await?;
+    let crate::ssr::Me { user, store, .. } = crate::ssr::require_writer().await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
     let slug = match slug.filter(|s| !s.trim().is_empty()) {
         Some(s) => check_slug(s.trim())?,
@@ -57,6 +57,8 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
         c.store
             .set_last_workspace(c.user.id, c.workspace.id)
             .await?;
+        // The cached user remembers the workspace opened before.
+        c.cache.forget_user(c.user.id);
     }
     let workspaces = c.store.memberships(c.user.id).await?;
     Ok(WorkspaceView {
@@ -72,7 +74,10 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
 pub async fn rename_workspace(slug: String, name: String) -> Result<Workspace, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;
-    Ok(c.store.rename_workspace(c.workspace.id, &name).await?)
+    let renamed = c.store.rename_workspace(c.workspace.id, &name).await?;
+    // Other nodes show the old name until their cache entry expires (seconds).
+    c.cache.forget_workspace(c.workspace.id);
+    Ok(renamed)
 }
 
 /// A slug made from a name: lower-case ASCII letters and digits joined by single dashes,

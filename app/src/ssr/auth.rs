@@ -13,7 +13,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
@@ -184,11 +184,14 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 });
             }
         }
-        let now = DefaultClock::default().now();
+        // The limiter's own clock: building a clock calibrates it (microseconds a call).
         self.limiter
             .check_key(key)
             .map_err(|n| AppError::RateLimited {
-                retry_after_secs: n.wait_time_from(now).as_secs().max(1),
+                retry_after_secs: n
+                    .wait_time_from(self.limiter.clock().now())
+                    .as_secs()
+                    .max(1),
             })
     }
 

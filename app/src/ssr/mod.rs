@@ -3,6 +3,7 @@
 //! (with the per-user write limit), the client's address, and error mapping.
 
 pub mod auth;
+pub mod cache;
 pub mod store;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct ServerContext {
     pub limits: Arc<auth::Limits>,
     /// Ends what open sockets may see when access ends (the realtime hub).
     pub access: Arc<dyn AccessControl>,
+    /// Who sessions are, what slugs name, members' roles; forgotten by `access`.
+    pub cache: Arc<cache::AccessCache>,
 }
 
 /// Access that ends must end on open sockets too, at once: the realtime hub implements
@@ -100,20 +103,37 @@ pub async fn session_user_id(session: &Session) -> Result<Option<i64>, AppError>
 }
 
 /// Who is signed in on `session`: the one place that answers it, for server functions,
-/// plain routes and the socket. Errors: `Unauthorized` (no user in the session, or the
-/// account is gone); `Internal` when the session or the database fails (logged).
-pub async fn signed_in(store: &dyn Store, session: &Session) -> Result<User, AppError> {
+/// plain routes and the socket. Answered from `cache` when it can (a signed-out session
+/// is forgotten there by the revocation path).
+/// Errors: `Unauthorized` (no user in the session, or the account is gone); `Internal`
+/// when the session or the database fails (logged).
+pub async fn signed_in(
+    store: &dyn Store,
+    cache: &cache::AccessCache,
+    session: &Session,
+) -> Result<User, AppError> {
+    let key = session.id().map(|id| id.to_string());
+    if let Some(user) = key.as_deref().and_then(|k| cache.session_user(k)) {
+        return Ok(user);
+    }
+    let read_at = cache.generation();
     let id = session_user_id(session)
         .await?
         .ok_or(AppError::Unauthorized)?;
     match store.user(id).await {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            if let Some(key) = key {
+                cache.put_session_user(key, user.clone(), read_at);
+            }
+            Ok(user)
+        }
         Err(DbError::NotFound) => Err(AppError::Unauthorized),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The signed-in user and the store, taken from context before anything is awaited.
+/// The signed-in user, the store and the access cache, taken from context before
+/// anything is awaited.
 ///
 /// Everything a server function needs from Leptos context must be taken before its first
 /// real `.await`: when a resource is resolved during streamed server rendering, the
@@ -124,14 +144,16 @@ pub struct Me {
     pub user: User,
     /// The database.
     pub store: Arc<dyn Store>,
+    /// The access cache.
+    pub cache: Arc<cache::AccessCache>,
 }
 
 /// The signed-in user. Errors: `Unauthorized`, `Internal`.
 pub async fn require_user() -> Result<Me, AppError> {
-    let store = store()?;
+    let ServerContext { store, cache, .. } = server_context()?;
     let session = session().await?;
-    let user = signed_in(&*store, &session).await?;
-    Ok(Me { user, store })
+    let user = signed_in(&*store, &cache, &session).await?;
+    Ok(Me { user, store, cache })
 }
 
 /// The signed-in user, for a call that writes: also counts against the user's write
@@ -154,6 +176,8 @@ pub struct Caller {
     pub role: Role,
     /// The database.
     pub store: Arc<dyn Store>,
+    /// The access cache.
+    pub cache: Arc<cache::AccessCache>,
 }
 
 /// Authorizes `user` on the workspace `slug` with at least the `min` role: the one
@@ -163,19 +187,26 @@ pub struct Caller {
 /// two look alike, so slugs do not leak); `Forbidden` when the role is too weak;
 /// `Internal` when the database fails (logged, never shown as "not found").
 pub async fn authorize(
-    store: Arc<dyn Store>,
-    user: User,
+    Me { user, store, cache }: Me,
     slug: &str,
     min: Role,
 ) -> Result<Caller, AppError> {
     let not_found = || AppError::NotFound(format!("no workspace \"{slug}\" that you belong to"));
-    let workspace = match store.workspace_by_slug(slug).await {
-        Ok(w) => w,
-        Err(DbError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(e.into()),
+    let workspace = match cache.workspace(slug) {
+        Some(w) => w,
+        None => {
+            let read_at = cache.generation();
+            match store.workspace_by_slug(slug).await {
+                Ok(w) => {
+                    cache.put_workspace(w.clone(), read_at);
+                    w
+                }
+                Err(DbError::NotFound) => return Err(not_found()),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
-    let role = store
-        .role(workspace.id, user.id)
+    let role = role(&*store, &cache, user.id, workspace.id)
         .await?
         .ok_or_else(not_found)?;
     if role < min {
@@ -190,18 +221,41 @@ pub async fn authorize(
         workspace,
         role,
         store,
+        cache,
     })
+}
+
+/// The role of `user` in the workspace with id `workspace` (`None`: not a member), from
+/// `cache` when it holds it. Errors: `Internal` when the database fails.
+async fn role(
+    store: &dyn Store,
+    cache: &cache::AccessCache,
+    user: i64,
+    workspace: i64,
+) -> Result<Option<Role>, AppError> {
+    if let Some(role) = cache.role(workspace, user) {
+        return Ok(Some(role));
+    }
+    let read_at = cache.generation();
+    let role = store.role(workspace, user).await?;
+    if let Some(role) = role {
+        cache.put_role(workspace, user, role, read_at);
+    }
+    Ok(role)
 }
 
 /// Whether `user` holds at least `min` in the workspace with id `workspace` (the socket's
 /// check, by id). Errors: `Internal` when the database fails.
 pub async fn role_at_least(
     store: &dyn Store,
+    cache: &cache::AccessCache,
     user: i64,
     workspace: i64,
     min: Role,
 ) -> Result<bool, AppError> {
-    Ok(store.role(workspace, user).await?.is_some_and(|r| r >= min))
+    Ok(role(store, cache, user, workspace)
+        .await?
+        .is_some_and(|r| r >= min))
 }
 
 /// Authorizes a call on the workspace `slug`: the caller must be signed in and a member
@@ -209,12 +263,12 @@ pub async fn role_at_least(
 /// so it also counts against the caller's write limit.
 /// Errors: as [`authorize`], plus `Unauthorized` and `RateLimited` past the write limit.
 pub async fn require_member(slug: &str, min: Role) -> Result<Caller, AppError> {
-    let Me { user, store } = if min >= Role::Member {
+    let me = if min >= Role::Member {
         require_writer().await?
     } else {
         require_user().await?
     };
-    authorize(store, user, slug, min).await
+    authorize(me, slug, min).await
 }
 
 /// Logs an unexpected error with what was being done, and returns the opaque

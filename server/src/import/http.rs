@@ -45,9 +45,11 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     mut multipart: Multipart,
 ) -> Result<Response, HttpError> {
-    let store = state.db.store.clone();
-    let user = app::ssr::signed_in(&*store, &session).await?;
-    let caller = app::ssr::authorize(store.clone(), user, &q.workspace, Role::Admin).await?;
+    let (store, cache) = (state.ctx.store.clone(), state.ctx.cache.clone());
+    let user = app::ssr::signed_in(&*store, &cache, &session).await?;
+    let me = app::ssr::Me { user, store, cache };
+    let caller = app::ssr::authorize(me, &q.workspace, Role::Admin).await?;
+    let store = caller.store.clone();
     let (ws, user) = (caller.workspace, caller.user.id);
     let bad = |field: &str, m: String| AppError::invalid(field, m);
     let mut files = BTreeMap::new();

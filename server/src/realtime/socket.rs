@@ -43,7 +43,7 @@ pub async fn upgrade(
     ip: Option<Extension<ClientIp>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let user = match app::ssr::signed_in(&*state.db.store, &session).await {
+    let user = match app::ssr::signed_in(&*state.db.store, &state.ctx.cache, &session).await {
         Ok(u) => u,
         Err(AppError::Unauthorized) => {
             return (StatusCode::FORBIDDEN, "sign in first").into_response()
@@ -111,7 +111,7 @@ impl Socket {
         let writer_box = outbox.clone();
         // Writes what is queued as one batch: each frame into the WebSocket's buffer,
         // then one flush (one system call for a burst instead of one per frame).
-        let writer = tokio::spawn(async move {
+        let writer = super::fanout::spawn(async move {
             let mut batch = Vec::new();
             while writer_box.pop_all(&mut batch).await {
                 for frame in batch.drain(..) {
@@ -330,7 +330,8 @@ impl Connection {
                 Err(e) => return Err(e.into()),
             },
         };
-        app::ssr::role_at_least(&*self.store, self.user.id, workspace, needed).await
+        let cache = self.hub.access_cache();
+        app::ssr::role_at_least(&*self.store, &cache, self.user.id, workspace, needed).await
     }
 
     /// Re-authorizes every subscribed room and ends the subscriptions the user may no
@@ -438,7 +439,7 @@ impl Connection {
         };
         // The forwarder replays (in pages, as fast as the socket takes them) and then
         // goes live, on its own task: the reader loop stays free for pings and frames.
-        let task = tokio::spawn(forwarder.run(rx, replay_from));
+        let task = super::fanout::spawn(forwarder.run(rx, replay_from));
         self.subscriptions.insert(room, task);
     }
 

@@ -1,7 +1,7 @@
 //! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
 //! workspace reaches nothing of another through any server function.
 
-use crate::common::{client, sign_up, spawn_app, update_field, TestApp};
+use crate::common::{browser, client, sign_up, spawn_app, update_field, TestApp};
 use app::api::auth::{LogIn, LogOut};
 use app::api::members::{
     AcceptInvite, CreateInvite, ListInvites, ListMembers, PreviewInvite, RemoveMember,
@@ -12,6 +12,7 @@ use app::api::workspaces::{CreateWorkspace, ListWorkspaces, OpenWorkspace, Renam
 use app::error::AppError;
 use app::model::{Fields, RecordKind, RecordQuery, Role, Value};
 use app::ssr::store::NewInvite;
+use reqwest::cookie::CookieStore;
 use serde_json::json;
 
 /// A text field value.
@@ -840,4 +841,94 @@ async fn concurrent_creates_updates_and_acceptances_never_fail_with_a_database_e
         3,
         "three uses"
     );
+}
+
+/// The access cache answers repeated calls without the database, yet a demotion, a
+/// removal and a sign-out hold on the very next call, however warm it was.
+#[tokio::test]
+async fn revoked_access_holds_on_the_next_call_though_the_cache_was_warm() {
+    let app = spawn_app().await;
+    let (owner, slug, id) = owner_with_customer(&app, "owner@example.com", "Acme", "X").await;
+    let bob = app
+        .member_with_role(&owner, &slug, "member", "bob@example.com")
+        .await;
+    let bob_id = app
+        .store
+        .user_by_email("bob@example.com")
+        .await
+        .expect("lookup")
+        .expect("bob")
+        .user
+        .id;
+    let open = || OpenWorkspace { slug: slug.clone() };
+    for _ in 0..2 {
+        app.run(&bob, open()).await.expect("a member opens it");
+    }
+    let v1 = app
+        .run(
+            &bob,
+            update_field(
+                &slug,
+                RecordKind::Customer,
+                id,
+                "notes",
+                Value::Null,
+                text("a"),
+            ),
+        )
+        .await
+        .expect("a member edits");
+
+    let demote = SetMemberRole {
+        slug: slug.clone(),
+        user_id: bob_id,
+        role: Role::Viewer,
+    };
+    app.run(&owner, demote).await.expect("demote");
+    let e = app
+        .run(
+            &bob,
+            update_field(
+                &slug,
+                RecordKind::Customer,
+                id,
+                "notes",
+                text("a"),
+                text("b"),
+            ),
+        )
+        .await
+        .expect_err("a viewer now");
+    assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+    assert_eq!(v1.version, 2);
+
+    let remove = RemoveMember {
+        slug: slug.clone(),
+        user_id: bob_id,
+    };
+    app.run(&owner, remove).await.expect("remove");
+    let e = app.run(&bob, open()).await.expect_err("not a member now");
+    assert!(matches!(e, AppError::NotFound(_)), "{e:?}");
+
+    // A replayed cookie of a signed-out session is refused at once.
+    let (carol, jar) = browser();
+    app.sign_up_as(&carol, "carol@example.com", "Carol").await;
+    let mine = app.create_workspace_as(&carol, "Carol's").await;
+    let url = app.base.parse().expect("url");
+    let cookie = jar.cookies(&url).expect("session cookie");
+    let replay = || {
+        client()
+            .post(format!("{}/api/open_workspace", app.base))
+            .header("cookie", cookie.clone())
+            .header("origin", &app.base)
+            .json(&json!({ "slug": mine }))
+            .send()
+    };
+    for _ in 0..2 {
+        let r = replay().await.expect("send");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "signed in");
+    }
+    app.run(&carol, LogOut {}).await.expect("log out");
+    let r = replay().await.expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED, "signed out");
 }

@@ -16,14 +16,12 @@ pub(super) async fn append_change(
     change: &Change,
 ) -> Result<LoggedChange, DbError> {
     let name = room.name();
+    // One statement takes the next offset, creating the head on the room's first event.
     let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
-    sql.bind(name.clone())
-        .push(", ")
-        .bind(epoch)
-        .push(", 0) ON CONFLICT (room) DO NOTHING");
-    sql.run(&mut *conn).await?;
-    let mut sql = Sql::new("UPDATE room_heads SET last_offset = last_offset + 1 WHERE room = ");
-    sql.bind(name.clone()).push(" RETURNING epoch, last_offset");
+    sql.bind(name.clone()).push(", ").bind(epoch).push(
+        ", 1) ON CONFLICT (room) DO UPDATE SET last_offset = room_heads.last_offset + 1 \
+         RETURNING epoch, last_offset",
+    );
     let row = sql.one(&mut *conn).await?;
     let position = Position {
         epoch: row.try_get("epoch")?,

@@ -214,15 +214,18 @@ impl SqlStore {
         kind: RecordKind,
         id: i64,
     ) -> Result<Record, DbError> {
+        // A no-op update takes the row's write lock and reads it back in one statement.
         let mut sql = Sql::new(&format!("UPDATE {} SET version = version", kind.table()));
         sql.push(" WHERE workspace_id = ")
             .bind(workspace)
             .push(" AND id = ")
-            .bind(id);
-        if sql.run(&mut *conn).await? == 0 {
+            .bind(id)
+            .push(" RETURNING ")
+            .push(&record_columns(kind));
+        let Some(row) = sql.optional(&mut *conn).await? else {
             return Err(DbError::NotFound);
-        }
-        let current = Self::fetch_record(conn, workspace, kind, id).await?;
+        };
+        let current = record_from_row(kind, &row)?;
         match current.deleted_at {
             Some(at) => Err(Self::deleted(conn, current.deleted_by, at).await),
             None => Ok(current),
@@ -275,7 +278,8 @@ impl SqlStore {
     }
 
     /// Sets `fields` of a record and bumps its version; `merged` is every field of the
-    /// record after the change (for its folded search text).
+    /// record after the change (for its folded search text). Returns the record as
+    /// stored (read back by the same statement), without titles.
     pub(super) async fn apply_fields(
         conn: &mut Conn,
         workspace: i64,
@@ -284,7 +288,7 @@ impl SqlStore {
         id: i64,
         fields: &Fields,
         merged: &Fields,
-    ) -> Result<(), DbError> {
+    ) -> Result<Record, DbError> {
         let mut sql = Sql::new(&format!(
             "UPDATE {} SET version = version + 1, updated_at = ",
             kind.table()
@@ -304,12 +308,15 @@ impl SqlStore {
         sql.push(" WHERE workspace_id = ")
             .bind(workspace)
             .push(" AND id = ")
-            .bind(id);
-        sql.query()
-            .execute(&mut *conn)
+            .bind(id)
+            .push(" RETURNING ")
+            .push(&record_columns(kind));
+        let row = sql
+            .query()
+            .fetch_one(&mut *conn)
             .await
             .map_err(unique_as(kind.natural_key().unwrap_or("record")))?;
-        Ok(())
+        record_from_row(kind, &row).map_err(DbError::from)
     }
 
     /// Computes the folded search text of records that have none (rows from before the
@@ -471,8 +478,9 @@ impl RecordStore for SqlStore {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
             let mut merged = current.fields.clone();
             merged.extend(apply.clone());
-            Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &merged).await?;
-            current = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+            current =
+                Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &merged)
+                    .await?;
         }
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use app::model::now_ms;
 use app::realtime::protocol::{Change, Position, PresenceEntry, Room, ServerFrame};
+use app::ssr::cache::AccessCache;
 use app::ssr::store::{ChangeSink, LoggedChange};
 use app::ssr::{AccessControl, Store};
 use tokio::sync::broadcast;
@@ -55,6 +56,9 @@ pub struct HubConfig {
     pub head_check: Duration,
     /// Events read from the log in one query when replaying or filling (500).
     pub replay_page: i64,
+    /// How long the access cache keeps who a session is, what a slug names and a
+    /// member's role (5 s); revocations forget them at once on every node.
+    pub access_cache_ttl: Duration,
 }
 
 impl Default for HubConfig {
@@ -71,6 +75,7 @@ impl Default for HubConfig {
             session_recheck: Duration::from_secs(120),
             head_check: Duration::from_secs(2),
             replay_page: 500,
+            access_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct Hub {
     bus: Arc<dyn Bus>,
     config: HubConfig,
     store: OnceLock<Arc<dyn Store>>,
+    /// Forgotten in step with the revocations the hub carries (here and from the bus).
+    cache: Arc<AccessCache>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -140,6 +147,7 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             sockets: Mutex::new(Sockets::default()),
             bus,
+            cache: Arc::new(AccessCache::new(config.access_cache_ttl)),
             config,
             store: OnceLock::new(),
         })
@@ -170,6 +178,11 @@ impl Hub {
     /// The hub's configuration.
     pub fn config(&self) -> &HubConfig {
         &self.config
+    }
+
+    /// The access cache whose entries the hub forgets when access ends.
+    pub fn access_cache(&self) -> Arc<AccessCache> {
+        self.cache.clone()
     }
 
     fn channel(&self) -> Arc<RoomChannel> {

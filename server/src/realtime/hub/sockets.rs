@@ -118,6 +118,8 @@ impl Hub {
     }
 
     pub(super) fn control_user(&self, user: i64, control: Control) {
+        // Before the sockets re-check, so they read the new role.
+        self.cache.forget_user(user);
         if let Some(mine) = lock(&self.sockets).by_user.get(&user) {
             for entry in mine.values() {
                 let _ = entry.control.send(control);
@@ -126,6 +128,7 @@ impl Hub {
     }
 
     pub(super) fn control_session(&self, session: &str) {
+        self.cache.forget_session(session);
         for mine in lock(&self.sockets).by_user.values() {
             for entry in mine.values() {
                 if entry.session.as_deref() == Some(session) {
