@@ -107,9 +107,10 @@ async fn two_hundred_concurrent_sign_ups_keep_memory_bounded() {
     assert!(grew < 200 << 20, "the resident set grew {} MiB", grew >> 20);
 }
 
-/// 10,000 rooms subscribed once and then idle cost under 3 KiB each in the hub, under
-/// 30 MiB in all (a 32-slot ring per room; the old 1,024-slot ring took about 70 KiB per
-/// room, 700 MiB for 10,000).
+/// 10,000 rooms subscribed once (each by a socket's outbox) and then idle cost under
+/// 3 KiB each in the hub, under 30 MiB in all: a room holds its subscriptions, and a
+/// subscription holds no task or buffer until it has something to send (an old
+/// 1,024-slot broadcast ring per room took about 70 KiB).
 #[tokio::test]
 async fn ten_thousand_idle_subscribed_rooms_cost_little() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -119,7 +120,20 @@ async fn ten_thousand_idle_subscribed_rooms_cost_little() {
     );
     let before = LIVE.load(Ordering::Relaxed);
     let receivers: Vec<_> = (1..=10_000)
-        .map(|i| hub.subscribe(Room::Workspace(i)).1)
+        .map(|i| {
+            use server::realtime::subscription::{Replay, Subscription};
+            let replay = Replay {
+                store: None,
+                page: 500,
+                patience: std::time::Duration::from_secs(1),
+                held: 256,
+            };
+            let outbox = server::realtime::outbox::Outbox::new(256);
+            let room = Room::Workspace(i);
+            let subscription = Subscription::new(room, i as u64, outbox, replay);
+            hub.subscribe(room, subscription.clone());
+            subscription
+        })
         .collect();
     let per_room = LIVE.load(Ordering::Relaxed).saturating_sub(before) / receivers.len();
     eprintln!("10,000 idle subscribed rooms: {per_room} bytes per room");

@@ -39,15 +39,17 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
     }
 }
 
-/// Wraps a migrated `Any` pool and its session store as a [`Database`].
+/// Wraps a migrated `Any` pool (and the pool for writing transactions, if another) and
+/// its session store as a [`Database`].
 ///
 /// Errors: the store cannot read or set the database's epoch.
 async fn database(
     pool: sqlx::AnyPool,
+    writer: Option<sqlx::AnyPool>,
     backend: Backend,
     sessions: Sessions,
 ) -> anyhow::Result<Database> {
-    let sql = SqlStore::open(pool, backend).await?;
+    let sql = SqlStore::open(pool, writer, backend).await?;
     Ok(Database {
         store: Arc::new(sql.clone()),
         sql,

@@ -31,5 +31,5 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
-    database(pool, Backend::Postgres, Sessions::Postgres(sessions)).await
+    database(pool, None, Backend::Postgres, Sessions::Postgres(sessions)).await
 }

@@ -45,18 +45,31 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .await
         .context("creating the session table")?;
     // The file exists and is in WAL mode (which persists); each pooled connection still
-    // needs its own per-connection settings.
-    let pool = AnyPoolOptions::new()
-        .max_connections(8)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000")
-                    .await?;
-                Ok(())
+    // needs its own per-connection settings. Readers share a pool; writing transactions
+    // take turns on one connection of their own (SQLite has one writer at a time anyway).
+    let any_pool = |connections: u32| {
+        AnyPoolOptions::new()
+            .max_connections(connections)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000")
+                        .await?;
+                    Ok(())
+                })
             })
-        })
-        .connect(url)
+            .connect(url)
+    };
+    let pool = any_pool(8)
         .await
         .with_context(|| format!("opening {url}"))?;
-    database(pool, Backend::Sqlite, Sessions::Sqlite(sessions)).await
+    let writer = any_pool(1)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    database(
+        pool,
+        Some(writer),
+        Backend::Sqlite,
+        Sessions::Sqlite(sessions),
+    )
+    .await
 }

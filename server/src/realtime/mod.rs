@@ -3,7 +3,8 @@
 pub mod bus;
 mod fanout;
 pub mod hub;
-mod outbox;
+pub mod outbox;
 pub mod socket;
+pub mod subscription;
 
 pub use hub::{Hub, HubConfig};

@@ -31,7 +31,8 @@ pub(super) struct OutboxState {
 }
 
 impl Outbox {
-    pub(super) fn new(capacity: usize) -> Arc<Self> {
+    /// An empty outbox holding at most `capacity` frames.
+    pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Outbox {
             state: Mutex::new(OutboxState {
                 queue: VecDeque::new(),
@@ -119,6 +120,12 @@ impl Outbox {
             }
             self.notify.notified().await;
         }
+    }
+
+    /// Takes every queued frame at once (the hub's unit tests read deliveries this way).
+    #[cfg(test)]
+    pub(super) fn take_queued(&self) -> Vec<Frame> {
+        self.lock().queue.drain(..).collect()
     }
 
     pub(super) fn close(&self) {

@@ -2,7 +2,8 @@
 //! (the same-origin check is the request middleware's), registered with the hub within
 //! the per-user and per-address caps, then a reader loop (frames in, rate-limited,
 //! heartbeat timeout, the hub's access checks, a periodic session check) and a writer
-//! task (frames out, from a bounded outbox), with one forwarder task per subscribed room.
+//! task on the fan-out runtime (frames out, from a bounded outbox, which the rooms'
+//! dispatcher fills directly).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -23,13 +24,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 use tower_sessions::session::Id;
 use tower_sessions::{Session, SessionStore};
 
-use super::hub::{to_json, Control, Delivery, Hub, Registration};
+use super::hub::{Control, Hub, Registration};
 use super::outbox::Outbox;
+use super::subscription::{Replay, Subscription};
 use crate::db::Sessions;
 use crate::state::AppState;
 
@@ -83,7 +83,7 @@ struct Connection {
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
     outbox: Arc<Outbox>,
-    subscriptions: HashMap<Room, JoinHandle<()>>,
+    subscriptions: HashMap<Room, Arc<Subscription>>,
     presence: PresenceEntry,
     _registration: Registration,
 }
@@ -394,13 +394,22 @@ impl Connection {
             return;
         }
         self.unsubscribe(room);
-        let (channel, rx) = self.hub.subscribe(room);
+        let config = self.hub.config();
+        let replay = Replay {
+            store: Some(self.store.clone()),
+            page: config.replay_page,
+            patience: config.heartbeat_timeout,
+            held: config.held_while_catching_up,
+        };
+        // Subscribed before the head is read, so nothing committed after it is missed;
+        // frames arriving meanwhile are held until the subscription starts.
+        let subscription = Subscription::new(room, self.id, self.outbox.clone(), replay);
+        let channel = self.hub.subscribe(room, subscription.clone());
         let head = match self.store.room_head(room).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "reading a room head");
-                drop(rx);
-                self.hub.release(room);
+                self.hub.unsubscribe(room, self.id);
                 self.error(
                     ErrorCode::Internal,
                     "the room could not be opened",
@@ -417,15 +426,6 @@ impl Connection {
             position: head,
             presence,
         });
-        let forwarder = Forwarder {
-            room,
-            epoch: head.epoch,
-            last: head.offset,
-            outbox: self.outbox.clone(),
-            store: self.store.clone(),
-            page: self.hub.config().replay_page,
-            patience: self.hub.config().heartbeat_timeout,
-        };
         let replay_from = match since {
             Some(s) if s.epoch != head.epoch || s.offset > head.offset => {
                 self.outbox.send(&ServerFrame::Resync {
@@ -437,18 +437,17 @@ impl Connection {
             Some(s) => Some(s.offset),
             None => None,
         };
-        // The forwarder replays (in pages, as fast as the socket takes them) and then
-        // goes live, on its own task: the reader loop stays free for pings and frames.
-        let task = super::fanout::spawn(forwarder.run(rx, replay_from));
-        self.subscriptions.insert(room, task);
+        // The replay (in pages, as fast as the socket takes them) runs on the fan-out
+        // runtime: the reader loop stays free for pings and frames.
+        subscription.start(head, replay_from);
+        self.subscriptions.insert(room, subscription);
     }
 
     fn unsubscribe(&mut self, room: Room) {
-        if let Some(task) = self.subscriptions.remove(&room) {
-            task.abort();
+        if self.subscriptions.remove(&room).is_some() {
             self.outbox.lock().rooms.remove(&room);
             self.hub.leave(room, self.id, self.user.id);
-            self.hub.release(room);
+            self.hub.unsubscribe(room, self.id);
         }
     }
 
@@ -456,124 +455,6 @@ impl Connection {
         let rooms: Vec<Room> = self.subscriptions.keys().copied().collect();
         for room in rooms {
             self.unsubscribe(room);
-        }
-    }
-}
-
-/// Forwards a room's broadcast to one socket in offset order, exactly once: an event at
-/// or before the last one sent is skipped; one after a gap (another writer's publish not
-/// here yet) first has the gap filled from the log. A receiver that lagged behind the
-/// room's ring catches up from the log; a socket too slow for its outbox is told to
-/// resync.
-struct Forwarder {
-    room: Room,
-    epoch: i64,
-    /// Offset of the last event sent.
-    last: i64,
-    outbox: Arc<Outbox>,
-    store: Arc<dyn Store>,
-    page: i64,
-    /// How long a replay waits for the socket to take frames before it gives up.
-    patience: std::time::Duration,
-}
-
-impl Forwarder {
-    fn resync(&self, reason: &str) {
-        self.outbox.send(&ServerFrame::Resync {
-            room: self.room,
-            reason: reason.into(),
-        });
-    }
-
-    /// Sends the logged events with offsets in `after+1 ..= upto`, in pages. Returns
-    /// false (after telling the socket to resync) when the log cannot cover them or the
-    /// socket is too slow.
-    async fn replay(&self, mut after: i64, upto: i64) -> bool {
-        while after < upto {
-            let page = match self
-                .store
-                .room_changes(self.room, self.epoch, after, upto, self.page)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "replaying a room");
-                    self.resync("replay failed");
-                    return false;
-                }
-            };
-            let expected = (upto - after).min(self.page);
-            let complete = i64::try_from(page.len()).is_ok_and(|n| n == expected)
-                && page.first().is_some_and(|c| c.position.offset == after + 1);
-            if !complete {
-                self.resync("the log no longer holds what was missed");
-                return false;
-            }
-            for c in page {
-                after = c.position.offset;
-                let frame = to_json(&ServerFrame::Event {
-                    room: self.room,
-                    position: c.position,
-                    change: c.change,
-                });
-                // Replay is streamed: it waits for room in the outbox rather than
-                // overflowing it, and gives up only on a socket that stopped reading.
-                if !self.outbox.push_when_room(frame, self.patience).await {
-                    self.resync("too slow to replay");
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    async fn run(mut self, mut rx: broadcast::Receiver<Delivery>, replay_from: Option<i64>) {
-        if let Some(after) = replay_from {
-            if !self.replay(after, self.last).await {
-                return;
-            }
-        }
-        loop {
-            let delivery = match rx.recv().await {
-                Ok(d) => d,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Fell behind the ring: take what was missed from the log.
-                    match self.store.room_head(self.room).await {
-                        Ok(head) if head.epoch == self.epoch => {
-                            if !self.replay(self.last, head.offset).await {
-                                return;
-                            }
-                            self.last = self.last.max(head.offset);
-                            continue;
-                        }
-                        _ => {
-                            self.resync("fell behind the room");
-                            return;
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            let Some((epoch, offset)) = delivery.position else {
-                if !self.outbox.push(delivery.frame) {
-                    return;
-                }
-                continue;
-            };
-            if epoch != self.epoch {
-                self.resync("the room's log was reset");
-                return;
-            }
-            if offset <= self.last {
-                continue;
-            }
-            if offset > self.last + 1 && !self.replay(self.last, offset - 1).await {
-                return;
-            }
-            if !self.outbox.push(delivery.frame) {
-                return;
-            }
-            self.last = offset;
         }
     }
 }

@@ -15,35 +15,70 @@ pub(super) async fn append_change(
     room: Room,
     change: &Change,
 ) -> Result<LoggedChange, DbError> {
-    let name = room.name();
-    // One statement takes the next offset, creating the head on the room's first event.
-    let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES (");
-    sql.bind(name.clone()).push(", ").bind(epoch).push(
-        ", 1) ON CONFLICT (room) DO UPDATE SET last_offset = room_heads.last_offset + 1 \
-         RETURNING epoch, last_offset",
+    let mut logged = append_changes(conn, epoch, &[room], change).await?;
+    logged.pop().ok_or(DbError::NotFound)
+}
+
+/// Appends `change` to the logs of `rooms` (distinct) in two statements whatever their
+/// number: one upsert takes each room's next offset (creating a head on a room's first
+/// event), one insert writes the events. Returns them in the order of `rooms`.
+pub(super) async fn append_changes(
+    conn: &mut Conn,
+    epoch: i64,
+    rooms: &[Room],
+    change: &Change,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let mut sql = Sql::new("INSERT INTO room_heads (room, epoch, last_offset) VALUES ");
+    for (i, room) in rooms.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" })
+            .bind(room.name())
+            .push(", ")
+            .bind(epoch)
+            .push(", 1)");
+    }
+    sql.push(
+        " ON CONFLICT (room) DO UPDATE SET last_offset = room_heads.last_offset + 1 \
+         RETURNING room, epoch, last_offset",
     );
-    let row = sql.one(&mut *conn).await?;
-    let position = Position {
-        epoch: row.try_get("epoch")?,
-        offset: row.try_get("last_offset")?,
-    };
+    let mut heads = HashMap::new();
+    for row in sql.all(&mut *conn).await? {
+        let room: String = row.try_get("room")?;
+        let position = Position {
+            epoch: row.try_get("epoch")?,
+            offset: row.try_get("last_offset")?,
+        };
+        heads.insert(room, position);
+    }
     let payload = serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
+    let mut logged = Vec::with_capacity(rooms.len());
     let mut sql = Sql::new(
-        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at) VALUES (",
+        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at) VALUES ",
     );
-    sql.bind(name)
-        .push(", ")
-        .bind(position.epoch)
-        .push(", ")
-        .bind(position.offset)
-        .push(", ");
-    sql.bind(payload).push(", ").bind(change.at()).push(")");
+    for (i, room) in rooms.iter().enumerate() {
+        let name = room.name();
+        let position = heads
+            .get(&name)
+            .copied()
+            .ok_or_else(|| DbError::Other(format!("no head returned for {name}").into()))?;
+        sql.push(if i == 0 { "(" } else { ", (" })
+            .bind(name)
+            .push(", ")
+            .bind(position.epoch)
+            .push(", ")
+            .bind(position.offset)
+            .push(", ")
+            .bind(payload.clone())
+            .push(", ")
+            .bind(change.at())
+            .push(")");
+        logged.push(LoggedChange {
+            room: *room,
+            position,
+            change: change.clone(),
+        });
+    }
     sql.run(&mut *conn).await?;
-    Ok(LoggedChange {
-        room,
-        position,
-        change: change.clone(),
-    })
+    Ok(logged)
 }
 
 /// Logs a change that is not a record's in `room` (a member change in the workspace's
@@ -99,11 +134,8 @@ pub(super) async fn log_record_change(
     let Some((kind, id, workspace)) = change.target() else {
         return Err(DbError::Other("a record change without its record".into()));
     };
-    let (workspace, own) = (Room::Workspace(workspace), Room::Record(kind, id));
-    Ok(vec![
-        append_change(conn, epoch, workspace, &change).await?,
-        append_change(conn, epoch, own, &change).await?,
-    ])
+    let rooms = [Room::Workspace(workspace), Room::Record(kind, id)];
+    append_changes(conn, epoch, &rooms, &change).await
 }
 
 /// A logged change's payload as a [`Change`]; an update logged before protocol 3 (the

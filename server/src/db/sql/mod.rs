@@ -48,6 +48,10 @@ pub use records::search_text;
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where writing transactions run: on SQLite a pool of one connection, so writers
+    /// queue in order for it instead of sleeping in SQLite's busy handler while another
+    /// holds the write lock; on PostgreSQL the same pool as reads.
+    writer: AnyPool,
     sink: Arc<OnceLock<Arc<dyn ChangeSink>>>,
     /// SQLite takes its write lock when a writing transaction begins (see [`Self::begin`]).
     sqlite: bool,
@@ -66,11 +70,16 @@ pub enum Backend {
 }
 
 impl SqlStore {
-    /// Wraps a pool whose database has been migrated: reads (or, the first time, sets)
-    /// the database's epoch, and fills the folded search column of records that lack it.
+    /// Wraps a pool whose database has been migrated, with the pool writing transactions
+    /// run on (`writer`; `None`: the same pool): reads (or, the first time, sets) the
+    /// database's epoch, and fills the folded search column of records that lack it.
     ///
     /// Errors: the database fails.
-    pub async fn open(pool: AnyPool, backend: Backend) -> Result<Self, DbError> {
+    pub async fn open(
+        pool: AnyPool,
+        writer: Option<AnyPool>,
+        backend: Backend,
+    ) -> Result<Self, DbError> {
         let mut sql = Sql::new("INSERT INTO store_meta (name, value) VALUES ('epoch', ");
         sql.bind(now_ms()).push(") ON CONFLICT (name) DO NOTHING");
         sql.run(&pool).await?;
@@ -79,6 +88,7 @@ impl SqlStore {
             .await?
             .try_get("value")?;
         let store = SqlStore {
+            writer: writer.unwrap_or_else(|| pool.clone()),
             pool,
             sink: Arc::new(OnceLock::new()),
             sqlite: backend == Backend::Sqlite,
@@ -97,9 +107,9 @@ impl SqlStore {
     /// keeps plain `BEGIN` and its row locks.
     async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, DbError> {
         if self.sqlite {
-            self.pool.begin_with("BEGIN IMMEDIATE").await
+            self.writer.begin_with("BEGIN IMMEDIATE").await
         } else {
-            self.pool.begin().await
+            self.writer.begin().await
         }
         .map_err(DbError::from)
     }

@@ -1,12 +1,14 @@
-//! The realtime hub: a registry of rooms, each a broadcast of frames serialized once,
-//! with the room's presence; and a registry of sockets per user, so access that ends
-//! ends on every socket at once. The store hands it committed changes (it is the store's
+//! The realtime hub: a registry of rooms, each with its subscriptions and presence, whose
+//! frames are serialized once and pushed by one dispatcher on the fan-out runtime into
+//! every subscribed socket's outbox; and a registry of sockets per user, so access that
+//! ends ends on every socket at once. The store hands it committed changes (it is the store's
 //! [`ChangeSink`]); sockets subscribe to rooms through it. Other nodes are reached
 //! through the [`Bus`] only. A periodic head check fills, from the change log, any event
 //! that was committed but never broadcast.
 //!
-//! Shape from tokio-rs/mini-redis (`db.rs`: a map of broadcast channels); locks are
-//! never held across an `.await`.
+//! Shape from tokio-rs/mini-redis (`db.rs`: a map of rooms) and socket.io's adapter (a
+//! room is a set of sockets written to in a loop); locks are never held across an
+//! `.await`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -17,9 +19,11 @@ use app::realtime::protocol::{Change, Position, PresenceEntry, Room, ServerFrame
 use app::ssr::cache::AccessCache;
 use app::ssr::store::{ChangeSink, LoggedChange};
 use app::ssr::{AccessControl, Store};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use super::bus::{Bus, BusMessage};
+use super::fanout;
+use super::subscription::Subscription;
 
 mod sockets;
 
@@ -35,9 +39,9 @@ pub struct HubConfig {
     pub presence_grace: Duration,
     /// A socket silent this long is dropped (60 s; clients ping every 25-30 s).
     pub heartbeat_timeout: Duration,
-    /// Frames a room's broadcast ring holds for its slowest subscriber (32, about 2 KB per
-    /// room). A subscriber that falls further behind catches up from the change log.
-    pub room_buffer: usize,
+    /// Live frames a subscription holds aside while it replays or fills a gap (256); past
+    /// it the socket is told to resync.
+    pub held_while_catching_up: usize,
     /// Frames a socket's outbox holds before the socket counts as too slow and is told to
     /// resync (256).
     pub socket_queue: usize,
@@ -66,7 +70,7 @@ impl Default for HubConfig {
         HubConfig {
             presence_grace: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(60),
-            room_buffer: 32,
+            held_while_catching_up: 256,
             socket_queue: 256,
             frames_per_second: 20,
             max_subscriptions_per_socket: 100,
@@ -81,7 +85,7 @@ impl Default for HubConfig {
 }
 
 /// A frame as JSON text, serialized once and shared by reference count from the room's
-/// broadcast through each socket's outbox into its WebSocket writes (no copy per socket).
+/// dispatcher through each socket's outbox into its WebSocket writes (no copy per socket).
 pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// One frame for a room's subscribers: the JSON text (serialized once for all of them)
@@ -110,9 +114,10 @@ struct Seen {
     at_last_check: Option<Position>,
 }
 
-/// One room: its broadcast, who is in it, and the newest event delivered here.
+/// One room: its subscriptions on this node, who is in it, and the newest event
+/// delivered here.
 pub struct RoomChannel {
-    tx: broadcast::Sender<Delivery>,
+    subscriptions: Mutex<Vec<Arc<Subscription>>>,
     presence: Mutex<HashMap<i64, Slot>>,
     seen: Mutex<Seen>,
 }
@@ -124,6 +129,9 @@ pub struct Hub {
     bus: Arc<dyn Bus>,
     config: HubConfig,
     store: OnceLock<Arc<dyn Store>>,
+    /// To the dispatcher on the fan-out runtime, which delivers each frame to the room's
+    /// subscriptions in the order sent.
+    dispatch: mpsc::UnboundedSender<(Arc<RoomChannel>, Delivery)>,
     /// Forgotten in step with the revocations the hub carries (here and from the bus).
     cache: Arc<AccessCache>,
 }
@@ -143,7 +151,10 @@ pub fn to_json(frame: &ServerFrame) -> Frame {
 impl Hub {
     /// A hub with its bus to other nodes.
     pub fn new(config: HubConfig, bus: Arc<dyn Bus>) -> Arc<Self> {
+        let (dispatch, deliveries) = mpsc::unbounded_channel();
+        fanout::spawn(dispatch_deliveries(deliveries));
         Arc::new(Hub {
+            dispatch,
             rooms: Mutex::new(HashMap::new()),
             sockets: Mutex::new(Sockets::default()),
             bus,
@@ -186,22 +197,37 @@ impl Hub {
     }
 
     fn channel(&self) -> Arc<RoomChannel> {
-        let (tx, _) = broadcast::channel(self.config.room_buffer.max(1));
         Arc::new(RoomChannel {
-            tx,
+            subscriptions: Mutex::new(Vec::new()),
             presence: Mutex::new(HashMap::new()),
             seen: Mutex::new(Seen::default()),
         })
     }
 
-    /// Subscribes to a room's broadcast, creating the room if needed, in one step under
-    /// the registry's lock: a room released by its grace timer meanwhile cannot leave the
-    /// caller on a dead channel.
-    pub fn subscribe(&self, room: Room) -> (Arc<RoomChannel>, broadcast::Receiver<Delivery>) {
+    /// Adds a subscription to a room, creating the room if needed, in one step under the
+    /// registry's lock: a room released by its grace timer meanwhile cannot leave the
+    /// subscription on a dead room. It receives every frame dispatched after this.
+    pub fn subscribe(&self, room: Room, subscription: Arc<Subscription>) -> Arc<RoomChannel> {
         let mut rooms = lock(&self.rooms);
         let ch = rooms.entry(room).or_insert_with(|| self.channel()).clone();
-        let rx = ch.tx.subscribe();
-        (ch, rx)
+        lock(&ch.subscriptions).push(subscription);
+        ch
+    }
+
+    /// Ends socket `socket`'s subscription to a room and releases the room if nothing
+    /// else holds it.
+    pub fn unsubscribe(&self, room: Room, socket: u64) {
+        let ch = lock(&self.rooms).get(&room).cloned();
+        if let Some(ch) = ch {
+            lock(&ch.subscriptions).retain(|s| {
+                let mine = s.socket() == socket;
+                if mine {
+                    s.end();
+                }
+                !mine
+            });
+        }
+        self.release(room);
     }
 
     /// The room's channel, created on first use.
@@ -216,7 +242,7 @@ impl Hub {
     pub fn release(&self, room: Room) {
         let mut rooms = lock(&self.rooms);
         if let Some(ch) = rooms.get(&room) {
-            if ch.tx.receiver_count() == 0 && lock(&ch.presence).is_empty() {
+            if lock(&ch.subscriptions).is_empty() && lock(&ch.presence).is_empty() {
                 rooms.remove(&room);
             }
         }
@@ -232,8 +258,17 @@ impl Hub {
     fn deliver(&self, room: Room, delivery: Delivery) {
         let ch = lock(&self.rooms).get(&room).cloned();
         if let Some(ch) = ch {
-            ch.send(delivery);
+            self.send(ch, delivery);
         }
+    }
+
+    /// Notes an event's position and hands the frame to the dispatcher.
+    fn send(&self, ch: Arc<RoomChannel>, delivery: Delivery) {
+        if let Some((epoch, offset)) = delivery.position {
+            ch.observe(Position { epoch, offset });
+        }
+        // The dispatcher lives as long as the hub's sender; a send cannot fail before.
+        let _ = self.dispatch.send((ch, delivery));
     }
 
     /// Handles a message that came from another node through the bus.
@@ -258,7 +293,9 @@ impl Hub {
             _ => None,
         };
         let ch = lock(&self.rooms).get(&room).cloned();
-        let listened = ch.as_ref().is_some_and(|ch| ch.tx.receiver_count() > 0);
+        let listened = ch
+            .as_ref()
+            .is_some_and(|ch| !lock(&ch.subscriptions).is_empty());
         let others = self.bus.reaches_others();
         if !listened && !others {
             if let (Some(ch), Some((epoch, offset))) = (ch, position) {
@@ -275,7 +312,7 @@ impl Hub {
             });
         }
         if let Some(ch) = ch {
-            ch.send(Delivery { position, frame });
+            self.send(ch, Delivery { position, frame });
         }
     }
 
@@ -388,15 +425,25 @@ impl Hub {
     }
 }
 
-impl RoomChannel {
-    /// Sends a frame to this room's subscribers here, noting an event's position.
-    fn send(&self, delivery: Delivery) {
-        if let Some((epoch, offset)) = delivery.position {
-            self.observe(Position { epoch, offset });
+/// The dispatcher: delivers each frame to its room's subscriptions, in the order the
+/// hub sent them, pushing straight into the sockets' outboxes (their writers run on the
+/// same runtime, so waking them costs no system call). Ends with the hub.
+async fn dispatch_deliveries(
+    mut deliveries: mpsc::UnboundedReceiver<(Arc<RoomChannel>, Delivery)>,
+) {
+    let mut batch = Vec::with_capacity(64);
+    while deliveries.recv_many(&mut batch, 64).await > 0 {
+        for (ch, delivery) in batch.drain(..) {
+            // Held while delivering: a subscription never takes this lock, so this
+            // cannot deadlock, and a subscribe waits at most one delivery.
+            for s in lock(&ch.subscriptions).iter() {
+                s.deliver(&delivery);
+            }
         }
-        let _ = self.tx.send(delivery);
     }
+}
 
+impl RoomChannel {
     /// Notes the head a new subscriber starts from, if nothing was known here yet. (A
     /// head read from the database is not proof that its event was delivered here, so
     /// it never moves a known position: that would hide a missed broadcast from the head
@@ -429,7 +476,7 @@ impl Hub {
     pub async fn check_heads(&self, store: &dyn Store) {
         let rooms: Vec<(Room, Arc<RoomChannel>)> = lock(&self.rooms)
             .iter()
-            .filter(|(_, ch)| ch.tx.receiver_count() > 0)
+            .filter(|(_, ch)| !lock(&ch.subscriptions).is_empty())
             .map(|(r, ch)| (*r, ch.clone()))
             .collect();
         if rooms.is_empty() {
@@ -542,24 +589,84 @@ mod tests {
         }
     }
 
-    fn diff(rx: &mut broadcast::Receiver<Delivery>) -> Option<ServerFrame> {
-        rx.try_recv()
-            .ok()
-            .map(|d| serde_json::from_str(&d.frame).expect("valid frame"))
+    /// A subscription's view of a room, for reading what the dispatcher delivered.
+    struct Listener {
+        hub: Arc<Hub>,
+        room: Room,
+        outbox: Arc<crate::realtime::outbox::Outbox>,
+    }
+
+    /// The user id of the typing frame that marks how far delivery has gone.
+    const MARK: i64 = -1;
+
+    fn listen(hub: &Arc<Hub>, room: Room) -> Listener {
+        use crate::realtime::outbox::Outbox;
+        use crate::realtime::subscription::{Replay, Subscription};
+        let outbox = Outbox::new(256);
+        let replay = Replay {
+            store: None,
+            page: 500,
+            patience: Duration::from_secs(1),
+            held: 256,
+        };
+        let subscription = Subscription::new(room, 1, outbox.clone(), replay);
+        hub.subscribe(room, subscription.clone());
+        subscription.start(
+            Position {
+                epoch: 0,
+                offset: 0,
+            },
+            None,
+        );
+        Listener {
+            hub: hub.clone(),
+            room,
+            outbox,
+        }
+    }
+
+    impl Listener {
+        /// The frames delivered since the last call: sends a marker through the room and
+        /// takes everything before it. Blocks this thread (not the runtime's clock) while
+        /// the fan-out runtime delivers, so paused time stands still meanwhile.
+        fn delivered(&self) -> Vec<ServerFrame> {
+            let mark = ServerFrame::Typing {
+                room: self.room,
+                user_id: MARK,
+                field: None,
+            };
+            self.hub.broadcast(self.room, &mark);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let mut frames = Vec::new();
+            loop {
+                for f in self.outbox.take_queued() {
+                    let f: ServerFrame = serde_json::from_str(&f).expect("valid frame");
+                    if matches!(f, ServerFrame::Typing { user_id: MARK, .. }) {
+                        return frames;
+                    }
+                    frames.push(f);
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the marker never came"
+                );
+                std::thread::yield_now();
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn one_entry_per_user_however_many_tabs_and_a_grace_period_on_leave() {
         let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
         let room = Room::Workspace(1);
-        let (_, mut rx) = hub.subscribe(room);
+        let l = listen(&hub, room);
 
         hub.join(room, 1, entry(7, "/a"));
         assert!(
-            matches!(diff(&mut rx), Some(ServerFrame::PresenceDiff { joins, .. }) if joins.len() == 1)
+            matches!(l.delivered().as_slice(), [ServerFrame::PresenceDiff { joins, .. }] if joins.len() == 1)
         );
         hub.join(room, 2, entry(7, "/a"));
-        assert_eq!(diff(&mut rx), None, "a second tab is not a second join");
+        assert_eq!(l.delivered(), [], "a second tab is not a second join");
         assert_eq!(hub.presence(room).len(), 1);
 
         hub.leave(room, 1, 7);
@@ -567,19 +674,19 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3)).await;
         hub.join(room, 3, entry(7, "/a"));
         assert_eq!(
-            diff(&mut rx),
-            None,
+            l.delivered(),
+            [],
             "back within the grace period: no leave, no join"
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(diff(&mut rx), None, "the stale leave did nothing");
+        assert_eq!(l.delivered(), [], "the stale leave did nothing");
 
         hub.leave(room, 3, 7);
         tokio::time::sleep(Duration::from_secs(4)).await;
-        assert_eq!(diff(&mut rx), None, "still within the grace period");
+        assert_eq!(l.delivered(), [], "still within the grace period");
         tokio::time::sleep(Duration::from_secs(2)).await;
-        match diff(&mut rx) {
-            Some(ServerFrame::PresenceDiff { leaves, .. }) => assert_eq!(leaves, vec![7]),
+        match l.delivered().as_slice() {
+            [ServerFrame::PresenceDiff { leaves, .. }] => assert_eq!(leaves, &[7]),
             other => panic!("expected a leave, got {other:?}"),
         }
         assert!(hub.presence(room).is_empty());
@@ -590,12 +697,12 @@ mod tests {
         let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
         let room = Room::Workspace(1);
         hub.join(room, 1, entry(7, "/a"));
-        let (_, mut rx) = hub.subscribe(room);
+        let l = listen(&hub, room);
         hub.update_presence(room, entry(7, "/b"));
         hub.update_presence(room, entry(7, "/b"));
         assert!(
-            matches!(diff(&mut rx), Some(ServerFrame::PresenceDiff { joins, .. }) if joins[0].page == "/b")
+            matches!(l.delivered().as_slice(), [ServerFrame::PresenceDiff { joins, .. }] if joins[0].page == "/b")
         );
-        assert_eq!(diff(&mut rx), None);
+        assert_eq!(l.delivered(), []);
     }
 }

@@ -1,0 +1,281 @@
+//! A socket's subscription to a room: the room's dispatcher pushes each frame straight
+//! into the socket's outbox (no task or queue per subscription while it is live), in
+//! offset order and exactly once; a subscription that is replaying, or that saw a gap,
+//! holds live frames aside until the log has filled what came before them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use app::realtime::protocol::{Position, Room, ServerFrame};
+use app::ssr::Store;
+
+use super::fanout;
+use super::hub::{to_json, Delivery, Frame};
+use super::outbox::Outbox;
+
+/// What the subscription needs besides its room and outbox.
+#[derive(Clone)]
+pub struct Replay {
+    /// Where missed events are read from; `None` (the hub's unit tests) answers a gap
+    /// with a resync.
+    pub store: Option<Arc<dyn Store>>,
+    /// Events read from the log in one query (the hub's `replay_page`).
+    pub page: i64,
+    /// How long a replay waits for the socket to take frames before it gives up.
+    pub patience: Duration,
+    /// Live frames held aside while catching up, at most; past it the socket resyncs.
+    pub held: usize,
+}
+
+/// One socket's subscription to one room. Shared by the room (which delivers to it) and
+/// the socket (which ends it).
+pub struct Subscription {
+    room: Room,
+    socket: u64,
+    outbox: Arc<Outbox>,
+    replay: Replay,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The epoch of the room's log this subscription follows.
+    epoch: i64,
+    /// Offset of the last event sent.
+    last: i64,
+    /// Live frames held aside while the log fills what came before them; `None` when live.
+    held: Option<VecDeque<Delivery>>,
+    /// Ended (unsubscribed, too slow, or the log was reset): delivers nothing more.
+    ended: bool,
+}
+
+/// What to do with one delivery, given what was sent so far.
+enum Step {
+    /// Send it.
+    Send(Frame),
+    /// Already sent (a late or doubled broadcast).
+    Skip,
+    /// Events up to this offset are missing: fill them from the log first.
+    Gap(i64),
+    /// The room's log was reset: the client must resync.
+    Reset,
+}
+
+impl State {
+    /// Decides what to do with `d`; marks an event as sent when it says `Send`.
+    fn step(&mut self, d: &Delivery) -> Step {
+        let Some((epoch, offset)) = d.position else {
+            return Step::Send(d.frame.clone());
+        };
+        if epoch != self.epoch {
+            Step::Reset
+        } else if offset <= self.last {
+            Step::Skip
+        } else if offset > self.last + 1 {
+            Step::Gap(offset - 1)
+        } else {
+            self.last = offset;
+            Step::Send(d.frame.clone())
+        }
+    }
+}
+
+impl Subscription {
+    /// A subscription of socket `socket` to `room`, holding live frames aside until
+    /// [`Subscription::start`] says where it begins.
+    pub fn new(room: Room, socket: u64, outbox: Arc<Outbox>, replay: Replay) -> Arc<Self> {
+        Arc::new(Subscription {
+            room,
+            socket,
+            outbox,
+            replay,
+            state: Mutex::new(State {
+                epoch: 0,
+                last: 0,
+                held: Some(VecDeque::new()),
+                ended: false,
+            }),
+        })
+    }
+
+    /// The socket it belongs to.
+    pub fn socket(&self) -> u64 {
+        self.socket
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts delivering from the room's `head`: first the logged events after
+    /// `replay_from` (if any) up to the head, then what arrived meanwhile, then live.
+    pub fn start(self: &Arc<Self>, head: Position, replay_from: Option<i64>) {
+        {
+            let mut st = self.state();
+            st.epoch = head.epoch;
+            st.last = replay_from.unwrap_or(head.offset);
+        }
+        let me = self.clone();
+        fanout::spawn(async move { me.catch_up(head.offset).await });
+    }
+
+    /// Ends the subscription: nothing more is delivered.
+    pub fn end(&self) {
+        let mut st = self.state();
+        st.ended = true;
+        st.held = None;
+    }
+
+    fn resync(&self, reason: &str) {
+        self.end();
+        self.outbox.send(&ServerFrame::Resync {
+            room: self.room,
+            reason: reason.into(),
+        });
+    }
+
+    /// Delivers one frame of the room (the dispatcher's call; never waits): sends it,
+    /// skips it, holds it aside while catching up, or starts filling a gap before it.
+    pub fn deliver(self: &Arc<Self>, d: &Delivery) {
+        let mut st = self.state();
+        if st.ended {
+            return;
+        }
+        let held_max = self.replay.held;
+        if let Some(held) = st.held.as_mut() {
+            if held.len() < held_max {
+                held.push_back(d.clone());
+                return;
+            }
+            drop(st);
+            self.resync("fell behind the room");
+            return;
+        }
+        match st.step(d) {
+            Step::Send(frame) => {
+                if !self.outbox.push(frame) {
+                    // Too slow: the outbox told every room of the socket to resync.
+                    st.ended = true;
+                }
+            }
+            Step::Skip => {}
+            Step::Gap(upto) => {
+                // Another writer's event is not here yet: fill it from the log.
+                st.held = Some(VecDeque::from([d.clone()]));
+                drop(st);
+                let me = self.clone();
+                fanout::spawn(async move { me.catch_up(upto).await });
+            }
+            Step::Reset => {
+                drop(st);
+                self.resync("the room's log was reset");
+            }
+        }
+    }
+
+    /// Sends the logged events up to `upto`, then the frames held aside (filling any
+    /// further gap the same way), then goes live.
+    async fn catch_up(self: Arc<Self>, mut upto: i64) {
+        loop {
+            let (epoch, after) = {
+                let st = self.state();
+                if st.ended {
+                    return;
+                }
+                (st.epoch, st.last)
+            };
+            if after < upto && !self.replay(epoch, after, upto).await {
+                return;
+            }
+            let mut st = self.state();
+            if st.ended {
+                return;
+            }
+            st.last = st.last.max(upto);
+            let mut held = st.held.take().unwrap_or_default();
+            while let Some(d) = held.front() {
+                match st.step(d) {
+                    Step::Send(frame) => {
+                        held.pop_front();
+                        if !self.outbox.push(frame) {
+                            st.ended = true;
+                            return;
+                        }
+                    }
+                    Step::Skip => {
+                        held.pop_front();
+                    }
+                    Step::Gap(to) => {
+                        upto = to;
+                        break;
+                    }
+                    Step::Reset => {
+                        drop(st);
+                        self.resync("the room's log was reset");
+                        return;
+                    }
+                }
+            }
+            if held.is_empty() {
+                return; // `held` stays `None`: live.
+            }
+            st.held = Some(held);
+        }
+    }
+
+    /// Sends the logged events with offsets in `after+1 ..= upto`, in pages, waiting for
+    /// room in the outbox. Returns false (after telling the socket to resync) when the
+    /// log cannot cover them, the socket is too slow, or the subscription ended.
+    async fn replay(&self, epoch: i64, mut after: i64, upto: i64) -> bool {
+        let Some(store) = self.replay.store.as_ref() else {
+            self.resync("the log is not available");
+            return false;
+        };
+        let page = self.replay.page;
+        while after < upto {
+            let events = match store
+                .room_changes(self.room, epoch, after, upto, page)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "replaying a room");
+                    self.resync("replay failed");
+                    return false;
+                }
+            };
+            let expected = (upto - after).min(page);
+            let complete = i64::try_from(events.len()).is_ok_and(|n| n == expected)
+                && events
+                    .first()
+                    .is_some_and(|c| c.position.offset == after + 1);
+            if !complete {
+                self.resync("the log no longer holds what was missed");
+                return false;
+            }
+            for c in events {
+                if self.state().ended {
+                    return false;
+                }
+                after = c.position.offset;
+                let frame = to_json(&ServerFrame::Event {
+                    room: self.room,
+                    position: c.position,
+                    change: c.change,
+                });
+                // Streamed: waits for room in the outbox rather than overflowing it, and
+                // gives up only on a socket that stopped reading.
+                if !self
+                    .outbox
+                    .push_when_room(frame, self.replay.patience)
+                    .await
+                {
+                    self.resync("too slow to replay");
+                    return false;
+                }
+            }
+            self.state().last = after;
+        }
+        true
+    }
+}
