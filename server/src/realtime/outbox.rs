@@ -2,7 +2,7 @@
 //! cannot keep up is told to resync instead of holding its rooms back, while a replay
 //! waits for room instead of overflowing it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use app::realtime::protocol::{Room, ServerFrame};
@@ -23,8 +23,9 @@ pub struct Outbox {
 
 pub(super) struct OutboxState {
     queue: VecDeque<Frame>,
-    /// The rooms the socket is in (each gets a `resync` when the socket is too slow).
-    pub(super) rooms: BTreeSet<Room>,
+    /// The rooms the socket is in (each gets a `resync` when the socket is too slow); a
+    /// few, so a vector.
+    rooms: Vec<Room>,
     closed: bool,
     /// The close frame to send once the queue is drained (code, reason).
     pub(super) close_with: Option<(u16, &'static str)>,
@@ -36,7 +37,7 @@ impl Outbox {
         Arc::new(Outbox {
             state: Mutex::new(OutboxState {
                 queue: VecDeque::new(),
-                rooms: BTreeSet::new(),
+                rooms: Vec::new(),
                 closed: false,
                 close_with: None,
             }),
@@ -50,6 +51,19 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Notes that the socket is in `room` (told to resync there if it is too slow).
+    pub(super) fn join(&self, room: Room) {
+        let mut s = self.lock();
+        if !s.rooms.contains(&room) {
+            s.rooms.push(room);
+        }
+    }
+
+    /// Notes that the socket left `room`.
+    pub(super) fn leave(&self, room: Room) {
+        self.lock().rooms.retain(|r| *r != room);
+    }
+
     /// Queues a frame. Returns false when the socket was too slow and got resyncs instead.
     pub(super) fn push(&self, frame: Frame) -> bool {
         let ok = {
@@ -59,7 +73,7 @@ impl Outbox {
                 true
             } else {
                 s.queue.clear();
-                let rooms: Vec<Room> = s.rooms.iter().copied().collect();
+                let rooms = s.rooms.clone();
                 for room in rooms {
                     s.queue.push_back(to_json(&ServerFrame::Resync {
                         room,
@@ -102,14 +116,15 @@ impl Outbox {
     }
 
     /// Waits for frames and moves every queued one into `batch`, so the writer sends
-    /// them with one flush (one `write` to the socket for many frames). Returns false
-    /// once closed and drained.
+    /// them with one flush (one `write` to the socket for many frames). The queue's
+    /// storage goes with them, so an idle socket holds none. Returns false once closed
+    /// and drained.
     pub(super) async fn pop_all(&self, batch: &mut Vec<Frame>) -> bool {
         loop {
             {
                 let mut s = self.lock();
                 if !s.queue.is_empty() {
-                    batch.extend(s.queue.drain(..));
+                    batch.extend(std::mem::take(&mut s.queue));
                     drop(s);
                     self.space.notify_waiters();
                     return true;

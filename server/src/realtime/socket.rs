@@ -35,6 +35,9 @@ use crate::state::AppState;
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
+/// The read buffer a socket starts with (bytes); most client frames fit in it.
+const READ_BUFFER: usize = 256;
+
 /// Upgrades to a WebSocket for a signed-in session; 403 otherwise. (A cross-origin
 /// upgrade never gets here: the request middleware refuses it.)
 pub async fn upgrade(
@@ -58,7 +61,9 @@ pub async fn upgrade(
         ip: ip.map(|Extension(ClientIp(ip))| ip),
         user,
     };
-    ws.read_buffer_size(4 * 1024)
+    // Sized for an idle socket: client frames are small, and the read buffer grows for a
+    // bigger one (up to the frame limit); the write buffer grows as frames are queued.
+    ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(4 * 1024)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
@@ -105,8 +110,16 @@ enum End {
 
 impl Socket {
     async fn run(self, socket: WebSocket) {
+        // Taken apart, so the task keeps one copy of each (it lives as long as the socket).
+        let Socket {
+            hub,
+            store,
+            sessions,
+            session,
+            ip,
+            user,
+        } = self;
         let (mut sink, mut stream) = socket.split();
-        let hub = self.hub.clone();
         let outbox = Outbox::new(hub.config().socket_queue);
         let writer_box = outbox.clone();
         // Writes what is queued as one batch: each frame into the WebSocket's buffer,
@@ -114,7 +127,7 @@ impl Socket {
         let writer = super::fanout::spawn(async move {
             let mut batch = Vec::new();
             while writer_box.pop_all(&mut batch).await {
-                for frame in batch.drain(..) {
+                for frame in std::mem::take(&mut batch) {
                     if sink.feed(Message::Text(frame)).await.is_err() {
                         return;
                     }
@@ -132,9 +145,8 @@ impl Socket {
             let _ = sink.close().await;
         });
         let id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
-        let session_id = self.session.map(|i| i.to_string());
-        let (registration, mut control) = match hub.register(id, self.user.id, session_id, self.ip)
-        {
+        let session_id = session.map(|i| i.to_string());
+        let (registration, control) = match hub.register(id, user.id, session_id, ip) {
             Ok(r) => r,
             Err(limit) => {
                 outbox.send(&ServerFrame::Error {
@@ -148,9 +160,9 @@ impl Socket {
             }
         };
         let presence = PresenceEntry {
-            user_id: self.user.id,
-            name: self.user.display_name.clone(),
-            color: self.user.color.clone(),
+            user_id: user.id,
+            name: user.display_name.clone(),
+            color: user.color.clone(),
             status: Status::Online,
             page: String::new(),
             editing: None,
@@ -158,9 +170,9 @@ impl Socket {
         };
         let mut conn = Connection {
             id,
-            user: self.user.clone(),
+            user,
             hub: hub.clone(),
-            store: self.store.clone(),
+            store,
             outbox: outbox.clone(),
             subscriptions: HashMap::new(),
             presence,
@@ -181,18 +193,20 @@ impl Socket {
         let end = loop {
             let message = tokio::select! {
                 m = tokio::time::timeout(timeout, stream.next()) => m,
-                c = control.recv() => match c {
-                    Some(Control::Recheck) => {
-                        conn.recheck().await;
+                c = control.next() => match c {
+                    Control::Recheck => {
+                        // Boxed, here and below: the socket's task keeps only the idle
+                        // loop's state between frames, not the largest call's.
+                        Box::pin(conn.recheck()).await;
                         continue;
                     }
-                    Some(Control::SessionEnded) | None => break End::SessionEnded,
+                    Control::SessionEnded => break End::SessionEnded,
                 },
                 _ = session_check.tick() => {
-                    if !self.session_alive().await {
+                    if !Box::pin(session_alive(&sessions, session, conn.user.id)).await {
                         break End::SessionEnded;
                     }
-                    conn.recheck().await;
+                    Box::pin(conn.recheck()).await;
                     continue;
                 }
             };
@@ -218,7 +232,7 @@ impl Socket {
                 continue;
             }
             match serde_json::from_str::<ClientFrame>(text.as_str()) {
-                Ok(frame) => conn.handle(frame).await,
+                Ok(frame) => Box::pin(conn.handle(frame)).await,
                 Err(e) => conn.error(
                     ErrorCode::BadFrame,
                     &format!("not a frame of protocol {PROTOCOL_VERSION}: {e}"),
@@ -234,23 +248,23 @@ impl Socket {
         drop(conn);
         let _ = writer.await;
     }
+}
 
-    /// Whether the socket's session still exists (not signed out, not expired) and still
-    /// belongs to its user.
-    async fn session_alive(&self) -> bool {
-        let Some(id) = &self.session else {
-            return false;
-        };
-        match self.sessions.load(id).await {
-            Ok(Some(record)) => {
-                record.data.get(SESSION_USER_KEY).and_then(|v| v.as_i64()) == Some(self.user.id)
-            }
-            Ok(None) => false,
-            // A failing session store is not proof of a signed-out user; check again later.
-            Err(e) => {
-                tracing::warn!(error = %e, "checking a socket's session");
-                true
-            }
+/// Whether the socket's session still exists (not signed out, not expired) and still
+/// belongs to its user.
+async fn session_alive(sessions: &Sessions, session: Option<Id>, user: i64) -> bool {
+    let Some(id) = session else {
+        return false;
+    };
+    match sessions.load(&id).await {
+        Ok(Some(record)) => {
+            record.data.get(SESSION_USER_KEY).and_then(|v| v.as_i64()) == Some(user)
+        }
+        Ok(None) => false,
+        // A failing session store is not proof of a signed-out user; check again later.
+        Err(e) => {
+            tracing::warn!(error = %e, "checking a socket's session");
+            true
         }
     }
 }
@@ -419,7 +433,7 @@ impl Connection {
             }
         };
         channel.note_head(head);
-        self.outbox.lock().rooms.insert(room);
+        self.outbox.join(room);
         let presence = self.hub.join(room, self.id, self.presence.clone());
         self.outbox.send(&ServerFrame::Subscribed {
             room,
@@ -445,7 +459,7 @@ impl Connection {
 
     fn unsubscribe(&mut self, room: Room) {
         if self.subscriptions.remove(&room).is_some() {
-            self.outbox.lock().rooms.remove(&room);
+            self.outbox.leave(room);
             self.hub.leave(room, self.id, self.user.id);
             self.hub.unsubscribe(room, self.id);
         }

@@ -28,7 +28,7 @@ use super::subscription::Subscription;
 mod sockets;
 
 use sockets::Sockets;
-pub use sockets::{Control, Registration, SocketLimit};
+pub use sockets::{Control, Controls, Registration, SocketLimit};
 
 /// Timing, sizes and caps of the hub; flags of `tandem serve` set the caps, tests
 /// shorten the timings.

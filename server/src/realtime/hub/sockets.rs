@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use app::ssr::AccessControl;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use super::{lock, Hub};
 use crate::realtime::bus::BusMessage;
@@ -20,9 +22,48 @@ pub enum Control {
     SessionEnded,
 }
 
+impl Control {
+    fn bit(self) -> u8 {
+        match self {
+            Control::Recheck => 1,
+            Control::SessionEnded => 2,
+        }
+    }
+}
+
+/// What the hub has told one socket's task and not yet been taken: a set of flags and
+/// one wake-up (a few bytes per socket, where a channel took half a kilobyte). Repeated
+/// rechecks before the task gets to them count once.
+#[derive(Default)]
+pub struct Controls {
+    flags: AtomicU8,
+    notify: Notify,
+}
+
+impl Controls {
+    fn tell(&self, control: Control) {
+        self.flags.fetch_or(control.bit(), Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+
+    /// Waits for the next thing to do; a session that ended comes before a recheck.
+    pub async fn next(&self) -> Control {
+        loop {
+            let flags = self.flags.swap(0, Ordering::AcqRel);
+            if flags & Control::SessionEnded.bit() != 0 {
+                return Control::SessionEnded;
+            }
+            if flags & Control::Recheck.bit() != 0 {
+                return Control::Recheck;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
 struct SocketEntry {
     session: Option<String>,
-    control: mpsc::UnboundedSender<Control>,
+    control: Arc<Controls>,
 }
 
 /// Open sockets by user (each with its session and control channel) and per address.
@@ -78,8 +119,8 @@ impl Hub {
     }
 
     /// Registers a socket of `user` (opened with `session`, from `ip`) within the caps.
-    /// Returns its registration (dropping it unregisters) and the channel on which the
-    /// hub tells it to re-authorize or close.
+    /// Returns its registration (dropping it unregisters) and the [`Controls`] through
+    /// which the hub tells it to re-authorize or close.
     /// Errors: the user or the address holds the most sockets allowed.
     pub fn register(
         self: &Arc<Self>,
@@ -87,7 +128,7 @@ impl Hub {
         user: i64,
         session: Option<String>,
         ip: Option<IpAddr>,
-    ) -> Result<(Registration, mpsc::UnboundedReceiver<Control>), SocketLimit> {
+    ) -> Result<(Registration, Arc<Controls>), SocketLimit> {
         let mut sockets = lock(&self.sockets);
         let mine = sockets.by_user.get(&user).map_or(0, HashMap::len);
         if mine >= self.config.max_sockets_per_user {
@@ -100,12 +141,12 @@ impl Hub {
             }
             *sockets.by_ip.entry(ip).or_default() += 1;
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let control = Arc::new(Controls::default());
         sockets.by_user.entry(user).or_default().insert(
             socket,
             SocketEntry {
                 session,
-                control: tx,
+                control: control.clone(),
             },
         );
         let registration = Registration {
@@ -114,7 +155,7 @@ impl Hub {
             socket,
             ip,
         };
-        Ok((registration, rx))
+        Ok((registration, control))
     }
 
     pub(super) fn control_user(&self, user: i64, control: Control) {
@@ -122,7 +163,7 @@ impl Hub {
         self.cache.forget_user(user);
         if let Some(mine) = lock(&self.sockets).by_user.get(&user) {
             for entry in mine.values() {
-                let _ = entry.control.send(control);
+                entry.control.tell(control);
             }
         }
     }
@@ -132,7 +173,7 @@ impl Hub {
         for mine in lock(&self.sockets).by_user.values() {
             for entry in mine.values() {
                 if entry.session.as_deref() == Some(session) {
-                    let _ = entry.control.send(Control::SessionEnded);
+                    entry.control.tell(Control::SessionEnded);
                 }
             }
         }
