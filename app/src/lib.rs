@@ -18,7 +18,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 use crate::pages::{
     auth::{LoginPage, SignupPage},
@@ -51,11 +51,58 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Declares a route whose page is loaded on demand: in a split build (`cargo leptos build
+/// --split`) its code is a WASM chunk of its own, fetched when the route is first shown
+/// (or, for the page a visit starts on, before hydration). The first page (log-in and a
+/// workspace's records) stays in the main bundle.
+/// Shape from leptos-rs/leptos `examples/lazy_routes`.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $route:ident => $page:expr) => {
+        $(#[$doc])*
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(
+    /// `/workspaces`.
+    WorkspacesRoute => view! { <WorkspacesPage/> }
+);
+lazy_page!(
+    /// `/invite/{token}`.
+    InviteRoute => view! { <InvitePage/> }
+);
+lazy_page!(
+    /// `/w/{slug}/members`.
+    MembersRoute => view! { <WorkspaceGate><MembersPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/import`.
+    ImportRoute => view! { <WorkspaceGate><ImportPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/settings`.
+    SettingsRoute => view! { <WorkspaceGate><SettingsPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/{kind}/{id}`: one record, with its form.
+    RecordRoute => view! { <WorkspaceGate><RecordPage/></WorkspaceGate> }
+);
+
 /// The app: routes to every page.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    components::provide_hydrated();
     view! {
         <Stylesheet id="leptos" href="/pkg/tandem.css"/>
         <Title text="Tandem"/>
@@ -64,16 +111,16 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=HomePage/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/signup") view=SignupPage/>
-                <Route path=path!("/workspaces") view=WorkspacesPage/>
-                <Route path=path!("/invite/:token") view=InvitePage/>
+                <Route path=path!("/workspaces") view={Lazy::<WorkspacesRoute>::new()}/>
+                <Route path=path!("/invite/:token") view={Lazy::<InviteRoute>::new()}/>
                 <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
-                    <Route path=path!("members") view=|| view! { <WorkspaceGate><MembersPage/></WorkspaceGate> }/>
-                    <Route path=path!("import") view=|| view! { <WorkspaceGate><ImportPage/></WorkspaceGate> }/>
-                    <Route path=path!("settings") view=|| view! { <WorkspaceGate><SettingsPage/></WorkspaceGate> }/>
+                    <Route path=path!("members") view={Lazy::<MembersRoute>::new()}/>
+                    <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
+                    <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     // Every record kind's pages, from its KindSpec: `customers`, `deals/12`...
                     <Route path=path!("") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
                     <Route path=path!(":kind") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
-                    <Route path=path!(":kind/:id") view=|| view! { <WorkspaceGate><RecordPage/></WorkspaceGate> }/>
+                    <Route path=path!(":kind/:id") view={Lazy::<RecordRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -82,17 +82,27 @@ const range = (xs, f = (x) => x) => {
 };
 const k = (x) => `${Math.round(x / 1000)}k`;
 
+/** The release WASM, brotli-compressed: what the first page loads (the main module and the
+ * JS glue) and, in a split build (`cargo leptos build --split`), what each lazy route adds
+ * (its chunks, from `__wasm_split_manifest.json`). */
 function wasmSize() {
   const dir = path.join(root, 'target/site/pkg');
   if (!fs.existsSync(dir)) return 'n/a';
-  let total = 0, first = 0;
-  for (const f of fs.readdirSync(dir)) {
-    if (!f.endsWith('.wasm')) continue;
-    const b = zlib.brotliCompressSync(fs.readFileSync(path.join(dir, f)), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-    total += b;
-    if (!f.includes('.') || /^tandem(_bg)?\.wasm$/.test(f)) first += b;
+  const br = (f) => zlib.brotliCompressSync(fs.readFileSync(path.join(dir, f)), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  const kb = (b) => `${Math.round(b / 1024)} KB`;
+  const files = fs.readdirSync(dir);
+  const first = files.filter((f) => /^tandem(_bg)?\.(wasm|js)$/.test(f) || f.startsWith('__wasm_split.')).reduce((n, f) => n + br(f), 0);
+  const all = files.filter((f) => f.endsWith('.wasm')).reduce((n, f) => n + br(f), 0);
+  let routes = '';
+  const manifest = path.join(dir, '__wasm_split_manifest.json');
+  if (fs.existsSync(manifest)) {
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+    routes = '; lazy routes add: ' + Object.entries(m).map(([name, chunks]) => {
+      const route = name.replace(/^__/, '').replace(/_route_view_\d+$/, '');
+      return `${route} +${kb(chunks.reduce((n, c) => n + br(`${c}.wasm`), 0))}`;
+    }).join(', ');
   }
-  return `${Math.round(first / 1024)} KB first load (${Math.round(total / 1024)} KB all)`;
+  return `${kb(first)} first page (${kb(all)} all WASM)${routes}`;
 }
 
 (async () => {

@@ -20,9 +20,9 @@ pub fn LocalTime(
     /// Unix milliseconds.
     ms: i64,
 ) -> impl IntoView {
-    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    let hydrated = use_hydrated();
     let text = move || {
-        if hydrated.is_some_and(|h| h.get()) {
+        if hydrated.get() {
             local_date_time(ms)
         } else {
             crate::model::format_utc(ms)
@@ -71,17 +71,15 @@ pub fn error_message(e: &AppError) -> String {
     }
 }
 
-/// Whether the page has hydrated: false during server rendering and until the WASM has
-/// taken over the page, then true. Provided by `App`.
-#[derive(Clone, Copy)]
-pub struct Hydrated(pub ReadSignal<bool>);
-
-/// Creates the [`Hydrated`] signal and provides it; call once, in `App`.
-pub fn provide_hydrated() {
+/// Whether the calling component has hydrated: false during server rendering and until
+/// the WASM has taken the component over, then true. Each component asks for its own: a
+/// lazily loaded page hydrates after the rest of the app, and a value that was already
+/// true when it hydrated would leave the server's markup (a disabled form) in place.
+pub fn use_hydrated() -> ReadSignal<bool> {
     let (hydrated, set_hydrated) = signal(false);
-    // Effects run only in the browser, after hydration.
+    // Effects run only in the browser, after the component has hydrated.
     Effect::new(move |_| set_hydrated.set(true));
-    provide_context(Hydrated(hydrated));
+    hydrated
 }
 
 /// Wraps controls in a fieldset that stays disabled until the page has hydrated, so no
@@ -89,9 +87,9 @@ pub fn provide_hydrated() {
 /// would be lost). Disabled controls are also what automated browsers wait for.
 #[component]
 pub fn Ready(children: Children) -> impl IntoView {
-    let ready = use_context::<Hydrated>().map(|h| h.0);
+    let ready = use_hydrated();
     view! {
-        <fieldset class="plain" disabled=move || !ready.map(|r| r.get()).unwrap_or(false)>
+        <fieldset class="plain" disabled=move || !ready.get()>
             {children()}
         </fieldset>
     }

@@ -1,8 +1,9 @@
-//! The fan-out runtime: a dedicated thread whose tokio runtime runs every socket's writer
-//! and room forwarders, so a burst of deliveries to thousands of sockets never queues
-//! ahead of the requests and database work on the main runtime (the operating system's
-//! scheduler shares the CPU between the two threads, and a request woken by its database
-//! runs at once instead of behind a thousand socket writes).
+//! The fan-out runtime: a dedicated thread whose tokio runtime runs the rooms' dispatcher,
+//! every socket's writer and the subscriptions' replays, so a burst of deliveries to
+//! thousands of sockets never queues ahead of the requests and database work on the main
+//! runtime (the operating system's scheduler shares the CPU between the two threads, and
+//! a request woken by its database runs at once instead of behind a thousand socket
+//! writes).
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -31,7 +32,7 @@ fn handle() -> &'static Handle {
     })
 }
 
-/// Spawns a socket's writer or forwarder on the fan-out runtime.
+/// Spawns a dispatcher, a socket's writer or a replay on the fan-out runtime.
 pub fn spawn<F>(task: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
