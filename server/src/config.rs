@@ -37,6 +37,42 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import the Maven CRM CSV export into a workspace.
     Import(ImportArgs),
+    /// Fill a workspace with generated customers and deals, and time its pages' queries.
+    Seed(SeedArgs),
+}
+
+/// Flags of `tandem seed`.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Slug of the workspace to fill; created if missing, owned by `--owner`.
+    #[arg(long, default_value = "seed")]
+    pub workspace: String,
+    /// E-mail of the owner of a workspace the seed creates (an account without a password
+    /// is created if needed).
+    #[arg(long, default_value = "seed@example.com")]
+    pub owner: String,
+    /// Customers the workspace should hold (those there count).
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
+    /// Deals the workspace should hold (those there count).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub deals: usize,
+    /// Members (placeholder accounts) records are spread over.
+    #[arg(long, default_value_t = 35)]
+    pub members: usize,
+    /// The generator's seed: the same seed makes the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Then time the queries of each page (list, search, filter, sort, board, a
+    /// customer's page) through the store and print p50 and p99.
+    #[arg(long)]
+    pub measure: bool,
+    /// Runs of each query when measuring.
+    #[arg(long, default_value_t = 50)]
+    pub samples: usize,
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// The database to use.

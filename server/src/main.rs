@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().into_command();
     let format = match &command {
         Command::Serve(a) => a.log_format,
-        Command::Import(_) => LogFormat::Text,
+        Command::Import(_) | Command::Seed(_) => LogFormat::Text,
     };
     init_tracing(format);
     match command {
@@ -30,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Import(args) => {
             server::cli::import(args).await?;
+        }
+        Command::Seed(args) => {
+            server::cli::seed::seed(args).await?;
         }
     }
     Ok(())

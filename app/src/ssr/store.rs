@@ -337,6 +337,18 @@ pub trait ImportStore: Send + Sync + 'static {
         rows: Vec<Fields>,
         progress: Progress<'_>,
     ) -> Result<Vec<(i64, Upserted)>, DbError>;
+    /// Bulk load: inserts `rows` of `kind` as new records in one transaction, in
+    /// multi-row statements, without reading them back or logging each (one bulk event
+    /// tells open lists to reload). For seeding large workspaces (`tandem seed`): values
+    /// are stored as given, references unchecked. Returns how many were inserted.
+    /// Errors: `Conflict(natural key field)` when a natural key is taken.
+    async fn insert_records(
+        &self,
+        workspace: i64,
+        actor: Option<i64>,
+        kind: RecordKind,
+        rows: &[Fields],
+    ) -> Result<usize, DbError>;
     /// Import: the column mapping saved for the workspace (empty when none was saved).
     async fn import_mapping(&self, workspace: i64) -> Result<ImportMapping, DbError>;
     /// Import: saves the workspace's column mapping, replacing the one before.

@@ -1,4 +1,7 @@
-//! `tandem import`: imports the CRM export from a folder and prints the report.
+//! `tandem import`: imports the CRM export from a folder and prints the report; and
+//! `tandem seed` (in `seed.rs`), which fills a workspace with generated data.
+
+pub mod seed;
 
 use anyhow::Context;
 use app::model::import::{ImportMapping, ImportReport, InviteLink};
@@ -24,7 +27,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ImportReport> {
     let store = db.store.as_ref();
     let files = import::read_folder(&args.folder, &mapping)
         .with_context(|| format!("reading {}", args.folder.display()))?;
-    let (ws, owner, owner_link) = workspace(store, &args).await?;
+    let (ws, owner, owner_link) = workspace(store, &args.workspace, args.owner.as_deref()).await?;
     let mut report =
         import::import_files(store, &ws.0, owner, &files, &mapping, &|_, _, _| {}).await?;
     report.workspace_created = ws.1;
@@ -63,20 +66,22 @@ pub fn read_mapping(path: &std::path::Path) -> anyhow::Result<ImportMapping> {
     Ok(mapping)
 }
 
-/// The workspace to import into (and whether this run created it), the owner's id, and
-/// an invite link for an owner account created here.
+/// The workspace named `slug` to import into or seed (and whether this run created it,
+/// owned by the account with e-mail `owner`), the owner's id, and an invite link for an
+/// owner account created here.
 async fn workspace(
     store: &dyn Store,
-    args: &ImportArgs,
+    slug: &str,
+    owner: Option<&str>,
 ) -> anyhow::Result<((Workspace, bool), Option<i64>, Option<InviteLink>)> {
-    let owner = match &args.owner {
+    let owner = match owner {
         Some(email) => Some(owner_account(store, email).await?),
         None => None,
     };
-    match store.workspace_by_slug(&args.workspace).await {
+    match store.workspace_by_slug(slug).await {
         Ok(ws) => Ok(((ws, false), owner.map(|o| o.0), None)),
         Err(DbError::NotFound) => {
-            let slug = app::api::workspaces::check_slug(&args.workspace)
+            let slug = app::api::workspaces::check_slug(slug)
                 .map_err(|e| anyhow::anyhow!("--workspace: {e}"))?;
             let Some((owner, created)) = owner else {
                 anyhow::bail!(

@@ -839,6 +839,19 @@ async fn sockets_per_user_are_capped_with_an_error_frame() {
     }
 }
 
+/// Creates a customer through another store on the same database, with no hub to
+/// publish to: the write is committed and logged but never broadcast (as when a publish
+/// is lost).
+async fn create_without_broadcast(app: &TestApp, ws: i64, actor: i64, name: &str) {
+    let other = server::db::connect(&app.database_url).await.expect("db");
+    let fields = app::model::Fields::from([("name".into(), Value::Text(name.into()))]);
+    other
+        .store
+        .create_record(ws, actor, RecordKind::Customer, fields)
+        .await
+        .expect("create");
+}
+
 #[tokio::test]
 async fn an_event_committed_but_never_broadcast_is_still_delivered() {
     let config = HubConfig {
@@ -850,19 +863,39 @@ async fn an_event_committed_but_never_broadcast_is_still_delivered() {
     let mut socket = connect(&app, &owner).await;
     let room = Room::Workspace(ws);
     let (head, _) = subscribe(&mut socket, room, None).await;
-    // Another store on the same database, with no hub to publish to: its write is
-    // committed and logged but never broadcast (as when a publish is lost).
-    let other = server::db::connect(&app.database_url).await.expect("db");
-    let mut fields = app::model::Fields::new();
-    fields.insert("name".into(), Value::Text("Silent".into()));
-    other
-        .store
-        .create_record(ws, owner.id, RecordKind::Customer, fields)
-        .await
-        .expect("create");
+    create_without_broadcast(&app, ws, owner.id, "Silent").await;
     let got = events(&mut socket, room, 1).await;
     assert_eq!(got[0].0.offset, head.offset + 1);
     assert_eq!(got[0].1.op(), ChangeOp::Created);
+}
+
+/// A live event that arrives after a gap (an event committed elsewhere and not broadcast
+/// here) is held back while the subscription fills the gap from the log: both arrive, in
+/// order, without waiting for the periodic head check.
+#[tokio::test]
+async fn a_live_event_after_a_gap_waits_for_the_gap_to_be_filled_from_the_log() {
+    let config = HubConfig {
+        head_check: Duration::from_secs(3600),
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
+    let (owner, slug, ws) = workspace_with_owner(&app).await;
+    let mut socket = connect(&app, &owner).await;
+    let room = Room::Workspace(ws);
+    let (head, _) = subscribe(&mut socket, room, None).await;
+    create_without_broadcast(&app, ws, owner.id, "Silent").await;
+    create_customer(&app, &owner, &slug, "Loud").await;
+    let got = events(&mut socket, room, 2).await;
+    let offsets: Vec<i64> = got.iter().map(|(p, _)| p.offset).collect();
+    assert_eq!(offsets, [head.offset + 1, head.offset + 2]);
+    let names: Vec<String> = got
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Change::Created { record, .. } => record.fields["name"].as_text().map(String::from),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["Silent", "Loud"]);
 }
 
 #[tokio::test]

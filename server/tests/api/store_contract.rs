@@ -735,6 +735,44 @@ async fn contract(store: &dyn Store) {
     assert!(found("zürich").await.is_empty());
 
     every_kind_keeps_the_record_contract(store, ws.id, ann.id).await;
+    bulk_inserts_keep_keys_and_tell_the_workspace(store, ws.id, ann.id).await;
+}
+
+/// `insert_records` (the seed's bulk load) stores every row, in statements of many rows,
+/// with one bulk event in the workspace's room; a taken natural key fails the whole
+/// batch.
+async fn bulk_inserts_keep_keys_and_tell_the_workspace(store: &dyn Store, ws: i64, actor: i64) {
+    let room = Room::Workspace(ws);
+    let before = store.room_head(room).await.expect("head");
+    let rows: Vec<Fields> = (0..130)
+        .map(|i| {
+            fields(&[
+                ("name", text(&format!("Bulk {i}"))),
+                ("employees", Value::Int(i)),
+            ])
+        })
+        .collect();
+    let n = store
+        .insert_records(ws, Some(actor), RecordKind::Customer, &rows)
+        .await
+        .expect("bulk insert");
+    assert_eq!(n, 130);
+    let keys = store
+        .ids_by_key(ws, RecordKind::Customer)
+        .await
+        .expect("keys");
+    assert!((0..130).all(|i| keys.contains_key(&format!("Bulk {i}"))));
+    let after = store.room_head(room).await.expect("head");
+    assert_eq!(after.offset, before.offset + 1, "one bulk event");
+    let taken = vec![fields(&[("name", text("Bulk 7"))])];
+    let e = store
+        .insert_records(ws, Some(actor), RecordKind::Customer, &taken)
+        .await
+        .expect_err("a taken name");
+    assert!(
+        matches!(e, DbError::Conflict(ref f) if f == "name"),
+        "{e:?}"
+    );
 }
 
 /// A valid value of the field's kind, different for each `n` (so an edit changes

@@ -39,6 +39,12 @@ async fn owner_with_customer(
     (c, slug, r.id)
 }
 
+/// The id of the account with e-mail `email`.
+async fn user_id(app: &TestApp, email: &str) -> i64 {
+    let found = app.store.user_by_email(email).await.expect("lookup");
+    found.expect("an account").user.id
+}
+
 /// A member invite to `slug` with `max_uses` uses, made by `owner`; returns its token.
 async fn member_invite(
     app: &TestApp,
@@ -647,14 +653,7 @@ async fn admin_invites_are_the_owners_and_invites_die_with_their_creators_rights
     app.run(&early, accept())
         .await
         .expect("accepted while its creator is an admin");
-    let admin_id = app
-        .store
-        .user_by_email("admin@example.com")
-        .await
-        .expect("lookup")
-        .expect("admin")
-        .user
-        .id;
+    let admin_id = user_id(&app, "admin@example.com").await;
     let args = SetMemberRole {
         slug,
         user_id: admin_id,
@@ -852,14 +851,7 @@ async fn revoked_access_holds_on_the_next_call_though_the_cache_was_warm() {
     let bob = app
         .member_with_role(&owner, &slug, "member", "bob@example.com")
         .await;
-    let bob_id = app
-        .store
-        .user_by_email("bob@example.com")
-        .await
-        .expect("lookup")
-        .expect("bob")
-        .user
-        .id;
+    let bob_id = user_id(&app, "bob@example.com").await;
     let open = || OpenWorkspace { slug: slug.clone() };
     for _ in 0..2 {
         app.run(&bob, open()).await.expect("a member opens it");
