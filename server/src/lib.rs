@@ -72,7 +72,11 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(ctx.clone()),
+            move || {
+                // Before anything in the request reads its session (see RequestGeneration).
+                provide_context(app::ssr::RequestGeneration(ctx.cache.generation()));
+                provide_context(ctx.clone());
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -162,9 +162,7 @@ async fn start_session(
     user: i64,
 ) -> Result<(), AppError> {
     use crate::ssr;
-    if let Some(old) = session.id() {
-        access.end_session(&old.to_string());
-    }
+    let old = session.id();
     session
         .cycle_id()
         .await
@@ -172,5 +170,11 @@ async fn start_session(
     session
         .insert(ssr::SESSION_USER_KEY, user)
         .await
-        .map_err(|e| ssr::internal("writing the session", e))
+        .map_err(|e| ssr::internal("writing the session", e))?;
+    // After the old id is gone from the store: a request racing on it cannot cache it
+    // again once this has forgotten it.
+    if let Some(old) = old {
+        access.end_session(&old.to_string());
+    }
+    Ok(())
 }

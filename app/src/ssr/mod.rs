@@ -112,11 +112,28 @@ pub async fn signed_in(
     cache: &cache::AccessCache,
     session: &Session,
 ) -> Result<User, AppError> {
+    signed_in_since(store, cache, session, cache.generation()).await
+}
+
+/// The access cache's generation when the request began, provided in the Leptos context
+/// of every request: a session's record is loaded once per request and then kept, so a
+/// later call in the same request must not cache what that earlier load read if a
+/// revocation came in between.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestGeneration(pub u64);
+
+/// [`signed_in`], for a session first read no earlier than the cache's generation
+/// `read_at`.
+async fn signed_in_since(
+    store: &dyn Store,
+    cache: &cache::AccessCache,
+    session: &Session,
+    read_at: u64,
+) -> Result<User, AppError> {
     let key = session.id().map(|id| id.to_string());
     if let Some(user) = key.as_deref().and_then(|k| cache.session_user(k)) {
         return Ok(user);
     }
-    let read_at = cache.generation();
     let id = session_user_id(session)
         .await?
         .ok_or(AppError::Unauthorized)?;
@@ -151,8 +168,9 @@ pub struct Me {
 /// The signed-in user. Errors: `Unauthorized`, `Internal`.
 pub async fn require_user() -> Result<Me, AppError> {
     let ServerContext { store, cache, .. } = server_context()?;
+    let read_at = use_context::<RequestGeneration>().map_or_else(|| cache.generation(), |g| g.0);
     let session = session().await?;
-    let user = signed_in(&*store, &cache, &session).await?;
+    let user = signed_in_since(&*store, &cache, &session, read_at).await?;
     Ok(Me { user, store, cache })
 }
 

@@ -91,28 +91,28 @@ impl Outbox {
         self.push(to_json(frame))
     }
 
-    /// Queues a frame once the outbox has room, waiting at most `patience` for the
-    /// writer to make some. Returns false when it did not (or the socket closed).
-    pub(super) async fn push_when_room(&self, frame: Frame, patience: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            let space = self.space.notified();
-            {
-                let mut s = self.lock();
-                if s.closed {
-                    return false;
-                }
-                if s.queue.len() < self.capacity {
-                    s.queue.push_back(frame);
-                    drop(s);
-                    self.notify.notify_one();
-                    return true;
-                }
+    /// Queues a frame if the outbox has room and is open; hands it back otherwise.
+    pub(super) fn try_push(&self, frame: Frame) -> Result<(), Frame> {
+        {
+            let mut s = self.lock();
+            if s.closed || s.queue.len() >= self.capacity {
+                return Err(frame);
             }
-            if tokio::time::timeout_at(deadline, space).await.is_err() {
-                return false;
-            }
+            s.queue.push_back(frame);
         }
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Whether the outbox was closed.
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Resolves when the writer next takes frames (or the outbox closes). Take it before
+    /// trying to queue, so a wake-up in between is not missed.
+    pub(super) fn space(&self) -> tokio::sync::futures::Notified<'_> {
+        self.space.notified()
     }
 
     /// Waits for frames and moves every queued one into `batch`, so the writer sends

@@ -47,6 +47,21 @@ struct State {
     held: Option<VecDeque<Delivery>>,
     /// Ended (unsubscribed, too slow, or the log was reset): delivers nothing more.
     ended: bool,
+    /// Started ([`Subscription::start`]): the socket has its `subscribed` frame.
+    started: bool,
+    /// Too many frames came before the start: the socket is told to resync once it has
+    /// its `subscribed` frame.
+    overflowed: bool,
+}
+
+/// How a send that waits for room in the outbox ended.
+enum Sent {
+    /// Queued.
+    Queued,
+    /// The subscription ended meanwhile (or the socket closed): stop, quietly.
+    Ended,
+    /// The socket took nothing for the whole patience: it is too slow.
+    TooSlow,
 }
 
 /// What to do with one delivery, given what was sent so far.
@@ -94,6 +109,8 @@ impl Subscription {
                 last: 0,
                 held: Some(VecDeque::new()),
                 ended: false,
+                started: false,
+                overflowed: false,
             }),
         })
     }
@@ -110,10 +127,16 @@ impl Subscription {
     /// Starts delivering from the room's `head`: first the logged events after
     /// `replay_from` (if any) up to the head, then what arrived meanwhile, then live.
     pub fn start(self: &Arc<Self>, head: Position, replay_from: Option<i64>) {
-        {
+        let overflowed = {
             let mut st = self.state();
             st.epoch = head.epoch;
             st.last = replay_from.unwrap_or(head.offset);
+            st.started = true;
+            st.overflowed
+        };
+        if overflowed {
+            self.resync("fell behind the room");
+            return;
         }
         let me = self.clone();
         fanout::spawn(async move { me.catch_up(head.offset).await });
@@ -126,12 +149,45 @@ impl Subscription {
         st.held = None;
     }
 
+    /// Ends the subscription and tells the socket to resync the room, unless it had
+    /// already ended (an unsubscribed room gets nothing more, not even a resync).
     fn resync(&self, reason: &str) {
-        self.end();
+        {
+            let mut st = self.state();
+            if st.ended {
+                return;
+            }
+            st.ended = true;
+            st.held = None;
+        }
         self.outbox.send(&ServerFrame::Resync {
             room: self.room,
             reason: reason.into(),
         });
+    }
+
+    /// Queues `frame`, waiting for room in the outbox up to the patience; gives up at
+    /// once when the subscription ends meanwhile.
+    async fn send_waiting(&self, mut frame: Frame) -> Sent {
+        let deadline = tokio::time::Instant::now() + self.replay.patience;
+        loop {
+            let space = self.outbox.space();
+            {
+                // Checked under the subscription's lock, so nothing is queued after an
+                // unsubscribe returned.
+                let st = self.state();
+                if st.ended || self.outbox.is_closed() {
+                    return Sent::Ended;
+                }
+                match self.outbox.try_push(frame) {
+                    Ok(()) => return Sent::Queued,
+                    Err(f) => frame = f,
+                }
+            }
+            if tokio::time::timeout_at(deadline, space).await.is_err() {
+                return Sent::TooSlow;
+            }
+        }
     }
 
     /// Delivers one frame of the room (the dispatcher's call; never waits): sends it,
@@ -142,9 +198,18 @@ impl Subscription {
             return;
         }
         let held_max = self.replay.held;
+        if st.overflowed {
+            return;
+        }
         if let Some(held) = st.held.as_mut() {
             if held.len() < held_max {
                 held.push_back(d.clone());
+                return;
+            }
+            if !st.started {
+                // The socket has no `subscribed` frame yet: it hears of this after it.
+                st.overflowed = true;
+                st.held = Some(VecDeque::new());
                 return;
             }
             drop(st);
@@ -174,7 +239,8 @@ impl Subscription {
     }
 
     /// Sends the logged events up to `upto`, then the frames held aside (filling any
-    /// further gap the same way), then goes live.
+    /// further gap the same way), then goes live. Frames are sent one at a time, waiting
+    /// for room in the outbox; what arrives meanwhile joins the held frames, in order.
     async fn catch_up(self: Arc<Self>, mut upto: i64) {
         loop {
             let (epoch, after) = {
@@ -187,45 +253,53 @@ impl Subscription {
             if after < upto && !self.replay(epoch, after, upto).await {
                 return;
             }
-            let mut st = self.state();
-            if st.ended {
-                return;
+            {
+                let mut st = self.state();
+                st.last = st.last.max(upto);
             }
-            st.last = st.last.max(upto);
-            let mut held = st.held.take().unwrap_or_default();
-            while let Some(d) = held.front() {
-                match st.step(d) {
-                    Step::Send(frame) => {
-                        held.pop_front();
-                        if !self.outbox.push(frame) {
-                            st.ended = true;
+            loop {
+                let frame = {
+                    let mut st = self.state();
+                    if st.ended {
+                        return;
+                    }
+                    let Some(d) = st.held.as_mut().and_then(VecDeque::pop_front) else {
+                        st.held = None; // Live from here.
+                        return;
+                    };
+                    match st.step(&d) {
+                        Step::Send(frame) => frame,
+                        Step::Skip => continue,
+                        Step::Gap(to) => {
+                            if let Some(held) = st.held.as_mut() {
+                                held.push_front(d);
+                            }
+                            upto = to;
+                            break;
+                        }
+                        Step::Reset => {
+                            drop(st);
+                            self.resync("the room's log was reset");
                             return;
                         }
                     }
-                    Step::Skip => {
-                        held.pop_front();
-                    }
-                    Step::Gap(to) => {
-                        upto = to;
-                        break;
-                    }
-                    Step::Reset => {
-                        drop(st);
-                        self.resync("the room's log was reset");
+                };
+                match self.send_waiting(frame).await {
+                    Sent::Queued => {}
+                    Sent::Ended => return,
+                    Sent::TooSlow => {
+                        self.resync("too slow to catch up");
                         return;
                     }
                 }
             }
-            if held.is_empty() {
-                return; // `held` stays `None`: live.
-            }
-            st.held = Some(held);
         }
     }
 
     /// Sends the logged events with offsets in `after+1 ..= upto`, in pages, waiting for
-    /// room in the outbox. Returns false (after telling the socket to resync) when the
-    /// log cannot cover them, the socket is too slow, or the subscription ended.
+    /// room in the outbox. Returns false when the subscription ended meanwhile, or (after
+    /// telling the socket to resync) when the log cannot cover them or the socket is too
+    /// slow.
     async fn replay(&self, epoch: i64, mut after: i64, upto: i64) -> bool {
         let Some(store) = self.replay.store.as_ref() else {
             self.resync("the log is not available");
@@ -254,9 +328,6 @@ impl Subscription {
                 return false;
             }
             for c in events {
-                if self.state().ended {
-                    return false;
-                }
                 after = c.position.offset;
                 let frame = to_json(&ServerFrame::Event {
                     room: self.room,
@@ -265,13 +336,13 @@ impl Subscription {
                 });
                 // Streamed: waits for room in the outbox rather than overflowing it, and
                 // gives up only on a socket that stopped reading.
-                if !self
-                    .outbox
-                    .push_when_room(frame, self.replay.patience)
-                    .await
-                {
-                    self.resync("too slow to replay");
-                    return false;
+                match self.send_waiting(frame).await {
+                    Sent::Queued => {}
+                    Sent::Ended => return false,
+                    Sent::TooSlow => {
+                        self.resync("too slow to replay");
+                        return false;
+                    }
                 }
             }
             self.state().last = after;

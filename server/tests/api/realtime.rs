@@ -988,14 +988,19 @@ async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
 }
 
 #[tokio::test]
-async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
-    let app = spawn_app().await;
+async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped_and_live_events_follow_it() {
+    // A small outbox, so the replay and the held events each fill it many times over.
+    let config = HubConfig {
+        socket_queue: 16,
+        ..HubConfig::default()
+    };
+    let app = spawn_app_with(config).await;
     let (owner, _slug, ws) = workspace_with_owner(&app).await;
     let room = Room::Workspace(ws);
     let mut socket = connect(&app, &owner).await;
     let (start, _) = subscribe(&mut socket, room, None).await;
     drop(socket);
-    // More events than a socket's outbox holds (256) happen while it is away.
+    // More events than a socket's outbox holds happen while it is away.
     let missed = 600;
     for i in 0..missed {
         let mut fields = app::model::Fields::new();
@@ -1007,8 +1012,20 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
     }
     let mut socket = connect(&app, &owner).await;
     subscribe(&mut socket, room, Some(start)).await;
+    // Live events while the replay waits for this reader: held aside, then sent after
+    // it, waiting for room like the replay (not overflowing the outbox into a resync).
+    let live = 100;
+    for i in 0..live {
+        let mut fields = app::model::Fields::new();
+        fields.insert("name".into(), Value::Text(format!("Live {i}")));
+        app.store
+            .create_record(ws, owner.id, RecordKind::Customer, fields)
+            .await
+            .expect("create");
+    }
+    let all = missed + live;
     let mut offsets = Vec::new();
-    while offsets.len() < missed {
+    while offsets.len() < all {
         match recv(&mut socket).await {
             ServerFrame::Event { position, .. } => offsets.push(position.offset),
             ServerFrame::Resync { reason, .. } => {
@@ -1017,6 +1034,6 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped() {
             _ => {}
         }
     }
-    let expected: Vec<i64> = (start.offset + 1..=start.offset + missed as i64).collect();
+    let expected: Vec<i64> = (start.offset + 1..=start.offset + all as i64).collect();
     assert_eq!(offsets, expected);
 }
