@@ -63,6 +63,29 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await expect(owner.getByLabel('Office location')).toHaveValue('Nairobi, Kenya');
   await expect(owner.getByText('Version 2')).toBeVisible();
 
+  // A reference is picked by typing: the picker looks customers up by title.
+  const parent = owner.getByRole('combobox', { name: 'Parent customer' });
+  await parent.fill('betas');
+  await expect(owner.getByRole('option', { name: 'Betasoloin' })).toBeVisible();
+  await parent.press('ArrowDown');
+  await parent.press('Enter');
+  await expect(parent).toHaveValue('Betasoloin');
+  await owner.getByRole('button', { name: 'Save' }).click();
+  await expect(owner.getByText('Version 3')).toBeVisible();
+  await owner.reload();
+  await expect(owner.getByRole('combobox', { name: 'Parent customer' })).toHaveValue('Betasoloin');
+
+  // Lists page by cursor: next and back again, the count stays.
+  await owner.goto(`/w/maven-${stamp}/deals?view=list`);
+  const deals = owner.getByRole('table', { name: 'Deals' });
+  await expect(owner.getByRole('status').filter({ hasText: /^8,800 deals$/ })).toBeVisible();
+  const firstRow = await deals.getByRole('row').nth(1).textContent();
+  await owner.getByRole('link', { name: 'Next page' }).click();
+  await expect(deals.getByRole('row').nth(1)).not.toHaveText(firstRow ?? '');
+  await owner.getByRole('link', { name: 'Previous page' }).click();
+  await expect(deals.getByRole('row').nth(1)).toHaveText(firstRow ?? '');
+  await expect(owner.getByRole('link', { name: 'Previous page' })).toHaveCount(0);
+
   // Invite a viewer.
   await owner.getByRole('link', { name: 'Members' }).click();
   await owner.getByLabel('Role', { exact: true }).selectOption('viewer');

@@ -8,7 +8,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
-use crate::model::{Choice, FieldChange, Fields, Page, Record, RecordAt, RecordKind, RecordQuery};
+use crate::model::{
+    BoardTotal, Choice, FieldChange, Fields, Page, Record, RecordAt, RecordKind, RecordQuery,
+};
 
 /// A page of a workspace's live records of `kind` (any member), with the workspace
 /// room's position read before the rows (subscribe `since` it to miss nothing).
@@ -125,45 +127,38 @@ pub async fn delete_record(
         .await?)
 }
 
-/// The options of every picker in a form of one kind: for each kind it refers to, its
-/// live records by title; and the workspace's members by name.
+/// The options of the member pickers of a form: the workspace's members by name.
+/// Reference pickers ask [`list_choices`] as people type instead (a workspace may hold a
+/// hundred thousand customers).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FormChoices {
-    /// Record kind referred to -> its records as (id, title), by title.
-    pub records: BTreeMap<RecordKind, Vec<Choice>>,
     /// The workspace's members as (user id, name), by name.
     pub members: Vec<Choice>,
 }
 
-/// Everything the pickers of a `kind` form offer, in one call (any member).
+/// What the pickers of a form offer up front, in one call (any member).
 #[server(prefix = "/api", endpoint = "list_form_choices", input = Json)]
-pub async fn list_form_choices(slug: String, kind: RecordKind) -> Result<FormChoices, AppError> {
-    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    let store = c.store;
-    let mut out = FormChoices::default();
-    for def in kind.fields() {
-        for &target in def.kind.targets() {
-            if let std::collections::btree_map::Entry::Vacant(slot) = out.records.entry(target) {
-                slot.insert(store.choices(c.workspace.id, target).await?);
-            }
-        }
-    }
-    let members = store.members(c.workspace.id).await?;
-    out.members = members
-        .into_iter()
-        .map(|m| Choice {
-            id: m.user.id,
-            title: m.user.display_name,
-        })
-        .collect();
-    Ok(out)
+pub async fn list_form_choices(slug: String) -> Result<FormChoices, AppError> {
+    Ok(FormChoices {
+        members: list_member_choices(slug).await?,
+    })
 }
 
-/// Options for a reference picker: every live record of `kind` by title (any member).
+/// How many options a reference picker's typeahead shows.
+pub const CHOICES_SHOWN: i64 = 20;
+
+/// A reference picker's typeahead: live records of `kind` whose title contains `search`
+/// (case-insensitively), by title, at most [`CHOICES_SHOWN`] (any member).
 #[server(prefix = "/api", endpoint = "list_choices", input = Json)]
-pub async fn list_choices(slug: String, kind: RecordKind) -> Result<Vec<Choice>, AppError> {
+pub async fn list_choices(
+    slug: String,
+    kind: RecordKind,
+    search: String,
+) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(c.store.choices(c.workspace.id, kind).await?)
+    Ok(c.store
+        .choices(c.workspace.id, kind, &search, CHOICES_SHOWN)
+        .await?)
 }
 
 /// Options for a member picker: every member by name (any member).
@@ -178,6 +173,18 @@ pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> 
             title: m.user.display_name,
         })
         .collect())
+}
+
+/// The columns of a kind's board with each one's count and amount over all its live
+/// records, kept by the database (any member). Errors: `Validation` for a kind without a
+/// board.
+#[server(prefix = "/api", endpoint = "list_board_totals", input = Json)]
+pub async fn list_board_totals(
+    slug: String,
+    kind: RecordKind,
+) -> Result<Vec<BoardTotal>, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
+    Ok(c.store.board_totals(c.workspace.id, kind).await?)
 }
 
 /// Distinct values of a text field, for a filter (any member).

@@ -197,7 +197,9 @@ pub struct InvitePreview {
     pub live: bool,
 }
 
-/// One page of a list: `items` are rows `offset .. offset + items.len()` of `total`.
+/// One page of a list in keyset order (Markus Winand, "We need tool support for keyset
+/// pagination"): `next` and `prev` are opaque cursors for the pages after and before it,
+/// so a page costs the same at row 10 as at row 1,000,000 (no `OFFSET` scan).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The position of the list's room (the workspace's) read before the rows: a
@@ -207,12 +209,54 @@ pub struct Page<T> {
     pub position: Option<crate::realtime::protocol::Position>,
     /// The rows of this page.
     pub items: Vec<T>,
-    /// Rows matching the query in all pages.
+    /// Rows matching the query in all pages, counted up to [`Page::COUNT_CAP`].
     pub total: i64,
-    /// Index of the first row of this page.
-    pub offset: i64,
+    /// Whether more rows match than were counted (`total` is then the cap: "10,000+").
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Cursor of the next page (`RecordQuery::after`); `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Cursor of the previous page (`RecordQuery::before`); `None` on the first page.
+    #[serde(default)]
+    pub prev: Option<String>,
     /// Page size asked for.
     pub limit: i64,
+}
+
+impl<T> Page<T> {
+    /// How many matching rows a list counts at most: counting stops there, so a count
+    /// costs at most this many index entries whatever the table's size.
+    pub const COUNT_CAP: i64 = 10_000;
+
+    /// The count as people read it: `"1,234"`, or `"10,000+"` when capped.
+    pub fn total_text(&self) -> String {
+        let digits = self.total.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if self.total_capped {
+            out.push('+');
+        }
+        out
+    }
+}
+
+/// A column of a board with its totals over all its records, computed by the database
+/// (not from the cards loaded): how many records and the sum of the board's amount field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoardTotal {
+    /// The column: an option of the board's field (a deal stage).
+    pub column: String,
+    /// Live records in it.
+    pub count: i64,
+    /// Sum of the board's amount field over them, in that field's unit (cents for money);
+    /// 0 when the board has none.
+    pub amount: i64,
 }
 
 /// A record with the position of its room read before it, so the page that shows it can
@@ -262,6 +306,23 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_count_reads_with_separators_and_a_plus_when_capped() {
+        let page = |total, total_capped| Page::<()> {
+            position: None,
+            items: Vec::new(),
+            total,
+            total_capped,
+            next: None,
+            prev: None,
+            limit: 50,
+        };
+        assert_eq!(page(1, false).total_text(), "1");
+        assert_eq!(page(999, false).total_text(), "999");
+        assert_eq!(page(1234567, false).total_text(), "1,234,567");
+        assert_eq!(page(10_000, true).total_text(), "10,000+");
+    }
 
     #[test]
     fn roles_order_from_viewer_to_owner() {

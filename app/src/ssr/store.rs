@@ -262,8 +262,10 @@ pub trait WorkspaceStore: Send + Sync + 'static {
 /// merge of updates, tombstones, and the options of pickers and filters.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
-    /// A page of live records matching `query`, with reference labels.
-    /// Errors: `Invalid` for an unknown sort or filter field.
+    /// A page of live records matching `query` in keyset order (the sort key, empty
+    /// values last, then id), with reference labels, cursors of the pages around it and
+    /// the count capped at [`Page::COUNT_CAP`].
+    /// Errors: `Invalid` for an unknown sort or filter field, or a cursor of another sort.
     async fn list_records(
         &self,
         workspace: i64,
@@ -311,8 +313,24 @@ pub trait RecordStore: Send + Sync + 'static {
         kind: RecordKind,
         field: &str,
     ) -> Result<Vec<String>, DbError>;
-    /// Every live record's id and title, by title (for reference pickers).
-    async fn choices(&self, workspace: i64, kind: RecordKind) -> Result<Vec<Choice>, DbError>;
+    /// Live records whose title contains `term` (case-insensitively; every record for an
+    /// empty term) as (id, title), by title, at most `limit` (1 to 500): a reference
+    /// picker's typeahead.
+    async fn choices(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+        term: &str,
+        limit: i64,
+    ) -> Result<Vec<Choice>, DbError>;
+    /// Each column of the kind's board (in its options' order) with how many live
+    /// records it holds and the sum of the board's amount field, kept by the database as
+    /// records change. Errors: `Invalid` for a kind without a board.
+    async fn board_totals(
+        &self,
+        workspace: i64,
+        kind: RecordKind,
+    ) -> Result<Vec<crate::model::BoardTotal>, DbError>;
 }
 
 /// What an import needs: records and people matched by their keys, and the workspace's

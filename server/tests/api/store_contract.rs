@@ -367,11 +367,18 @@ async fn contract(store: &dyn Store) {
         .total,
         2
     );
+    let first = list(RecordQuery {
+        sort: Some("name".into()),
+        dir: SortDir::Desc,
+        limit: 1,
+        ..Default::default()
+    })
+    .await;
     let sorted = list(RecordQuery {
         sort: Some("name".into()),
         dir: SortDir::Desc,
         limit: 2,
-        offset: 1,
+        after: first.next,
         ..Default::default()
     })
     .await;
@@ -404,12 +411,25 @@ async fn contract(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .choices(ws.id, RecordKind::Customer)
+            .choices(ws.id, RecordKind::Customer, "", 20)
             .await
             .expect("choices")
             .len(),
         4
     );
+    let picked: Vec<String> = store
+        .choices(ws.id, RecordKind::Customer, "BETA", 20)
+        .await
+        .expect("typeahead")
+        .into_iter()
+        .map(|c| c.title)
+        .collect();
+    assert_eq!(picked, ["betasoloin", "Betatech"], "titles only, by title");
+    assert!(store
+        .choices(ws.id, RecordKind::Customer, "medical", 20)
+        .await
+        .expect("typeahead")
+        .is_empty());
 
     // Updates: three-way merge per field.
     let change = |base: Value, value: Value| FieldChange { base, value };
@@ -735,7 +755,222 @@ async fn contract(store: &dyn Store) {
     assert!(found("zürich").await.is_empty());
 
     every_kind_keeps_the_record_contract(store, ws.id, ann.id).await;
+    let lists = store
+        .create_workspace("Lists", "lists", ann.id)
+        .await
+        .expect("workspace");
+    lists_page_by_keyset_and_keep_board_totals(store, lists.id, ann.id).await;
     bulk_inserts_keep_keys_and_tell_the_workspace(store, ws.id, ann.id).await;
+}
+
+/// Keyset paging walks every row once in the list's order, both ways (empty values
+/// last in either direction), searches by index and by scan agree, and the board's totals
+/// follow creates, moves (many at once, in opposite directions), value changes and
+/// deletes.
+async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, actor: i64) {
+    let stages = ["Prospecting", "Engaging", "Won", "Lost"];
+    // 23 deals; every third has no value, and values repeat (ties broken by id).
+    let rows: Vec<Fields> = (0..23)
+        .map(|i| {
+            let mut f = fields(&[
+                ("code", text(&format!("D-{i:03}"))),
+                ("stage", text(stages[i % 4])),
+            ]);
+            if i % 3 != 0 {
+                f.insert("value".into(), Value::Int(100 * (i as i64 % 5)));
+            }
+            f
+        })
+        .collect();
+    store
+        .insert_records(ws, Some(actor), RecordKind::Deal, &rows)
+        .await
+        .expect("deals");
+    let all = store
+        .list_records(
+            ws,
+            RecordKind::Deal,
+            &RecordQuery {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("all");
+    assert_eq!((all.total, all.total_capped, all.next), (23, false, None));
+    let value = |r: &app::model::Record| r.get("value").as_int();
+    for dir in [SortDir::Asc, SortDir::Desc] {
+        let mut expected: Vec<(Option<i64>, i64)> =
+            all.items.iter().map(|r| (value(r), r.id)).collect();
+        expected.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) if dir == SortDir::Asc => (x, a.1).cmp(&(y, b.1)),
+            (Some(x), Some(y)) => (y, b.1).cmp(&(x, a.1)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) if dir == SortDir::Asc => a.1.cmp(&b.1),
+            (None, None) => b.1.cmp(&a.1),
+        });
+        let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+        let page = |after: Option<String>, before: Option<String>| {
+            let q = RecordQuery {
+                sort: Some("value".into()),
+                dir,
+                limit: 5,
+                after,
+                before,
+                ..Default::default()
+            };
+            async move {
+                store
+                    .list_records(ws, RecordKind::Deal, &q)
+                    .await
+                    .expect("page")
+            }
+        };
+        // Forward to the end...
+        let mut seen = Vec::new();
+        let mut pages = Vec::new();
+        let mut p = page(None, None).await;
+        assert_eq!(p.prev, None, "the first page has none before it");
+        loop {
+            assert_eq!(p.total, 23);
+            seen.extend(p.items.iter().map(|r| r.id));
+            pages.push(p.items.iter().map(|r| r.id).collect::<Vec<_>>());
+            match p.next.clone() {
+                Some(next) => p = page(Some(next), None).await,
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{dir:?}: every row once, in order");
+        assert_eq!(pages.len(), 5);
+        // ...and back to the start, page by page.
+        let mut back = pages.len() - 1;
+        while let Some(prev) = p.prev.clone() {
+            p = page(None, Some(prev)).await;
+            back -= 1;
+            assert_eq!(
+                p.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+                pages[back],
+                "{dir:?}: page {back} again"
+            );
+        }
+        assert_eq!(back, 0, "{dir:?}: back at the first page");
+    }
+    let bad = store
+        .list_records(
+            ws,
+            RecordKind::Deal,
+            &RecordQuery {
+                sort: Some("value".into()),
+                after: Some("5.tnot a number".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(bad, Err(DbError::Invalid { ref field, .. }) if field == "after"),
+        "{bad:?}"
+    );
+
+    // Search: by index (three characters or more) and by scan (fewer) agree.
+    let codes = |term: &str| {
+        let q = RecordQuery {
+            search: Some(term.into()),
+            limit: 500,
+            ..Default::default()
+        };
+        async move {
+            store
+                .list_records(ws, RecordKind::Deal, &q)
+                .await
+                .expect("search")
+                .items
+                .iter()
+                .map(|r| r.title())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        codes("d-01").await,
+        (10..20).map(|i| format!("D-{i:03}")).collect::<Vec<_>>()
+    );
+    assert_eq!(codes("-02").await, ["D-020", "D-021", "D-022"]);
+    assert_eq!(codes("22").await, ["D-022"]);
+    assert!(codes("d-1000").await.is_empty());
+
+    // Board totals: as created...
+    let expected_totals = || async {
+        let mut out = Vec::new();
+        for stage in stages {
+            let mut q = RecordQuery {
+                limit: 500,
+                ..Default::default()
+            };
+            q.filters.insert("stage".into(), text(stage));
+            let items = store
+                .list_records(ws, RecordKind::Deal, &q)
+                .await
+                .expect("column")
+                .items;
+            let amount: i64 = items.iter().filter_map(value).sum();
+            out.push((stage.to_string(), items.len() as i64, amount));
+        }
+        out
+    };
+    let totals = || async {
+        store
+            .board_totals(ws, RecordKind::Deal)
+            .await
+            .expect("totals")
+            .into_iter()
+            .map(|t| (t.column, t.count, t.amount))
+            .collect::<Vec<_>>()
+    };
+    let before = totals().await;
+    assert_eq!(before, expected_totals().await);
+    assert_eq!(before.iter().map(|t| t.1).sum::<i64>(), 23);
+    // ...after moves in opposite directions at once, a value change and a delete.
+    let moves = all.items.iter().take(16).map(|r| {
+        let from = r.get("stage").clone();
+        let to = if from == text("Won") { "Lost" } else { "Won" };
+        let mut change = BTreeMap::new();
+        change.insert(
+            "stage".to_string(),
+            FieldChange {
+                base: from,
+                value: text(to),
+            },
+        );
+        store.update_record(ws, actor, RecordKind::Deal, r.id, change)
+    });
+    for moved in futures::future::join_all(moves).await {
+        moved.expect("moved");
+    }
+    let repriced = &all.items[20];
+    let mut change = BTreeMap::new();
+    change.insert(
+        "value".to_string(),
+        FieldChange {
+            base: repriced.get("value").clone(),
+            value: Value::Int(123_456),
+        },
+    );
+    store
+        .update_record(ws, actor, RecordKind::Deal, repriced.id, change)
+        .await
+        .expect("repriced");
+    let gone = store
+        .record(ws, RecordKind::Deal, all.items[21].id)
+        .await
+        .expect("deal");
+    store
+        .delete_record(ws, actor, RecordKind::Deal, gone.id, gone.version)
+        .await
+        .expect("deleted");
+    let after = totals().await;
+    assert_ne!(after, before);
+    assert_eq!(after, expected_totals().await);
+    assert_eq!(after.iter().map(|t| t.1).sum::<i64>(), 22);
 }
 
 /// `insert_records` (the seed's bulk load) stores every row, in statements of many rows,

@@ -442,8 +442,12 @@ async fn a_member_of_one_workspace_reaches_nothing_of_another() {
             "delete_record",
             json!({"slug": slug_b, "kind": "customer", "id": customer_b, "version": 1}),
         ),
-        ("list_form_choices", json!({"slug": slug_b, "kind": "deal"})),
-        ("list_choices", json!({"slug": slug_b, "kind": "customer"})),
+        ("list_form_choices", json!({"slug": slug_b})),
+        (
+            "list_choices",
+            json!({"slug": slug_b, "kind": "customer", "search": ""}),
+        ),
+        ("list_board_totals", json!({"slug": slug_b, "kind": "deal"})),
         ("list_member_choices", json!({"slug": slug_b})),
         (
             "list_field_values",

@@ -1,4 +1,4 @@
-//! One form control per field kind, each editing the field's text as
+//! One form control per field kind (a typeahead picker for references), each editing the field's text as
 //! [`FieldDef::format_input`] writes it and the server's `normalize` reads it.
 //!
 //! Values are also rendered as attributes, so the server's HTML shows them before the
@@ -6,9 +6,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::records::FormChoices;
+use crate::api::records::{list_choices, FormChoices};
 use crate::model::record::{member_ids, time};
-use crate::model::{Choice, FieldDef, FieldKind};
+use crate::model::{Choice, FieldDef, FieldKind, RecordKind};
 
 /// Options of a select: (value, text shown), in groups with an optional caption.
 type OptionGroups = Vec<(Option<&'static str>, Vec<(String, String)>)>;
@@ -23,6 +23,10 @@ pub(super) fn FieldControl(
     can_write: bool,
     choices: FormChoices,
     described_by: String,
+    /// Workspace slug, for the reference pickers' typeahead.
+    slug: String,
+    /// The title of what a reference field points at now.
+    title: Signal<Option<String>>,
 ) -> impl IntoView {
     let initial = text.get_untracked();
     let name = def.name;
@@ -38,26 +42,15 @@ pub(super) fn FieldControl(
             </select>
         }
         .into_any(),
-        FieldKind::Ref(target) => {
-            let options = choices.records.get(&target).cloned().unwrap_or_default();
-            let groups = vec![(None, options)];
-            view! { <ChoiceSelect id name text disabled=!can_write groups described_by/> }.into_any()
+        FieldKind::Ref(target) => view! {
+            <RecordPicker slug id name text kinds=vec![target] tagged=false title caption=def.caption disabled=!can_write described_by/>
         }
-        FieldKind::AnyRef(kinds) => {
-            // One group per kind; an option's value says which kind (`deal:12`).
-            let groups = kinds
-                .iter()
-                .map(|k| {
-                    let options = choices.records.get(k).cloned().unwrap_or_default();
-                    let options = options
-                        .into_iter()
-                        .map(|c| (format!("{}:{}", k.noun(), c.id), c.title))
-                        .collect();
-                    (Some(k.spec().plural), options)
-                })
-                .collect();
-            view! { <GroupedSelect id name text disabled=!can_write groups described_by/> }.into_any()
+        .into_any(),
+        // An option's value says which kind (`deal:12`).
+        FieldKind::AnyRef(kinds) => view! {
+            <RecordPicker slug id name text kinds=kinds.to_vec() tagged=true title caption=def.caption disabled=!can_write described_by/>
         }
+        .into_any(),
         FieldKind::Member => {
             let groups = vec![(None, choices.members.clone())];
             view! { <ChoiceSelect id name text disabled=!can_write groups described_by/> }.into_any()
@@ -90,6 +83,197 @@ pub(super) fn FieldControl(
             <input id=id name=name type="text" value=initial readonly=!can_write bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
+    }
+}
+
+/// A reference picker that looks records up by title as people type: an ARIA combobox
+/// with a listbox popup (the WAI-ARIA Authoring Practices' "combobox with list
+/// autocomplete"). Arrow keys move through the options, Enter picks one, Escape closes
+/// the list and puts back the current title; emptying the text clears the reference.
+/// `text` holds the value: the record's id, or `noun:id` when `tagged` (a reference to
+/// one of several kinds).
+#[component]
+#[allow(clippy::too_many_arguments)]
+fn RecordPicker(
+    slug: String,
+    id: String,
+    name: &'static str,
+    text: RwSignal<String>,
+    kinds: Vec<RecordKind>,
+    tagged: bool,
+    title: Signal<Option<String>>,
+    caption: &'static str,
+    disabled: bool,
+    described_by: String,
+) -> impl IntoView {
+    let shown = RwSignal::new(title.get_untracked().unwrap_or_default());
+    // The value whose title is shown: a value set from elsewhere (a colleague's edit, a
+    // conflict taken) shows the title that came with it.
+    let shown_for = StoredValue::new(text.get_untracked());
+    Effect::new(move |_| {
+        let value = text.get();
+        let known = title.get();
+        if shown_for.get_value() != value {
+            shown_for.set_value(value.clone());
+            shown.set(match (value.is_empty(), known) {
+                (true, _) => String::new(),
+                (false, Some(t)) => t,
+                (false, None) => format!("#{value}"),
+            });
+        }
+    });
+    let open = RwSignal::new(false);
+    let active = RwSignal::new(None::<usize>);
+    let typed = RwSignal::new(String::new());
+    let term: Signal<String> = leptos_use::signal_debounced(typed, 150.0);
+    let kinds = StoredValue::new(kinds);
+    // (value, text shown) of the records matching what was typed, looked up while open.
+    // A signal filled by a task, not a resource: a resource read here would suspend the
+    // page's <Suspense> while hydrating, and the server's HTML would no longer match.
+    let found = RwSignal::new(Vec::<(String, String)>::new());
+    // Only the latest lookup's answer is shown (an older one may arrive after it).
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let (term, open) = (term.get(), open.get());
+        if !open {
+            return;
+        }
+        asked.update_value(|n| *n += 1);
+        let this = asked.get_value();
+        let slug = slug.clone();
+        leptos::task::spawn_local(async move {
+            let mut out = Vec::new();
+            for kind in kinds.get_value() {
+                let matches = list_choices(slug.clone(), kind, term.clone())
+                    .await
+                    .unwrap_or_default();
+                out.extend(matches.into_iter().map(|c| {
+                    if tagged {
+                        (
+                            format!("{}:{}", kind.noun(), c.id),
+                            format!("{} ({})", c.title, kind.noun()),
+                        )
+                    } else {
+                        (c.id.to_string(), c.title)
+                    }
+                }));
+            }
+            if asked.get_value() == this {
+                found.set(out);
+            }
+        });
+    });
+    let current = move || found.get();
+    let pick = move |(value, title): (String, String)| {
+        shown_for.set_value(value.clone());
+        text.set(value);
+        shown.set(title);
+        open.set(false);
+        active.set(None);
+    };
+    let listbox_id = format!("{id}-options");
+    let option_id = {
+        let id = id.clone();
+        move |i: usize| format!("{id}-option-{i}")
+    };
+    let restore = move || {
+        if shown.get_untracked().trim().is_empty() {
+            shown_for.set_value(String::new());
+            text.set(String::new());
+        } else {
+            let value = text.get_untracked();
+            shown.set(
+                title
+                    .get_untracked()
+                    .filter(|_| !value.is_empty())
+                    .unwrap_or_else(|| shown.get_untracked()),
+            );
+        }
+        open.set(false);
+        active.set(None);
+    };
+    let keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let n = current().len();
+        match ev.key().as_str() {
+            "ArrowDown" | "ArrowUp" if !open.get_untracked() => {
+                ev.prevent_default();
+                open.set(true);
+            }
+            "ArrowDown" if n > 0 => {
+                ev.prevent_default();
+                active.update(|a| *a = Some(a.map_or(0, |i| (i + 1) % n)));
+            }
+            "ArrowUp" if n > 0 => {
+                ev.prevent_default();
+                active.update(|a| *a = Some(a.map_or(n - 1, |i| (i + n - 1) % n)));
+            }
+            "Enter" if open.get_untracked() => {
+                ev.prevent_default();
+                if let Some(choice) = active
+                    .get_untracked()
+                    .and_then(|i| current().get(i).cloned())
+                {
+                    pick(choice);
+                }
+            }
+            "Escape" if open.get_untracked() => {
+                ev.prevent_default();
+                restore();
+            }
+            _ => {}
+        }
+    };
+    let active_descendant = {
+        let option_id = option_id.clone();
+        move || active.get().map(&option_id)
+    };
+    let list = {
+        let option_id = option_id.clone();
+        move || {
+            let items = current();
+            if items.is_empty() {
+                return view! { <li role="option" aria-disabled="true" aria-selected="false">"No matches"</li> }.into_any();
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (value, label))| {
+                    let is_active = move || active.get() == Some(i);
+                    let chosen = (value.clone(), label.clone());
+                    view! {
+                        <li id=option_id(i) role="option" aria-selected=move || is_active().to_string()
+                            class:active=is_active
+                            on:mousedown=move |ev| { ev.prevent_default(); pick(chosen.clone()); }>
+                            {label}
+                        </li>
+                    }
+                })
+                .collect_view()
+                .into_any()
+        }
+    };
+    let initial = shown.get_untracked();
+    view! {
+        <div class="picker">
+            <input id=id name=name type="text" role="combobox" autocomplete="off"
+                aria-autocomplete="list" aria-controls=listbox_id.clone()
+                aria-expanded=move || open.get().to_string()
+                aria-activedescendant=active_descendant
+                aria-describedby=described_by
+                value=initial prop:value=move || shown.get() readonly=disabled
+                on:input=move |ev| {
+                    let v = event_target_value(&ev);
+                    shown.set(v.clone());
+                    typed.set(v);
+                    active.set(None);
+                    open.set(true);
+                }
+                on:keydown=keydown
+                on:blur=move |_| restore()/>
+            <ul id=listbox_id role="listbox" aria-label=format!("{caption} options") hidden=move || !open.get()>
+                {list}
+            </ul>
+        </div>
     }
 }
 

@@ -116,6 +116,8 @@ pub struct BoardSpec {
     pub subtitle: &'static str,
     /// Fields shown on a card's last line.
     pub meta: &'static [&'static str],
+    /// The money field each column sums in its heading (a deal's `value`), if any.
+    pub amount: Option<&'static str>,
 }
 
 /// A kind's list page: which fields are columns and which are offered as filters.
@@ -204,6 +206,7 @@ pub(super) static KINDS: [KindSpec; 3] = [
             title: "Deals pipeline",
             subtitle: "customer_id",
             meta: &["product_id", "owner_id", "value"],
+            amount: Some("value"),
         }),
     },
     KindSpec {

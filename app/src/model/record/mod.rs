@@ -149,7 +149,8 @@ pub enum SortDir {
     Desc,
 }
 
-/// What a list asks for: text search, exact-match filters, sort and a page. Every field
+/// What a list asks for: text search, exact-match filters, sort and a page (by keyset
+/// cursor). Every field
 /// is optional on the wire (`{}` is the first page of everything, by title).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -162,8 +163,11 @@ pub struct RecordQuery {
     pub sort: Option<String>,
     /// Sort direction.
     pub dir: SortDir,
-    /// Index of the first row.
-    pub offset: i64,
+    /// Keyset cursor: the page of rows after this one (a page's `next`).
+    pub after: Option<String>,
+    /// Keyset cursor: the page of rows before this one (a page's `prev`); ignored when
+    /// `after` is set.
+    pub before: Option<String>,
     /// Page size, 1 to 500 (default 50).
     pub limit: i64,
 }
@@ -171,6 +175,33 @@ pub struct RecordQuery {
 impl RecordQuery {
     /// The largest page a list may ask for.
     pub const MAX_LIMIT: i64 = 500;
+
+    /// The newest records (by last change) in one column of a board: what a board
+    /// column shows.
+    pub fn board_column(board: &BoardSpec, column: &str) -> RecordQuery {
+        let mut q = RecordQuery {
+            sort: Some("updated_at".into()),
+            dir: SortDir::Desc,
+            limit: 30,
+            ..Default::default()
+        };
+        q.filters
+            .insert(board.field.into(), Value::Text(column.into()));
+        q
+    }
+
+    /// The newest records (by last change, up to 200) of a related list: the records of
+    /// `related.kind` that point at record `id`.
+    pub fn related(related: &Related, id: i64) -> RecordQuery {
+        let mut q = RecordQuery {
+            sort: Some("updated_at".into()),
+            dir: SortDir::Desc,
+            limit: 200,
+            ..Default::default()
+        };
+        q.filters.insert(related.field.into(), Value::Int(id));
+        q
+    }
 
     /// The page size to use: `limit` clamped to 1..=500, 50 when unset.
     pub fn page_size(&self) -> i64 {
@@ -263,6 +294,9 @@ mod tests {
                     kind.field(b.field).map(|d| d.kind),
                     Some(FieldKind::Choice(_))
                 ));
+                assert!(b
+                    .amount
+                    .is_none_or(|a| kind.field(a).map(|d| d.kind) == Some(FieldKind::Money)));
             }
             for r in spec.related {
                 assert_eq!(

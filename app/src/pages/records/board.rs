@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-use crate::api::records::{list_records, update_record};
+use crate::api::records::{list_board_totals, list_records, update_record};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, ActionError, PresenceIndicator, Ready};
 use crate::error::AppError;
 use crate::model::record::BoardSpec;
-use crate::model::{FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::model::{FieldChange, FieldKind, Page, Record, RecordKind, RecordQuery, Value};
 use crate::realtime::protocol::Room;
 use crate::realtime::use_realtime;
 
@@ -52,21 +52,17 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
             let slug = slug.clone();
             let res = Resource::new(
                 move || move_record.version().get(),
-                move |_| {
-                    let mut q = RecordQuery {
-                        sort: Some("updated_at".into()),
-                        dir: SortDir::Desc,
-                        limit: 30,
-                        ..Default::default()
-                    };
-                    q.filters
-                        .insert(spec.field.into(), Value::Text(stage.to_string()));
-                    list_records(slug.clone(), kind, q)
-                },
+                move |_| list_records(slug.clone(), kind, RecordQuery::board_column(spec, stage)),
             );
             (*stage, res)
         })
         .collect();
+    // Each column's count and amount over all its records, from the database.
+    let totals_slug = slug.clone();
+    let totals = Resource::new(
+        move || move_record.version().get(),
+        move |_| list_board_totals(totals_slug.clone(), kind),
+    );
     if let Some(rt) = use_realtime() {
         let live: Vec<PageResource> = columns.iter().map(|(_, r)| *r).collect();
         let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
@@ -74,6 +70,7 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
                 for r in &live {
                     r.refetch();
                 }
+                totals.refetch();
             }
         });
         // The board is as new as its oldest column.
@@ -117,7 +114,7 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
                             res.get().map(move |r| match r {
                                 Err(e) => view! { <h2 id=heading_id>{stage}</h2><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                                 Ok(page) => view! {
-                                    <h2 id=heading_id>{stage}" "<span class="count">{format!("({})", page.total)}</span></h2>
+                                    <h2 id=heading_id>{stage}" "<span class="count">{column_total(totals, spec, kind, stage, &page)}</span></h2>
                                     <ul class="cards">
                                         {page.items.into_iter().map(|r| view! { <Card record=r spec options base=base.clone() can_write move_record/> }).collect_view()}
                                     </ul>
@@ -139,6 +136,36 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
         <Ready><div class="board">{board}</div></Ready>
     }
     .into_any()
+}
+
+/// A column's heading figures: "(1,234 · $5,678,900)" from the board's totals, or the
+/// count of its list page until they load.
+fn column_total(
+    totals: Resource<Result<Vec<crate::model::BoardTotal>, AppError>>,
+    spec: &'static BoardSpec,
+    kind: RecordKind,
+    stage: &'static str,
+    page: &Page<Record>,
+) -> String {
+    let total = totals
+        .get()
+        .and_then(Result::ok)
+        .and_then(|t| t.into_iter().find(|t| t.column == stage));
+    let Some(total) = total else {
+        return format!("({})", page.total_text());
+    };
+    let count = Page::<Record> {
+        total: total.count,
+        ..page.clone()
+    }
+    .total_text();
+    match spec.amount.and_then(|a| kind.field(a)) {
+        Some(def) => format!(
+            "({count} · {})",
+            def.format_display(&Value::Int(total.amount), None)
+        ),
+        None => format!("({count})"),
+    }
 }
 
 /// A page of records loading from the server.

@@ -10,7 +10,7 @@ use crate::components::record_form::RemoteUpdate;
 use crate::components::{error_message, ActionError, PresenceIndicator, Ready, RecordForm};
 use crate::error::AppError;
 use crate::model::record::Related;
-use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery, SortDir, Value};
+use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery};
 use crate::realtime::protocol::{Change, Room};
 use crate::realtime::{use_realtime, RoomEvent};
 
@@ -43,21 +43,15 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
             let related = async {
                 match (record_id, kind.spec().related.first()) {
                     (Some(n), Some(rel)) => {
-                        let mut q = RecordQuery {
-                            sort: Some("updated_at".into()),
-                            dir: SortDir::Desc,
-                            limit: 200,
-                            ..Default::default()
-                        };
-                        q.filters.insert(rel.field.into(), Value::Int(n));
-                        list_records(slug.clone(), rel.kind, q).await.map(Some)
+                        list_records(slug.clone(), rel.kind, RecordQuery::related(rel, n))
+                            .await
+                            .map(Some)
                     }
                     _ => Ok(None),
                 }
             };
             let (choices, record, related) =
-                futures::future::join3(list_form_choices(slug.clone(), kind), record, related)
-                    .await;
+                futures::future::join3(list_form_choices(slug.clone()), record, related).await;
             Ok((record?, choices?, related?))
         }
     });
@@ -253,7 +247,11 @@ pub(super) fn RelatedRecords(
         view! { <p>{format!("No {plural} yet.")}</p> }.into_any()
     } else {
         view! {
-            <p class="count">{format!("{} {plural}", page.total)}</p>
+            <p class="count">{format!(
+                "{} {plural}{}",
+                page.total_text(),
+                if page.next.is_some() { format!(", the newest {} shown", page.items.len()) } else { String::new() }
+            )}</p>
             <table class="records" aria-label=format!("{} of this {}", related.title, owner.noun())>
                 <thead><tr>
                     <th scope="col">{kind.field(kind.title_field()).map(|d| d.caption)}</th>

@@ -50,7 +50,8 @@ pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
 pub(super) type FilterOptions = BTreeMap<String, Vec<(String, String)>>;
 
 /// Loads the options of each filter field: a choice field's choices, a text field's
-/// distinct values, members, or referenced records.
+/// distinct values, or members. (A kind's spec never filters by a reference: a select
+/// cannot hold a hundred thousand customers.)
 ///
 /// Every server call a loader makes starts in its first poll (joined, not one after the
 /// other): during server rendering, context is only reliably there until a loader's
@@ -75,8 +76,7 @@ pub(super) async fn filter_options(
             .iter()
             .map(|f| list_field_values(slug.clone(), kind, f.to_string())),
     );
-    let (choices, values) =
-        futures::future::join(list_form_choices(slug.clone(), kind), values).await;
+    let (choices, values) = futures::future::join(list_form_choices(slug.clone()), values).await;
     let choices = choices?;
     let mut texts = BTreeMap::new();
     for (f, v) in text_fields.into_iter().zip(values) {
@@ -98,9 +98,6 @@ pub(super) async fn filter_options(
                 .map(|o| (o.to_string(), o.to_string()))
                 .collect(),
             FieldKind::Member => pairs(choices.members.clone()),
-            FieldKind::Ref(target) => {
-                pairs(choices.records.get(&target).cloned().unwrap_or_default())
-            }
             _ => texts
                 .remove(name)
                 .unwrap_or_default()
@@ -139,7 +136,6 @@ pub fn RecordList(
                 );
             }
         }
-        let page: i64 = param("page").parse().unwrap_or(1).max(1);
         RecordQuery {
             search: Some(param("q")).filter(|s| !s.is_empty()),
             filters: filter_values,
@@ -149,7 +145,8 @@ pub fn RecordList(
             } else {
                 SortDir::Asc
             },
-            offset: (page - 1) * PAGE_SIZE,
+            after: Some(param("after")).filter(|s| !s.is_empty()),
+            before: Some(param("before")).filter(|s| !s.is_empty()),
             limit: PAGE_SIZE,
         }
     });
@@ -187,7 +184,8 @@ pub fn RecordList(
         pairs.extend([
             ("sort", param("sort")),
             ("dir", param("dir")),
-            ("page", param("page")),
+            ("after", param("after")),
+            ("before", param("before")),
         ]);
         if let Some(v) = Some(param("view")).filter(|v| !v.is_empty()) {
             pairs.push(("view", v));
@@ -201,24 +199,18 @@ pub fn RecordList(
         let base = base.clone();
         move |field: &str| {
             let desc = param("sort") == field && param("dir") != "desc";
-            let mut pairs = keep(&["sort", "dir", "page"]);
+            let mut pairs = keep(&["sort", "dir", "after", "before"]);
             pairs.push(("sort", field.to_string()));
             pairs.push(("dir", if desc { "desc".into() } else { String::new() }));
             format!("{base}{}", query_string(&pairs))
         }
     };
+    // A page is a keyset cursor: `after` the last row of this page or `before` its first.
     let page_link = {
         let base = base.clone();
-        move |page: i64| {
-            let mut pairs = keep(&["page"]);
-            pairs.push((
-                "page",
-                if page > 1 {
-                    page.to_string()
-                } else {
-                    String::new()
-                },
-            ));
+        move |(name, cursor): (&'static str, String)| {
+            let mut pairs = keep(&["after", "before"]);
+            pairs.push((name, cursor));
             format!("{base}{}", query_string(&pairs))
         }
     };
@@ -315,10 +307,9 @@ pub(super) fn RecordTable(
     base: String,
     headers: AnyView,
     title: &'static str,
-    page_link: impl Fn(i64) -> String + 'static,
+    /// The link to a page: (`"after"` or `"before"`, cursor).
+    page_link: impl Fn((&'static str, String)) -> String + 'static,
 ) -> impl IntoView {
-    let current = page.offset / page.limit.max(1) + 1;
-    let pages = ((page.total + page.limit - 1) / page.limit.max(1)).max(1);
     let noun = page
         .items
         .first()
@@ -326,10 +317,16 @@ pub(super) fn RecordTable(
         .unwrap_or("record");
     let count = format!(
         "{} {}{}",
-        page.total,
+        page.total_text(),
         noun,
-        if page.total == 1 { "" } else { "s" }
+        if page.total == 1 && !page.total_capped {
+            ""
+        } else {
+            "s"
+        }
     );
+    let prev = page.prev.clone().map(|c| page_link(("before", c)));
+    let next = page.next.clone().map(|c| page_link(("after", c)));
     let rows = page
         .items
         .into_iter()
@@ -362,9 +359,8 @@ pub(super) fn RecordTable(
             <tbody>{rows}</tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"Previous page"</a> })}
-            <span>{format!("Page {current} of {pages}")}</span>
-            {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">"Next page"</a> })}
+            {prev.map(|href| view! { <a href=href rel="prev">"Previous page"</a> })}
+            {next.map(|href| view! { <a href=href rel="next">"Next page"</a> })}
         </nav>
     }
 }

@@ -30,6 +30,8 @@ use std::sync::{Arc, OnceLock};
 
 mod accounts;
 mod import;
+mod indexes;
+mod listing;
 mod log;
 mod query;
 mod records;
@@ -72,7 +74,8 @@ pub enum Backend {
 impl SqlStore {
     /// Wraps a pool whose database has been migrated, with the pool writing transactions
     /// run on (`writer`; `None`: the same pool): reads (or, the first time, sets) the
-    /// database's epoch, and fills the folded search column of records that lack it.
+    /// database's epoch, creates what is missing of the indexes the kinds' lists need
+    /// (`indexes.rs`), and fills the folded search column of records that lack it.
     ///
     /// Errors: the database fails.
     pub async fn open(
@@ -94,6 +97,7 @@ impl SqlStore {
             sqlite: backend == Backend::Sqlite,
             epoch,
         };
+        store.ensure_list_indexes().await?;
         for kind in RecordKind::ALL {
             store.fill_search_text(kind).await?;
         }
