@@ -231,19 +231,25 @@ impl<T> Page<T> {
 
     /// The count as people read it: `"1,234"`, or `"10,000+"` when capped.
     pub fn total_text(&self) -> String {
-        let digits = self.total.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        if self.total_capped {
-            out.push('+');
-        }
-        out
+        count_text(self.total, self.total_capped)
     }
+}
+
+/// A count as people read it, with thousands separators: `"1,234"`; `"10,000+"` when
+/// `more` (the count stopped there).
+pub fn count_text(n: i64, more: bool) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if more {
+        out.push('+');
+    }
+    out
 }
 
 /// A column of a board with its totals over all its records, computed by the database

@@ -10,9 +10,6 @@ use crate::api::records::{list_choices, FormChoices};
 use crate::model::record::{member_ids, time};
 use crate::model::{Choice, FieldDef, FieldKind, RecordKind};
 
-/// Options of a select: (value, text shown), in groups with an optional caption.
-type OptionGroups = Vec<(Option<&'static str>, Vec<(String, String)>)>;
-
 /// The control for one field: `id` is the control's id (its label points at it),
 /// `described_by` the id of its error message.
 #[component]
@@ -52,8 +49,7 @@ pub(super) fn FieldControl(
         }
         .into_any(),
         FieldKind::Member => {
-            let groups = vec![(None, choices.members.clone())];
-            view! { <ChoiceSelect id name text disabled=!can_write groups described_by/> }.into_any()
+            view! { <MemberSelect id name text disabled=!can_write members=choices.members.clone() described_by/> }.into_any()
         }
         FieldKind::Members => view! {
             <MemberChecklist id text disabled=!can_write members=choices.members.clone() caption=def.caption described_by/>
@@ -107,19 +103,21 @@ fn RecordPicker(
     described_by: String,
 ) -> impl IntoView {
     let shown = RwSignal::new(title.get_untracked().unwrap_or_default());
-    // The value whose title is shown: a value set from elsewhere (a colleague's edit, a
-    // conflict taken) shows the title that came with it.
-    let shown_for = StoredValue::new(text.get_untracked());
+    // The value and the title that names it: what leaving the field puts back. A value
+    // set from elsewhere (a colleague's edit, a conflict taken) takes the title that came
+    // with it; a value picked here, the option's.
+    let current_value = StoredValue::new((text.get_untracked(), shown.get_untracked()));
     Effect::new(move |_| {
         let value = text.get();
         let known = title.get();
-        if shown_for.get_value() != value {
-            shown_for.set_value(value.clone());
-            shown.set(match (value.is_empty(), known) {
+        if current_value.with_value(|(v, _)| *v != value) {
+            let named = match (value.is_empty(), known) {
                 (true, _) => String::new(),
                 (false, Some(t)) => t,
                 (false, None) => format!("#{value}"),
-            });
+            };
+            current_value.set_value((value, named.clone()));
+            shown.set(named);
         }
     });
     let open = RwSignal::new(false);
@@ -165,7 +163,7 @@ fn RecordPicker(
     });
     let current = move || found.get();
     let pick = move |(value, title): (String, String)| {
-        shown_for.set_value(value.clone());
+        current_value.set_value((value.clone(), title.clone()));
         text.set(value);
         shown.set(title);
         open.set(false);
@@ -176,18 +174,14 @@ fn RecordPicker(
         let id = id.clone();
         move |i: usize| format!("{id}-option-{i}")
     };
+    // Leaving the field (or Escape): emptied text clears the reference; anything else
+    // typed but not picked gives way to the current value's title.
     let restore = move || {
         if shown.get_untracked().trim().is_empty() {
-            shown_for.set_value(String::new());
+            current_value.set_value((String::new(), String::new()));
             text.set(String::new());
         } else {
-            let value = text.get_untracked();
-            shown.set(
-                title
-                    .get_untracked()
-                    .filter(|_| !value.is_empty())
-                    .unwrap_or_else(|| shown.get_untracked()),
-            );
+            shown.set(current_value.with_value(|(_, t)| t.clone()));
         }
         open.set(false);
         active.set(None);
@@ -277,62 +271,31 @@ fn RecordPicker(
     }
 }
 
-/// A select over records or members (one group, unlabelled), with an empty option to
-/// clear it; option values are the ids.
+/// A select over members, with an empty option to clear it; option values are the ids.
 #[component]
-fn ChoiceSelect(
+fn MemberSelect(
     id: String,
     name: &'static str,
     text: RwSignal<String>,
     disabled: bool,
-    groups: Vec<(Option<&'static str>, Vec<Choice>)>,
+    members: Vec<Choice>,
     described_by: String,
 ) -> impl IntoView {
-    let groups = groups
+    let options = members
         .into_iter()
-        .map(|(caption, options)| {
-            let options = options
-                .into_iter()
-                .map(|c| (c.id.to_string(), c.title))
-                .collect();
-            (caption, options)
-        })
-        .collect();
-    view! { <GroupedSelect id name text disabled groups described_by/> }
-}
-
-/// A select whose options (value, text) come in groups, each an `<optgroup>` when it has
-/// a caption, with an empty option to clear it.
-#[component]
-fn GroupedSelect(
-    id: String,
-    name: &'static str,
-    text: RwSignal<String>,
-    disabled: bool,
-    groups: OptionGroups,
-    described_by: String,
-) -> impl IntoView {
-    let option = move |(value, shown): (String, String)| {
-        let selected = {
-            let value = value.clone();
-            move || text.get() == value
-        };
-        view! { <option value=value selected=selected>{shown}</option> }
-    };
-    let groups = groups
-        .into_iter()
-        .map(|(caption, options)| {
-            let options = options.into_iter().map(option).collect_view();
-            match caption {
-                Some(caption) => view! { <optgroup label=caption>{options}</optgroup> }.into_any(),
-                None => options.into_any(),
-            }
+        .map(|c| {
+            let value = c.id.to_string();
+            let selected = {
+                let value = value.clone();
+                move || text.get() == value
+            };
+            view! { <option value=value selected=selected>{c.title}</option> }
         })
         .collect_view();
     view! {
         <select id=id name=name disabled=disabled bind:value=text aria-describedby=described_by>
             <option value="">"—"</option>
-            {groups}
+            {options}
         </select>
     }
 }

@@ -154,11 +154,7 @@ fn column_total(
     let Some(total) = total else {
         return format!("({})", page.total_text());
     };
-    let count = Page::<Record> {
-        total: total.count,
-        ..page.clone()
-    }
-    .total_text();
+    let count = crate::model::count_text(total.count, false);
     match spec.amount.and_then(|a| kind.field(a)) {
         Some(def) => format!(
             "({count} · {})",

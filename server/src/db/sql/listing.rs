@@ -97,9 +97,11 @@ impl Cursor {
 /// Documents counted per trigram when probing which are rare (about 1 ms each).
 const RARE_ENOUGH: i64 = 10_000;
 
-/// A list query made ready to run: its search turned into SQL once for the page's
-/// queries.
+/// A list query made ready to run: whose rows, and its search turned into SQL once for
+/// the page's queries.
 struct Listed<'q> {
+    workspace: i64,
+    kind: RecordKind,
     query: &'q RecordQuery,
     search: Option<Search>,
 }
@@ -122,24 +124,22 @@ enum Stretch {
 
 impl SqlStore {
     /// Appends the WHERE clause of a record list: workspace, live, search, filters.
-    fn push_list_filters(
-        &self,
-        sql: &mut Sql,
-        workspace: i64,
-        kind: RecordKind,
-        q: &Listed<'_>,
-    ) -> Result<(), DbError> {
-        sql.push(" WHERE workspace_id = ")
-            .bind(workspace)
-            .push(" AND deleted_at IS NULL");
-        let q = match q.search {
-            Some(ref search) => {
-                Self::push_search(sql, kind, search);
-                q.query
-            }
-            None => q.query,
-        };
-        for (name, value) in &q.filters {
+    /// `from_index`: a search's FTS5 lookup drives the query (`+workspace_id` keeps SQLite
+    /// from walking a workspace index instead and probing the lookup for every row).
+    fn push_list_filters(sql: &mut Sql, q: &Listed<'_>, from_index: bool) -> Result<(), DbError> {
+        let (workspace, kind) = (q.workspace, q.kind);
+        let driven = from_index && q.search.as_ref().is_some_and(|s| s.index.is_some());
+        sql.push(if driven {
+            " WHERE +workspace_id = "
+        } else {
+            " WHERE workspace_id = "
+        })
+        .bind(workspace)
+        .push(" AND deleted_at IS NULL");
+        if let Some(search) = &q.search {
+            Self::push_search(sql, kind, search);
+        }
+        for (name, value) in &q.query.filters {
             let def = kind.field(name).ok_or_else(|| DbError::Invalid {
                 field: name.clone(),
                 message: format!("a {} cannot be filtered by {name}", kind.noun()),
@@ -162,11 +162,14 @@ impl SqlStore {
     async fn prepare<'q>(
         &self,
         conn: &mut Conn,
+        workspace: i64,
         kind: RecordKind,
         q: &'q RecordQuery,
     ) -> Result<Listed<'q>, DbError> {
         let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(Listed {
+                workspace,
+                kind,
                 query: q,
                 search: None,
             });
@@ -202,6 +205,8 @@ impl SqlStore {
             None
         };
         Ok(Listed {
+            workspace,
+            kind,
             query: q,
             search: Some(Search {
                 pattern: like_pattern(&term),
@@ -231,26 +236,22 @@ impl SqlStore {
 
     /// Rows of one stretch of the order, starting after `cursor` when it is in this
     /// stretch, walking `forward` (the list's direction) or backward: at most `limit`.
-    #[allow(clippy::too_many_arguments)]
     async fn stretch(
-        &self,
         conn: &mut Conn,
-        workspace: i64,
-        kind: RecordKind,
         q: &Listed<'_>,
         key: &SortKey,
-        stretch: Stretch,
-        cursor: Option<&Cursor>,
+        (stretch, cursor): (Stretch, Option<&Cursor>),
         ascending: bool,
         limit: i64,
     ) -> Result<Vec<(Record, Value)>, DbError> {
+        let kind = q.kind;
         let mut sql = Sql::new(&format!(
             "SELECT {}, {} AS sort_key FROM {}",
             record_columns(kind),
             key.expr,
             kind.table()
         ));
-        self.push_list_filters(&mut sql, workspace, kind, q)?;
+        Self::push_list_filters(&mut sql, q, false)?;
         let (cmp, dir) = if ascending {
             (">", "ASC")
         } else {
@@ -260,11 +261,12 @@ impl SqlStore {
             Stretch::Values => {
                 sql.push(&format!(" AND {} IS NOT NULL", key.expr));
                 if let Some(c) = cursor {
-                    let arg = match (&c.key, key.storage) {
-                        (Value::Int(i), _) => Arg::Int(Some(*i)),
-                        (Value::Float(f), _) => Arg::Float(Some(*f)),
-                        (Value::Text(s), _) => Arg::Text(Some(s.clone())),
-                        (Value::Null, _) => unreachable!("a cursor without a value is Empty"),
+                    // (A cursor without a value starts in the Empty stretch, never here.)
+                    let arg = match &c.key {
+                        Value::Int(i) => Arg::Int(Some(*i)),
+                        Value::Float(f) => Arg::Float(Some(*f)),
+                        Value::Text(s) => Arg::Text(Some(s.clone())),
+                        Value::Null => Arg::Int(None),
                     };
                     sql.push(&format!(" AND ({}, id) {cmp} (", key.expr))
                         .bind(arg)
@@ -302,12 +304,8 @@ impl SqlStore {
 
     /// Up to `limit` rows walking the list's order from `cursor` (exclusive), forward or
     /// backward, crossing from one stretch into the next when the first runs out.
-    #[allow(clippy::too_many_arguments)]
     async fn walk(
-        &self,
         conn: &mut Conn,
-        workspace: i64,
-        kind: RecordKind,
         q: &Listed<'_>,
         key: &SortKey,
         cursor: Option<&Cursor>,
@@ -333,42 +331,21 @@ impl SqlStore {
                 continue;
             }
             let from = cursor.filter(|_| stretch == start);
-            let more = self
-                .stretch(
-                    conn,
-                    workspace,
-                    kind,
-                    q,
-                    key,
-                    stretch,
-                    from,
-                    ascending,
-                    limit - rows.len() as i64,
-                )
-                .await?;
+            let left = limit - rows.len() as i64;
+            let more = Self::stretch(conn, q, key, (stretch, from), ascending, left).await?;
             rows.extend(more);
         }
         Ok(rows)
     }
 
-    /// How many rows match, counting at most [`Page::COUNT_CAP`] + 1 of them. A count
-    /// with an FTS5 lookup starts from the rows it found (`+workspace_id` keeps SQLite
-    /// from walking a workspace index instead and probing the lookup a million times).
-    async fn capped_count(
-        &self,
-        conn: &mut Conn,
-        workspace: i64,
-        kind: RecordKind,
-        q: &Listed<'_>,
-    ) -> Result<i64, DbError> {
+    /// How many rows match, counting at most [`Page::COUNT_CAP`] + 1 of them (a search's
+    /// count starts from the rows its index found).
+    async fn capped_count(conn: &mut Conn, q: &Listed<'_>) -> Result<i64, DbError> {
         let mut sql = Sql::new(&format!(
             "SELECT COUNT(*) AS n FROM (SELECT id FROM {}",
-            kind.table()
+            q.kind.table()
         ));
-        self.push_list_filters(&mut sql, workspace, kind, q)?;
-        if q.search.as_ref().is_some_and(|s| s.index.is_some()) {
-            sql.replace_first(" WHERE workspace_id = ", " WHERE +workspace_id = ");
-        }
+        Self::push_list_filters(&mut sql, q, true)?;
         sql.push(" LIMIT ")
             .bind(Page::<Record>::COUNT_CAP + 1)
             .push(") AS matching");
@@ -390,20 +367,17 @@ impl SqlStore {
             (None, None) => (None, true),
         };
         let mut conn = self.pool.acquire().await?;
-        let listed = self.prepare(&mut conn, kind, q).await?;
+        let listed = self.prepare(&mut conn, workspace, kind, q).await?;
         // One row past the page says whether there is another page that way.
-        let mut rows = self
-            .walk(
-                &mut conn,
-                workspace,
-                kind,
-                &listed,
-                &key,
-                cursor.as_ref(),
-                forward,
-                limit + 1,
-            )
-            .await?;
+        let mut rows = Self::walk(
+            &mut conn,
+            &listed,
+            &key,
+            cursor.as_ref(),
+            forward,
+            limit + 1,
+        )
+        .await?;
         let beyond = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         if !forward {
@@ -427,9 +401,7 @@ impl SqlStore {
                 beyond.then(|| rows.first().map(cursor_of)).flatten(),
             ),
         };
-        let counted = self
-            .capped_count(&mut conn, workspace, kind, &listed)
-            .await?;
+        let counted = Self::capped_count(&mut conn, &listed).await?;
         let mut items: Vec<Record> = rows.into_iter().map(|(r, _)| r).collect();
         Self::attach_titles(&mut conn, workspace, &mut items).await?;
         Ok(Page {
@@ -464,8 +436,8 @@ impl SqlStore {
             ..Default::default()
         };
         let mut conn = self.pool.acquire().await?;
-        let listed = self.prepare(&mut conn, kind, &q).await?;
-        self.push_list_filters(&mut sql, workspace, kind, &listed)?;
+        let listed = self.prepare(&mut conn, workspace, kind, &q).await?;
+        Self::push_list_filters(&mut sql, &listed, false)?;
         if !term.is_empty() {
             // The search looks in all the search fields; keep the titles that match.
             sql.push(&format!(" AND lower({title}) LIKE "))

@@ -82,13 +82,6 @@ impl Sql {
         self
     }
 
-    /// Replaces the first occurrence of `from` in the text (placeholders keep their
-    /// numbers: `from` and `to` must hold none).
-    pub(super) fn replace_first(&mut self, from: &str, to: &str) -> &mut Self {
-        self.text = self.text.replacen(from, to, 1);
-        self
-    }
-
     /// Adds an argument for a placeholder already in the text (a `$n` used more than once).
     pub(super) fn add_arg(&mut self, arg: impl Into<Arg>) -> &mut Self {
         self.args.push(arg.into());
