@@ -128,7 +128,9 @@ fn RecordPicker(
     // (value, text shown) of the records matching what was typed, looked up while open.
     // A signal filled by a task, not a resource: a resource read here would suspend the
     // page's <Suspense> while hydrating, and the server's HTML would no longer match.
-    let found = RwSignal::new(Vec::<(String, String)>::new());
+    // Each answer is kept with the text it answers: options for older text (the pause
+    // before a lookup, or its round trip) are never shown, so Enter cannot pick one.
+    let found = RwSignal::new((String::new(), Vec::<(String, String)>::new()));
     // Only the latest lookup's answer is shown (an older one may arrive after it).
     let asked = StoredValue::new(0u64);
     Effect::new(move |_| {
@@ -157,11 +159,13 @@ fn RecordPicker(
                 }));
             }
             if asked.get_value() == this {
-                found.set(out);
+                found.set((term, out));
             }
         });
     });
-    let current = move || found.get();
+    // The options for what is typed now; `None` while they are being looked up.
+    let answered = move || found.with(|(t, v)| (*t == typed.get()).then(|| v.clone()));
+    let current = move || answered().unwrap_or_default();
     let pick = move |(value, title): (String, String)| {
         current_value.set_value((value.clone(), title.clone()));
         text.set(value);
@@ -224,7 +228,9 @@ fn RecordPicker(
     let list = {
         let option_id = option_id.clone();
         move || {
-            let items = current();
+            let Some(items) = answered() else {
+                return view! { <li role="option" aria-disabled="true" aria-selected="false">"Searching…"</li> }.into_any();
+            };
             if items.is_empty() {
                 return view! { <li role="option" aria-disabled="true" aria-selected="false">"No matches"</li> }.into_any();
             }
