@@ -167,7 +167,7 @@ async function drain(expected) {
   }
   const rtt = [];
   let ok = 0, failed = 0; const failures = [];
-  const cA = procStat(pid);
+  const cA = procStat(pid), gA = process.cpuUsage();
   let send, lanes;
   if (proto === 'tandem') {
     const fields = ['notes', 'office_location', 'sector'].slice(0, Math.max(1, Math.min(3, +(A.lanes || 3))));
@@ -189,7 +189,7 @@ async function drain(expected) {
   const t0 = await schedule(lanes, send);
   const tWrites = now();
   await drain(N * ok);
-  const cB = procStat(pid);
+  const cB = procStat(pid), gB = process.cpuUsage(gA);
   const span = Number(tLastRecv - t0) / 1e9, sorted = lat.subarray(0, nl).sort(), R = Float64Array.from(rtt).sort();
   Object.assign(out, {
     writes_ok: ok, writes_failed: failed, writes_per_s: f2(ok / (Number(tWrites - t0) / 1e9)),
@@ -198,6 +198,8 @@ async function drain(expected) {
     lat_ms: { p50: f2(pct(sorted, 50) / 1000), p99: f2(pct(sorted, 99) / 1000), max: f2(sorted[nl - 1] / 1000) },
     resyncs: odd.resyncs, error_frames: odd.errors, other_frames: odd.other, sampled_gaps: odd.gaps, event_frame_bytes: largestFrame,
   });
+  // The generator's own CPU: when it nears the span, the generator (one core) is the bound.
+  Object.assign(out, { generator_cpu_s: f2((gB.user + gB.system) / 1e6), generator_us_per_delivery: f2((gB.user + gB.system) / recv), span_s: f2(span) });
   if (cA) Object.assign(out, { server_cpu_s: f2(cB.cpu - cA.cpu), server_us_per_delivery: f2(((cB.cpu - cA.cpu) * 1e6) / recv), server_rss_kib: cB.rss, server_rss_idle_kib: s1.rss });
   if (failures.length) out.failures = failures;
   if (odd.first.length) out.odd_frames = odd.first;

@@ -811,6 +811,39 @@ async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, 
             (None, None) => b.1.cmp(&a.1),
         });
         let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+        // A search pages the same way (its few matches read through the search index,
+        // then sorted): "d-01" and "-01" (by index and by scan on SQLite) match D-010..D-019.
+        for term in ["d-01", "-01"] {
+            let code = |id: i64| all.items.iter().find(|r| r.id == id).map(|r| r.title());
+            let matching: Vec<i64> = expected
+                .iter()
+                .copied()
+                .filter(|id| code(*id).is_some_and(|c| c.starts_with("D-01")))
+                .collect();
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let q = RecordQuery {
+                    sort: Some("value".into()),
+                    dir,
+                    limit: 3,
+                    after: after.take(),
+                    search: Some(term.into()),
+                    ..Default::default()
+                };
+                let p = store
+                    .list_records(ws, RecordKind::Deal, &q)
+                    .await
+                    .expect("search page");
+                assert_eq!(p.total, 10, "{term}");
+                seen.extend(p.items.iter().map(|r| r.id));
+                match p.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, matching, "{dir:?} {term}: every match once, in order");
+        }
         let page = |after: Option<String>, before: Option<String>| {
             let q = RecordQuery {
                 sort: Some("value".into()),

@@ -104,6 +104,9 @@ struct Listed<'q> {
     kind: RecordKind,
     query: &'q RecordQuery,
     search: Option<Search>,
+    /// The search matches at most [`Page::COUNT_CAP`] rows: the page reads them all from
+    /// the search index and sorts them (see [`SqlStore::stretch`]).
+    few_matches: bool,
 }
 
 /// A list's search: the `LIKE` pattern of its term and, on SQLite, the FTS5 query that
@@ -155,8 +158,8 @@ impl SqlStore {
     }
 
     /// How a list searches for `q.search` (see [`Search`]): on SQLite a term of three
-    /// characters or more is looked up in the kind's FTS5 trigram index by its two rarest
-    /// trigrams (a phrase of all of them reads the doclists of trigrams like `000` that a
+    /// characters or more is looked up in the kind's FTS5 trigram index by its rarest
+    /// trigram, or its two rarest when neither is rare alone (a phrase of all of them reads the doclists of trigrams like `000` that a
     /// million deal codes share: 30 ms), and the rows found are checked for the whole
     /// term.
     async fn prepare<'q>(
@@ -172,6 +175,7 @@ impl SqlStore {
                 kind,
                 query: q,
                 search: None,
+                few_matches: false,
             });
         };
         let term = term.to_lowercase();
@@ -199,7 +203,16 @@ impl SqlStore {
                 probed.push((n, quoted));
             }
             probed.sort();
-            let rarest: Vec<String> = probed.into_iter().take(2).map(|(_, q)| q).collect();
+            // A rare trigram narrows enough alone: pairing it with one found in more
+            // than RARE_ENOUGH rows (`000` in every deal code) reads that trigram's whole
+            // doclist (9 ms against 0.3). Two common ones may still be rare together.
+            let pair =
+                probed.len() > 1 && (probed[0].0 >= RARE_ENOUGH || probed[1].0 < RARE_ENOUGH);
+            let rarest: Vec<String> = probed
+                .into_iter()
+                .take(if pair { 2 } else { 1 })
+                .map(|(_, q)| q)
+                .collect();
             Some(rarest.join(" AND "))
         } else {
             None
@@ -212,6 +225,7 @@ impl SqlStore {
                 pattern: like_pattern(&term),
                 index,
             }),
+            few_matches: false,
         })
     }
 
@@ -245,13 +259,31 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<(Record, Value)>, DbError> {
         let kind = q.kind;
-        let mut sql = Sql::new(&format!(
-            "SELECT {}, {} AS sort_key FROM {}",
-            record_columns(kind),
-            key.expr,
-            kind.table()
-        ));
-        Self::push_list_filters(&mut sql, q, false)?;
+        let mut sql = if q.few_matches {
+            // A search matching few rows: its matches are read through the search index
+            // first (a materialized CTE keeps both databases from walking the sort
+            // index instead, checking a million rows for a rare term), then sorted.
+            let mut sql = Sql::new(&format!(
+                "WITH found AS MATERIALIZED (SELECT * FROM {}",
+                kind.table()
+            ));
+            Self::push_list_filters(&mut sql, q, true)?;
+            sql.push(&format!(
+                ") SELECT {}, {} AS sort_key FROM found WHERE 1 = 1",
+                record_columns(kind),
+                key.expr
+            ));
+            sql
+        } else {
+            let mut sql = Sql::new(&format!(
+                "SELECT {}, {} AS sort_key FROM {}",
+                record_columns(kind),
+                key.expr,
+                kind.table()
+            ));
+            Self::push_list_filters(&mut sql, q, false)?;
+            sql
+        };
         let (cmp, dir) = if ascending {
             (">", "ASC")
         } else {
@@ -367,7 +399,10 @@ impl SqlStore {
             (None, None) => (None, true),
         };
         let mut conn = self.pool.acquire().await?;
-        let listed = self.prepare(&mut conn, workspace, kind, q).await?;
+        let mut listed = self.prepare(&mut conn, workspace, kind, q).await?;
+        // Counted first: how many a search matches decides how its page is read.
+        let counted = Self::capped_count(&mut conn, &listed).await?;
+        listed.few_matches = listed.search.is_some() && counted <= Page::<Record>::COUNT_CAP;
         // One row past the page says whether there is another page that way.
         let mut rows = Self::walk(
             &mut conn,
@@ -401,7 +436,6 @@ impl SqlStore {
                 beyond.then(|| rows.first().map(cursor_of)).flatten(),
             ),
         };
-        let counted = Self::capped_count(&mut conn, &listed).await?;
         let mut items: Vec<Record> = rows.into_iter().map(|(r, _)| r).collect();
         Self::attach_titles(&mut conn, workspace, &mut items).await?;
         Ok(Page {
