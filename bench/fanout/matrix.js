@@ -128,6 +128,11 @@ function wasmSize() {
     idle: range(get(peer, 'd', (o) => o.rss_per_socket_b && o.rss_per_socket_b / 1024), (x) => x.toFixed(1)) + ' KB',
     frame: range(get(peer, 'c', (o) => o.event_frame_bytes)) + ' B',
     wasm: peer === 'tandem' ? wasmSize() : '',
+    // How busy the generator's one core was in the burst and at 50k deliveries/s: near
+    // 100%, it is the bound (its queue, not the server, sets throughput and latency).
+    generator: ['c', 'b'].map((id) => `${id === 'c' ? 'burst' : '50k/s'}: `
+      + range(get(peer, id, (o) => o.generator_cpu_s && o.span_s && Math.round((100 * o.generator_cpu_s) / o.span_s))) + '% busy, '
+      + range(get(peer, id, (o) => o.generator_us_per_delivery)) + ' us per delivery').join('; '),
   });
   const cols = Object.fromEntries(peers.map((p) => [p, col(p)]));
   const rows = [
@@ -138,6 +143,7 @@ function wasmSize() {
     ['10,000 idle subscribed sockets, RSS each', 'idle', '<= 6 KB'],
     ['event frame for a one-field edit', 'frame', 'changed fields only'],
     ['release WASM (brotli)', 'wasm', 'first page <= 300 KB'],
+    ['generator (Node, one core: CPU1)', 'generator', ''],
   ];
   const names = { sio: 'socket.io', tandem: 'Tandem' };
   console.log(`| | ${peers.map((p) => names[p]).join(' | ')} | goal |`);
