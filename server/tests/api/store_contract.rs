@@ -811,39 +811,6 @@ async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, 
             (None, None) => b.1.cmp(&a.1),
         });
         let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
-        // A search pages the same way (its few matches read through the search index,
-        // then sorted): "d-01" and "-01" (by index and by scan on SQLite) match D-010..D-019.
-        for term in ["d-01", "-01"] {
-            let code = |id: i64| all.items.iter().find(|r| r.id == id).map(|r| r.title());
-            let matching: Vec<i64> = expected
-                .iter()
-                .copied()
-                .filter(|id| code(*id).is_some_and(|c| c.starts_with("D-01")))
-                .collect();
-            let mut seen = Vec::new();
-            let mut after = None;
-            loop {
-                let q = RecordQuery {
-                    sort: Some("value".into()),
-                    dir,
-                    limit: 3,
-                    after: after.take(),
-                    search: Some(term.into()),
-                    ..Default::default()
-                };
-                let p = store
-                    .list_records(ws, RecordKind::Deal, &q)
-                    .await
-                    .expect("search page");
-                assert_eq!(p.total, 10, "{term}");
-                seen.extend(p.items.iter().map(|r| r.id));
-                match p.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            assert_eq!(seen, matching, "{dir:?} {term}: every match once, in order");
-        }
         let page = |after: Option<String>, before: Option<String>| {
             let q = RecordQuery {
                 sort: Some("value".into()),
@@ -904,6 +871,84 @@ async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, 
         matches!(bad, Err(DbError::Invalid { ref field, .. }) if field == "after"),
         "{bad:?}"
     );
+
+    // A search pages like the list, forward and back (its few matches are read through
+    // the search index, then sorted), by a number or by text, with a filter beside it; on
+    // SQLite "d-01" goes through the FTS5 index and "01" (two characters) by scan.
+    for (term, stage) in [("d-01", None), ("01", None), ("d-0", Some("Won"))] {
+        for (sort, dir) in [
+            ("value", SortDir::Asc),
+            ("value", SortDir::Desc),
+            ("code", SortDir::Asc),
+            ("code", SortDir::Desc),
+        ] {
+            let key = |r: &app::model::Record| match sort {
+                "value" => value(r).map(|v| format!("{v:012}")),
+                _ => Some(r.title().to_lowercase()),
+            };
+            let mut expected: Vec<(Option<String>, i64)> = all
+                .items
+                .iter()
+                .filter(|r| r.title().to_lowercase().contains(term))
+                .filter(|r| stage.is_none_or(|s| r.get("stage").as_text() == Some(s)))
+                .map(|r| (key(r), r.id))
+                .collect();
+            expected.sort_by(|a, b| match (&a.0, &b.0) {
+                (Some(x), Some(y)) if dir == SortDir::Asc => (x, a.1).cmp(&(y, b.1)),
+                (Some(x), Some(y)) => (y, b.1).cmp(&(x, a.1)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) if dir == SortDir::Asc => a.1.cmp(&b.1),
+                (None, None) => b.1.cmp(&a.1),
+            });
+            let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+            assert!(expected.len() > 3, "{term}: more than a page to walk");
+            let page = |after: Option<String>, before: Option<String>| {
+                let mut q = RecordQuery {
+                    sort: Some(sort.into()),
+                    dir,
+                    limit: 3,
+                    after,
+                    before,
+                    search: Some(term.into()),
+                    ..Default::default()
+                };
+                if let Some(s) = stage {
+                    q.filters.insert("stage".into(), text(s));
+                }
+                async move {
+                    store
+                        .list_records(ws, RecordKind::Deal, &q)
+                        .await
+                        .expect("search page")
+                }
+            };
+            let what = format!("{term} {stage:?} by {sort} {dir:?}");
+            let mut pages = Vec::new();
+            let mut p = page(None, None).await;
+            loop {
+                assert_eq!(p.total, expected.len() as i64, "{what}: total");
+                pages.push(p.items.iter().map(|r| r.id).collect::<Vec<_>>());
+                match p.next.clone() {
+                    Some(next) => p = page(Some(next), None).await,
+                    None => break,
+                }
+            }
+            assert_eq!(
+                pages.concat(),
+                expected,
+                "{what}: every match once, in order"
+            );
+            let mut back = pages.len() - 1;
+            while let Some(prev) = p.prev.clone() {
+                p = page(None, Some(prev)).await;
+                back -= 1;
+                let ids: Vec<i64> = p.items.iter().map(|r| r.id).collect();
+                assert_eq!(ids, pages[back], "{what}: page {back} again");
+            }
+            assert_eq!(back, 0, "{what}: back at the first page");
+        }
+    }
 
     // Search: by index (three characters or more) and by scan (fewer) agree.
     let codes = |term: &str| {
