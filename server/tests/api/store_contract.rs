@@ -763,6 +763,25 @@ async fn contract(store: &dyn Store) {
     bulk_inserts_keep_keys_and_tell_the_workspace(store, ws.id, ann.id).await;
 }
 
+/// The ids of `rows` (sort value, id) in a list's order: rows with a value by value then
+/// id in `dir`, then rows without one by id in `dir` (empty values last both ways).
+fn keyset_order<K: Ord>(mut rows: Vec<(Option<K>, i64)>, dir: SortDir) -> Vec<i64> {
+    rows.sort_by(|a, b| {
+        let order = match (&a.0, &b.0) {
+            (Some(x), Some(y)) => (x, a.1).cmp(&(y, b.1)),
+            (Some(_), None) => return std::cmp::Ordering::Less,
+            (None, Some(_)) => return std::cmp::Ordering::Greater,
+            (None, None) => a.1.cmp(&b.1),
+        };
+        if dir == SortDir::Asc {
+            order
+        } else {
+            order.reverse()
+        }
+    });
+    rows.into_iter().map(|(_, id)| id).collect()
+}
+
 /// Keyset paging walks every row once in the list's order, both ways (empty values
 /// last in either direction), searches by index and by scan agree, and the board's totals
 /// follow creates, moves (many at once, in opposite directions), value changes and
@@ -800,17 +819,7 @@ async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, 
     assert_eq!((all.total, all.total_capped, all.next), (23, false, None));
     let value = |r: &app::model::Record| r.get("value").as_int();
     for dir in [SortDir::Asc, SortDir::Desc] {
-        let mut expected: Vec<(Option<i64>, i64)> =
-            all.items.iter().map(|r| (value(r), r.id)).collect();
-        expected.sort_by(|a, b| match (a.0, b.0) {
-            (Some(x), Some(y)) if dir == SortDir::Asc => (x, a.1).cmp(&(y, b.1)),
-            (Some(x), Some(y)) => (y, b.1).cmp(&(x, a.1)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) if dir == SortDir::Asc => a.1.cmp(&b.1),
-            (None, None) => b.1.cmp(&a.1),
-        });
-        let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+        let expected = keyset_order(all.items.iter().map(|r| (value(r), r.id)).collect(), dir);
         let page = |after: Option<String>, before: Option<String>| {
             let q = RecordQuery {
                 sort: Some("value".into()),
@@ -886,22 +895,15 @@ async fn lists_page_by_keyset_and_keep_board_totals(store: &dyn Store, ws: i64, 
                 "value" => value(r).map(|v| format!("{v:012}")),
                 _ => Some(r.title().to_lowercase()),
             };
-            let mut expected: Vec<(Option<String>, i64)> = all
-                .items
-                .iter()
-                .filter(|r| r.title().to_lowercase().contains(term))
-                .filter(|r| stage.is_none_or(|s| r.get("stage").as_text() == Some(s)))
-                .map(|r| (key(r), r.id))
-                .collect();
-            expected.sort_by(|a, b| match (&a.0, &b.0) {
-                (Some(x), Some(y)) if dir == SortDir::Asc => (x, a.1).cmp(&(y, b.1)),
-                (Some(x), Some(y)) => (y, b.1).cmp(&(x, a.1)),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) if dir == SortDir::Asc => a.1.cmp(&b.1),
-                (None, None) => b.1.cmp(&a.1),
-            });
-            let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+            let expected = keyset_order(
+                all.items
+                    .iter()
+                    .filter(|r| r.title().to_lowercase().contains(term))
+                    .filter(|r| stage.is_none_or(|s| r.get("stage").as_text() == Some(s)))
+                    .map(|r| (key(r), r.id))
+                    .collect(),
+                dir,
+            );
             assert!(expected.len() > 3, "{term}: more than a page to walk");
             let page = |after: Option<String>, before: Option<String>| {
                 let mut q = RecordQuery {
