@@ -159,9 +159,9 @@ impl SqlStore {
 
     /// How a list searches for `q.search` (see [`Search`]): on SQLite a term of three
     /// characters or more is looked up in the kind's FTS5 trigram index by its rarest
-    /// trigram, or its two rarest when neither is rare alone (a phrase of all of them reads the doclists of trigrams like `000` that a
-    /// million deal codes share: 30 ms), and the rows found are checked for the whole
-    /// term.
+    /// trigram, or its two rarest when neither is rare alone (a phrase of all of them
+    /// reads the doclists of trigrams like `000` that a million deal codes share: 30 ms),
+    /// and the rows found are checked for the whole term.
     async fn prepare<'q>(
         &self,
         conn: &mut Conn,
