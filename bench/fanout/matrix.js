@@ -4,7 +4,8 @@
 // writes/s into one room, RSS per idle socket, the event frame and the release WASM.
 //
 //   node matrix.js [--reps 2] [--only tandem|sio] [--json results.json]
-// Needs a release build in the repository (target/release/tandem, target/site); `run` makes it.
+// Needs a release build in the repository (target/release/tandem, target/site and the
+// generator, target/release/loadgen); `run` makes them.
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -64,8 +65,8 @@ async function startPeer(peer) {
 
 async function runOne(peer, scenario) {
   const p = await startPeer(peer);
-  const args = [path.join(here, 'generator.js'), '--proto', p.proto, '--url', p.url, '--pid', String(p.proc.pid), ...scenario.args];
-  const r = spawnSync('taskset', ['-c', '1', 'node', ...args], { encoding: 'utf8', timeout: 240000 });
+  const args = ['--proto', p.proto, '--url', p.url, '--pid', String(p.proc.pid), ...scenario.args];
+  const r = spawnSync('taskset', ['-c', '1', path.join(root, 'target/release/loadgen'), ...args], { encoding: 'utf8', timeout: 240000 });
   await p.cleanup();
   const line = (r.stdout || '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) { console.error(`${peer} ${scenario.id}: no result`, r.stderr || r.stdout); return null; }
@@ -120,7 +121,9 @@ function wasmSize() {
   const get = (peer, id, f) => (results[`${peer}.${id}`] || []).map(f);
   const col = (peer) => ({
     burst: range(get(peer, 'c', (o) => o.delivered_per_s), k) + ` (loss ${range(get(peer, 'c', (o) => o.loss_pct))}%)`,
-    cpu: range(['a', 'b', 'c'].flatMap((id) => get(peer, id, (o) => o.server_us_per_delivery))) + ' us',
+    // Per scenario: at 10 and 50 messages/s each delivery is a write of its own; in the
+    // burst a socket's queued frames go out together.
+    cpu: [['a', '10/s'], ['b', '50/s'], ['c', 'burst']].map(([id, name]) => `${name}: ${range(get(peer, id, (o) => o.server_us_per_delivery))}`).join(', ') + ' us',
     p99: range(get(peer, 'b', (o) => o.lat_ms && o.lat_ms.p99)) + ' ms',
     writes: peer === 'tandem'
       ? `${range(get(peer, 'w', (o) => o.writes_per_s), Math.round)} / ${range(get(peer, 'c', (o) => o.writes_per_s), Math.round)} (p99 ${range(get(peer, 'w', (o) => o.write_ms && o.write_ms.p99))} / ${range(get(peer, 'c', (o) => o.write_ms && o.write_ms.p99))} ms)`
@@ -129,7 +132,7 @@ function wasmSize() {
     frame: range(get(peer, 'c', (o) => o.event_frame_bytes)) + ' B',
     wasm: peer === 'tandem' ? wasmSize() : '',
     // How busy the generator's one core was in the burst and at 50k deliveries/s: near
-    // 100%, it is the bound (its queue, not the server, sets throughput and latency).
+    // 100%, it would be the bound (its queue, not the server, would set the figures).
     generator: ['c', 'b'].map((id) => `${id === 'c' ? 'burst' : '50k/s'}: `
       + range(get(peer, id, (o) => o.generator_cpu_s && o.span_s && Math.round((100 * o.generator_cpu_s) / o.span_s))) + '% busy, '
       + range(get(peer, id, (o) => o.generator_us_per_delivery)) + ' us per delivery').join('; '),
@@ -143,7 +146,7 @@ function wasmSize() {
     ['10,000 idle subscribed sockets, RSS each', 'idle', '<= 6 KB'],
     ['event frame for a one-field edit', 'frame', 'changed fields only'],
     ['release WASM (brotli)', 'wasm', 'first page <= 300 KB'],
-    ['generator (Node, one core: CPU1)', 'generator', ''],
+    ['generator (loadgen, one core: CPU1)', 'generator', ''],
   ];
   const names = { sio: 'socket.io', tandem: 'Tandem' };
   console.log(`| | ${peers.map((p) => names[p]).join(' | ')} | goal |`);

@@ -1,271 +1,885 @@
-//! `loadgen`: a load generator for the realtime hub. Against a running Tandem on this
-//! machine it signs up a fresh user, opens N authenticated WebSockets subscribed to one
-//! workspace room, makes real record writes at a given rate through the HTTP API, and
-//! prints delivered frames per second, loss, and p50/p99/max latency from the write's
-//! request to each socket's receipt. Bounded: it stops after `--seconds` plus a drain.
+//! `loadgen`: the fan-out load generator, native so that it is not the bound. One room with
+//! N subscribed WebSockets and one publisher, against Tandem or the socket.io peer of
+//! `bench/fanout`, on this machine only; prints one JSON line of results (the columns
+//! `bench/fanout/matrix.js` tabulates). The Node generator it replaces spent 6.5-18 us of
+//! its one core per delivery and capped every peer near 150k deliveries/s; this one reads
+//! each socket's frames in place from one shared buffer and only every `--sample`-th
+//! subscriber parses what it gets.
 //!
-//! Example (raise the open-files limit first): `ulimit -n 8192; target/release/loadgen
-//! --url http://127.0.0.1:3000 --sockets 1000 --rate 20 --seconds 20`
+//! Tandem: signs up a fresh user, creates a workspace and a customer, opens N authenticated
+//! sockets (cookie and Origin) that say hello and subscribe to the customer's room (or the
+//! workspace's, `--room workspace`); each message is an `update_record` of one text field
+//! holding `seq:stamp`. Writes run in up to three lanes, lane i owning one field and
+//! writing sequentially, so each write carries the right three-way-merge base.
+//! socket.io (engine.io v4 over a WebSocket): every socket joins one room; the publisher
+//! emits `pub`, the server re-emits it to the others.
+//!
+//! Latency is from a write's send to each sampled socket's receipt (stamps are this
+//! process's monotonic clock). Bounded: the writes stop after `--count` messages (or
+//! `--secs` at `--rate`), then the generator waits while deliveries still arrive.
+//!
+//! ```text
+//! ulimit -n 20000
+//! target/release/loadgen --proto tandem --url http://127.0.0.1:3010 --n 1000 --rate 50 --secs 20 --pid PID
+//! target/release/loadgen --proto sio --url 'ws://127.0.0.1:3001/socket.io/?EIO=4&transport=websocket' --n 1000 --rate 0 --count 200
+//! ```
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use app::realtime::protocol::{Change, ClientFrame, Room, ServerFrame, PROTOCOL_VERSION};
-use clap::Parser;
-use futures::{SinkExt, StreamExt};
+use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use reqwest::cookie::CookieStore;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Which peer the generator speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Proto {
+    /// Tandem: its `/ws` protocol, writes through `/api/update_record`.
+    Tandem,
+    /// The socket.io peer of `bench/fanout/sio_server.js` (engine.io v4 over a WebSocket).
+    Sio,
+}
+
+/// Which Tandem room the subscribers join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RoomKind {
+    /// The written customer's room.
+    Customer,
+    /// Its workspace's room (every record's changes).
+    Workspace,
+}
 
 /// Flags.
 #[derive(Debug, Parser)]
 #[command(
     name = "loadgen",
-    about = "Load generator for Tandem's realtime hub (loopback only)"
+    about = "Fan-out load generator for Tandem and the socket.io peer (loopback only)"
 )]
 struct Args {
-    /// The server to load; must be on this machine (127.0.0.0/8 or localhost).
+    /// The peer's protocol.
+    #[arg(long, value_enum, default_value_t = Proto::Tandem)]
+    proto: Proto,
+    /// The server: `http://127.0.0.1:PORT` for Tandem, the socket.io WebSocket URL for sio.
+    /// Must be on this machine (127.0.0.0/8 or localhost).
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     url: String,
-    /// Sockets to open, all subscribed to one workspace room.
-    #[arg(long, default_value_t = 100)]
-    sockets: usize,
-    /// Writes per second.
+    /// Subscribed sockets.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Messages per second; 0 sends `--count` messages back to back (a burst).
     #[arg(long, default_value_t = 10)]
     rate: u32,
-    /// How long to write, seconds.
+    /// Seconds of messages at `--rate` (when `--count` is not given).
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Sockets opened at once while connecting.
-    #[arg(long, default_value_t = 50)]
-    connect_batch: usize,
+    secs: u64,
+    /// Messages to send; default `rate * secs`, or 200 for a burst.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Every K-th subscriber parses and times its frames; the others only count them.
+    #[arg(long, default_value_t = 10)]
+    sample: usize,
+    /// Hold the sockets this many seconds without messages and report the server's RSS
+    /// per socket instead.
+    #[arg(long, default_value_t = 0)]
+    idle: u64,
+    /// The server's process id, for its CPU time and RSS (read from /proc).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Tandem's write lanes (1-3), each writing one field sequentially.
+    #[arg(long, default_value_t = 3)]
+    lanes: usize,
+    /// socket.io payload size, bytes.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Tandem's room.
+    #[arg(long, value_enum, default_value_t = RoomKind::Customer)]
+    room: RoomKind,
+    /// Add the largest event frame received to the output.
+    #[arg(long, default_value_t = 0)]
+    showframe: u8,
 }
 
-/// When each write (by sequence number) was sent.
-type Sent = Arc<Mutex<HashMap<u64, Instant>>>;
+/// Nanoseconds since the generator started (the monotonic clock every stamp is read from).
+fn now_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
-#[tokio::main]
+/// What the subscribers saw, summed over all of them.
+struct Tally {
+    /// Event frames received (all subscribers).
+    received: AtomicU64,
+    /// When the last one arrived, `now_ns`.
+    last_ns: AtomicU64,
+    resyncs: AtomicU64,
+    errors: AtomicU64,
+    other: AtomicU64,
+    /// Offsets a sampled socket skipped.
+    gaps: AtomicU64,
+    /// Latency of every sampled receipt, microseconds (1 us to 10 min).
+    latency: Mutex<Histogram<u64>>,
+    /// The largest event frame and its text; the first few unexpected frames.
+    largest: Mutex<(usize, String)>,
+    odd: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Tally> {
+        Ok(Tally {
+            received: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+            resyncs: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            other: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
+            latency: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3)?),
+            largest: Mutex::new((0, String::new())),
+            odd: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Notes an unexpected frame (the first few are shown).
+    fn odd(&self, payload: &[u8]) {
+        if let Ok(mut odd) = self.odd.lock() {
+            if odd.len() < 6 {
+                let text = String::from_utf8_lossy(payload);
+                odd.push(text.chars().take(160).collect());
+            }
+        }
+    }
+}
+
+/// A client WebSocket over a plain TCP stream, its frames parsed in place (frames from a
+/// server are never masked; RFC 6455 section 5.2). Minimal on purpose: the generator's
+/// own cost per delivery must stay far below the server's.
+struct Ws {
+    stream: TcpStream,
+    /// The unparsed tail of the last read (an incomplete frame).
+    pending: Vec<u8>,
+}
+
+/// Frame opcodes (RFC 6455 section 5.2).
+const TEXT: u8 = 0x1;
+const CLOSE: u8 = 0x8;
+
+thread_local! {
+    /// The one read buffer all sockets share (the runtime is single-threaded, and a read
+    /// never spans an await), so 10,000 idle sockets hold no buffer each.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
+}
+
+impl Ws {
+    /// Connects and upgrades `path` on `host` (`127.0.0.1:PORT`) with extra header lines.
+    async fn connect(host: &str, path: &str, headers: &str) -> anyhow::Result<Ws> {
+        let mut stream = TcpStream::connect(host)
+            .await
+            .context("connecting (raise ulimit -n?)")?;
+        stream.set_nodelay(true)?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = Vec::new();
+        let end = loop {
+            stream.readable().await?;
+            let mut buf = [0u8; 4096];
+            match stream.try_read(&mut buf) {
+                Ok(0) => bail!("the server closed the connection during the upgrade"),
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        if !head.starts_with(b"HTTP/1.1 101") {
+            let status = String::from_utf8_lossy(&head[..head.len().min(80)]).to_string();
+            bail!("upgrade refused: {status}");
+        }
+        Ok(Ws {
+            stream,
+            pending: head[end..].to_vec(),
+        })
+    }
+
+    /// Sends a text frame, masked as a client must (RFC 6455 section 5.3).
+    async fn send(&mut self, text: &str) -> std::io::Result<()> {
+        self.stream.write_all(&client_frame(text)).await
+    }
+
+    /// Waits for data and calls `each(opcode, payload)` for every complete frame read;
+    /// returns false once the server closed the connection.
+    async fn read(&mut self, mut each: impl FnMut(u8, &[u8])) -> std::io::Result<bool> {
+        // Frames that came with the upgrade's answer are parsed before waiting for more.
+        let used = parse_frames(&self.pending, &mut each);
+        if used > 0 {
+            self.pending.drain(..used);
+            return Ok(true);
+        }
+        loop {
+            self.stream.readable().await?;
+            let done = SCRATCH.with(|s| {
+                let mut scratch = s.borrow_mut();
+                let n = match self.stream.try_read(&mut scratch) {
+                    Ok(0) => return Some(false),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+                    Err(_) => return Some(false),
+                };
+                if self.pending.is_empty() {
+                    let used = parse_frames(&scratch[..n], &mut each);
+                    self.pending.extend_from_slice(&scratch[used..n]);
+                } else {
+                    self.pending.extend_from_slice(&scratch[..n]);
+                    let used = parse_frames(&self.pending, &mut each);
+                    self.pending.drain(..used);
+                }
+                if self.pending.is_empty() {
+                    // An idle socket keeps no buffer.
+                    self.pending = Vec::new();
+                }
+                Some(true)
+            });
+            if let Some(open) = done {
+                return Ok(open);
+            }
+        }
+    }
+
+    /// Reads frames until `done(payload)` says the handshake is over (true) or failed.
+    async fn until(
+        &mut self,
+        mut done: impl FnMut(&mut Vec<String>, &[u8]) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let mut replies = Vec::new();
+        let mut finished = None;
+        while finished.is_none() {
+            let open = self
+                .read(|op, payload| {
+                    if finished.is_none() && op == TEXT {
+                        match done(&mut replies, payload) {
+                            Ok(true) => finished = Some(Ok(())),
+                            Ok(false) => {}
+                            Err(e) => finished = Some(Err(e)),
+                        }
+                    }
+                })
+                .await?;
+            for r in replies.drain(..) {
+                self.send(&r).await?;
+            }
+            if !open && finished.is_none() {
+                bail!("the socket closed during its handshake");
+            }
+        }
+        finished.unwrap_or(Ok(()))
+    }
+}
+
+/// Calls `each` for every complete frame at the start of `buf`; returns the bytes used.
+fn parse_frames(buf: &[u8], each: &mut impl FnMut(u8, &[u8])) -> usize {
+    let mut at = 0;
+    loop {
+        let b = &buf[at..];
+        if b.len() < 2 {
+            return at;
+        }
+        let (len, head) = match b[1] & 0x7f {
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 if b.len() >= 10 => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&b[2..10]);
+                (u64::from_be_bytes(n) as usize, 10)
+            }
+            126 | 127 => return at,
+            n => (n as usize, 2),
+        };
+        if b.len() < head + len {
+            return at;
+        }
+        each(b[0] & 0x0f, &b[head..head + len]);
+        at += head + len;
+    }
+}
+
+/// A masked client text frame holding `text`.
+fn client_frame(text: &str) -> Vec<u8> {
+    let payload = text.as_bytes();
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(0x80 | TEXT);
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= u16::MAX as usize => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mask: [u8; 4] = rand::random();
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// Whether `payload` starts with `prefix`.
+fn starts(payload: &[u8], prefix: &[u8]) -> bool {
+    payload.len() >= prefix.len() && &payload[..prefix.len()] == prefix
+}
+
+/// The Tandem session every socket and write uses.
+struct Tandem {
+    http: reqwest::Client,
+    base: String,
+    host: String,
+    cookie: String,
+    slug: String,
+    id: i64,
+    room: Room,
+}
+
+impl Tandem {
+    /// Signs up a fresh user, creates a workspace and a customer to write to.
+    async fn setup(base: &str, host: &str, room: RoomKind) -> anyhow::Result<Tandem> {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .build()?;
+        let mut t = Tandem {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            host: host.to_string(),
+            cookie: String::new(),
+            slug: String::new(),
+            id: 0,
+            room: Room::Workspace(0),
+        };
+        let stamp = format!("{}{}", app::model::now_ms(), std::process::id());
+        t.call("sign_up", json!({"email": format!("fan{stamp}@example.com"), "password": "password123", "display_name": "Fanout"}))
+            .await
+            .context("signing up")?;
+        let ws = t
+            .call(
+                "create_workspace",
+                json!({"name": format!("Fanout {stamp}"), "slug": null}),
+            )
+            .await?;
+        t.slug = ws["slug"].as_str().unwrap_or_default().to_string();
+        let customer = t
+            .call(
+                "create_record",
+                json!({"slug": t.slug, "kind": "customer", "fields": {"name": "Fanout target"}}),
+            )
+            .await?;
+        t.id = customer["id"].as_i64().unwrap_or_default();
+        t.room = match room {
+            RoomKind::Customer => Room::Record(app::model::RecordKind::Customer, t.id),
+            RoomKind::Workspace => Room::Workspace(ws["id"].as_i64().unwrap_or_default()),
+        };
+        t.cookie = jar
+            .cookies(&t.base.parse()?)
+            .context("no session cookie")?
+            .to_str()?
+            .to_string();
+        Ok(t)
+    }
+
+    /// POSTs a server function (form fields for the form endpoints, JSON otherwise);
+    /// returns its JSON answer, or the status and body as the error.
+    async fn call(&self, f: &str, body: Value) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .post(format!("{}/api/{f}", self.base))
+            .header("origin", &self.base);
+        let req = if app::api::FORM_ENDPOINTS.contains(&f) {
+            req.form(&body)
+        } else {
+            req.json(&body)
+        };
+        let res = req.send().await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if !status.is_success() {
+            bail!("{status} {}", text.chars().take(160).collect::<String>());
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One subscribed socket.
+    async fn open(&self) -> anyhow::Result<Ws> {
+        let headers = format!("Cookie: {}\r\nOrigin: {}\r\n", self.cookie, self.base);
+        let mut ws = Ws::connect(&self.host, "/ws", &headers).await?;
+        let hello = serde_json::to_string(&ClientFrame::Hello {
+            version: PROTOCOL_VERSION,
+        })?;
+        ws.send(&hello).await?;
+        let sub = serde_json::to_string(&ClientFrame::Subscribe {
+            room: self.room,
+            since: None,
+        })?;
+        ws.send(&sub).await?;
+        ws.until(|_, payload| {
+            if starts(payload, b"{\"type\":\"subscribed\"") {
+                Ok(true)
+            } else if starts(payload, b"{\"type\":\"error\"") {
+                bail!("subscribing: {}", String::from_utf8_lossy(payload))
+            } else {
+                Ok(false)
+            }
+        })
+        .await?;
+        Ok(ws)
+    }
+}
+
+/// One socket.io connection, joined to the room (the server joins every connection).
+async fn sio_open(host: &str, path: &str) -> anyhow::Result<Ws> {
+    let mut ws = Ws::connect(host, path, "").await?;
+    ws.until(|replies, payload| {
+        match payload {
+            [b'0', ..] => replies.push("40".into()), // engine.io open: connect to `/`
+            [b'4', b'0', ..] => return Ok(true),
+            [b'2'] => replies.push("3".into()), // ping
+            _ => {}
+        }
+        Ok(false)
+    })
+    .await?;
+    Ok(ws)
+}
+
+/// A subscriber's loop: counts event frames, and when `timed`, parses them for their
+/// stamp (latency) and offset (gaps). Answers socket.io's pings and sends Tandem's
+/// heartbeat.
+async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>) {
+    let mut last_offset: Option<i64> = None;
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(25));
+    heartbeat.tick().await;
+    let mut replies: Vec<&'static str> = Vec::new();
+    loop {
+        let mut events = 0u64;
+        let read = tokio::select! {
+            r = ws.read(|op, payload| {
+                if op == CLOSE {
+                    return;
+                }
+                let event = match proto {
+                    Proto::Tandem => starts(payload, b"{\"type\":\"event\""),
+                    Proto::Sio => starts(payload, b"42"),
+                };
+                if !event {
+                    match proto {
+                        Proto::Sio if payload == b"2" => replies.push("3"),
+                        Proto::Tandem if starts(payload, b"{\"type\":\"pong\"") => {}
+                        Proto::Tandem if starts(payload, b"{\"type\":\"resync\"") => {
+                            tally.resyncs.fetch_add(1, Ordering::Relaxed);
+                            tally.odd(payload);
+                        }
+                        Proto::Tandem if starts(payload, b"{\"type\":\"error\"") => {
+                            tally.errors.fetch_add(1, Ordering::Relaxed);
+                            tally.odd(payload);
+                        }
+                        Proto::Tandem if starts(payload, b"{\"type\":\"presence") => {}
+                        _ => {
+                            tally.other.fetch_add(1, Ordering::Relaxed);
+                            tally.odd(payload);
+                        }
+                    }
+                    return;
+                }
+                events += 1;
+                if !timed {
+                    return;
+                }
+                let at = now_ns();
+                let stamp = match proto {
+                    Proto::Tandem => tandem_stamp(payload, &mut last_offset, &tally),
+                    Proto::Sio => sio_stamp(payload),
+                };
+                match stamp {
+                    Some(sent) => {
+                        if let Ok(mut h) = tally.latency.lock() {
+                            h.saturating_record((at.saturating_sub(sent) / 1000).max(1));
+                        }
+                    }
+                    None => tally.odd(payload),
+                }
+                if let Ok(mut largest) = tally.largest.lock() {
+                    if payload.len() > largest.0 {
+                        *largest = (payload.len(), String::from_utf8_lossy(payload).into_owned());
+                    }
+                }
+            }) => r,
+            _ = heartbeat.tick(), if proto == Proto::Tandem => {
+                replies.push("{\"type\":\"ping\"}");
+                Ok(true)
+            }
+        };
+        if events > 0 {
+            tally.received.fetch_add(events, Ordering::Relaxed);
+            tally.last_ns.fetch_max(now_ns(), Ordering::Relaxed);
+        }
+        for r in replies.drain(..) {
+            if ws.send(r).await.is_err() {
+                break;
+            }
+        }
+        if !matches!(read, Ok(true)) {
+            break;
+        }
+    }
+}
+
+/// The send stamp of a Tandem event (the changed field's `seq:stamp`), noting a skipped
+/// offset.
+fn tandem_stamp(payload: &[u8], last: &mut Option<i64>, tally: &Tally) -> Option<u64> {
+    let Ok(ServerFrame::Event {
+        position, change, ..
+    }) = serde_json::from_slice::<ServerFrame>(payload)
+    else {
+        return None;
+    };
+    if last.is_some_and(|l| position.offset != l + 1) {
+        tally.gaps.fetch_add(1, Ordering::Relaxed);
+    }
+    *last = Some(position.offset);
+    let Change::Updated { fields, .. } = change else {
+        return None;
+    };
+    let value = fields.values().find_map(|v| v.as_text())?;
+    value.split_once(':')?.1.parse().ok()
+}
+
+/// The send stamp of a socket.io `msg` (its `"t":"stamp"`).
+fn sio_stamp(payload: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let start = text.find("\"t\":\"")? + 5;
+    let end = start + text[start..].find('"')?;
+    text[start..end].parse().ok()
+}
+
+/// CPU seconds and resident memory (KiB) of process `pid`, from /proc.
+fn proc_stat(pid: Option<u32>) -> Option<(f64, u64)> {
+    let pid = pid?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches(" kB")
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some((ticks / hz, rss))
+}
+
+/// This process's CPU time (user and system, every thread), seconds.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// Rounds to two decimals.
+fn f2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The publisher: sends message `k` when told to and reports when it was written.
+enum Publisher {
+    /// Tandem's writes, one field per lane: each lane's last value is the next write's base.
+    Tandem {
+        tandem: Arc<Tandem>,
+        fields: Vec<&'static str>,
+        previous: Vec<tokio::sync::Mutex<Value>>,
+    },
+    /// socket.io's publishing socket.
+    Sio {
+        ws: tokio::sync::Mutex<Ws>,
+        pad: String,
+    },
+}
+
+impl Publisher {
+    /// Sends message `k` on `lane`; Err holds why the write failed.
+    async fn send(&self, lane: usize, k: u64) -> anyhow::Result<()> {
+        match self {
+            Publisher::Tandem {
+                tandem,
+                fields,
+                previous,
+            } => {
+                let mut base = previous[lane].lock().await;
+                let value = format!("{k}:{}", now_ns());
+                let body = json!({"slug": tandem.slug, "kind": "customer", "id": tandem.id,
+                    "changes": {fields[lane]: {"base": *base, "value": value}}});
+                tandem.call("update_record", body).await?;
+                *base = Value::String(value);
+                Ok(())
+            }
+            Publisher::Sio { ws, pad } => {
+                let frame = format!(
+                    "42[\"pub\",{{\"s\":{k},\"t\":\"{}\",\"p\":\"{pad}\"}}]",
+                    now_ns()
+                );
+                ws.lock().await.send(&frame).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Write outcomes: count, failures and the latency of each, milliseconds.
+#[derive(Default)]
+struct Writes {
+    ok: u64,
+    failed: u64,
+    failures: Vec<String>,
+    ms: Vec<f64>,
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let host = args
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    now_ns();
+    let (host, path) = {
+        let rest = args
+            .url
+            .split_once("://")
+            .map(|(_, r)| r)
+            .unwrap_or(&args.url);
+        match rest.find('/') {
+            Some(i) => (rest[..i].to_string(), rest[i..].to_string()),
+            None => (rest.to_string(), "/".to_string()),
+        }
+    };
     let name = host.split(':').next().unwrap_or_default();
     if !(name == "localhost" || name.starts_with("127.")) {
         bail!("loadgen only targets this machine (127.0.0.0/8 or localhost), not {host}");
     }
-
-    // A fresh user, workspace and customer to write to.
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()?;
-    let stamp = app::model::now_ms();
-    let call = |f: &str, body: Value| {
-        let http = http.clone();
-        let url = format!("{}/api/{f}", args.url);
-        let f = f.to_string();
-        async move {
-            let req = http.post(url);
-            // The form endpoints (sign-up) take what an HTML form posts.
-            let req = if app::api::FORM_ENDPOINTS.contains(&f.as_str()) {
-                req.form(&body)
-            } else {
-                req.json(&body)
-            };
-            let res = req.send().await?;
-            let status = res.status();
-            let v: Value = res.json().await?;
-            if !status.is_success() {
-                bail!("{status}: {v}");
-            }
-            Ok::<Value, anyhow::Error>(v)
-        }
+    let count = args.count.unwrap_or(if args.rate > 0 {
+        u64::from(args.rate) * args.secs
+    } else {
+        200
+    });
+    let tandem = match args.proto {
+        Proto::Tandem => Some(Arc::new(Tandem::setup(&args.url, &host, args.room).await?)),
+        Proto::Sio => None,
     };
-    call("sign_up", json!({"email": format!("load{stamp}@example.com"), "password": "password123", "display_name": "Load"}))
-        .await
-        .context("signing up")?;
-    let ws = call(
-        "create_workspace",
-        json!({"name": format!("Load {stamp}"), "slug": null}),
-    )
-    .await?;
-    let slug = ws["slug"].as_str().unwrap_or_default().to_string();
-    let workspace_id = ws["id"].as_i64().unwrap_or_default();
-    let customer = call(
-        "create_record",
-        json!({"slug": slug, "kind": "customer", "fields": {"name": "Load target"}}),
-    )
-    .await?;
-    let customer_id = customer["id"].as_i64().unwrap_or_default();
-    let cookie = jar
-        .cookies(&args.url.parse()?)
-        .context("no session cookie")?
-        .to_str()?
-        .to_string();
-    let room = Room::Workspace(workspace_id);
+    let s0 = proc_stat(args.pid);
 
-    // Open the sockets, in batches.
-    println!("opening {} sockets to {host} ...", args.sockets);
-    let opened = Instant::now();
-    let mut sockets = Vec::with_capacity(args.sockets);
-    for batch in (0..args.sockets)
-        .collect::<Vec<_>>()
-        .chunks(args.connect_batch.max(1))
-    {
-        let mut pending = Vec::new();
-        for _ in batch {
-            pending.push(open(&host, &cookie, room));
+    // Subscribers, opened 100 at a time.
+    let tally = Arc::new(Tally::new()?);
+    let sample = args.sample.max(1);
+    let mut opened = 0;
+    while opened < args.n {
+        let batch = (opened..args.n.min(opened + 100)).map(|_| async {
+            match &tandem {
+                Some(t) => t.open().await,
+                None => sio_open(&host, &path).await,
+            }
+        });
+        for (j, ws) in futures::future::join_all(batch)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let ws = ws.with_context(|| format!("opening subscriber {}", opened + j))?;
+            let timed = (opened + j) % sample == 0;
+            tokio::spawn(subscribe_loop(ws, args.proto, timed, tally.clone()));
         }
-        for s in futures::future::join_all(pending).await {
-            sockets.push(s?);
-        }
+        opened = args.n.min(opened + 100);
     }
-    println!(
-        "{} sockets subscribed in {:.1} s",
-        sockets.len(),
-        opened.elapsed().as_secs_f64()
-    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let s1 = proc_stat(args.pid);
+    let mut out = json!({"proto": format!("{:?}", args.proto).to_lowercase(), "N": args.n, "rate": args.rate, "count": count});
 
-    // Readers: each socket records the latency of every change it receives.
-    let sent: Sent = Arc::new(Mutex::new(HashMap::new()));
-    let received = Arc::new(AtomicU64::new(0));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut readers = Vec::new();
-    for mut s in sockets {
-        let sent = sent.clone();
-        let received = received.clone();
-        let mut stop = stop_rx.clone();
-        readers.push(tokio::spawn(async move {
-            let mut hist =
-                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    if args.idle > 0 {
+        tokio::time::sleep(Duration::from_secs(args.idle)).await;
+        let s2 = proc_stat(args.pid);
+        out["idle_s"] = json!(args.idle);
+        if let (Some(s0), Some(s2)) = (s0, s2) {
+            out["rss_before_kib"] = json!(s0.1);
+            out["rss_kib"] = json!(s2.1);
+            out["rss_per_socket_b"] =
+                json!(((s2.1 as f64 - s0.1 as f64) * 1024.0 / args.n.max(1) as f64).round());
+        }
+        out["resyncs"] = json!(tally.resyncs.load(Ordering::Relaxed));
+        out["error_frames"] = json!(tally.errors.load(Ordering::Relaxed));
+        println!("{out}");
+        std::process::exit(0);
+    }
+
+    let publisher = Arc::new(match &tandem {
+        Some(t) => {
+            let fields: Vec<&'static str> = ["notes", "office_location", "sector"]
+                .into_iter()
+                .take(args.lanes.clamp(1, 3))
+                .collect();
+            Publisher::Tandem {
+                tandem: t.clone(),
+                previous: fields
+                    .iter()
+                    .map(|_| tokio::sync::Mutex::new(Value::Null))
+                    .collect(),
+                fields,
+            }
+        }
+        None => Publisher::Sio {
+            ws: tokio::sync::Mutex::new(sio_open(&host, &path).await?),
+            pad: "x".repeat(args.size.saturating_sub(40)),
+        },
+    });
+    let lanes = match &*publisher {
+        Publisher::Tandem { fields, .. } => fields.len(),
+        Publisher::Sio { .. } => 1,
+    };
+
+    // The open-loop schedule: message k is due at t0 + k / rate (all at once for a
+    // burst); each lane takes the next message, waits until it is due and sends it, so at
+    // most `lanes` are in flight.
+    let (c_a, g_a) = (proc_stat(args.pid), own_cpu());
+    let t0 = now_ns();
+    let next = Arc::new(AtomicU64::new(0));
+    let writes = Arc::new(Mutex::new(Writes::default()));
+    let mut lane_tasks = Vec::new();
+    for lane in 0..lanes {
+        let (publisher, next, writes) = (publisher.clone(), next.clone(), writes.clone());
+        let rate = args.rate;
+        lane_tasks.push(tokio::spawn(async move {
             loop {
-                let msg = tokio::select! {
-                    m = s.next() => match m { Some(Ok(m)) => m, _ => break },
-                    _ = stop.changed() => break,
-                };
-                let Message::Text(text) = msg else { continue };
-                let Ok(ServerFrame::Event { change, .. }) =
-                    serde_json::from_str::<ServerFrame>(text.as_str())
-                else {
-                    continue;
-                };
-                let notes = match &change {
-                    Change::Updated { fields, .. } => fields.get("notes"),
-                    other => other.record().map(|r| r.get("notes")),
-                };
-                let Some(seq) = notes
-                    .and_then(|n| n.as_text())
-                    .and_then(|n| n.parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                let at = sent.lock().ok().and_then(|m| m.get(&seq).copied());
-                if let Some(at) = at {
-                    let _ = hist.record(at.elapsed().as_micros().max(1) as u64);
-                    received.fetch_add(1, Ordering::Relaxed);
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= count {
+                    break;
+                }
+                if rate > 0 {
+                    let due = t0 + k * 1_000_000_000 / u64::from(rate);
+                    let wait = due.saturating_sub(now_ns());
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_nanos(wait)).await;
+                    }
+                }
+                let sent = now_ns();
+                let result = publisher.send(lane, k).await;
+                let ms = (now_ns() - sent) as f64 / 1e6;
+                if let Ok(mut w) = writes.lock() {
+                    w.ms.push(ms);
+                    match result {
+                        Ok(()) => w.ok += 1,
+                        Err(e) => {
+                            w.failed += 1;
+                            if w.failures.len() < 3 {
+                                w.failures.push(e.to_string());
+                            }
+                        }
+                    }
                 }
             }
-            hist
         }));
     }
+    for t in lane_tasks {
+        t.await?;
+    }
+    let t_writes = now_ns();
+    let (ok, failed, failures, mut write_ms) = {
+        let mut w = writes
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a lane panicked"))?;
+        (
+            w.ok,
+            w.failed,
+            std::mem::take(&mut w.failures),
+            std::mem::take(&mut w.ms),
+        )
+    };
 
-    // Writer: `rate` updates a second for `seconds`, each a three-way-merged edit.
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let total = args.rate as u64 * args.seconds;
-    let mut ticker = tokio::time::interval(interval);
-    let started = Instant::now();
-    let mut previous = Value::Null;
-    let mut written = 0u64;
-    for seq in 1..=total {
-        ticker.tick().await;
-        if let Ok(mut m) = sent.lock() {
-            m.insert(seq, Instant::now());
+    // Drain: wait while deliveries still arrive (2 s without progress ends it).
+    let expected = ok * args.n as u64;
+    let mut last = u64::MAX;
+    loop {
+        let got = tally.received.load(Ordering::Relaxed);
+        if got >= expected || got == last {
+            break;
         }
-        let body = json!({"slug": slug, "kind": "customer", "id": customer_id,
-            "changes": {"notes": {"base": previous, "value": seq.to_string()}}});
-        match call("update_record", body).await {
-            Ok(_) => {
-                written += 1;
-                previous = Value::String(seq.to_string());
-            }
-            Err(e) => eprintln!("write {seq} failed: {e}"),
+        last = got;
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < until
+            && tally.received.load(Ordering::Relaxed) < expected
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let writing = started.elapsed();
-
-    // Drain: wait until everything arrived or 5 s passed, then close.
-    let expected = written * readers.len() as u64;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let (c_b, g_b) = (proc_stat(args.pid), own_cpu());
+    let received = tally.received.load(Ordering::Relaxed);
+    let span = (tally.last_ns.load(Ordering::Relaxed).saturating_sub(t0)) as f64 / 1e9;
+    write_ms.sort_by(f64::total_cmp);
+    let pct = |v: &[f64], p: f64| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((p / 100.0) * v.len() as f64) as usize].min(v[v.len() - 1])
+        }
+    };
+    let lat = tally
+        .latency
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a subscriber panicked"))?
+        .clone();
+    let ms = |us: u64| f2(us as f64 / 1000.0);
+    out["writes_ok"] = json!(ok);
+    out["writes_failed"] = json!(failed);
+    out["writes_per_s"] = json!(f2(ok as f64 / ((t_writes - t0) as f64 / 1e9)));
+    out["write_ms"] = json!({"p50": f2(pct(&write_ms, 50.0)), "p99": f2(pct(&write_ms, 99.0))});
+    out["expected"] = json!(expected);
+    out["received"] = json!(received);
+    out["loss_pct"] = json!(f2(100.0 * (1.0 - received as f64 / expected.max(1) as f64)));
+    out["delivered_per_s"] = json!((received as f64 / span.max(1e-9)).round());
+    out["lat_ms"] = json!({"p50": ms(lat.value_at_quantile(0.5)), "p99": ms(lat.value_at_quantile(0.99)), "max": ms(lat.max())});
+    out["resyncs"] = json!(tally.resyncs.load(Ordering::Relaxed));
+    out["error_frames"] = json!(tally.errors.load(Ordering::Relaxed));
+    out["other_frames"] = json!(tally.other.load(Ordering::Relaxed));
+    out["sampled_gaps"] = json!(tally.gaps.load(Ordering::Relaxed));
+    let (largest, frame) = tally.largest.lock().map(|l| l.clone()).unwrap_or_default();
+    out["event_frame_bytes"] = json!(largest);
+    // The generator's own CPU: near the span, the generator (one core) is the bound.
+    let g = g_b - g_a;
+    out["generator_cpu_s"] = json!(f2(g));
+    out["generator_us_per_delivery"] = json!(f2(g * 1e6 / received.max(1) as f64));
+    out["span_s"] = json!(f2(span));
+    if let (Some(a), Some(b), Some(idle)) = (c_a, c_b, s1) {
+        out["server_cpu_s"] = json!(f2(b.0 - a.0));
+        out["server_us_per_delivery"] = json!(f2((b.0 - a.0) * 1e6 / received.max(1) as f64));
+        out["server_rss_kib"] = json!(b.1);
+        out["server_rss_idle_kib"] = json!(idle.1);
     }
-    let elapsed = started.elapsed();
-    let _ = stop_tx.send(true);
-    let got = received.load(Ordering::Relaxed);
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for r in readers {
-        if let Ok(h) = r.await {
-            hist.add(h)?;
+    if !failures.is_empty() {
+        out["failures"] = json!(failures);
+    }
+    if let Ok(odd) = tally.odd.lock() {
+        if !odd.is_empty() {
+            out["odd_frames"] = json!(*odd);
         }
     }
-    println!(
-        "writes: {written} in {:.1} s ({:.1}/s)",
-        writing.as_secs_f64(),
-        written as f64 / writing.as_secs_f64()
-    );
-    println!(
-        "delivered: {got} of {expected} ({:.0}/s), loss {} ({:.3} %)",
-        got as f64 / elapsed.as_secs_f64(),
-        expected.saturating_sub(got),
-        100.0 * expected.saturating_sub(got) as f64 / expected.max(1) as f64
-    );
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "latency, write request to socket receipt: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(0.5),
-        ms(0.99),
-        hist.max() as f64 / 1000.0
-    );
-    Ok(())
-}
-
-/// One socket: connected, welcomed and subscribed.
-async fn open(
-    host: &str,
-    cookie: &str,
-    room: Room,
-) -> anyhow::Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-> {
-    let mut req = format!("ws://{host}/ws").into_client_request()?;
-    req.headers_mut().insert("cookie", cookie.parse()?);
-    req.headers_mut()
-        .insert("origin", format!("http://{host}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .context("opening a socket (raise ulimit -n?)")?;
-    let hello = serde_json::to_string(&ClientFrame::Hello {
-        version: PROTOCOL_VERSION,
-    })?;
-    ws.send(Message::Text(hello.into())).await?;
-    let sub = serde_json::to_string(&ClientFrame::Subscribe { room, since: None })?;
-    ws.send(Message::Text(sub.into())).await?;
-    while let Some(msg) = ws.next().await {
-        if let Message::Text(t) = msg? {
-            if let Ok(ServerFrame::Subscribed { .. }) =
-                serde_json::from_str::<ServerFrame>(t.as_str())
-            {
-                return Ok(ws);
-            }
-        }
+    if args.showframe > 0 {
+        out["sample_frame"] = json!(frame);
     }
-    bail!("the socket closed before subscribing")
+    println!("{out}");
+    std::process::exit(0);
 }
