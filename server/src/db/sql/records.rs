@@ -251,7 +251,12 @@ impl SqlStore {
             kind.table()
         ));
         sql.bind(now_ms()).push(", updated_by = ").bind(actor);
-        sql.push(", search_text = ").bind(search_text(kind, merged));
+        // The folded search text only when a searched field changed, so an edit of any
+        // other field leaves the search index alone (SQLite's FTS5 trigger fires on
+        // `UPDATE OF search_text`; PostgreSQL's trigram index is not touched).
+        if kind.search_fields().iter().any(|f| fields.contains_key(*f)) {
+            sql.push(", search_text = ").bind(search_text(kind, merged));
+        }
         for (name, value) in fields {
             let def = kind.field(name).ok_or_else(|| DbError::Invalid {
                 field: name.clone(),
