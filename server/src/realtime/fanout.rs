@@ -20,6 +20,7 @@ fn handle() -> &'static Handle {
         std::thread::Builder::new()
             .name("tandem-fanout".into())
             .spawn(move || {
+                lower_priority();
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -30,6 +31,26 @@ fn handle() -> &'static Handle {
             .expect("starting the fan-out thread");
         rx.recv().expect("the fan-out runtime's handle")
     })
+}
+
+/// Lowers this thread's scheduling priority to nice 10 (Linux: per thread; no privilege
+/// needed to lower it). Fan-out is bulk work: a write's request and its database round
+/// trips, woken while a burst is being written to a thousand sockets, then run at once
+/// instead of waiting a time slice behind it (at 50 writes a second into a room of 1,000,
+/// their p99 went from 11-16 ms to under 10).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority have no preconditions; a failure only leaves
+        // the priority as it was.
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0
+        };
+        if failed {
+            tracing::warn!("could not lower the fan-out thread's priority");
+        }
+    }
 }
 
 /// Spawns a dispatcher, a socket's writer or a replay on the fan-out runtime.
