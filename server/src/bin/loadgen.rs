@@ -15,8 +15,10 @@
 //! emits `pub`, the server re-emits it to the others.
 //!
 //! Latency is from a write's send to each sampled socket's receipt (stamps are this
-//! process's monotonic clock). Bounded: the writes stop after `--count` messages (or
-//! `--secs` at `--rate`), then the generator waits while deliveries still arrive.
+//! process's monotonic clock); `send_lag_ms` says how late the sends ran behind their
+//! schedule (a lag would hide in the latency). Bounded: the writes stop after `--count`
+//! messages (or `--secs` at `--rate`), then the generator waits while deliveries still
+//! arrive; a socket's opening and handshake and a Tandem write each time out after 30 s.
 //!
 //! ```text
 //! ulimit -n 20000
@@ -101,7 +103,7 @@ struct Args {
     /// Tandem's room.
     #[arg(long, value_enum, default_value_t = RoomKind::Customer)]
     room: RoomKind,
-    /// Add the largest event frame received to the output.
+    /// Add the largest event frame a sampled subscriber received to the output.
     #[arg(long, default_value_t = 0)]
     showframe: u8,
 }
@@ -161,13 +163,21 @@ impl Tally {
 /// own cost per delivery must stay far below the server's.
 struct Ws {
     stream: TcpStream,
-    /// The unparsed tail of the last read (an incomplete frame).
+    /// Bytes read but not parsed yet: an incomplete frame, or frames that came with the
+    /// upgrade's answer or after the frame that ended a handshake.
     pending: Vec<u8>,
 }
 
 /// Frame opcodes (RFC 6455 section 5.2).
 const TEXT: u8 = 0x1;
 const CLOSE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+/// Not an opcode: a fragment or a masked frame, which neither peer sends; reported
+/// among the unexpected frames.
+const ODD: u8 = 0xF;
+/// The largest frame accepted, bytes.
+const MAX_FRAME: usize = 16 << 20;
 
 thread_local! {
     /// The one read buffer all sockets share (the runtime is single-threaded, and a read
@@ -213,14 +223,25 @@ impl Ws {
 
     /// Sends a text frame, masked as a client must (RFC 6455 section 5.3).
     async fn send(&mut self, text: &str) -> std::io::Result<()> {
-        self.stream.write_all(&client_frame(text)).await
+        self.stream
+            .write_all(&client_frame(TEXT, text.as_bytes()))
+            .await
     }
 
-    /// Waits for data and calls `each(opcode, payload)` for every complete frame read;
-    /// returns false once the server closed the connection.
-    async fn read(&mut self, mut each: impl FnMut(u8, &[u8])) -> std::io::Result<bool> {
-        // Frames that came with the upgrade's answer are parsed before waiting for more.
-        let used = parse_frames(&self.pending, &mut each);
+    /// Sends frames made by [`client_frame`].
+    async fn send_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> std::io::Result<()> {
+        for f in frames.drain(..) {
+            self.stream.write_all(&f).await?;
+        }
+        Ok(())
+    }
+
+    /// Calls `each(opcode, payload)` for every complete frame already read or, when there
+    /// is none, for those of the next read, until `each` returns false (the rest stay in
+    /// `pending`). Returns false once the connection ended (end of stream or a read
+    /// error); errors: a frame over 16 MiB.
+    async fn read(&mut self, mut each: impl FnMut(u8, &[u8]) -> bool) -> std::io::Result<bool> {
+        let used = parse_frames(&self.pending, &mut each)?;
         if used > 0 {
             self.pending.drain(..used);
             return Ok(true);
@@ -230,32 +251,34 @@ impl Ws {
             let done = SCRATCH.with(|s| {
                 let mut scratch = s.borrow_mut();
                 let n = match self.stream.try_read(&mut scratch) {
-                    Ok(0) => return Some(false),
+                    Ok(0) => return Ok(Some(false)),
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
-                    Err(_) => return Some(false),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+                    Err(_) => return Ok(Some(false)),
                 };
                 if self.pending.is_empty() {
-                    let used = parse_frames(&scratch[..n], &mut each);
+                    let used = parse_frames(&scratch[..n], &mut each)?;
                     self.pending.extend_from_slice(&scratch[used..n]);
                 } else {
                     self.pending.extend_from_slice(&scratch[..n]);
-                    let used = parse_frames(&self.pending, &mut each);
+                    let used = parse_frames(&self.pending, &mut each)?;
                     self.pending.drain(..used);
                 }
                 if self.pending.is_empty() {
                     // An idle socket keeps no buffer.
                     self.pending = Vec::new();
                 }
-                Some(true)
-            });
+                Ok::<_, std::io::Error>(Some(true))
+            })?;
             if let Some(open) = done {
                 return Ok(open);
             }
         }
     }
 
-    /// Reads frames until `done(payload)` says the handshake is over (true) or failed.
+    /// Reads frames until `done(replies, payload)`, given each text frame, says the
+    /// handshake is over (true) or failed (an error); the frames it pushes to `replies`
+    /// are sent. Frames after the last one stay for the next read.
     async fn until(
         &mut self,
         mut done: impl FnMut(&mut Vec<String>, &[u8]) -> anyhow::Result<bool>,
@@ -265,13 +288,14 @@ impl Ws {
         while finished.is_none() {
             let open = self
                 .read(|op, payload| {
-                    if finished.is_none() && op == TEXT {
+                    if op == TEXT {
                         match done(&mut replies, payload) {
                             Ok(true) => finished = Some(Ok(())),
                             Ok(false) => {}
                             Err(e) => finished = Some(Err(e)),
                         }
                     }
+                    finished.is_none()
                 })
                 .await?;
             for r in replies.drain(..) {
@@ -285,37 +309,51 @@ impl Ws {
     }
 }
 
-/// Calls `each` for every complete frame at the start of `buf`; returns the bytes used.
-fn parse_frames(buf: &[u8], each: &mut impl FnMut(u8, &[u8])) -> usize {
+/// Calls `each(opcode, payload)` for every complete frame at the start of `buf` until it
+/// returns false; returns the bytes used. A fragment or a masked frame is passed as
+/// [`ODD`]; errors: a frame over [`MAX_FRAME`].
+fn parse_frames(buf: &[u8], each: &mut impl FnMut(u8, &[u8]) -> bool) -> std::io::Result<usize> {
     let mut at = 0;
     loop {
         let b = &buf[at..];
         if b.len() < 2 {
-            return at;
+            return Ok(at);
         }
         let (len, head) = match b[1] & 0x7f {
-            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as u64, 4),
             127 if b.len() >= 10 => {
                 let mut n = [0u8; 8];
                 n.copy_from_slice(&b[2..10]);
-                (u64::from_be_bytes(n) as usize, 10)
+                (u64::from_be_bytes(n), 10)
             }
-            126 | 127 => return at,
-            n => (n as usize, 2),
+            126 | 127 => return Ok(at),
+            n => (u64::from(n), 2),
         };
-        if b.len() < head + len {
-            return at;
+        if len > MAX_FRAME as u64 {
+            return Err(std::io::Error::other(format!("a frame of {len} bytes")));
         }
-        each(b[0] & 0x0f, &b[head..head + len]);
-        at += head + len;
+        let masked = b[1] & 0x80 != 0;
+        let head = head + if masked { 4 } else { 0 };
+        let end = head + len as usize;
+        if b.len() < end {
+            return Ok(at);
+        }
+        let fin = b[0] & 0x80 != 0;
+        let op = match b[0] & 0x0f {
+            op if fin && !masked && op != 0 => op,
+            _ => ODD,
+        };
+        at += end;
+        if !each(op, &b[head..end]) {
+            return Ok(at);
+        }
     }
 }
 
-/// A masked client text frame holding `text`.
-fn client_frame(text: &str) -> Vec<u8> {
-    let payload = text.as_bytes();
+/// A masked client frame (RFC 6455 section 5.3) of `opcode` holding `payload`.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(0x80 | TEXT);
+    out.push(0x80 | opcode);
     match payload.len() {
         n if n < 126 => out.push(0x80 | n as u8),
         n if n <= u16::MAX as usize => {
@@ -355,6 +393,7 @@ impl Tandem {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
+            .timeout(OPEN_TIMEOUT)
             .build()?;
         let mut t = Tandem {
             http,
@@ -393,6 +432,24 @@ impl Tandem {
             .to_str()?
             .to_string();
         Ok(t)
+    }
+
+    /// The same session with an HTTP client of its own (for another thread's runtime).
+    fn fork(&self) -> anyhow::Result<Tandem> {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(&self.cookie, &self.base.parse()?);
+        Ok(Tandem {
+            http: reqwest::Client::builder()
+                .cookie_provider(jar)
+                .timeout(OPEN_TIMEOUT)
+                .build()?,
+            base: self.base.clone(),
+            host: self.host.clone(),
+            cookie: self.cookie.clone(),
+            slug: self.slug.clone(),
+            id: self.id,
+            room: self.room,
+        })
     }
 
     /// POSTs a server function (form fields for the form endpoints, JSON otherwise);
@@ -460,19 +517,30 @@ async fn sio_open(host: &str, path: &str) -> anyhow::Result<Ws> {
 }
 
 /// A subscriber's loop: counts event frames, and when `timed`, parses them for their
-/// stamp (latency) and offset (gaps). Answers socket.io's pings and sends Tandem's
-/// heartbeat.
+/// stamp (latency) and offset (gaps). Answers WebSocket and socket.io pings and sends
+/// Tandem's heartbeat (every 25 s, the first after 25-29 s so they do not come at once).
 async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>) {
     let mut last_offset: Option<i64> = None;
-    let mut heartbeat = tokio::time::interval(Duration::from_secs(25));
-    heartbeat.tick().await;
-    let mut replies: Vec<&'static str> = Vec::new();
+    let first = Duration::from_secs(25) + Duration::from_millis(rand::random::<u64>() % 4000);
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + first, Duration::from_secs(25));
+    let mut replies: Vec<Vec<u8>> = Vec::new();
     loop {
         let mut events = 0u64;
         let read = tokio::select! {
             r = ws.read(|op, payload| {
-                if op == CLOSE {
-                    return;
+                match op {
+                    TEXT => {}
+                    PING => {
+                        replies.push(client_frame(PONG, payload));
+                        return true;
+                    }
+                    PONG | CLOSE => return true,
+                    _ => {
+                        tally.other.fetch_add(1, Ordering::Relaxed);
+                        tally.odd(payload);
+                        return true;
+                    }
                 }
                 let event = match proto {
                     Proto::Tandem => starts(payload, b"{\"type\":\"event\""),
@@ -480,7 +548,7 @@ async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>
                 };
                 if !event {
                     match proto {
-                        Proto::Sio if payload == b"2" => replies.push("3"),
+                        Proto::Sio if payload == b"2" => replies.push(client_frame(TEXT, b"3")),
                         Proto::Tandem if starts(payload, b"{\"type\":\"pong\"") => {}
                         Proto::Tandem if starts(payload, b"{\"type\":\"resync\"") => {
                             tally.resyncs.fetch_add(1, Ordering::Relaxed);
@@ -496,11 +564,11 @@ async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>
                             tally.odd(payload);
                         }
                     }
-                    return;
+                    return true;
                 }
                 events += 1;
                 if !timed {
-                    return;
+                    return true;
                 }
                 let at = now_ns();
                 let stamp = match proto {
@@ -520,9 +588,10 @@ async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>
                         *largest = (payload.len(), String::from_utf8_lossy(payload).into_owned());
                     }
                 }
+                true
             }) => r,
             _ = heartbeat.tick(), if proto == Proto::Tandem => {
-                replies.push("{\"type\":\"ping\"}");
+                replies.push(client_frame(TEXT, b"{\"type\":\"ping\"}"));
                 Ok(true)
             }
         };
@@ -530,12 +599,7 @@ async fn subscribe_loop(mut ws: Ws, proto: Proto, timed: bool, tally: Arc<Tally>
             tally.received.fetch_add(events, Ordering::Relaxed);
             tally.last_ns.fetch_max(now_ns(), Ordering::Relaxed);
         }
-        for r in replies.drain(..) {
-            if ws.send(r).await.is_err() {
-                break;
-            }
-        }
-        if !matches!(read, Ok(true)) {
+        if !matches!(read, Ok(true)) || ws.send_frames(&mut replies).await.is_err() {
             break;
         }
     }
@@ -602,7 +666,7 @@ fn f2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// The publisher: sends message `k` when told to and reports when it was written.
+/// The publisher: sends message `k` when told to.
 enum Publisher {
     /// Tandem's writes, one field per lane: each lane's last value is the next write's base.
     Tandem {
@@ -610,9 +674,9 @@ enum Publisher {
         fields: Vec<&'static str>,
         previous: Vec<tokio::sync::Mutex<Value>>,
     },
-    /// socket.io's publishing socket.
+    /// socket.io's publishing socket, written by [`sio_publish`].
     Sio {
-        ws: tokio::sync::Mutex<Ws>,
+        frames: tokio::sync::mpsc::UnboundedSender<String>,
         pad: String,
     },
 }
@@ -634,26 +698,180 @@ impl Publisher {
                 *base = Value::String(value);
                 Ok(())
             }
-            Publisher::Sio { ws, pad } => {
+            Publisher::Sio { frames, pad } => {
                 let frame = format!(
                     "42[\"pub\",{{\"s\":{k},\"t\":\"{}\",\"p\":\"{pad}\"}}]",
                     now_ns()
                 );
-                ws.lock().await.send(&frame).await?;
-                Ok(())
+                frames
+                    .send(frame)
+                    .map_err(|_| anyhow::anyhow!("the publishing socket closed"))
             }
         }
     }
 }
 
-/// Write outcomes: count, failures and the latency of each, milliseconds.
+/// socket.io's publishing socket: writes the frames it is given and answers the
+/// server's pings (unanswered, socket.io drops a socket after 45 s); ends when the
+/// socket closes or the publisher is dropped.
+async fn sio_publish(mut ws: Ws, mut frames: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let mut replies: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let open = tokio::select! {
+            f = frames.recv() => match f {
+                Some(f) => ws.send(&f).await.is_ok(),
+                None => false,
+            },
+            r = ws.read(|op, payload| {
+                match (op, payload) {
+                    (PING, _) => replies.push(client_frame(PONG, payload)),
+                    (TEXT, b"2") => replies.push(client_frame(TEXT, b"3")),
+                    _ => {}
+                }
+                true
+            }) => matches!(r, Ok(true)),
+        };
+        if !open || ws.send_frames(&mut replies).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What the publisher sends: `count` messages at `rate` a second (0: at once) in up to
+/// `lanes` lanes, socket.io payloads of `size` bytes.
+#[derive(Clone, Copy)]
+struct Plan {
+    count: u64,
+    rate: u32,
+    lanes: usize,
+    size: usize,
+}
+
+/// Runs the schedule on the calling thread, in a runtime of its own, so that a send and
+/// its answer never queue behind the subscribers' reads (a real writer does not share
+/// their event loop); returns when the sends started and ended (`now_ns`) and their
+/// outcomes. Tandem's writes use `tandem` (its own HTTP client); socket.io's go through
+/// a publishing socket opened here.
+fn publish(
+    tandem: Option<Tandem>,
+    host: &str,
+    path: &str,
+    plan: Plan,
+) -> anyhow::Result<(u64, u64, Writes)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut flushed = None;
+        let publisher = Arc::new(match tandem {
+            Some(t) => {
+                let fields: Vec<&'static str> = ["notes", "office_location", "sector"]
+                    .into_iter()
+                    .take(plan.lanes.clamp(1, 3))
+                    .collect();
+                Publisher::Tandem {
+                    tandem: Arc::new(t),
+                    previous: fields
+                        .iter()
+                        .map(|_| tokio::sync::Mutex::new(Value::Null))
+                        .collect(),
+                    fields,
+                }
+            }
+            None => {
+                let (frames, rx) = tokio::sync::mpsc::unbounded_channel();
+                let ws = tokio::time::timeout(OPEN_TIMEOUT, sio_open(host, path))
+                    .await
+                    .context("opening the publishing socket")??;
+                flushed = Some(tokio::spawn(sio_publish(ws, rx)));
+                Publisher::Sio {
+                    frames,
+                    pad: "x".repeat(plan.size.saturating_sub(40)),
+                }
+            }
+        });
+        let lanes = match &*publisher {
+            Publisher::Tandem { fields, .. } => fields.len(),
+            Publisher::Sio { .. } => 1,
+        };
+
+        // The schedule: message k is due at t0 + k / rate (all at once for a burst); each
+        // lane takes the next message, waits until it is due and sends it, so at most `lanes`
+        // are in flight (a send behind its due time shows in `send_lag_ms`).
+        let t0 = now_ns();
+        let next = Arc::new(AtomicU64::new(0));
+        let writes = Arc::new(Mutex::new(Writes::default()));
+        let mut lane_tasks = Vec::new();
+        for lane in 0..lanes {
+            let (publisher, next, writes) = (publisher.clone(), next.clone(), writes.clone());
+            let rate = plan.rate;
+            lane_tasks.push(tokio::spawn(async move {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= plan.count {
+                        break;
+                    }
+                    let due = match rate {
+                        0 => t0,
+                        r => t0 + k * 1_000_000_000 / u64::from(r),
+                    };
+                    let wait = due.saturating_sub(now_ns());
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_nanos(wait)).await;
+                    }
+                    let sent = now_ns();
+                    let result = publisher.send(lane, k).await;
+                    let ms = (now_ns() - sent) as f64 / 1e6;
+                    if let Ok(mut w) = writes.lock() {
+                        w.ms.push(ms);
+                        if rate > 0 {
+                            w.lag_ms = w.lag_ms.max(sent.saturating_sub(due) as f64 / 1e6);
+                        }
+                        match result {
+                            Ok(()) => w.ok += 1,
+                            Err(e) => {
+                                w.failed += 1;
+                                if w.failures.len() < 3 {
+                                    w.failures.push(e.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        for t in lane_tasks {
+            t.await?;
+        }
+        // socket.io's sends are done once its publishing socket wrote every frame (the
+        // channel closes with the last lane's publisher).
+        drop(publisher);
+        if let Some(f) = flushed {
+            f.await?;
+        }
+        let t_writes = now_ns();
+        let writes = std::mem::take(
+            &mut *writes
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a lane panicked"))?,
+        );
+        Ok((t0, t_writes, writes))
+    })
+}
+
+/// Write outcomes: count, failures, the latency of each and the largest lag of a send
+/// behind its due time, milliseconds.
 #[derive(Default)]
 struct Writes {
     ok: u64,
     failed: u64,
     failures: Vec<String>,
     ms: Vec<f64>,
+    lag_ms: f64,
 }
+
+/// How long a socket's opening and handshake may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -670,8 +888,11 @@ async fn main() -> anyhow::Result<()> {
             None => (rest.to_string(), "/".to_string()),
         }
     };
-    let name = host.split(':').next().unwrap_or_default();
-    if !(name == "localhost" || name.starts_with("127.")) {
+    let name = host.rsplit_once(':').map_or(host.as_str(), |(n, _)| n);
+    let loopback = name
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if !(name == "localhost" || loopback) {
         bail!("loadgen only targets this machine (127.0.0.0/8 or localhost), not {host}");
     }
     let count = args.count.unwrap_or(if args.rate > 0 {
@@ -691,10 +912,15 @@ async fn main() -> anyhow::Result<()> {
     let mut opened = 0;
     while opened < args.n {
         let batch = (opened..args.n.min(opened + 100)).map(|_| async {
-            match &tandem {
-                Some(t) => t.open().await,
-                None => sio_open(&host, &path).await,
-            }
+            let open = async {
+                match &tandem {
+                    Some(t) => t.open().await,
+                    None => sio_open(&host, &path).await,
+                }
+            };
+            tokio::time::timeout(OPEN_TIMEOUT, open)
+                .await
+                .unwrap_or_else(|_| bail!("no answer in {OPEN_TIMEOUT:?}"))
         });
         for (j, ws) in futures::future::join_all(batch)
             .await
@@ -727,88 +953,22 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(0);
     }
 
-    let publisher = Arc::new(match &tandem {
-        Some(t) => {
-            let fields: Vec<&'static str> = ["notes", "office_location", "sector"]
-                .into_iter()
-                .take(args.lanes.clamp(1, 3))
-                .collect();
-            Publisher::Tandem {
-                tandem: t.clone(),
-                previous: fields
-                    .iter()
-                    .map(|_| tokio::sync::Mutex::new(Value::Null))
-                    .collect(),
-                fields,
-            }
-        }
-        None => Publisher::Sio {
-            ws: tokio::sync::Mutex::new(sio_open(&host, &path).await?),
-            pad: "x".repeat(args.size.saturating_sub(40)),
-        },
-    });
-    let lanes = match &*publisher {
-        Publisher::Tandem { fields, .. } => fields.len(),
-        Publisher::Sio { .. } => 1,
-    };
-
-    // The open-loop schedule: message k is due at t0 + k / rate (all at once for a
-    // burst); each lane takes the next message, waits until it is due and sends it, so at
-    // most `lanes` are in flight.
     let (c_a, g_a) = (proc_stat(args.pid), own_cpu());
-    let t0 = now_ns();
-    let next = Arc::new(AtomicU64::new(0));
-    let writes = Arc::new(Mutex::new(Writes::default()));
-    let mut lane_tasks = Vec::new();
-    for lane in 0..lanes {
-        let (publisher, next, writes) = (publisher.clone(), next.clone(), writes.clone());
-        let rate = args.rate;
-        lane_tasks.push(tokio::spawn(async move {
-            loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= count {
-                    break;
-                }
-                if rate > 0 {
-                    let due = t0 + k * 1_000_000_000 / u64::from(rate);
-                    let wait = due.saturating_sub(now_ns());
-                    if wait > 0 {
-                        tokio::time::sleep(Duration::from_nanos(wait)).await;
-                    }
-                }
-                let sent = now_ns();
-                let result = publisher.send(lane, k).await;
-                let ms = (now_ns() - sent) as f64 / 1e6;
-                if let Ok(mut w) = writes.lock() {
-                    w.ms.push(ms);
-                    match result {
-                        Ok(()) => w.ok += 1,
-                        Err(e) => {
-                            w.failed += 1;
-                            if w.failures.len() < 3 {
-                                w.failures.push(e.to_string());
-                            }
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    for t in lane_tasks {
-        t.await?;
-    }
-    let t_writes = now_ns();
-    let (ok, failed, failures, mut write_ms) = {
-        let mut w = writes
-            .lock()
-            .map_err(|_| anyhow::anyhow!("a lane panicked"))?;
-        (
-            w.ok,
-            w.failed,
-            std::mem::take(&mut w.failures),
-            std::mem::take(&mut w.ms),
-        )
+    let own = tandem.as_ref().map(|t| t.fork()).transpose()?;
+    let plan = Plan {
+        count,
+        rate: args.rate,
+        lanes: args.lanes,
+        size: args.size,
     };
+    let (host2, path2) = (host.clone(), path.clone());
+    let thread = std::thread::Builder::new()
+        .name("publisher".into())
+        .spawn(move || publish(own, &host2, &path2, plan))?;
+    let (t0, t_writes, w) = tokio::task::spawn_blocking(move || thread.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the publisher panicked"))??;
+    let (ok, failed, failures, mut write_ms, lag_ms) = (w.ok, w.failed, w.failures, w.ms, w.lag_ms);
 
     // Drain: wait while deliveries still arrive (2 s without progress ends it).
     let expected = ok * args.n as u64;
@@ -834,7 +994,7 @@ async fn main() -> anyhow::Result<()> {
         if v.is_empty() {
             0.0
         } else {
-            v[((p / 100.0) * v.len() as f64) as usize].min(v[v.len() - 1])
+            v[(((p / 100.0) * v.len() as f64) as usize).min(v.len() - 1)]
         }
     };
     let lat = tally
@@ -847,6 +1007,9 @@ async fn main() -> anyhow::Result<()> {
     out["writes_failed"] = json!(failed);
     out["writes_per_s"] = json!(f2(ok as f64 / ((t_writes - t0) as f64 / 1e9)));
     out["write_ms"] = json!({"p50": f2(pct(&write_ms, 50.0)), "p99": f2(pct(&write_ms, 99.0))});
+    if args.rate > 0 {
+        out["send_lag_ms"] = json!({"max": f2(lag_ms)});
+    }
     out["expected"] = json!(expected);
     out["received"] = json!(received);
     out["loss_pct"] = json!(f2(100.0 * (1.0 - received as f64 / expected.max(1) as f64)));
