@@ -148,6 +148,14 @@ pub async fn serve(
         }
     });
     let app = router(state);
+    // Every accepted connection sends at once (TCP_NODELAY): with Nagle's algorithm a
+    // small frame waits while an earlier one is unacknowledged, up to the peer's delayed
+    // ACK (40 ms on Linux), and a socket's frames are small and often.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
