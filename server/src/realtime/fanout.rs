@@ -61,3 +61,22 @@ where
 {
     handle().spawn(task)
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// This thread's nice value.
+    fn nice() -> i32 {
+        // SAFETY: gettid and getpriority have no preconditions.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[tokio::test]
+    async fn fan_out_runs_below_the_requests_priority() {
+        let fan_out = super::spawn(async { nice() }).await.expect("the task");
+        assert!(
+            fan_out >= 10,
+            "the fan-out thread runs at nice {fan_out}, not 10 or lower priority"
+        );
+        assert!(fan_out > nice(), "requests keep the higher priority");
+    }
+}

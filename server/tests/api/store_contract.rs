@@ -753,6 +753,37 @@ async fn contract(store: &dyn Store) {
         .expect("rename");
     assert_eq!(found("ÖLWERKE").await, vec![umlauts.id]);
     assert!(found("zürich").await.is_empty());
+    // An edit of a field that is not searched leaves the search text as it was (the
+    // update does not write it); one that also changes a searched field rewrites it.
+    let mut edit = BTreeMap::new();
+    edit.insert(
+        "notes".to_string(),
+        change(Value::Null, text("quarterly call")),
+    );
+    store
+        .update_record(ws.id, ann.id, RecordKind::Customer, umlauts.id, edit)
+        .await
+        .expect("notes");
+    assert_eq!(found("ölwerke").await, vec![umlauts.id]);
+    assert!(
+        found("quarterly").await.is_empty(),
+        "notes are not searched"
+    );
+    let mut edit = BTreeMap::new();
+    edit.insert(
+        "notes".to_string(),
+        change(text("quarterly call"), text("yearly call")),
+    );
+    edit.insert(
+        "sector".to_string(),
+        change(Value::Null, text("Medizintechnik")),
+    );
+    store
+        .update_record(ws.id, ann.id, RecordKind::Customer, umlauts.id, edit)
+        .await
+        .expect("notes and sector");
+    assert_eq!(found("MEDIZIN").await, vec![umlauts.id]);
+    assert_eq!(found("ölwerke").await, vec![umlauts.id]);
 
     every_kind_keeps_the_record_contract(store, ws.id, ann.id).await;
     let lists = store
