@@ -1,10 +1,10 @@
 //! The error every server function returns, serializable so the browser can show why a
 //! call failed and which field was wrong.
 
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::api::codec::JsonText;
 use crate::model::{Record, Value};
 
 /// Why a server function failed. Internal causes are logged on the server and reach the
@@ -107,7 +107,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Request(value.to_string())

@@ -1,7 +1,9 @@
 //! Accounts: sign up (optionally through an invite link), log in, log out, who am I.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::{Json, PostUrl};
+use leptos::server_fn::codec::PostUrl;
+
+use super::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -25,7 +27,7 @@ pub struct SignedIn {
 /// `password` (fewer than 8 or more than 200 characters), `display_name` or `token`
 /// (invite no longer valid); `NotFound` for an unknown invite; `RateLimited` past 20
 /// sign-ups a minute from one address or when the hashing queue is full.
-#[server(prefix = "/api", endpoint = "sign_up", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "sign_up", input = PostUrl, output = Json)]
 pub async fn sign_up(
     email: String,
     password: String,
@@ -99,7 +101,7 @@ pub async fn sign_up(
 /// other work), on `password` for a wrong e-mail or password (the same message for
 /// both); `RateLimited` after 5 attempts a minute for one e-mail or 30 for one address
 /// (the client's, behind a trusted proxy), or when the hashing queue is full.
-#[server(prefix = "/api", endpoint = "log_in", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "log_in", input = PostUrl, output = Json)]
 pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppError> {
     use crate::ssr;
     ssr::auth::check_sizes(&email, &password)?;
@@ -128,7 +130,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
 
 /// Signs out: the session is deleted and every socket opened with it is closed at once.
 /// Never fails for a visitor who is not signed in.
-#[server(prefix = "/api", endpoint = "log_out", input = Json)]
+#[server(prefix = "/api", endpoint = "log_out", input = Json, output = Json)]
 pub async fn log_out() -> Result<(), AppError> {
     let access = crate::ssr::server_context()?.access;
     let session = crate::ssr::session().await?;
@@ -144,7 +146,7 @@ pub async fn log_out() -> Result<(), AppError> {
 }
 
 /// The signed-in account, or `None` for a visitor.
-#[server(prefix = "/api", endpoint = "get_current_user", input = Json)]
+#[server(prefix = "/api", endpoint = "get_current_user", input = Json, output = Json)]
 pub async fn get_current_user() -> Result<Option<User>, AppError> {
     match crate::ssr::require_user().await {
         Ok(me) => Ok(Some(me.user)),

@@ -2,15 +2,15 @@
 //! the upload route `POST /api/import_crm`, as a file upload does not fit a JSON server
 //! function).
 
+use super::codec::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::import::ImportMapping;
 
 /// The workspace's saved column mapping (empty when none was saved) (admins).
 /// Errors: `Unauthorized`, `NotFound`, `Forbidden`.
-#[server(prefix = "/api", endpoint = "get_import_mapping", input = Json)]
+#[server(prefix = "/api", endpoint = "get_import_mapping", input = Json, output = Json)]
 pub async fn get_import_mapping(slug: String) -> Result<ImportMapping, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Admin).await?;
     Ok(c.store.import_mapping(c.workspace.id).await?)
@@ -19,7 +19,7 @@ pub async fn get_import_mapping(slug: String) -> Result<ImportMapping, AppError>
 /// Saves the workspace's column mapping, which later imports (uploads) use (admins).
 /// Errors: `Unauthorized`, `NotFound`, `Forbidden`; `Validation` on `mapping` when it
 /// names a file or column the importer does not read.
-#[server(prefix = "/api", endpoint = "save_import_mapping", input = Json)]
+#[server(prefix = "/api", endpoint = "save_import_mapping", input = Json, output = Json)]
 pub async fn save_import_mapping(slug: String, mapping: ImportMapping) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Admin).await?;
     mapping

@@ -2,14 +2,16 @@
 //! acceptance.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::{Json, PostUrl};
+use leptos::server_fn::codec::PostUrl;
+
+use super::codec::Json;
 
 use crate::error::AppError;
 use crate::model::{Invite, InvitePreview, Member, Role, Workspace};
 
 /// A workspace's members with their roles, by name (any member may look).
 /// Errors: `Unauthorized`, `NotFound`.
-#[server(prefix = "/api", endpoint = "list_members", input = Json)]
+#[server(prefix = "/api", endpoint = "list_members", input = Json, output = Json)]
 pub async fn list_members(slug: String) -> Result<Vec<Member>, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
     Ok(c.store.members(c.workspace.id).await?)
@@ -34,7 +36,7 @@ async fn member_to_manage(
 /// Changes a member's role (admins and the owner). Nobody can make or unmake the owner
 /// here, and only the owner can make admins.
 /// Errors: `Forbidden`, `NotFound` (not a member), `Validation` on `role`.
-#[server(prefix = "/api", endpoint = "set_member_role", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "set_member_role", input = PostUrl, output = Json)]
 pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(), AppError> {
     let (c, current) = member_to_manage(&slug, user_id).await?;
     if role == Role::Owner || current == Role::Owner {
@@ -53,7 +55,7 @@ pub async fn set_member_role(slug: String, user_id: i64, role: Role) -> Result<(
 
 /// Removes a member (admins and the owner; the owner cannot be removed, and only the owner
 /// removes admins). Errors: `Forbidden`, `NotFound`, `Validation` on `user_id`.
-#[server(prefix = "/api", endpoint = "remove_member", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "remove_member", input = PostUrl, output = Json)]
 pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
     let (c, current) = member_to_manage(&slug, user_id).await?;
     if current == Role::Owner {
@@ -72,7 +74,7 @@ pub async fn remove_member(slug: String, user_id: i64) -> Result<(), AppError> {
 /// acceptances (1 to 1000). The link dies with its creator's rights: it is refused at
 /// acceptance once they could no longer make it.
 /// Errors: `Forbidden`, `Validation` on `role`, `expires_in_days` or `max_uses`.
-#[server(prefix = "/api", endpoint = "create_invite", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "create_invite", input = PostUrl, output = Json)]
 pub async fn create_invite(
     slug: String,
     role: Role,
@@ -110,7 +112,7 @@ pub async fn create_invite(
 /// The workspace's invites, newest first (admins and the owner). The token of an admin
 /// invite is shown to the owner only (empty for admins), as only the owner makes admins.
 /// Errors: `Forbidden`, `NotFound`.
-#[server(prefix = "/api", endpoint = "list_invites", input = Json)]
+#[server(prefix = "/api", endpoint = "list_invites", input = Json, output = Json)]
 pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let mut invites = c.store.invites(c.workspace.id).await?;
@@ -123,7 +125,7 @@ pub async fn list_invites(slug: String) -> Result<Vec<Invite>, AppError> {
 }
 
 /// Revokes an invite of the workspace (admins and the owner). Errors: `Forbidden`, `NotFound`.
-#[server(prefix = "/api", endpoint = "revoke_invite", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "revoke_invite", input = PostUrl, output = Json)]
 pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let now = crate::model::now_ms();
@@ -134,7 +136,7 @@ pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<(), AppError>
 
 /// What an invite link leads to; anyone holding the token may look.
 /// Errors: `NotFound` for an unknown token.
-#[server(prefix = "/api", endpoint = "preview_invite", input = Json)]
+#[server(prefix = "/api", endpoint = "preview_invite", input = Json, output = Json)]
 pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
     let store = crate::ssr::store()?;
     let inv = match store.invite_by_token(token.trim()).await {
@@ -157,7 +159,7 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 /// Joins the invite's workspace as the signed-in user (a current member keeps their role).
 /// Errors: `Unauthorized`, `NotFound`, `Validation` on `token` when it is no longer valid
 /// (also when its creator lost the rights to make it) or is a claim link.
-#[server(prefix = "/api", endpoint = "accept_invite", input = Json)]
+#[server(prefix = "/api", endpoint = "accept_invite", input = Json, output = Json)]
 pub async fn accept_invite(token: String) -> Result<Workspace, AppError> {
     let crate::ssr::Me { user, store, .. } = crate::ssr::require_writer().await?;
     match store

@@ -7,6 +7,7 @@
 //! into domain types, call the store, map errors into [`crate::error::AppError`].
 
 pub mod auth;
+pub mod codec;
 pub mod import;
 pub mod members;
 pub mod records;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::codec::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::{
@@ -15,7 +15,7 @@ use crate::model::{
 /// A page of a workspace's live records of `kind` (any member), with the workspace
 /// room's position read before the rows (subscribe `since` it to miss nothing).
 /// Errors: `Unauthorized`, `NotFound`, `Validation` for an unknown sort or filter field.
-#[server(prefix = "/api", endpoint = "list_records", input = Json)]
+#[server(prefix = "/api", endpoint = "list_records", input = Json, output = Json)]
 pub async fn list_records(
     slug: String,
     kind: RecordKind,
@@ -32,7 +32,7 @@ pub async fn list_records(
 /// One record (any member), with its room's position read before it (subscribe `since`
 /// it to miss nothing). Errors: `Unauthorized`, `NotFound` (also for another
 /// workspace's id, and for a deleted record: then saying who deleted it and when).
-#[server(prefix = "/api", endpoint = "get_record", input = Json)]
+#[server(prefix = "/api", endpoint = "get_record", input = Json, output = Json)]
 pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<RecordAt, AppError> {
     use crate::realtime::protocol::Room;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
@@ -45,7 +45,7 @@ pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<Recor
 /// a kind whose spec generates its natural key (a deal's opportunity id) gets one when it
 /// is left empty.
 /// Errors: `Forbidden` for viewers, `Validation` naming the field.
-#[server(prefix = "/api", endpoint = "create_record", input = Json)]
+#[server(prefix = "/api", endpoint = "create_record", input = Json, output = Json)]
 pub async fn create_record(
     slug: String,
     kind: RecordKind,
@@ -84,7 +84,7 @@ pub async fn create_record(
 /// started from; the store merges per field (three-way) and refuses only real conflicts.
 /// Errors: `Forbidden` for viewers, `Validation` naming the field, `Conflict` with base,
 /// mine and theirs per field, `NotFound` (also when deleted).
-#[server(prefix = "/api", endpoint = "update_record", input = Json)]
+#[server(prefix = "/api", endpoint = "update_record", input = Json, output = Json)]
 pub async fn update_record(
     slug: String,
     kind: RecordKind,
@@ -114,7 +114,7 @@ pub async fn update_record(
 
 /// Deletes (tombstones) a record that is still at `version` (members and up).
 /// Errors: `Forbidden`, `NotFound`, `Conflict` when it changed since `version`.
-#[server(prefix = "/api", endpoint = "delete_record", input = Json)]
+#[server(prefix = "/api", endpoint = "delete_record", input = Json, output = Json)]
 pub async fn delete_record(
     slug: String,
     kind: RecordKind,
@@ -137,7 +137,7 @@ pub struct FormChoices {
 }
 
 /// What the pickers of a form offer up front, in one call (any member).
-#[server(prefix = "/api", endpoint = "list_form_choices", input = Json)]
+#[server(prefix = "/api", endpoint = "list_form_choices", input = Json, output = Json)]
 pub async fn list_form_choices(slug: String) -> Result<FormChoices, AppError> {
     Ok(FormChoices {
         members: list_member_choices(slug).await?,
@@ -149,7 +149,7 @@ pub const CHOICES_SHOWN: i64 = 20;
 
 /// A reference picker's typeahead: live records of `kind` whose title contains `search`
 /// (case-insensitively), by title, at most [`CHOICES_SHOWN`] (any member).
-#[server(prefix = "/api", endpoint = "list_choices", input = Json)]
+#[server(prefix = "/api", endpoint = "list_choices", input = Json, output = Json)]
 pub async fn list_choices(
     slug: String,
     kind: RecordKind,
@@ -162,7 +162,7 @@ pub async fn list_choices(
 }
 
 /// Options for a member picker: every member by name (any member).
-#[server(prefix = "/api", endpoint = "list_member_choices", input = Json)]
+#[server(prefix = "/api", endpoint = "list_member_choices", input = Json, output = Json)]
 pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
     let members = c.store.members(c.workspace.id).await?;
@@ -178,7 +178,7 @@ pub async fn list_member_choices(slug: String) -> Result<Vec<Choice>, AppError> 
 /// The columns of a kind's board with each one's count and amount over all its live
 /// records, kept by the database (any member). Errors: `Validation` for a kind without a
 /// board.
-#[server(prefix = "/api", endpoint = "list_board_totals", input = Json)]
+#[server(prefix = "/api", endpoint = "list_board_totals", input = Json, output = Json)]
 pub async fn list_board_totals(
     slug: String,
     kind: RecordKind,
@@ -189,7 +189,7 @@ pub async fn list_board_totals(
 
 /// Distinct values of a text field, for a filter (any member).
 /// Errors: `Validation` on `field` when it is not a text field of the kind.
-#[server(prefix = "/api", endpoint = "list_field_values", input = Json)]
+#[server(prefix = "/api", endpoint = "list_field_values", input = Json, output = Json)]
 pub async fn list_field_values(
     slug: String,
     kind: RecordKind,

@@ -1,7 +1,9 @@
 //! Workspaces: list mine, create, open (remembered as the last one), rename.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::{Json, PostUrl};
+use leptos::server_fn::codec::PostUrl;
+
+use super::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -21,7 +23,7 @@ pub struct WorkspaceView {
 }
 
 /// The caller's workspaces with their role in each, by name. Errors: `Unauthorized`.
-#[server(prefix = "/api", endpoint = "list_workspaces", input = Json)]
+#[server(prefix = "/api", endpoint = "list_workspaces", input = Json, output = Json)]
 pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
     let me = crate::ssr::require_user().await?;
     Ok(me.store.memberships(me.user.id).await?)
@@ -29,7 +31,7 @@ pub async fn list_workspaces() -> Result<Vec<Membership>, AppError> {
 
 /// Creates a workspace owned by the caller. `slug` defaults to one made from the name.
 /// Errors: `Unauthorized`; `Validation` on `name` or `slug` (malformed or taken).
-#[server(prefix = "/api", endpoint = "create_workspace", input = Json)]
+#[server(prefix = "/api", endpoint = "create_workspace", input = Json, output = Json)]
 pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Workspace, AppError> {
     use crate::ssr::DbError;
     let crate::ssr::Me { user, store, .. } = crate::ssr::require_writer().await?;
@@ -50,7 +52,7 @@ pub async fn create_workspace(name: String, slug: Option<String>) -> Result<Work
 
 /// Opens a workspace: the caller's view of it, with their workspaces. Remembers it as their last workspace.
 /// Errors: `Unauthorized`; `NotFound` when it does not exist or the caller is not a member.
-#[server(prefix = "/api", endpoint = "open_workspace", input = Json)]
+#[server(prefix = "/api", endpoint = "open_workspace", input = Json, output = Json)]
 pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Viewer).await?;
     if c.user.last_workspace_id != Some(c.workspace.id) {
@@ -70,7 +72,7 @@ pub async fn open_workspace(slug: String) -> Result<WorkspaceView, AppError> {
 }
 
 /// Renames a workspace (admins and the owner). Errors: `Forbidden`, `Validation` on `name`.
-#[server(prefix = "/api", endpoint = "rename_workspace", input = PostUrl)]
+#[server(prefix = "/api", endpoint = "rename_workspace", input = PostUrl, output = Json)]
 pub async fn rename_workspace(slug: String, name: String) -> Result<Workspace, AppError> {
     let c = crate::ssr::require_member(&slug, Role::Admin).await?;
     let name = crate::ssr::auth::normalize_name("name", &name)?;

@@ -46,7 +46,7 @@ pub trait InputEncoding {
     const FORM: bool;
 }
 
-impl<O> InputEncoding for leptos::server_fn::Http<leptos::server_fn::codec::Json, O> {
+impl<O> InputEncoding for leptos::server_fn::Http<app::api::codec::Json, O> {
     const FORM: bool = false;
 }
 
