@@ -36,7 +36,11 @@ pub type Fields = BTreeMap<String, Value>;
 ///
 /// Money is an integer number of cents; dates are `YYYY-MM-DD` strings; references to other
 /// records and to members are their integer ids.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+///
+/// Serialized untagged; deserialized by [`ValueVisitor`] from whatever the input holds
+/// (serde's `untagged` would buffer every value first, in code the browser pays for in
+/// each record type it decodes).
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
 #[serde(untagged)]
 pub enum Value {
     /// No value.
@@ -48,6 +52,56 @@ pub enum Value {
     Float(f64),
     /// Text, dates, choices, tags.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Reads a [`Value`]: null (or a missing option) as `Null`, an integer that fits `i64` as
+/// `Int`, any other number as `Float`, a string as `Text`; anything else is an error.
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("null, a number or a string")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Text(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Text(v))
+    }
 }
 
 impl Value {
@@ -219,6 +273,32 @@ mod tests {
 
     fn def(kind: RecordKind, name: &str) -> &'static FieldDef {
         kind.field(name).expect("field exists")
+    }
+
+    #[test]
+    fn values_read_back_what_they_wrote_and_refuse_other_json() {
+        let values = [
+            Value::Null,
+            Value::Int(-7),
+            Value::Int(i64::MAX),
+            Value::Float(2.5),
+            Value::Text("12".into()),
+        ];
+        for v in values {
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), v, "{json}");
+        }
+        // Past i64, a number is a float (as the untagged derive read it).
+        assert_eq!(
+            serde_json::from_str::<Value>("18446744073709551615").unwrap(),
+            Value::Float(18446744073709551615.0)
+        );
+        let fields: Fields = serde_json::from_str(r#"{"a":null,"b":3,"c":"x"}"#).unwrap();
+        assert_eq!(fields["b"], Value::Int(3));
+        for bad in ["true", "[1]", r#"{"a":1}"#] {
+            let e = serde_json::from_str::<Value>(bad).unwrap_err().to_string();
+            assert!(e.contains("null, a number or a string"), "{bad}: {e}");
+        }
     }
 
     #[test]
