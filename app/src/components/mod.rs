@@ -66,7 +66,7 @@ pub fn error_message(e: &AppError) -> String {
     let m = e.to_string();
     let mut c = m.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        Some(f) => crate::model::to_upper(f.encode_utf8(&mut [0; 4])) + c.as_str(),
         None => m,
     }
 }

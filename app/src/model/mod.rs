@@ -93,11 +93,26 @@ impl User {
 
 /// Up to two upper-case initials of a display name.
 pub fn initials(name: &str) -> String {
-    name.split_whitespace()
+    let first: String = name
+        .split_whitespace()
         .filter_map(|w| w.chars().next())
         .take(2)
-        .flat_map(char::to_uppercase)
-        .collect()
+        .collect();
+    to_upper(&first)
+}
+
+/// `text` in upper case, by Unicode's rules (`élodie` -> `ÉLODIE`). In the browser it asks
+/// JavaScript's `toUpperCase`, whose tables the browser already has: Rust's would add
+/// about 30 KB to the first page's WASM.
+pub fn to_upper(text: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::JsString::from(text).to_upper_case().into()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        text.to_uppercase()
+    }
 }
 
 /// A stable avatar colour for a user id, from a small palette with readable white text.

@@ -33,7 +33,7 @@ pub fn InvitePage() -> impl IntoView {
                         Err(e) => return view! { <h1>"Invite"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     };
                     let heading = format!("Join {}", preview.workspace_name);
-                    let role = format!("You are invited as {}.", preview.role.label().to_lowercase());
+                    let role = format!("You are invited as {}.", preview.role.label().to_ascii_lowercase());
                     if !preview.live {
                         return view! { <h1>{heading}</h1><p class="error" role="alert">"This invite link has expired, been revoked or been used up. Ask for a new one."</p> }.into_any();
                     }

@@ -225,7 +225,7 @@ fn InviteLinkField(path: String, label: String, origin: ReadSignal<String>) -> i
     let copy_url = url.clone();
     view! {
         <input type="text" readonly class="link" aria-label=label.clone() prop:value=url/>
-        <button type="button" aria-label=format!("Copy {}", label.to_lowercase()) on:click=move |_| {
+        <button type="button" aria-label=format!("Copy {}", label.to_ascii_lowercase()) on:click=move |_| {
             #[cfg(feature = "hydrate")]
             {
                 let _ = window().navigator().clipboard().write_text(&copy_url());

@@ -120,7 +120,7 @@ pub fn preview_csv(text: &str, rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
 /// Which of the importer's files an export's file most likely is: by its name (Maven's
 /// own, or the stem in it), else the file whose columns its header suggests most of.
 pub fn guess_file(name: &str, headers: &[String]) -> Option<&'static ExportFile> {
-    let lower = name.to_lowercase();
+    let lower = name.to_ascii_lowercase();
     if let Some(f) = EXPORT_FILES
         .iter()
         .find(|f| lower == f.name || loose(&lower).contains(&loose(f.stem)))
@@ -154,7 +154,7 @@ pub fn guess_file(name: &str, headers: &[String]) -> Option<&'static ExportFile>
 fn loose(name: &str) -> String {
     name.chars()
         .filter(char::is_ascii_alphanumeric)
-        .flat_map(char::to_lowercase)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 

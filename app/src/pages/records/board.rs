@@ -92,7 +92,7 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
         .into_iter()
         .map(|(stage, res)| {
             let base = base.clone();
-            let heading_id = format!("{}-{}", spec.field, stage.to_lowercase());
+            let heading_id = format!("{}-{}", spec.field, stage.to_ascii_lowercase());
             let on_drop = move |ev: leptos::ev::DragEvent| {
                 ev.prevent_default();
                 let data = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()).unwrap_or_default();

@@ -241,7 +241,7 @@ pub(super) fn RelatedRecords(
     let base = format!("/w/{slug}/{}", kind.path());
     let heading_id = format!("related-{}", kind.path());
     let labelled_by = heading_id.clone();
-    let plural = related.title.to_lowercase();
+    let plural = related.title.to_ascii_lowercase();
     let columns = related.columns;
     let body = if page.items.is_empty() {
         view! { <p>{format!("No {plural} yet.")}</p> }.into_any()

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::records::{list_field_values, list_form_choices, list_records};
 use crate::api::workspaces::WorkspaceView;
@@ -276,7 +275,7 @@ pub fn RecordList(
             <PresenceIndicator room=workspace_room label="Also on this list" page=base.clone()/>
             {can_write.then(|| view! { <a class="button primary" href=new_link>{format!("New {}", kind.noun())}</a> })}
         </header>
-        <Form method="GET" action=base.clone()>
+        <form method="get" action=base.clone() on:submit=search_in_place(base.clone())>
             <div class="filters">
                 <label for="list-search">"Search"</label>
                 <input id="list-search" type="search" name="q" value=move || param("q")/>
@@ -284,7 +283,7 @@ pub fn RecordList(
                 {move || (!param("view").is_empty()).then(|| view! { <input type="hidden" name="view" value=param("view")/> })}
                 <button type="submit">"Search"</button>
             </div>
-        </Form>
+        </form>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let row_base = row_base.clone();
@@ -296,6 +295,33 @@ pub fn RecordList(
                 })
             }}
         </Transition>
+    }
+}
+
+/// Submits a search form (`method="get"`) by navigating in the app to `action` with the
+/// form's fields as the query, as the browser would without the WASM but without loading
+/// the page again. (leptos_router's `Form` does the same, and brings Unicode lower-casing
+/// tables into the first page's WASM with it.)
+fn search_in_place(action: String) -> impl Fn(web_sys::SubmitEvent) + 'static {
+    let navigate = use_navigate();
+    move |ev: web_sys::SubmitEvent| {
+        use wasm_bindgen::JsCast;
+        let Some(form) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        let Ok(query) = web_sys::FormData::new_with_form(&form)
+            .and_then(|data| web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data))
+        else {
+            return; // the browser submits the form itself
+        };
+        ev.prevent_default();
+        navigate(
+            &format!("{action}?{}", String::from(query.to_string())),
+            Default::default(),
+        );
     }
 }
 
