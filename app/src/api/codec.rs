@@ -42,3 +42,24 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
 
 /// A server function's JSON body in a `POST`, as `input = Json` or `output = Json`.
 pub type Json = Post<JsonText>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+
+    #[test]
+    fn a_value_and_an_error_come_back_as_they_went_and_bad_bytes_are_refused() {
+        let error = AppError::Validation {
+            field: "email".into(),
+            message: "not an e-mail address".into(),
+        };
+        let bytes = <JsonText as Encodes<AppError>>::encode(&error).unwrap();
+        assert_eq!(
+            <JsonText as Decodes<AppError>>::decode(bytes).unwrap(),
+            error
+        );
+        let bad = Bytes::from_static(b"\"\xff\"");
+        assert!(<JsonText as Decodes<String>>::decode(bad).is_err());
+    }
+}

@@ -37,7 +37,7 @@ pub type Fields = BTreeMap<String, Value>;
 /// Money is an integer number of cents; dates are `YYYY-MM-DD` strings; references to other
 /// records and to members are their integer ids.
 ///
-/// Serialized untagged; deserialized by [`ValueVisitor`] from whatever the input holds
+/// Serialized untagged; deserialized by a visitor of its own from whatever the input holds
 /// (serde's `untagged` would buffer every value first, in code the browser pays for in
 /// each record type it decodes).
 #[derive(Clone, Debug, PartialEq, Serialize, Default)]
@@ -101,6 +101,12 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
         Ok(Value::Text(v))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        std::str::from_utf8(v)
+            .map(|s| Value::Text(s.to_owned()))
+            .map_err(|_| E::invalid_value(serde::de::Unexpected::Bytes(v), &self))
     }
 }
 

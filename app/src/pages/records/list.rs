@@ -306,6 +306,9 @@ fn search_in_place(action: String) -> impl Fn(web_sys::SubmitEvent) + 'static {
     let navigate = use_navigate();
     move |ev: web_sys::SubmitEvent| {
         use wasm_bindgen::JsCast;
+        if ev.default_prevented() {
+            return;
+        }
         let Some(form) = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
