@@ -14,11 +14,17 @@ async function signUp(page: Page, name: string, email: string) {
   await page.getByRole('button', { name: 'Sign up' }).click();
 }
 
-async function openCustomer(page: Page, name: string) {
+/** Finds a customer through the list's search and opens it. With `inApp` (a page that has
+ * hydrated), also checks the search ran in the app, not as a page load: a marker set on
+ * `window` before it survives. */
+async function openCustomer(page: Page, name: string, { inApp = false } = {}) {
   await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Customers' }).click();
+  if (inApp) await page.evaluate(() => { (window as any).searchMarker = 'kept'; });
   await page.getByLabel('Search').fill(name);
   await page.getByRole('button', { name: 'Search' }).click();
   await expect(page.getByRole('status').filter({ hasText: /^1 customer$/ })).toBeVisible();
+  await expect(page).toHaveURL(/[?&]q=/);
+  if (inApp) expect(await page.evaluate(() => (window as any).searchMarker)).toBe('kept');
   await page.getByRole('table', { name: 'Customers' }).getByRole('link', { name }).click();
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
 }
@@ -54,7 +60,7 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await expect(owner.getByRole('table', { name: 'Deals of this product' }).getByRole('row')).not.toHaveCount(0);
 
   // Find Acme Corporation, edit a field, reload: the edit is kept.
-  await openCustomer(owner, 'Acme Corporation');
+  await openCustomer(owner, 'Acme Corporation', { inApp: true });
   await expect(owner.getByLabel('Sector')).toHaveValue('technolgy');
   await owner.getByLabel('Office location').fill('Nairobi, Kenya');
   await owner.getByRole('button', { name: 'Save' }).click();
