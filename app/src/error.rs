@@ -69,6 +69,15 @@ pub struct FieldConflict {
     pub mine: Value,
     /// The value someone else stored meanwhile.
     pub theirs: Value,
+    /// Who stored `theirs` (the last change of the field in the record's log), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<i64>,
+    /// Their display name, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    /// When they stored it, Unix milliseconds, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
 }
 
 impl AppError {

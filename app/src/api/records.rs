@@ -82,14 +82,22 @@ pub async fn create_record(
 
 /// Changes fields of a record (members and up). Each change carries the value the editor
 /// started from; the store merges per field (three-way) and refuses only real conflicts.
-/// Errors: `Forbidden` for viewers, `Validation` naming the field, `Conflict` with base,
-/// mine and theirs per field, `NotFound` (also when deleted).
+///
+/// `overwrite` names fields whose value should win over someone else's (explicit last
+/// writer wins, which the user confirmed; logged in the change). `idempotency_key` (1 to
+/// 100 characters, made by the client per edit) makes a repeat within a day return the
+/// first answer and change nothing. Both may be left out of the JSON.
+/// Errors: `Forbidden` for viewers, `Validation` naming the field (or `idempotency_key`),
+/// `Conflict` with base, mine and theirs (who and when) per field, `NotFound` (also when
+/// deleted, then saying who deleted it and when).
 #[server(prefix = "/api", endpoint = "update_record", input = Json, output = Json)]
 pub async fn update_record(
     slug: String,
     kind: RecordKind,
     id: i64,
     changes: BTreeMap<String, FieldChange>,
+    overwrite: Option<Vec<String>>,
+    idempotency_key: Option<String>,
 ) -> Result<Record, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
     let mut clean = BTreeMap::new();
@@ -107,8 +115,40 @@ pub async fn update_record(
         let base = def.normalize(change.base.clone()).unwrap_or(change.base);
         clean.insert(name, FieldChange { base, value });
     }
+    let overwrite: std::collections::BTreeSet<String> =
+        overwrite.unwrap_or_default().into_iter().collect();
+    if let Some(name) = overwrite.iter().find(|n| !clean.contains_key(*n)) {
+        return Err(AppError::invalid(
+            name.clone(),
+            format!("{name} is overwritten but not changed"),
+        ));
+    }
+    if idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 100)
+    {
+        return Err(AppError::invalid(
+            "idempotency_key",
+            "an idempotency key is 1 to 100 characters",
+        ));
+    }
+    let options = crate::ssr::store::UpdateOptions {
+        overwrite,
+        idempotency_key,
+    };
     Ok(c.store
-        .update_record(c.workspace.id, c.user.id, kind, id, clean)
+        .update_record_with(c.workspace.id, c.user.id, kind, id, clean, options)
+        .await?)
+}
+
+/// Brings a deleted record back (admins and the owner), logged as a `restored` change in
+/// the workspace's and the record's rooms. Errors: `Forbidden` below admin, `NotFound`,
+/// `Validation` on `record` when it is not deleted.
+#[server(prefix = "/api", endpoint = "restore_record", input = Json, output = Json)]
+pub async fn restore_record(slug: String, kind: RecordKind, id: i64) -> Result<Record, AppError> {
+    let c = crate::ssr::require_member(&slug, crate::model::Role::Admin).await?;
+    Ok(c.store
+        .restore_record(c.workspace.id, c.user.id, kind, id)
         .await?)
 }
 

@@ -15,8 +15,10 @@ use crate::model::{Fields, Record, RecordKind};
 /// The protocol version; the first frame each side sends carries it. Version 2: a
 /// change says what it carries (`Change` is tagged by `op`), error codes are a closed
 /// set ([`ErrorCode`]). Version 3: an update carries the changed fields and the new
-/// version, not the whole record.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// version, not the whole record. Version 4: a restored record (`op: restored`), updates
+/// name the fields written by explicit overwrite, and `take_over` of a field someone is
+/// editing.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -141,6 +143,8 @@ pub enum ChangeOp {
     Updated,
     /// A record was tombstoned.
     Deleted,
+    /// A tombstoned record was restored.
+    Restored,
     /// Many records of a kind changed at once (an import).
     Bulk,
     /// The workspace's members changed.
@@ -189,6 +193,10 @@ pub enum Change {
         /// Titles of what the changed reference fields point at now.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         titles: BTreeMap<String, String>,
+        /// Fields written by explicit overwrite (last writer wins, confirmed by the
+        /// actor) over someone else's value: logged so the activity feed can say so.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overwritten: Vec<String>,
         /// Who made it.
         actor: Option<i64>,
         /// When it committed, Unix milliseconds.
@@ -199,6 +207,15 @@ pub enum Change {
         /// The tombstone (who deleted it and when are on it).
         record: Record,
         /// Who deleted it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// A tombstoned record was brought back (by an admin): the record whole, live again.
+    Restored {
+        /// The record as restored.
+        record: Record,
+        /// Who restored it.
         actor: Option<i64>,
         /// When it committed, Unix milliseconds.
         at: i64,
@@ -243,6 +260,7 @@ impl Change {
             Change::Created { .. } => ChangeOp::Created,
             Change::Updated { .. } => ChangeOp::Updated,
             Change::Deleted { .. } => ChangeOp::Deleted,
+            Change::Restored { .. } => ChangeOp::Restored,
             Change::Bulk { .. } => ChangeOp::Bulk,
             Change::Members { .. } => ChangeOp::Members,
             Change::Invites { .. } => ChangeOp::Invites,
@@ -272,15 +290,19 @@ impl Change {
             version: record.version,
             fields,
             titles,
+            overwritten: Vec::new(),
             actor,
             at,
         }
     }
 
-    /// The whole record it carries (created or tombstoned); an update carries a patch.
+    /// The whole record it carries (created, tombstoned or restored); an update carries a
+    /// patch.
     pub fn record(&self) -> Option<&Record> {
         match self {
-            Change::Created { record, .. } | Change::Deleted { record, .. } => Some(record),
+            Change::Created { record, .. }
+            | Change::Deleted { record, .. }
+            | Change::Restored { record, .. } => Some(record),
             _ => None,
         }
     }
@@ -331,7 +353,9 @@ impl Change {
                 record.updated_by = *actor;
                 true
             }
-            Change::Created { record: r, .. } | Change::Deleted { record: r, .. }
+            Change::Created { record: r, .. }
+            | Change::Deleted { record: r, .. }
+            | Change::Restored { record: r, .. }
                 if r.version > record.version =>
             {
                 *record = r.clone();
@@ -355,6 +379,7 @@ impl Change {
             Change::Created { at, .. }
             | Change::Updated { at, .. }
             | Change::Deleted { at, .. }
+            | Change::Restored { at, .. }
             | Change::Bulk { at, .. }
             | Change::Members { at, .. }
             | Change::Invites { at, .. } => *at,
@@ -367,6 +392,7 @@ impl Change {
             Change::Created { actor, .. }
             | Change::Updated { actor, .. }
             | Change::Deleted { actor, .. }
+            | Change::Restored { actor, .. }
             | Change::Bulk { actor, .. }
             | Change::Members { actor, .. }
             | Change::Invites { actor, .. } => *actor,
@@ -460,6 +486,15 @@ pub enum ClientFrame {
         #[serde(default)]
         field: Option<String>,
     },
+    /// The user takes over a field someone else is editing in a record's room: the
+    /// room is told (`taken_over`), so the other editor knows; their text stays theirs
+    /// and their save goes through the merge like any other.
+    TakeOver {
+        /// The record's room.
+        room: Room,
+        /// The field.
+        field: String,
+    },
     /// Heartbeat; answered by `pong`.
     Ping,
 }
@@ -511,6 +546,15 @@ pub enum ServerFrame {
         user_id: i64,
         /// In which field.
         field: Option<String>,
+    },
+    /// Someone took over a field (see `ClientFrame::TakeOver`).
+    TakenOver {
+        /// The record's room.
+        room: Room,
+        /// Who took it over.
+        user_id: i64,
+        /// The field.
+        field: String,
     },
     /// Replay is impossible (or the socket fell behind): reload the room's data and
     /// subscribe again without `since`.

@@ -161,6 +161,17 @@ pub struct PersonUpsert {
     pub outcome: Upserted,
 }
 
+/// How an update is applied beyond the merge.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateOptions {
+    /// Fields whose wanted value wins over someone else's (explicit last writer wins,
+    /// confirmed by the user); logged in the change as `overwritten`.
+    pub overwrite: std::collections::BTreeSet<String>,
+    /// A key the client made for this edit (1 to 100 characters): a repeat within a day
+    /// returns the first answer and changes nothing.
+    pub idempotency_key: Option<String>,
+}
+
 /// A committed change with its place in one room's log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoggedChange {
@@ -283,11 +294,24 @@ pub trait RecordStore: Send + Sync + 'static {
         kind: RecordKind,
         fields: Fields,
     ) -> Result<Record, DbError>;
-    /// Applies validated field changes with a three-way merge per field, in one
-    /// transaction: a field nobody else changed since `base` is applied, one someone set to
-    /// the same value counts as done, one set to another value is a conflict and then
-    /// nothing is applied. Bumps `version` when anything changed.
+    /// Applies validated field changes with a three-way merge per field
+    /// ([`crate::model::record::merge::merge`]), in one transaction: a field nobody else
+    /// changed since `base` is applied, one someone set to the same value counts as done,
+    /// one set to another value is a conflict (with who stored it and when) and then
+    /// nothing is applied, unless `options.overwrite` names it. Bumps `version` when
+    /// anything changed. With `options.idempotency_key`, the first answer for the key is
+    /// stored with the change (for a day) and a repeat returns it, changing nothing.
     /// Errors: `NotFound`, `Deleted`, `EditConflict`, `Invalid`, `Conflict`.
+    async fn update_record_with(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+        changes: BTreeMap<String, FieldChange>,
+        options: UpdateOptions,
+    ) -> Result<Record, DbError>;
+    /// [`RecordStore::update_record_with`] without overwrite or idempotency key.
     async fn update_record(
         &self,
         workspace: i64,
@@ -295,6 +319,26 @@ pub trait RecordStore: Send + Sync + 'static {
         kind: RecordKind,
         id: i64,
         changes: BTreeMap<String, FieldChange>,
+    ) -> Result<Record, DbError> {
+        self.update_record_with(
+            workspace,
+            actor,
+            kind,
+            id,
+            changes,
+            UpdateOptions::default(),
+        )
+        .await
+    }
+    /// Brings a tombstoned record back (clears `deleted_at`/`deleted_by`, bumps its
+    /// version) and logs it as `Change::Restored`. Errors: `NotFound`, `Invalid` (on the
+    /// field `record`) when it is not deleted.
+    async fn restore_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
     ) -> Result<Record, DbError>;
     /// Tombstones a record if it is still at `base_version`.
     /// Errors: `NotFound`, `Deleted`, `EditConflict` (changed since, with no fields).

@@ -310,23 +310,36 @@ impl Connection {
                 }
             }
             ClientFrame::Typing { room, field } => {
-                if self.subscriptions.contains_key(&room) {
-                    self.hub.broadcast(
-                        room,
-                        &ServerFrame::Typing {
-                            room,
-                            user_id: self.user.id,
-                            field,
-                        },
-                    );
-                } else {
-                    self.error(
-                        ErrorCode::Forbidden,
-                        &format!("subscribe to {} before typing in it", room.name()),
-                        Some(room),
-                    );
-                }
+                let frame = ServerFrame::Typing {
+                    room,
+                    user_id: self.user.id,
+                    field,
+                };
+                self.relay(room, &frame, "typing");
             }
+            ClientFrame::TakeOver { room, field } => {
+                let frame = ServerFrame::TakenOver {
+                    room,
+                    user_id: self.user.id,
+                    field,
+                };
+                self.relay(room, &frame, "taking over a field");
+            }
+        }
+    }
+
+    /// Sends an ephemeral frame (typing, take-over) to everyone in `room`; refused with a
+    /// `forbidden` error frame when this socket is not subscribed to it (`doing` names
+    /// the frame for the message).
+    fn relay(&self, room: Room, frame: &ServerFrame, doing: &str) {
+        if self.subscriptions.contains_key(&room) {
+            self.hub.broadcast(room, frame);
+        } else {
+            self.error(
+                ErrorCode::Forbidden,
+                &format!("subscribe to {} before {doing} in it", room.name()),
+                Some(room),
+            );
         }
     }
 

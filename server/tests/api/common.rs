@@ -36,7 +36,31 @@ pub fn update_field(
         kind,
         id,
         changes: [(field.to_string(), app::model::FieldChange { base, value })].into(),
+        overwrite: None,
+        idempotency_key: None,
     }
+}
+
+/// An owner with workspace "acme" holding one customer; returns (owner, slug, customer id).
+pub async fn owner_with_customer(
+    app: &TestApp,
+    email: &str,
+    ws: &str,
+    customer: &str,
+) -> (reqwest::Client, String, i64) {
+    let c = client();
+    app.sign_up_as(&c, email, email).await;
+    let slug = app.create_workspace_as(&c, ws).await;
+    let args = app::api::records::CreateRecord {
+        slug: slug.clone(),
+        kind: app::model::RecordKind::Customer,
+        fields: app::model::Fields::from([(
+            "name".into(),
+            app::model::Value::Text(customer.into()),
+        )]),
+    };
+    let r = app.run(&c, args).await.expect("create customer");
+    (c, slug, r.id)
 }
 
 /// Whether a server function's protocol takes an HTML form's encoding (`PostUrl`) or

@@ -251,6 +251,8 @@ async fn a_write_reaches_every_subscriber_of_its_rooms() {
         kind: RecordKind::Customer,
         id,
         changes: [("sector".to_string(), change)].into(),
+        overwrite: None,
+        idempotency_key: None,
     };
     app.run(&owner.http, args).await.expect("update");
     for ws in [&mut a, &mut b] {
@@ -483,6 +485,7 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
             version: i,
             fields,
             titles: Default::default(),
+            overwritten: Vec::new(),
             actor: None,
             at: i,
         };

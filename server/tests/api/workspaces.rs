@@ -1,7 +1,9 @@
 //! Workspaces, members, invites and roles over HTTP, and isolation: a member of one
 //! workspace reaches nothing of another through any server function.
 
-use crate::common::{browser, client, sign_up, spawn_app, update_field, TestApp};
+use crate::common::{
+    browser, client, owner_with_customer, sign_up, spawn_app, update_field, TestApp,
+};
 use app::api::auth::{LogIn, LogOut};
 use app::api::members::{
     AcceptInvite, CreateInvite, ListInvites, ListMembers, PreviewInvite, RemoveMember,
@@ -18,25 +20,6 @@ use serde_json::json;
 /// A text field value.
 fn text(s: &str) -> Value {
     Value::Text(s.into())
-}
-
-/// An owner with workspace "acme" holding one customer; returns (owner, slug, customer id).
-async fn owner_with_customer(
-    app: &TestApp,
-    email: &str,
-    ws: &str,
-    customer: &str,
-) -> (reqwest::Client, String, i64) {
-    let c = client();
-    app.sign_up_as(&c, email, email).await;
-    let slug = app.create_workspace_as(&c, ws).await;
-    let args = CreateRecord {
-        slug: slug.clone(),
-        kind: RecordKind::Customer,
-        fields: Fields::from([("name".into(), text(customer))]),
-    };
-    let r = app.run(&c, args).await.expect("create customer");
-    (c, slug, r.id)
 }
 
 /// The id of the account with e-mail `email`.

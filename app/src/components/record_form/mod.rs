@@ -126,7 +126,9 @@ pub fn RecordForm(
         async move {
             match req {
                 Save::Create(fields) => create_record(slug, kind, fields).await,
-                Save::Update(id, changes) => update_record(slug, kind, id, changes).await,
+                Save::Update(id, changes) => {
+                    update_record(slug, kind, id, changes, None, None).await
+                }
             }
         }
     });

@@ -8,6 +8,7 @@
 
 mod fields;
 mod kinds;
+pub mod merge;
 pub mod time;
 
 pub use fields::*;

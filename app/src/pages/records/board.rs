@@ -42,7 +42,7 @@ pub(super) fn Board(kind: RecordKind) -> impl IntoView {
                 value: Value::Text(to.clone()),
             },
         );
-        update_record(move_slug.clone(), kind, *id, changes)
+        update_record(move_slug.clone(), kind, *id, changes, None, None)
     });
     // Each column reloads after each move made here (the action's version), and on live
     // changes from elsewhere.

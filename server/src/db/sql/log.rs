@@ -138,6 +138,42 @@ pub(super) async fn log_record_change(
     append_changes(conn, epoch, &rooms, &change).await
 }
 
+/// Who last changed each of `fields` of a record, and when (Unix milliseconds), read
+/// from the newest `scan` events of the record's room (a conflict's "theirs, by whom and
+/// when"). A field not changed within them is missing from the answer.
+pub(super) async fn last_field_changes(
+    conn: &mut Conn,
+    room: Room,
+    fields: &[&str],
+    scan: i64,
+) -> Result<HashMap<String, (Option<i64>, i64)>, DbError> {
+    let mut sql = Sql::new("SELECT payload FROM room_events WHERE room = ");
+    sql.bind(room.name())
+        .push(" ORDER BY epoch DESC, event_offset DESC LIMIT ")
+        .bind(scan);
+    let mut found = HashMap::new();
+    for row in sql.all(&mut *conn).await? {
+        let payload: String = row.try_get("payload")?;
+        let change = read_change(&payload)?;
+        let changed: Vec<&String> = match &change {
+            Change::Updated { fields: f, .. } => f.keys().collect(),
+            other => other
+                .record()
+                .map(|r| r.fields.keys().collect())
+                .unwrap_or_default(),
+        };
+        for name in changed {
+            if fields.contains(&name.as_str()) && !found.contains_key(name) {
+                found.insert(name.clone(), (change.actor(), change.at()));
+            }
+        }
+        if found.len() == fields.len() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// A logged change's payload as a [`Change`]; an update logged before protocol 3 (the
 /// whole record) is read as the patch it stands for.
 fn read_change(payload: &str) -> Result<Change, DbError> {

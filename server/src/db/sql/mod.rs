@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use app::error::FieldConflict;
 use app::model::import::ImportMapping;
+use app::model::record::merge::merge;
 use app::model::record::{Reference, Storage};
 use app::model::{
     avatar_color, now_ms, Choice, FieldChange, FieldDef, Fields, Invite, Member, Membership, Page,
@@ -20,7 +21,7 @@ use app::realtime::protocol::{Change, Position, Room};
 use app::ssr::store::prelude::*;
 use app::ssr::store::{
     ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Progress,
-    Upserted, UserAuthRow, PROGRESS_EVERY,
+    UpdateOptions, Upserted, UserAuthRow, PROGRESS_EVERY,
 };
 use async_trait::async_trait;
 use sqlx::any::{AnyArguments, AnyRow};

@@ -16,6 +16,79 @@ pub fn search_text(kind: RecordKind, fields: &Fields) -> String {
         .join("\n")
 }
 
+/// How many of a record room's newest events a conflict looks through for who last
+/// changed each conflicted field (older than that, the record's last editor is named).
+const CONFLICT_SCAN: i64 = 200;
+
+/// How long an idempotency key's answer is kept, milliseconds (a day).
+const KEY_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The first answer to a keyed update, as stored: the merge's outcome.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+enum KeyedAnswer {
+    /// The update was applied (or was already there): the record after it.
+    Applied { record: Record },
+    /// The update clashed: nothing was applied.
+    Conflict {
+        current: Record,
+        fields: Vec<FieldConflict>,
+    },
+}
+
+/// The stored answer for `user`'s `key`, if it was used within the last day.
+async fn keyed_answer(
+    conn: &mut Conn,
+    user: i64,
+    key: &str,
+) -> Result<Option<Result<Record, DbError>>, DbError> {
+    let mut sql = Sql::new("SELECT answer FROM idempotency_keys WHERE user_id = ");
+    sql.bind(user)
+        .push(" AND key = ")
+        .bind(key.to_string())
+        .push(" AND created_at > ")
+        .bind(now_ms() - KEY_LIFETIME_MS);
+    let Some(row) = sql.optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("answer")?;
+    let answer: KeyedAnswer =
+        serde_json::from_str(&text).map_err(|e| DbError::Other(Box::new(e)))?;
+    Ok(Some(match answer {
+        KeyedAnswer::Applied { record } => Ok(record),
+        KeyedAnswer::Conflict { current, fields } => Err(DbError::EditConflict {
+            current: Box::new(current),
+            fields,
+        }),
+    }))
+}
+
+/// Stores `answer` as the first answer for `user`'s `key` (replacing one older than a
+/// day), and purges keys older than a day.
+async fn remember_answer(
+    conn: &mut Conn,
+    user: i64,
+    key: &str,
+    answer: &KeyedAnswer,
+) -> Result<(), DbError> {
+    let now = now_ms();
+    let mut purge = Sql::new("DELETE FROM idempotency_keys WHERE created_at <= ");
+    purge.bind(now - KEY_LIFETIME_MS);
+    purge.run(&mut *conn).await?;
+    let text = serde_json::to_string(answer).map_err(|e| DbError::Other(Box::new(e)))?;
+    let mut sql =
+        Sql::new("INSERT INTO idempotency_keys (user_id, key, answer, created_at) VALUES (");
+    sql.bind(user)
+        .push(", ")
+        .bind(key.to_string())
+        .push(", ")
+        .bind(text)
+        .push(", ")
+        .bind(now)
+        .push(")");
+    sql.run(&mut *conn).await.map(drop)
+}
+
 impl SqlStore {
     pub(super) async fn fetch_record(
         conn: &mut Conn,
@@ -357,57 +430,124 @@ impl RecordStore for SqlStore {
         Ok(r)
     }
 
-    async fn update_record(
+    async fn update_record_with(
         &self,
         workspace: i64,
         actor: i64,
         kind: RecordKind,
         id: i64,
         changes: BTreeMap<String, FieldChange>,
+        options: UpdateOptions,
     ) -> Result<Record, DbError> {
         let mut tx = self.begin().await?;
-        let mut current = Self::lock_record(&mut tx, workspace, kind, id).await?;
-        // Three-way merge per field: base (what the editor saw), mine, theirs (stored).
-        let mut apply = Fields::new();
-        let mut conflicts = Vec::new();
-        for (field, change) in changes {
-            let theirs = current.get(&field).clone();
-            if theirs == change.base {
-                if theirs != change.value {
-                    apply.insert(field, change.value);
-                }
-            } else if theirs != change.value {
-                conflicts.push(FieldConflict {
-                    field,
-                    base: change.base,
-                    mine: change.value,
-                    theirs,
-                });
+        // The row lock first: a repeat of a keyed edit running at the same time waits
+        // here, then finds the first one's answer.
+        let locked = Self::lock_record(&mut tx, workspace, kind, id).await;
+        if let Some(key) = &options.idempotency_key {
+            if let Some(answer) = keyed_answer(&mut tx, actor, key).await? {
+                return answer;
             }
         }
-        if !conflicts.is_empty() {
+        let mut current = locked?;
+        let merged = merge(&current.fields, &changes, &options.overwrite);
+        if !merged.conflicts.is_empty() {
+            let mut fields = merged.conflicts;
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            let who =
+                last_field_changes(&mut tx, Room::Record(kind, id), &names, CONFLICT_SCAN).await?;
+            for f in &mut fields {
+                let (by, at) = who
+                    .get(&f.field)
+                    .copied()
+                    .unwrap_or((current.updated_by, current.updated_at));
+                f.by = by;
+                f.at = Some(at);
+                f.by_name = match by {
+                    Some(u) => Self::user_in(&mut tx, u).await.ok().map(|u| u.display_name),
+                    None => None,
+                };
+            }
             Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
+            let answer = KeyedAnswer::Conflict {
+                current: current.clone(),
+                fields: fields.clone(),
+            };
+            if let Some(key) = &options.idempotency_key {
+                remember_answer(&mut tx, actor, key, &answer).await?;
+                self.commit(tx, Vec::new()).await?;
+            }
             return Err(DbError::EditConflict {
                 current: Box::new(current),
-                fields: conflicts,
+                fields,
             });
         }
+        let apply = merged.apply;
         if !apply.is_empty() {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
-            let mut merged = current.fields.clone();
-            merged.extend(apply.clone());
+            let mut all = current.fields.clone();
+            all.extend(apply.clone());
             current =
-                Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &merged)
-                    .await?;
+                Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &all).await?;
         }
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
         if !apply.is_empty() {
-            let change = Change::updated(&current, apply.keys(), Some(actor), now_ms());
+            let mut change = Change::updated(&current, apply.keys(), Some(actor), now_ms());
+            if let Change::Updated { overwritten, .. } = &mut change {
+                *overwritten = merged.overwritten;
+            }
             logged = log_record_change(&mut tx, self.epoch, change).await?;
+        }
+        if let Some(key) = &options.idempotency_key {
+            let answer = KeyedAnswer::Applied {
+                record: current.clone(),
+            };
+            remember_answer(&mut tx, actor, key, &answer).await?;
         }
         self.commit(tx, logged).await?;
         Ok(current)
+    }
+
+    async fn restore_record(
+        &self,
+        workspace: i64,
+        actor: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Record, DbError> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let mut sql = Sql::new(&format!(
+            "UPDATE {} SET version = version + 1, deleted_at = NULL, deleted_by = NULL, updated_at = ",
+            kind.table()
+        ));
+        sql.bind(now)
+            .push(", updated_by = ")
+            .bind(actor)
+            .push(" WHERE workspace_id = ")
+            .bind(workspace)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted_at IS NOT NULL RETURNING ")
+            .push(&record_columns(kind));
+        let Some(row) = sql.optional(&mut *tx).await? else {
+            // Live (someone restored it first) or not there at all.
+            Self::fetch_record(&mut tx, workspace, kind, id).await?;
+            return Err(DbError::Invalid {
+                field: "record".into(),
+                message: format!("this {} is not deleted", kind.noun()),
+            });
+        };
+        let mut record = record_from_row(kind, &row)?;
+        Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut record)).await?;
+        let change = Change::Restored {
+            record: record.clone(),
+            actor: Some(actor),
+            at: now,
+        };
+        let logged = log_record_change(&mut tx, self.epoch, change).await?;
+        self.commit(tx, logged).await?;
+        Ok(record)
     }
 
     async fn delete_record(
