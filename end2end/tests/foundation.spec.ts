@@ -63,8 +63,9 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await openCustomer(owner, 'Acme Corporation', { inApp: true });
   await expect(owner.getByLabel('Sector')).toHaveValue('technolgy');
   await owner.getByLabel('Office location').fill('Nairobi, Kenya');
-  await owner.getByRole('button', { name: 'Save' }).click();
-  await expect(owner.getByRole('status').filter({ hasText: 'Saved' })).toBeVisible();
+  await owner.getByRole('button', { name: 'Save now' }).click();
+  await expect(owner.getByText('Version 2')).toBeVisible();
+  await expect(owner.getByRole('status').filter({ hasText: 'All changes saved' })).toBeVisible();
   await owner.reload();
   await expect(owner.getByLabel('Office location')).toHaveValue('Nairobi, Kenya');
   await expect(owner.getByText('Version 2')).toBeVisible();
@@ -76,7 +77,7 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await parent.press('ArrowDown');
   await parent.press('Enter');
   await expect(parent).toHaveValue('Betasoloin');
-  await owner.getByRole('button', { name: 'Save' }).click();
+  await owner.getByRole('button', { name: 'Save now' }).click();
   await expect(owner.getByText('Version 3')).toBeVisible();
   await owner.reload();
   await expect(parent).toHaveValue('Betasoloin');

@@ -27,7 +27,7 @@ test('two people see each other and each other\'s changes live', async ({ browse
 
   // Ada edits a field; Bea sees it without reloading, with who changed it.
   await a.getByLabel('Office location').fill('Springfield');
-  await a.getByRole('button', { name: 'Save' }).click();
+  await a.getByRole('button', { name: 'Save now' }).click();
   await expect(b.getByLabel('Office location')).toHaveValue('Springfield');
   await expect(b.getByText('Changed by Ada Live')).toBeVisible();
 
@@ -35,7 +35,7 @@ test('two people see each other and each other\'s changes live', async ({ browse
   await bCtx.setOffline(true);
   await expect(b.getByRole('status', { name: 'Connection' })).toContainText('Offline');
   await a.getByLabel('Office location').fill('Shelbyville');
-  await a.getByRole('button', { name: 'Save' }).click();
+  await a.getByRole('button', { name: 'Save now' }).click();
   await expect(a.getByText('Version 3')).toBeVisible();
   await bCtx.setOffline(false);
   await expect(b.getByRole('status', { name: 'Connection' })).toHaveText('Live');

@@ -1,6 +1,8 @@
 //! Reusable view pieces: error messages, avatars, hard navigation, and the one record
 //! form that edits every record kind.
 
+pub mod collaborative_form;
+pub mod edit_queue;
 pub mod presence;
 pub mod record_form;
 
@@ -9,6 +11,8 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::initials;
 
+pub use collaborative_form::{CollaborativeForm, ConflictResolutionModal};
+pub use edit_queue::EditQueueProvider;
 pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;
 

@@ -138,5 +138,12 @@ pub fn ConnectionIndicator() -> impl IntoView {
         ConnectionStatus::Offline | ConnectionStatus::SignedOut => "connection offline",
         _ => "connection waiting",
     };
-    view! { <span class=class role="status" aria-label="Connection">{text}</span> }
+    // Edits waiting in this browser (offline, or a clash to settle).
+    let queue = crate::components::edit_queue::use_edit_queue();
+    let pending = move || match queue.map(|q| q.count()).unwrap_or(0) {
+        0 => String::new(),
+        1 => " · 1 change pending".to_string(),
+        n => format!(" · {n} changes pending"),
+    };
+    view! { <span class=class role="status" aria-label="Connection">{text}{pending}</span> }
 }

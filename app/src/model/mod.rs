@@ -315,13 +315,20 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
-/// Milliseconds since the Unix epoch, now.
-#[cfg(feature = "ssr")]
+/// Milliseconds since the Unix epoch, now (in the browser from JavaScript's clock, which
+/// `SystemTime` does not reach there).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::auth::log_out;
 use crate::api::workspaces::{open_workspace, WorkspaceView};
 use crate::components::{
-    error_message, navigate_hard, Avatar, ConnectionIndicator, PresenceIndicator, Ready,
+    error_message, navigate_hard, Avatar, ConnectionIndicator, EditQueueProvider,
+    PresenceIndicator, Ready,
 };
 use crate::error::AppError;
 use crate::model::RecordKind;
@@ -35,7 +36,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
     provide_context(WorkspaceResource(view_res));
     provide_context(EditingField(RwSignal::new(None)));
     view! {
-        <RealtimeProvider>
+        <RealtimeProvider><EditQueueProvider>
         <Suspense fallback=|| view! { <header class="topbar"><a class="brand" href="/">"Tandem"</a></header> }>
             {move || Suspend::new(async move {
                 match view_res.await {
@@ -56,7 +57,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
         <main class="page">
             <Outlet/>
         </main>
-        </RealtimeProvider>
+        </EditQueueProvider></RealtimeProvider>
     }
 }
 
@@ -92,6 +93,9 @@ pub fn WorkspaceGate(children: ChildrenFn) -> impl IntoView {
 #[component]
 fn TopBar(view: WorkspaceView) -> impl IntoView {
     let room = Room::Workspace(view.workspace.id);
+    if let Some(q) = crate::components::edit_queue::use_edit_queue() {
+        q.set_user(view.user.id);
+    }
     if let Some(rt) = crate::realtime::use_realtime() {
         // Being in the workspace room makes this tab present there.
         rt.listen(room, |_| {});

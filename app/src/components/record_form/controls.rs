@@ -13,11 +13,13 @@ use crate::model::{Choice, FieldDef, FieldKind, RecordKind};
 /// The control for one field: `id` is the control's id (its label points at it),
 /// `described_by` the id of its error message.
 #[component]
-pub(super) fn FieldControl(
+pub(crate) fn FieldControl(
     def: &'static FieldDef,
     id: String,
     text: RwSignal<String>,
-    can_write: bool,
+    /// Whether the control is read-only now (a viewer, or a field held by a colleague).
+    #[prop(into)]
+    locked: Signal<bool>,
     choices: FormChoices,
     described_by: String,
     /// Workspace slug, for the reference pickers' typeahead.
@@ -29,54 +31,54 @@ pub(super) fn FieldControl(
     let name = def.name;
     match def.kind {
         FieldKind::LongText => view! {
-            <textarea id=id name=name rows="4" readonly=!can_write bind:value=text aria-describedby=described_by></textarea>
+            <textarea id=id name=name rows="4" readonly=locked bind:value=text aria-describedby=described_by></textarea>
         }
         .into_any(),
         FieldKind::Choice(options) => view! {
-            <select id=id name=name disabled=!can_write bind:value=text aria-describedby=described_by>
+            <select id=id name=name disabled=locked bind:value=text aria-describedby=described_by>
                 <option value="">"—"</option>
                 {options.iter().map(|o| view! { <option value=*o selected=initial == *o>{*o}</option> }).collect_view()}
             </select>
         }
         .into_any(),
         FieldKind::Ref(target) => view! {
-            <RecordPicker slug id name text kinds=vec![target] tagged=false title caption=def.caption disabled=!can_write described_by/>
+            <RecordPicker slug id name text kinds=vec![target] tagged=false title caption=def.caption disabled=locked described_by/>
         }
         .into_any(),
         // An option's value says which kind (`deal:12`).
         FieldKind::AnyRef(kinds) => view! {
-            <RecordPicker slug id name text kinds=kinds.to_vec() tagged=true title caption=def.caption disabled=!can_write described_by/>
+            <RecordPicker slug id name text kinds=kinds.to_vec() tagged=true title caption=def.caption disabled=locked described_by/>
         }
         .into_any(),
         FieldKind::Member => {
-            view! { <MemberSelect id name text disabled=!can_write members=choices.members.clone() described_by/> }.into_any()
+            view! { <MemberSelect id name text disabled=locked members=choices.members.clone() described_by/> }.into_any()
         }
         FieldKind::Members => view! {
-            <MemberChecklist id text disabled=!can_write members=choices.members.clone() caption=def.caption described_by/>
+            <MemberChecklist id text disabled=locked members=choices.members.clone() caption=def.caption described_by/>
         }
         .into_any(),
         FieldKind::Boolean => view! {
-            <input id=id name=name type="checkbox" checked=initial == "true" disabled=!can_write
+            <input id=id name=name type="checkbox" checked=initial == "true" disabled=locked
                 prop:checked=move || text.get() == "true"
                 on:change=move |ev| text.set(event_target_checked(&ev).to_string())
                 aria-describedby=described_by/>
         }
         .into_any(),
-        FieldKind::DateTime => view! { <LocalDateTimeInput id name text readonly=!can_write described_by/> }.into_any(),
+        FieldKind::DateTime => view! { <LocalDateTimeInput id name text readonly=locked described_by/> }.into_any(),
         FieldKind::Date => view! {
-            <input id=id name=name type="date" value=initial readonly=!can_write bind:value=text aria-describedby=described_by/>
+            <input id=id name=name type="date" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
         FieldKind::Duration => view! {
-            <input id=id name=name type="text" placeholder="1h 30m" value=initial readonly=!can_write bind:value=text aria-describedby=described_by/>
+            <input id=id name=name type="text" placeholder="1h 30m" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
         FieldKind::Integer { .. } | FieldKind::Decimal | FieldKind::Money => view! {
-            <input id=id name=name type="text" inputmode="decimal" value=initial readonly=!can_write bind:value=text aria-describedby=described_by/>
+            <input id=id name=name type="text" inputmode="decimal" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
         FieldKind::Text { .. } | FieldKind::Tags => view! {
-            <input id=id name=name type="text" value=initial readonly=!can_write bind:value=text aria-describedby=described_by/>
+            <input id=id name=name type="text" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
     }
@@ -99,7 +101,7 @@ fn RecordPicker(
     tagged: bool,
     title: Signal<Option<String>>,
     caption: &'static str,
-    disabled: bool,
+    disabled: Signal<bool>,
     described_by: String,
 ) -> impl IntoView {
     let shown = RwSignal::new(title.get_untracked().unwrap_or_default());
@@ -283,7 +285,7 @@ fn MemberSelect(
     id: String,
     name: &'static str,
     text: RwSignal<String>,
-    disabled: bool,
+    disabled: Signal<bool>,
     members: Vec<Choice>,
     described_by: String,
 ) -> impl IntoView {
@@ -313,7 +315,7 @@ fn MemberSelect(
 fn MemberChecklist(
     id: String,
     text: RwSignal<String>,
-    disabled: bool,
+    disabled: Signal<bool>,
     members: Vec<Choice>,
     caption: &'static str,
     described_by: String,
@@ -356,7 +358,7 @@ fn LocalDateTimeInput(
     id: String,
     name: &'static str,
     text: RwSignal<String>,
-    readonly: bool,
+    readonly: Signal<bool>,
     described_by: String,
 ) -> impl IntoView {
     let utc_naive = |t: &str| {

@@ -12,7 +12,7 @@ use crate::components::{error_message, Ready};
 use crate::error::{AppError, EditConflict};
 use crate::model::{FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
 
-mod controls;
+pub(crate) mod controls;
 
 use controls::FieldControl;
 
@@ -210,7 +210,7 @@ pub fn RecordForm(
             let error_id = format!("{id}-error");
             let label = if i.def.required { format!("{} (required)", i.def.caption) } else { i.def.caption.to_string() };
             let control = view! {
-                <FieldControl def=i.def id=id.clone() text=i.text can_write choices=choices.clone() described_by=error_id.clone()
+                <FieldControl def=i.def id=id.clone() text=i.text locked=!can_write choices=choices.clone() described_by=error_id.clone()
                     slug=slug.clone() title=Signal::derive(move || base.with(|r| r.as_ref().and_then(|r| r.titles.get(i.def.name).cloned())))/>
             };
             let wide = matches!(i.def.kind, FieldKind::LongText);

@@ -4,10 +4,14 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::records::{delete_record, get_record, list_form_choices, list_records};
+use crate::api::records::{
+    delete_record, get_record, list_form_choices, list_records, restore_record,
+};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::record_form::RemoteUpdate;
-use crate::components::{error_message, ActionError, PresenceIndicator, Ready, RecordForm};
+use crate::components::{
+    error_message, ActionError, CollaborativeForm, PresenceIndicator, Ready, RecordForm,
+};
 use crate::error::AppError;
 use crate::model::record::Related;
 use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery};
@@ -129,9 +133,36 @@ pub(super) fn RecordView(
         }
     });
     let record_id = record.as_ref().map(|r| r.id);
+    let can_admin = use_context::<WorkspaceView>().is_some_and(|w| w.role.can_admin());
+    let restore_slug = slug.clone();
+    let restore = Action::new(move |_: &()| {
+        let slug = restore_slug.clone();
+        async move { restore_record(slug, kind, record_id.unwrap_or_default()).await }
+    });
+    let restored_into = current;
     // Live: others' changes to this record reach the form; a deletion is announced.
     let remote = RwSignal::new(None::<RemoteUpdate>);
-    let deleted = RwSignal::new(false);
+    // Who deleted the record and when, once it is deleted while the page is open.
+    let deleted = RwSignal::new(None::<String>);
+    let member_names = choices.members.clone();
+    let deletion_note = move |by: Option<i64>, at: Option<i64>| {
+        let who = by
+            .and_then(|id| member_names.iter().find(|m| m.id == id))
+            .map(|m| m.title.clone())
+            .unwrap_or_else(|| "Someone".into());
+        match at {
+            Some(at) => format!("{who} deleted this {} at {}.", kind.noun(), format_utc(at)),
+            None => format!("{who} deleted this {}.", kind.noun()),
+        }
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(r)) = restore.value().get() {
+            if restored_into.with_untracked(|c| c.as_ref().is_none_or(|c| r.version > c.version)) {
+                restored_into.set(Some(r));
+            }
+            deleted.set(None);
+        }
+    });
     if let (Some(rt), Some(id)) = (use_realtime(), record_id) {
         let room = Room::Record(kind, id);
         let refetch_slug = slug.clone();
@@ -153,17 +184,13 @@ pub(super) fn RecordView(
                             l.resume(r.position);
                         }
                     }
-                    Err(AppError::NotFound(_)) => deleted.set(true),
+                    Err(AppError::NotFound(m)) => deleted.set(Some(m)),
                     Err(_) => {}
                 }
             });
         };
         let listening = rt.listen(room, move |ev| match ev {
             RoomEvent::Change(c) => {
-                if matches!(*c, Change::Deleted { .. }) {
-                    deleted.set(true);
-                    return;
-                }
                 let workspace = Room::Workspace(c.target().map_or(0, |(_, _, w)| w));
                 let by = rt
                     .presence(room)
@@ -179,6 +206,13 @@ pub(super) fn RecordView(
                     return;
                 };
                 if c.apply(&mut r) {
+                    match &*c {
+                        Change::Deleted { record: t, .. } => {
+                            deleted.set(Some(deletion_note(t.deleted_by, t.deleted_at)))
+                        }
+                        Change::Restored { .. } => deleted.set(None),
+                        _ => {}
+                    }
                     current.set(Some(r.clone()));
                     remote.set(Some(RemoteUpdate {
                         record: r,
@@ -191,6 +225,7 @@ pub(super) fn RecordView(
                 }
             }
             RoomEvent::Resync => fetch_whole(),
+            RoomEvent::Typing { .. } | RoomEvent::TakenOver { .. } => {}
         });
         listener.set_value(Some(listening));
         if let Some(position) = position {
@@ -206,10 +241,22 @@ pub(super) fn RecordView(
             })}
         </header>
         <p class="meta">{meta}</p>
-        <Show when=move || deleted.get()>
-            <p class="error" role="alert">{format!("Someone deleted this {} while you were here.", kind.noun())}</p>
-        </Show>
-        <RecordForm slug=slug.clone() kind record choices can_write on_saved remote=remote/>
+        {move || deleted.get().map(|note| view! {
+            <div class="deleted" role="alert">
+                <p>{note}</p>
+                {can_admin.then(|| view! {
+                    <button type="button" on:click=move |_| { restore.dispatch(()); }>{format!("Restore {}", kind.noun())}</button>
+                })}
+                <ActionError result=restore.value()/>
+            </div>
+        })}
+        {match record_id {
+            Some(id) => view! {
+                <CollaborativeForm form_id=format!("{}-form", kind.noun()) entity_type=kind entity_id=id slug=slug.clone()
+                    record=current remote=Signal::from(remote) choices can_write/>
+            }.into_any(),
+            None => view! { <RecordForm slug=slug.clone() kind record choices can_write on_saved/> }.into_any(),
+        }}
         {(can_write && record_id.is_some()).then(|| view! {
             <section class="danger-zone" aria-label="Delete"><Ready>
                 <Show when=move || confirm.get() fallback=move || view! {

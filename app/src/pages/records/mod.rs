@@ -86,5 +86,6 @@ pub(super) fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
     match ev {
         RoomEvent::Resync => true,
         RoomEvent::Change(c) => c.kind() == Some(kind),
+        RoomEvent::Typing { .. } | RoomEvent::TakenOver { .. } => false,
     }
 }

@@ -480,9 +480,29 @@ fn on_frame(text: &str) {
                 list.sort_by(|a, b| a.name.cmp(&b.name));
             });
         }
-        ServerFrame::Typing { .. } | ServerFrame::Error { .. } | ServerFrame::Pong => {}
+        ServerFrame::Typing {
+            room,
+            user_id,
+            field,
+        } => ephemeral(c, room, &mut calls, RoomEvent::Typing { user_id, field }),
+        ServerFrame::TakenOver {
+            room,
+            user_id,
+            field,
+        } => ephemeral(c, room, &mut calls, RoomEvent::TakenOver { user_id, field }),
+        ServerFrame::Error { .. } | ServerFrame::Pong => {}
     });
     for (listener, event) in calls {
         listener(event);
+    }
+}
+
+/// Queues `event` (typing, a take-over: ephemeral, not in the room's log) for every
+/// listener of `room`.
+fn ephemeral(c: &mut Client, room: Room, calls: &mut Vec<(Listener, RoomEvent)>, event: RoomEvent) {
+    if let Some(sub) = c.rooms.get(&room) {
+        for e in &sub.listeners {
+            calls.push((e.f.clone(), event.clone()));
+        }
     }
 }

@@ -45,6 +45,21 @@ pub enum RoomEvent {
     Change(Box<Change>),
     /// Events may have been missed: reload what you show from the server.
     Resync,
+    /// Someone is typing in the room (in `field`, if given); ephemeral, not replayed.
+    Typing {
+        /// Who.
+        user_id: i64,
+        /// The field.
+        field: Option<String>,
+    },
+    /// Someone took over `field` (they edit it now; whoever was in it keeps their text
+    /// and saves through the merge).
+    TakenOver {
+        /// Who.
+        user_id: i64,
+        /// The field.
+        field: String,
+    },
 }
 
 /// The realtime connection, from context (`use_realtime`). Cheap to copy.
@@ -94,6 +109,14 @@ impl Realtime {
     pub fn typing(&self, room: Room, field: Option<String>) {
         #[cfg(feature = "hydrate")]
         browser::send(ClientFrame::Typing { room, field }, false);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (room, field);
+    }
+
+    /// Tells a record's room this user takes over `field` from whoever is editing it.
+    pub fn take_over(&self, room: Room, field: String) {
+        #[cfg(feature = "hydrate")]
+        browser::send(ClientFrame::TakeOver { room, field }, false);
         #[cfg(not(feature = "hydrate"))]
         let _ = (room, field);
     }
