@@ -6,6 +6,7 @@
 
 mod auth;
 mod common;
+mod convergence;
 mod editing;
 mod import;
 mod mapping;

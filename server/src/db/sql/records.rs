@@ -492,7 +492,8 @@ impl RecordStore for SqlStore {
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
         if !apply.is_empty() {
-            let mut change = Change::updated(&current, apply.keys(), Some(actor), current.updated_at);
+            let mut change =
+                Change::updated(&current, apply.keys(), Some(actor), current.updated_at);
             if let Change::Updated { overwritten, .. } = &mut change {
                 *overwritten = merged.overwritten;
             }
