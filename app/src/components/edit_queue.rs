@@ -166,7 +166,6 @@ impl EditQueue {
 
     /// Sends queued edits in order while the connection is up; stops at a network
     /// failure (tried again after a while or on reconnect).
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     async fn drain(self, user: i64) {
         loop {
             let next = self.entries.with_untracked(|e| {
