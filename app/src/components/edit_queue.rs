@@ -101,6 +101,14 @@ impl EditQueue {
     pub fn drop_field(&self, kind: RecordKind, id: i64, field: &str) -> Option<Value> {
         let mut last = None;
         let sending = self.sending.get_untracked();
+        // Written only when something goes: forms react to every write of the queue.
+        let any = self.entries.with_untracked(|e| {
+            e.iter()
+                .any(|e| e.kind == kind && e.id == id && e.changes.contains_key(field))
+        });
+        if !any {
+            return None;
+        }
         self.set_entries.update(|entries| {
             let mut first = true;
             entries.retain(|e| {
@@ -120,6 +128,15 @@ impl EditQueue {
     /// Takes the clashes parked for record (`kind`, `id`) while no form of it was open.
     pub fn take_parked(&self, kind: RecordKind, id: i64) -> Vec<QueuedEdit> {
         let mut parked = Vec::new();
+        // Written only when something is parked: the form calls this from an effect that
+        // follows the queue, and a write of it would run that effect again, forever.
+        let any = self.entries.with_untracked(|e| {
+            e.iter()
+                .any(|e| e.kind == kind && e.id == id && e.conflict.is_some())
+        });
+        if !any {
+            return parked;
+        }
         self.set_entries.update(|entries| {
             entries.retain(|e| {
                 let is = e.kind == kind && e.id == id && e.conflict.is_some();
