@@ -21,13 +21,16 @@ pub struct Resolution {
     pub overwrite: bool,
 }
 
-/// Per field: which side, and the merged text when editing one.
+/// Per field: which side.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Side {
     Mine,
     Theirs,
     Merged,
 }
+
+/// One field's choice: the side, the merged text, and whether to overwrite.
+type Choice = (RwSignal<Side>, RwSignal<String>, RwSignal<bool>);
 
 /// Opens while `open` is true over the conflicted fields (`conflicted_fields`, with base,
 /// mine and theirs; `local` and `base` hold mine and the base by field name, `remote` the
@@ -53,23 +56,14 @@ pub fn ConflictResolutionModal(
     on_cancel: Callback<()>,
 ) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
-    let choices = RwSignal::new(Vec::<(Side, RwSignal<String>, RwSignal<bool>)>::new());
+    // Per conflicted field, in order: the side chosen, the merged text, and "overwrite".
+    // Made afresh each time the rows are drawn (a new or grown clash), and read when the
+    // user applies; choosing a side changes only its own signals, so the rows (and the
+    // focus in them) stay put.
+    let choices = StoredValue::new(Vec::<Choice>::new());
     let confirming = RwSignal::new(false);
     Effect::new(move |_| {
-        let fields = conflicted_fields.get();
-        let mine = local.get_untracked();
-        choices.set(
-            fields
-                .iter()
-                .map(|f| {
-                    let def = kind.field(&f.field);
-                    let text = def
-                        .map(|d| d.format_input(mine.get(&f.field).unwrap_or(&f.mine)))
-                        .unwrap_or_default();
-                    (Side::Mine, RwSignal::new(text), RwSignal::new(false))
-                })
-                .collect(),
-        );
+        conflicted_fields.track();
         confirming.set(false);
     });
     Effect::new(move |_| {
@@ -109,11 +103,12 @@ pub fn ConflictResolutionModal(
     let chosen = move || -> Vec<Resolution> {
         let fields = conflicted_fields.get_untracked();
         let mine = local.get_untracked();
-        choices.with_untracked(|c| {
+        choices.with_value(|c| {
             fields
                 .iter()
                 .zip(c)
-                .map(|(f, (side, text, force))| {
+                .map(|(f, &(side, text, force))| {
+                    let side = side.get_untracked();
                     let value = match side {
                         Side::Mine => mine
                             .get(&f.field)
@@ -125,7 +120,7 @@ pub fn ConflictResolutionModal(
                     Resolution {
                         field: f.field.clone(),
                         value,
-                        overwrite: *side != Side::Theirs && force.get_untracked(),
+                        overwrite: side != Side::Theirs && force.get_untracked(),
                     }
                 })
                 .collect()
@@ -145,13 +140,25 @@ pub fn ConflictResolutionModal(
         let mine = local.get();
         let bases = base.get();
         let current = remote.get();
+        let made: Vec<Choice> = fields
+            .iter()
+            .map(|f| {
+                let text = kind
+                    .field(&f.field)
+                    .map(|d| d.format_input(mine.get(&f.field).unwrap_or(&f.mine)))
+                    .unwrap_or_default();
+                (
+                    RwSignal::new(Side::Mine),
+                    RwSignal::new(text),
+                    RwSignal::new(false),
+                )
+            })
+            .collect();
+        choices.set_value(made.clone());
         fields
             .into_iter()
-            .enumerate()
-            .map(|(n, f)| {
-                let Some((side, text, force)) = choices.with(|c| c.get(n).copied()) else {
-                    return ().into_any();
-                };
+            .zip(made)
+            .map(|(f, (side, text, force))| {
                 let caption = kind.field(&f.field).map(|d| d.caption).unwrap_or("?");
                 let group = format!("conflict-{}", f.field);
                 let base_v = bases.get(&f.field).cloned().unwrap_or_else(|| f.base.clone());
@@ -163,7 +170,7 @@ pub fn ConflictResolutionModal(
                     f.at.map(|at| format!(", {}", format_utc(at))).unwrap_or_default()
                 );
                 let merged_id = format!("{group}-merged");
-                let set = move |s: Side| move |_| choices.update(|c| c[n].0 = s);
+                let set = move |s: Side| move |_| side.set(s);
                 view! {
                     <fieldset class="conflict-field">
                         <legend>{caption}</legend>
@@ -172,11 +179,11 @@ pub fn ConflictResolutionModal(
                             <div><dt>"Yours"</dt><dd>{show(&f.field, &mine_v)}</dd></div>
                             <div><dt>{format!("Theirs ({who})")}</dt><dd>{show(&f.field, &theirs_v)}</dd></div>
                         </dl>
-                        <label><input type="radio" name=group.clone() checked=side == Side::Mine on:change=set(Side::Mine)/>{format!("Keep mine for {caption}")}</label>
-                        <label><input type="radio" name=group.clone() checked=side == Side::Theirs on:change=set(Side::Theirs)/>{format!("Take theirs for {caption}")}</label>
-                        <label><input type="radio" name=group.clone() checked=side == Side::Merged on:change=set(Side::Merged)/>{format!("Edit a merged value for {caption}")}</label>
+                        <label><input type="radio" name=group.clone() checked=true on:change=set(Side::Mine)/>{format!("Keep mine for {caption}")}</label>
+                        <label><input type="radio" name=group.clone() on:change=set(Side::Theirs)/>{format!("Take theirs for {caption}")}</label>
+                        <label><input type="radio" name=group.clone() on:change=set(Side::Merged)/>{format!("Edit a merged value for {caption}")}</label>
                         <label for=merged_id.clone()>{format!("Merged value for {caption}")}</label>
-                        <input id=merged_id type="text" bind:value=text disabled=move || choices.with(|c| c.get(n).map(|c| c.0)) != Some(Side::Merged)/>
+                        <input id=merged_id type="text" bind:value=text disabled=move || side.get() != Side::Merged/>
                         <label class="overwrite"><input type="checkbox" bind:checked=force/>{format!("Overwrite {caption} even if it changes again (last writer wins)")}</label>
                     </fieldset>
                 }

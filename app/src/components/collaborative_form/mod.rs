@@ -352,21 +352,30 @@ pub fn CollaborativeForm(
         });
     }
 
-    // Colleagues' changes: untouched fields take them and flash; a field being edited
-    // keeps what was typed (its save merges).
+    // Colleagues' changes: fields without changes of one's own take them and flash (the
+    // field one is in, too, while nothing is typed in it: its merge base moves along); a
+    // field with typing or queued edits keeps them (their save merges).
     Effect::new(move |_| {
         let Some(update) = remote.get() else { return };
         for i in inputs.get_value() {
             let name = i.def.name;
             let now = update.record.get(name);
             let shown = i.text.get_untracked();
-            if shown == i.def.format_input(now) {
+            if shown == i.def.format_input(now)
+                || queued().iter().any(|e| e.changes.contains_key(name))
+            {
                 continue;
             }
-            let busy = focused.get_untracked() == Some(name)
-                || queued().iter().any(|e| e.changes.contains_key(name));
-            if busy {
-                continue;
+            if focused.get_untracked() == Some(name) {
+                let typed = started
+                    .with_value(|s| s.get(name).map(|b| shown != i.def.format_input(b)))
+                    .unwrap_or(false);
+                if typed {
+                    continue;
+                }
+                started.update_value(|s| {
+                    s.insert(name, now.clone());
+                });
             }
             i.text.set(i.def.format_input(now));
             if !update.mine {
@@ -482,25 +491,6 @@ pub fn CollaborativeForm(
                         if !matches!(i.def.kind, FieldKind::Text { .. } | FieldKind::LongText | FieldKind::Integer { .. } | FieldKind::Decimal | FieldKind::Money | FieldKind::Tags | FieldKind::Duration) {
                             commit(name);
                         }
-                    }
-                    on:focusin=move |_| {
-                        focused.set(Some(name));
-                        if started.with_value(|s| !s.contains_key(name)) {
-                            let base = expected(name);
-                            started.update_value(|s| { s.insert(name, base); });
-                        }
-                        if let Some(e) = editing {
-                            e.set(Some(Editing { record: room, field: name.to_string() }));
-                        }
-                    }
-                    on:focusout=move |_| {
-                        focused.set(None);
-                        taken.update(|t| { t.remove(name); });
-                        if let Some(e) = editing {
-                            e.set(None);
-                        }
-                        commit(name);
-                        started.update_value(|s| { s.remove(name); });
                     }>
                     <label for=id.clone()>{label}</label>
                     <span class="field-people">
@@ -509,7 +499,39 @@ pub fn CollaborativeForm(
                                 aria-label=format!("{} is editing this field", p.name) title=p.name.clone()>{initials(&p.name)}</span>
                         }).collect_view()}
                     </span>
-                    {control}
+                    // Focus is followed on the control alone: the take-over button beside it
+                    // must not count as being in the field (it would stop being held, and
+                    // the button vanish, on the press that was to take it over).
+                    <div class="field-control"
+                        on:focusin=move |_| {
+                            // A held field can be read (and its text copied) but is entered
+                            // only by taking it over.
+                            if held.get_untracked() {
+                                return;
+                            }
+                            focused.set(Some(name));
+                            if started.with_value(|s| !s.contains_key(name)) {
+                                let base = expected(name);
+                                started.update_value(|s| { s.insert(name, base); });
+                            }
+                            if let Some(e) = editing {
+                                e.set(Some(Editing { record: room, field: name.to_string() }));
+                            }
+                        }
+                        on:focusout=move |_| {
+                            if focused.get_untracked() != Some(name) {
+                                return;
+                            }
+                            focused.set(None);
+                            taken.update(|t| { t.remove(name); });
+                            if let Some(e) = editing {
+                                e.set(None);
+                            }
+                            commit(name);
+                            started.update_value(|s| { s.remove(name); });
+                        }>
+                        {control}
+                    </div>
                     <span class="field-status" id=status_id aria-live="polite">
                         {move || held.get().then(|| view! {
                             <span class="held">{format!("Held by {}", holder_names())}</span>
@@ -528,8 +550,25 @@ pub fn CollaborativeForm(
         })
         .collect_view();
 
+    // Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) while the focus is in the form or on nothing (a
+    // button that has just been disabled, such as Redo at the end of its list, drops it).
+    let form_ref = NodeRef::<leptos::html::Form>::new();
     let keydown = move |ev: leptos::ev::KeyboardEvent| {
         if !(ev.ctrl_key() || ev.meta_key()) || !can_write {
+            return;
+        }
+        let Some(form) = form_ref.get_untracked() else {
+            return;
+        };
+        let doc = document();
+        let here = match doc.active_element() {
+            None => true,
+            Some(a) => {
+                doc.body().is_some_and(|b| a.is_same_node(Some(b.as_ref())))
+                    || form.contains(Some(a.as_ref()))
+            }
+        };
+        if !here {
             return;
         }
         let key = ev.key().to_ascii_lowercase();
@@ -549,6 +588,8 @@ pub fn CollaborativeForm(
             step_back(redo, undo);
         }
     };
+    let shortcuts = window_event_listener(leptos::ev::keydown, keydown);
+    on_cleanup(move || shortcuts.remove());
     let save_all = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         for i in inputs.get_value() {
@@ -629,7 +670,7 @@ pub fn CollaborativeForm(
     });
 
     view! {
-        <form id=form_id.clone() class="record-form collaborative" on:submit=save_all on:keydown=keydown novalidate
+        <form id=form_id.clone() class="record-form collaborative" node_ref=form_ref on:submit=save_all novalidate
             aria-label=format!("Edit {}", kind.noun())><Ready>
             <div class="fields">{field_views}</div>
             {move || (conflict.with(Option::is_some) && !modal_open.get()).then(|| view! {
