@@ -43,8 +43,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
-                // The service worker (public/sw.js) that serves open pages again offline.
-                <script inner_html="if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');"></script>
+                // Registers the service worker (public/sw.js) that serves open pages again
+                // offline.
+                <script src="/sw-register.js" defer></script>
             </head>
             <body>
                 <App/>

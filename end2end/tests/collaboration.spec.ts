@@ -1,5 +1,3 @@
-// Not yet run: kept outside tests/ (Playwright's testDir) until a session has run it against
-// the release build and moved it into tests/. See the closing note of stop 23.
 // Editing one customer together: edits to different fields both land without a dialog,
 // a clash on one field opens the conflict dialog for the second editor, a field someone
 // is in shows as held with take-over, edits made offline survive a reload and arrive
