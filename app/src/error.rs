@@ -15,6 +15,10 @@ pub enum AppError {
     /// The thing asked for does not exist, or is not visible to the caller.
     #[error("{0}")]
     NotFound(String),
+    /// The record was deleted (it is a tombstone): the sentence says who deleted it and
+    /// when ("Ada deleted this record at 2026-12-06 10:04 UTC"). Admins may restore it.
+    #[error("{0}")]
+    Gone(String),
     /// The caller is not signed in.
     #[error("please sign in first")]
     Unauthorized,
@@ -91,11 +95,12 @@ impl AppError {
 
     /// The HTTP status this error is answered with, so other clients, proxies and
     /// monitoring tell a refusal from a failure: 401 signed out, 403 forbidden, 404 not
-    /// found, 409 conflict, 422 validation, 429 rate limited, 400 a malformed request,
-    /// 500 only for internal errors.
+    /// found, 410 deleted, 409 conflict, 422 validation, 429 rate limited, 400 a
+    /// malformed request, 500 only for internal errors.
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotFound(_) => 404,
+            AppError::Gone(_) => 410,
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
             AppError::Validation { .. } => 422,

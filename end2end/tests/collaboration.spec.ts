@@ -131,3 +131,29 @@ test('edits made offline survive a reload and arrive when back online; undo reve
   await aCtx.close();
   await bCtx.close();
 });
+
+test('a deleted customer says who deleted it and when; an admin restores it from its page', async ({ browser }) => {
+  const [aCtx, a, bCtx, b] = await twoOnOneCustomer(browser);
+  const url = b.url();
+  await a.getByRole('button', { name: 'Delete customer' }).click();
+  await a.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(a).not.toHaveURL(url);
+
+  // Bea, still on its page, is told who deleted it; as a member she cannot restore it.
+  await expect(b.getByRole('alert').filter({ hasText: /^Ada Co deleted this customer at / })).toBeVisible();
+  await expect(b.getByRole('button', { name: 'Restore customer' })).toHaveCount(0);
+
+  // Ada opens it again later: it says who deleted it and when, and she brings it back.
+  await a.goto(url);
+  await expect(a.getByRole('heading', { level: 1, name: 'Deleted customer' })).toBeVisible();
+  await expect(a.getByRole('alert').filter({ hasText: /^Ada Co deleted this record at / })).toBeVisible();
+  await a.getByRole('button', { name: 'Restore customer' }).click();
+  await expect(a.getByRole('heading', { level: 1, name: 'Initech' })).toBeVisible();
+  await expect(a.getByText('Version 3')).toBeVisible();
+
+  // Bea sees it come back live, without reloading.
+  await expect(b.getByText('Version 3')).toBeVisible();
+  await expect(b.getByRole('alert').filter({ hasText: 'deleted' })).toHaveCount(0);
+  await aCtx.close();
+  await bCtx.close();
+});

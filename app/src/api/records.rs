@@ -31,7 +31,7 @@ pub async fn list_records(
 
 /// One record (any member), with its room's position read before it (subscribe `since`
 /// it to miss nothing). Errors: `Unauthorized`, `NotFound` (also for another
-/// workspace's id, and for a deleted record: then saying who deleted it and when).
+/// workspace's id), `Gone` for a deleted record (saying who deleted it and when).
 #[server(prefix = "/api", endpoint = "get_record", input = Json, output = Json)]
 pub async fn get_record(slug: String, kind: RecordKind, id: i64) -> Result<RecordAt, AppError> {
     use crate::realtime::protocol::Room;
@@ -88,8 +88,8 @@ pub async fn create_record(
 /// 100 characters, made by the client per edit) makes a repeat within a day return the
 /// first answer and change nothing. Both may be left out of the JSON.
 /// Errors: `Forbidden` for viewers, `Validation` naming the field (or `idempotency_key`),
-/// `Conflict` with base, mine and theirs (who and when) per field, `NotFound` (also when
-/// deleted, then saying who deleted it and when).
+/// `Conflict` with base, mine and theirs (who and when) per field, `NotFound`, `Gone` when
+/// deleted (saying who deleted it and when).
 #[server(prefix = "/api", endpoint = "update_record", input = Json, output = Json)]
 pub async fn update_record(
     slug: String,
@@ -153,7 +153,8 @@ pub async fn restore_record(slug: String, kind: RecordKind, id: i64) -> Result<R
 }
 
 /// Deletes (tombstones) a record that is still at `version` (members and up).
-/// Errors: `Forbidden`, `NotFound`, `Conflict` when it changed since `version`.
+/// Errors: `Forbidden`, `NotFound`, `Gone` when it is deleted already, `Conflict` when
+/// it changed since `version`.
 #[server(prefix = "/api", endpoint = "delete_record", input = Json, output = Json)]
 pub async fn delete_record(
     slug: String,

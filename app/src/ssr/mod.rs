@@ -329,7 +329,7 @@ impl From<DbError> for AppError {
                     fields,
                 }))
             }
-            DbError::Deleted { by_name, at, .. } => AppError::NotFound(format!(
+            DbError::Deleted { by_name, at, .. } => AppError::Gone(format!(
                 "{} deleted this record at {}",
                 by_name.as_deref().unwrap_or("someone"),
                 crate::model::format_utc(at)

@@ -196,6 +196,18 @@ pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
 }
 
 impl TestApp {
+    /// The changes logged in customer `id`'s room, oldest first (its whole log).
+    pub async fn customer_log(&self, id: i64) -> Vec<app::realtime::protocol::Change> {
+        let room = app::realtime::protocol::Room::Record(app::model::RecordKind::Customer, id);
+        let head = self.store.room_head(room).await.expect("head");
+        let logged = self
+            .store
+            .room_changes(room, head.epoch, 0, head.offset, 1_000_000)
+            .await
+            .expect("log");
+        logged.into_iter().map(|l| l.change).collect()
+    }
+
     /// Calls server function `/api/{name}` as `client` with `body`'s fields: as JSON, or
     /// as an HTML form would post them for the [`app::api::FORM_ENDPOINTS`].
     pub async fn call_as<T: DeserializeOwned>(

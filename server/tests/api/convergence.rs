@@ -141,7 +141,7 @@ async fn twenty_clients_converge_and_nothing_is_silently_overwritten() {
                     match app.run(&c, args).await {
                         Ok(()) => {}
                         Err(AppError::Conflict(_)) => t.conflicts += 1,
-                        Err(AppError::NotFound(_)) => t.deleted += 1,
+                        Err(AppError::Gone(_)) => t.deleted += 1,
                         Err(e) => t.other.push(format!("delete: {e:?}")),
                     }
                 } else if roll < 6 && admin {
@@ -199,7 +199,7 @@ async fn twenty_clients_converge_and_nothing_is_silently_overwritten() {
                                 t.conflicts += 1;
                                 held.insert(id, conflict.current);
                             }
-                            Err(AppError::NotFound(_)) => {
+                            Err(AppError::Gone(_)) => {
                                 t.deleted += 1;
                                 held.remove(&id);
                             }
@@ -215,7 +215,7 @@ async fn twenty_clients_converge_and_nothing_is_silently_overwritten() {
                                 (Ok(a), Ok(b)) if a == b => {}
                                 (Err(AppError::Conflict(a)), Err(AppError::Conflict(b)))
                                     if a == b => {}
-                                (Err(AppError::NotFound(_)), _) => {}
+                                (Err(AppError::Gone(_)), _) => {}
                                 _ => t.other.push(format!("replay: {first:?} then {again:?}")),
                             }
                         }
@@ -331,24 +331,16 @@ async fn app_workspace(app: &TestApp, id: i64) -> i64 {
 /// Customer `id` as its log leaves it: for a tombstone, which the store does not read
 /// back (its live equivalent is compared with the database itself).
 async fn current_row(app: &TestApp, id: i64) -> Record {
-    let room = Room::Record(RecordKind::Customer, id);
-    let head = app.store.room_head(room).await.expect("head");
-    let log = app
-        .store
-        .room_changes(room, head.epoch, 0, head.offset, 1_000_000)
-        .await
-        .expect("log");
     let mut record: Option<Record> = None;
-    for c in log {
-        let newer = c
-            .change
+    for change in app.customer_log(id).await {
+        let newer = change
             .record()
             .filter(|r| record.as_ref().is_none_or(|h| r.version > h.version))
             .cloned();
         match (newer, record.as_mut()) {
             (Some(r), _) => record = Some(r),
             (None, Some(h)) => {
-                c.change.apply(h);
+                change.apply(h);
             }
             (None, None) => {}
         }

@@ -2,26 +2,14 @@
 //! three-way merge's answers, explicit overwrite, idempotency keys, restore and the
 //! deleted record's answer, each checked against what the store and its log then hold.
 
-use crate::common::{owner_with_customer, spawn_app, update_field, TestApp};
+use crate::common::{owner_with_customer, spawn_app, update_field};
 use app::api::records::{DeleteRecord, GetRecord, RestoreRecord, UpdateRecord};
 use app::error::AppError;
 use app::model::{FieldChange, RecordKind, Value};
-use app::realtime::protocol::{Change, Room};
+use app::realtime::protocol::Change;
 
 fn text(s: &str) -> Value {
     Value::Text(s.into())
-}
-
-/// The changes logged in a record's room, oldest first.
-async fn record_log(app: &TestApp, id: i64) -> Vec<Change> {
-    let room = Room::Record(RecordKind::Customer, id);
-    let head = app.store.room_head(room).await.expect("head");
-    let logged = app
-        .store
-        .room_changes(room, head.epoch, 0, head.offset, 1000)
-        .await
-        .expect("log");
-    logged.into_iter().map(|l| l.change).collect()
 }
 
 #[tokio::test]
@@ -109,7 +97,7 @@ async fn an_explicit_overwrite_applies_and_is_logged_with_who_and_which_fields()
     assert_eq!(r.get("sector"), &text("media"));
     assert_eq!(r.version, 3);
 
-    let log = record_log(&app, id).await;
+    let log = app.customer_log(id).await;
     let Some(Change::Updated {
         fields,
         overwritten,
@@ -172,7 +160,7 @@ async fn a_replayed_idempotency_key_returns_the_first_answer_and_changes_nothing
         .await
         .expect("replayed");
     assert_eq!(replay, first);
-    let log = record_log(&app, id).await;
+    let log = app.customer_log(id).await;
     assert_eq!(log.len(), 3, "created, ann's edit, bo's edit: {log:?}");
     let stored = app
         .run(
@@ -213,7 +201,7 @@ async fn a_replayed_idempotency_key_returns_the_first_answer_and_changes_nothing
         app.run(&owner, keyed(text("legal"), "energy", "k-3")),
     );
     assert_eq!(a.expect("one"), b.expect("other"));
-    assert_eq!(record_log(&app, id).await.len(), 5);
+    assert_eq!(app.customer_log(id).await.len(), 5);
 }
 
 #[tokio::test]
@@ -249,8 +237,8 @@ async fn admins_restore_a_deleted_record_members_may_not_and_updates_say_who_del
         )
         .await
         .expect_err("deleted");
-    let AppError::NotFound(message) = &e else {
-        panic!("expected not found, got {e:?}")
+    let AppError::Gone(message) = &e else {
+        panic!("expected gone, got {e:?}")
     };
     assert!(message.contains("bo@example.com deleted"), "{message}");
 
@@ -263,7 +251,7 @@ async fn admins_restore_a_deleted_record_members_may_not_and_updates_say_who_del
     assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
     let back = app.run(&owner, restore.clone()).await.expect("restored");
     assert_eq!((back.version, back.deleted_at), (3, None));
-    let log = record_log(&app, id).await;
+    let log = app.customer_log(id).await;
     assert!(
         matches!(log.last(), Some(Change::Restored { record, actor, .. })
             if record.version == 3 && *actor == back.updated_by),

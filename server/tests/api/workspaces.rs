@@ -604,12 +604,19 @@ async fn edits_merge_per_field_and_report_real_conflicts() {
         id,
     };
     let e = app.run(&other, args).await.expect_err("deleted");
-    assert!(matches!(e, AppError::NotFound(_)));
+    assert!(
+        matches!(&e, AppError::Gone(m) if m.contains("deleted")),
+        "{e:?}"
+    );
+    assert_eq!(e.status(), 410);
     let e = app
         .run(&other, change("sector", text("medical"), "x"))
         .await
         .expect_err("deleted");
-    assert!(matches!(e, AppError::NotFound(m) if m.contains("deleted")));
+    assert!(
+        matches!(&e, AppError::Gone(m) if m.contains("deleted")),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]

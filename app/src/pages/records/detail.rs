@@ -60,7 +60,17 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
         }
     });
     let can_write = ws.role.can_write();
+    let can_admin = ws.role.can_admin();
     let list_path = format!("/w/{slug}/{}", kind.path());
+    // A deleted record opened later (from a link or the activity): admins bring it back
+    // here, and the page then loads it.
+    let restore_slug = slug.clone();
+    let restore = Action::new(move |id: &i64| restore_record(restore_slug.clone(), kind, *id));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = restore.value().get() {
+            data.refetch();
+        }
+    });
     view! {
         <p><a href=list_path.clone()>{format!("← All {}", kind.path())}</a></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -69,6 +79,18 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
                 let list_path = list_path.clone();
                 Suspend::new(async move {
                     match data.await {
+                        Err(AppError::Gone(note)) => view! {
+                            <h1>{format!("Deleted {}", kind.noun())}</h1>
+                            <div class="deleted" role="alert">
+                                <p>{note}</p>
+                                {can_admin.then(|| view! {
+                                    <button type="button" on:click=move |_| {
+                                        if let Ok(id) = id().parse::<i64>() { restore.dispatch(id); }
+                                    }>{format!("Restore {}", kind.noun())}</button>
+                                })}
+                                <ActionError result=restore.value()/>
+                            </div>
+                        }.into_any(),
                         Err(e) => view! { <h1>"Not available"</h1><p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                         Ok((record, choices, related)) => {
                             let position = record.as_ref().map(|r| r.position);
@@ -184,7 +206,7 @@ pub(super) fn RecordView(
                             l.resume(r.position);
                         }
                     }
-                    Err(AppError::NotFound(m)) => deleted.set(Some(m)),
+                    Err(AppError::Gone(m)) => deleted.set(Some(m)),
                     Err(_) => {}
                 }
             });
