@@ -96,15 +96,20 @@ impl EditQueue {
         self.set_entries.update(|e| e.push(edit));
     }
 
-    /// Removes the edits of record (`kind`, `id`) that change `field` and are not sent
-    /// yet (a clash or a refusal makes them moot), returning the last value they wanted.
+    /// Removes the signed-in user's edits of record (`kind`, `id`) that change `field` and
+    /// are not sent yet (a clash or a refusal makes them moot), returning the last value they wanted.
     pub fn drop_field(&self, kind: RecordKind, id: i64, field: &str) -> Option<Value> {
         let mut last = None;
         let sending = self.sending.get_untracked();
         // Written only when something goes: forms react to every write of the queue.
+        let user = self.user.get_untracked();
         let any = self.entries.with_untracked(|e| {
-            e.iter()
-                .any(|e| e.kind == kind && e.id == id && e.changes.contains_key(field))
+            e.iter().any(|e| {
+                e.kind == kind
+                    && e.id == id
+                    && Some(e.user) == user
+                    && e.changes.contains_key(field)
+            })
         });
         if !any {
             return None;
@@ -112,7 +117,10 @@ impl EditQueue {
         self.set_entries.update(|entries| {
             let mut first = true;
             entries.retain(|e| {
-                let mine = e.kind == kind && e.id == id && e.changes.contains_key(field);
+                let mine = e.kind == kind
+                    && e.id == id
+                    && Some(e.user) == user
+                    && e.changes.contains_key(field);
                 // The first edit of the queue may be on the wire: it stays.
                 let keep = !mine || (first && sending && e.conflict.is_none());
                 first = false;
@@ -125,21 +133,23 @@ impl EditQueue {
         last
     }
 
-    /// Takes the clashes parked for record (`kind`, `id`) while no form of it was open.
+    /// Takes the signed-in user's clashes parked for record (`kind`, `id`) while no form of
+    /// it was open.
     pub fn take_parked(&self, kind: RecordKind, id: i64) -> Vec<QueuedEdit> {
         let mut parked = Vec::new();
         // Written only when something is parked: the form calls this from an effect that
         // follows the queue, and a write of it would run that effect again, forever.
-        let any = self.entries.with_untracked(|e| {
-            e.iter()
-                .any(|e| e.kind == kind && e.id == id && e.conflict.is_some())
-        });
+        let user = self.user.get_untracked();
+        let here = |e: &QueuedEdit| {
+            e.kind == kind && e.id == id && Some(e.user) == user && e.conflict.is_some()
+        };
+        let any = self.entries.with_untracked(|e| e.iter().any(here));
         if !any {
             return parked;
         }
         self.set_entries.update(|entries| {
             entries.retain(|e| {
-                let is = e.kind == kind && e.id == id && e.conflict.is_some();
+                let is = here(e);
                 if is {
                     parked.push(e.clone());
                 }

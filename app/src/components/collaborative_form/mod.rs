@@ -99,16 +99,24 @@ pub fn CollaborativeForm(
     let stored = move |name: &str| {
         record.with_untracked(|r| r.as_ref().map(|r| r.get(name).clone()).unwrap_or_default())
     };
-    // The queued edits of this record, oldest first.
+    // This user's queued edits of this record, oldest first (`queued` follows the queue,
+    // `queued_now` reads it once).
+    let mine_here = move |e: &QueuedEdit| {
+        e.kind == kind && e.id == entity_id && Some(e.user) == me.get_untracked()
+    };
     let queued = move || -> Vec<QueuedEdit> {
         queue
             .map(|q| {
-                q.entries().with(|e| {
-                    e.iter()
-                        .filter(|e| e.kind == kind && e.id == entity_id)
-                        .cloned()
-                        .collect()
-                })
+                q.entries()
+                    .with(|e| e.iter().filter(|e| mine_here(e)).cloned().collect())
+            })
+            .unwrap_or_default()
+    };
+    let queued_now = move || -> Vec<QueuedEdit> {
+        queue
+            .map(|q| {
+                q.entries()
+                    .with_untracked(|e| e.iter().filter(|e| mine_here(e)).cloned().collect())
             })
             .unwrap_or_default()
     };
@@ -168,10 +176,6 @@ pub fn CollaborativeForm(
                 {
                     i.text.set(want);
                 }
-            }
-            if let Some(p) = q.take_parked(kind, entity_id).pop() {
-                conflict.set(p.conflict);
-                modal_open.set(true);
             }
         });
     }
@@ -245,6 +249,12 @@ pub fn CollaborativeForm(
             i.text.set(i.def.format_input(&step.before));
             i.error.set(None);
         }
+        // In the field, typing on starts from the value put back.
+        if focused.get_untracked() == Some(step.field) {
+            started.update_value(|s| {
+                s.insert(step.field, step.before.clone());
+            });
+        }
         enqueue(
             q,
             me.get_untracked(),
@@ -263,6 +273,73 @@ pub fn CollaborativeForm(
             })
         });
     };
+
+    // A clash (answered now, or parked while no form of the record was open): later
+    // edits of its fields fold into "mine", the edit's other fields are sent again on
+    // their own, and the dialog opens (or grows).
+    let clash = move |q: EditQueue, edit: &QueuedEdit, c: &EditConflict| {
+        // Later edits of the clashing fields are folded into "mine".
+        let mut c = c.clone();
+        for f in &mut c.fields {
+            if let Some(v) = q.drop_field(kind, entity_id, &f.field) {
+                f.mine = v;
+            }
+        }
+        // Fields of the edit that did not clash are sent again on their own.
+        let clashing: BTreeSet<&str> = c.fields.iter().map(|f| f.field.as_str()).collect();
+        let rest: BTreeMap<String, FieldChange> = edit
+            .changes
+            .iter()
+            .filter(|(k, _)| !clashing.contains(k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !rest.is_empty() {
+            q.push(QueuedEdit {
+                key: new_key(),
+                changes: rest,
+                overwrite: Vec::new(),
+                conflict: None,
+                ..edit.clone()
+            });
+        }
+        let newer =
+            record.with_untracked(|r| r.as_ref().is_none_or(|r| c.current.version > r.version));
+        if newer {
+            record.set(Some(c.current.clone()));
+        }
+        // A clash while another is open adds its fields to it.
+        conflict.update(|open| match open {
+            Some(o) => {
+                o.fields.retain(|f| !clashing.contains(f.field.as_str()));
+                o.fields.extend(c.fields.iter().cloned());
+                if c.current.version > o.current.version {
+                    o.current = c.current.clone();
+                }
+                // "Theirs" is what is stored now, for every field of the dialog.
+                for f in &mut o.fields {
+                    f.theirs = o.current.get(&f.field).clone();
+                }
+            }
+            None => *open = Some(c.clone()),
+        });
+        modal_open.set(true);
+        if let Some(cb) = on_conflict {
+            cb.run(c);
+        }
+    };
+
+    // Clashes parked while no form of the record was open are asked about now, each
+    // through the same path as one answered now.
+    if let Some(q) = queue {
+        Effect::new(move |_| {
+            q.entries().track();
+            for parked in q.take_parked(kind, entity_id) {
+                if let Some(c) = &parked.conflict {
+                    clash(q, &parked, c);
+                }
+            }
+        });
+    }
 
     // Outcomes of this record's queued edits.
     if let Some(q) = queue {
@@ -293,52 +370,7 @@ pub fn CollaborativeForm(
                     }
                 }
             }
-            Outcome::Conflict(c) => {
-                // Later edits of the clashing fields are folded into "mine".
-                let mut c = c.clone();
-                for f in &mut c.fields {
-                    if let Some(v) = q.drop_field(kind, entity_id, &f.field) {
-                        f.mine = v;
-                    }
-                }
-                // Fields of the edit that did not clash are sent again on their own.
-                let clashing: BTreeSet<&str> = c.fields.iter().map(|f| f.field.as_str()).collect();
-                let rest: BTreeMap<String, FieldChange> = edit
-                    .changes
-                    .iter()
-                    .filter(|(k, _)| !clashing.contains(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if !rest.is_empty() {
-                    q.push(QueuedEdit {
-                        key: new_key(),
-                        changes: rest,
-                        overwrite: Vec::new(),
-                        conflict: None,
-                        ..edit.clone()
-                    });
-                }
-                let newer = record
-                    .with_untracked(|r| r.as_ref().is_none_or(|r| c.current.version > r.version));
-                if newer {
-                    record.set(Some(c.current.clone()));
-                }
-                // A clash while another is open adds its fields to it.
-                conflict.update(|open| match open {
-                    Some(o) => {
-                        o.fields.retain(|f| !clashing.contains(f.field.as_str()));
-                        o.fields.extend(c.fields.iter().cloned());
-                        if c.current.version > o.current.version {
-                            o.current = c.current.clone();
-                        }
-                    }
-                    None => *open = Some(c.clone()),
-                });
-                modal_open.set(true);
-                if let Some(cb) = on_conflict {
-                    cb.run(c);
-                }
-            }
+            Outcome::Conflict(c) => clash(q, edit, c),
             Outcome::Failed(e) => {
                 // Roll back to what is stored and say why beside each field.
                 for name in edit.changes.keys() {
@@ -346,6 +378,12 @@ pub fn CollaborativeForm(
                     if let Some(i) = input(name) {
                         i.text.set(i.def.format_input(&stored(name)));
                         i.error.set(Some(error_message(e)));
+                        // Typing on starts from what is stored, not the refused value.
+                        if focused.get_untracked() == Some(i.def.name) {
+                            started.update_value(|s| {
+                                s.insert(i.def.name, stored(name));
+                            });
+                        }
                     }
                 }
             }
@@ -357,12 +395,19 @@ pub fn CollaborativeForm(
     // field with typing or queued edits keeps them (their save merges).
     Effect::new(move |_| {
         let Some(update) = remote.get() else { return };
+        // One's own save may have moved the record past this change meanwhile.
+        if record.with_untracked(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.version > update.record.version)
+        }) {
+            return;
+        }
         for i in inputs.get_value() {
             let name = i.def.name;
             let now = update.record.get(name);
             let shown = i.text.get_untracked();
             if shown == i.def.format_input(now)
-                || queued().iter().any(|e| e.changes.contains_key(name))
+                || queued_now().iter().any(|e| e.changes.contains_key(name))
             {
                 continue;
             }
@@ -467,6 +512,24 @@ pub fn CollaborativeForm(
                 }
                 focus_element(&format!("{}-{name}", form_s.get_value()));
             };
+            // Entering the field: its merge base is taken and the room told. A held field
+            // can be read (and its text copied) but is entered only by taking it over; one
+            // that was held when focused is entered at the first keystroke once free.
+            let enter = move || {
+                if held.get_untracked() || focused.get_untracked() == Some(name) {
+                    return;
+                }
+                focused.set(Some(name));
+                if started.with_value(|s| !s.contains_key(name)) {
+                    let base = expected(name);
+                    started.update_value(|s| {
+                        s.insert(name, base);
+                    });
+                }
+                if let Some(e) = editing {
+                    e.set(Some(Editing { record: room, field: name.to_string() }));
+                }
+            };
             let holder_names = move || holders.get().into_iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
             let control = view! {
                 <FieldControl def=i.def id=id.clone() text=i.text locked choices=choices.clone() described_by=status_id.clone()
@@ -477,6 +540,7 @@ pub fn CollaborativeForm(
                 <div class="field" class:wide=wide class:held=held class:pending=pending
                     class:flash=move || i.changed_by.with(Option::is_some)
                     on:input=move |_| {
+                        enter();
                         if let Some(rt) = rt {
                             let now = crate::model::now_ms();
                             if now - last_typing.get_value() > TYPING_EVERY_MS {
@@ -503,21 +567,7 @@ pub fn CollaborativeForm(
                     // must not count as being in the field (it would stop being held, and
                     // the button vanish, on the press that was to take it over).
                     <div class="field-control"
-                        on:focusin=move |_| {
-                            // A held field can be read (and its text copied) but is entered
-                            // only by taking it over.
-                            if held.get_untracked() {
-                                return;
-                            }
-                            focused.set(Some(name));
-                            if started.with_value(|s| !s.contains_key(name)) {
-                                let base = expected(name);
-                                started.update_value(|s| { s.insert(name, base); });
-                            }
-                            if let Some(e) = editing {
-                                e.set(Some(Editing { record: room, field: name.to_string() }));
-                            }
-                        }
+                        on:focusin=move |_| enter()
                         on:focusout=move |_| {
                             if focused.get_untracked() != Some(name) {
                                 return;

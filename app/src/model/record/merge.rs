@@ -23,6 +23,8 @@ pub struct Merged {
 /// Merges `changes` (per field: the value the editor started from and the one they
 /// want) into `stored` (the record's fields as committed now), three-way per field:
 ///
+/// - the wanted value equals the base (nothing changed once normalized, e.g. a trailing
+///   space): left alone, whatever is stored;
 /// - stored equals the base: the field is applied (unless the value is already there);
 /// - stored differs from the base but equals the wanted value: nothing to do (both sides
 ///   made the same change);
@@ -40,7 +42,7 @@ pub fn merge(
     let mut out = Merged::default();
     for (field, change) in changes {
         let theirs = stored.get(field).unwrap_or(&Value::Null);
-        if theirs == &change.value {
+        if theirs == &change.value || (change.value == change.base && !overwrite.contains(field)) {
             continue;
         }
         if theirs == &change.base {
@@ -82,6 +84,7 @@ mod tests {
             ("name".into(), text("Acme")),
             ("sector".into(), text("retail")),
             ("city".into(), text("Oslo")),
+            ("phone".into(), text("555-0102")),
         ]);
         let changes = BTreeMap::from([
             // Nobody else touched it: applied.
@@ -95,6 +98,11 @@ mod tests {
             ),
             // Not stored yet (Null) and my base was Null: applied.
             ("tags".to_string(), change(Value::Null, text("vip"))),
+            // Unchanged by me (someone else changed it since): theirs stays, no clash.
+            (
+                "phone".to_string(),
+                change(text("555-0101"), text("555-0101")),
+            ),
         ]);
         let m = merge(&stored, &changes, &BTreeSet::new());
         assert_eq!(
@@ -156,6 +164,9 @@ mod tests {
                 };
                 if c.value == theirs {
                     // Already what the editor wants (same change on both sides): done.
+                    prop_assert!(!m.apply.contains_key(name) && reported.is_none());
+                } else if c.value == c.base && !overwrite.contains(name) {
+                    // Not changed by the editor: theirs stays, nothing reported.
                     prop_assert!(!m.apply.contains_key(name) && reported.is_none());
                 } else if c.base == theirs {
                     // Changed on one side only: applied.
