@@ -157,3 +157,38 @@ test('a deleted customer says who deleted it and when; an admin restores it from
   await aCtx.close();
   await bCtx.close();
 });
+
+test('two tabs of one person share the offline queue: each edit is sent once and none is lost', async ({ browser }) => {
+  const [aCtx, a, bCtx, b] = await twoOnOneCustomer(browser);
+  const b2 = await bCtx.newPage();
+  await b2.goto(b.url());
+  await expect(b2.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+  // Every update that reaches the server from either of Bea's tabs.
+  const sent: string[] = [];
+  bCtx.on('response', (r) => {
+    if (new URL(r.url()).pathname === '/api/update_record') sent.push(r.request().postData() ?? '');
+  });
+
+  await bCtx.setOffline(true);
+  for (const page of [b, b2]) {
+    await expect(page.getByRole('status', { name: 'Connection' })).toContainText('Offline');
+  }
+  await edit(b, 'Sector', 'media');
+  await edit(b2, 'Office location', 'Bergen');
+  // One queue for the browser: both tabs count both edits.
+  for (const page of [b, b2]) {
+    await expect(page.getByRole('status', { name: 'Connection' })).toContainText('2 changes pending');
+  }
+
+  await bCtx.setOffline(false);
+  await expect(a.getByLabel('Sector', { exact: true })).toHaveValue('media');
+  await expect(a.getByLabel('Office location', { exact: true })).toHaveValue('Bergen');
+  await expect(a.getByText('Version 3')).toBeVisible();
+  for (const page of [b, b2]) {
+    await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+  }
+  // One tab sent the queue, each edit once (the other tab did not send it again).
+  expect(sent).toHaveLength(2);
+  await aCtx.close();
+  await bCtx.close();
+});

@@ -4,6 +4,12 @@
 //! with an idempotency key so that nothing is applied twice (DESIGN.md, "Concurrency
 //! control"). Forms learn each edit's outcome (applied, conflict, refused) by listening
 //! to their record.
+//!
+//! Every tab of the browser shares the stored queue: each change is made to the list as
+//! stored now (another tab may have written it since this one last heard) and written
+//! back at once, and only one tab at a time sends it (the Web Locks API's
+//! `tandem.outbox` lock), so two tabs neither send an edit twice nor write each other's
+//! edits away.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,7 +69,9 @@ pub struct EditQueue {
     listeners: StoredValue<Vec<(u64, RecordKind, i64, OutcomeFn)>>,
     next_listener: StoredValue<u64>,
     sending: RwSignal<bool>,
-    /// Bumped to try again after a network failure.
+    /// The key of the edit whose request is under way, if any (it stays queued).
+    in_flight: StoredValue<Option<String>>,
+    /// Bumped to try again after a network failure, or while another tab sends.
     retry: RwSignal<u64>,
     /// The signed-in user, from the page (known offline too): only their edits are sent
     /// and counted.
@@ -93,70 +101,70 @@ impl EditQueue {
 
     /// Queues an edit (it is sent as soon as the connection allows).
     pub fn push(&self, edit: QueuedEdit) {
-        self.set_entries.update(|e| e.push(edit));
+        self.update(|e| e.push(edit));
+    }
+
+    /// The queue as stored now (this tab's copy where storage cannot be read).
+    fn current(&self) -> Vec<QueuedEdit> {
+        stored_queue().unwrap_or_else(|| self.entries.get_untracked())
+    }
+
+    /// Changes the queue as stored now and writes it back at once (see the module's
+    /// note on tabs); `f` gets the list oldest first.
+    fn update(&self, f: impl FnOnce(&mut Vec<QueuedEdit>)) {
+        let mut list = self.current();
+        f(&mut list);
+        store_queue(&list);
+        self.set_entries.set(list);
+    }
+
+    /// Removes the signed-in user's queued edits of record (`kind`, `id`) that `pick`
+    /// chooses (never the one whose request is under way), oldest first. The queue is
+    /// written only when one goes: forms follow the queue from effects, and a write of
+    /// it would run them again.
+    fn take_where(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        pick: impl Fn(&QueuedEdit) -> bool,
+    ) -> Vec<QueuedEdit> {
+        let user = self.user.get_untracked();
+        let in_flight = self.in_flight.get_value();
+        let chosen = |e: &QueuedEdit| {
+            e.kind == kind
+                && e.id == id
+                && Some(e.user) == user
+                && in_flight.as_ref() != Some(&e.key)
+                && pick(e)
+        };
+        let mut taken = Vec::new();
+        if self.current().iter().any(chosen) {
+            self.update(|entries| {
+                entries.retain(|e| {
+                    let go = chosen(e);
+                    if go {
+                        taken.push(e.clone());
+                    }
+                    !go
+                })
+            });
+        }
+        taken
     }
 
     /// Removes the signed-in user's edits of record (`kind`, `id`) that change `field` and
-    /// are not sent yet (a clash or a refusal makes them moot), returning the last value they wanted.
+    /// are not sent yet (a clash or a refusal makes them moot), returning the last value
+    /// they wanted.
     pub fn drop_field(&self, kind: RecordKind, id: i64, field: &str) -> Option<Value> {
-        let mut last = None;
-        let sending = self.sending.get_untracked();
-        // Written only when something goes: forms react to every write of the queue.
-        let user = self.user.get_untracked();
-        let any = self.entries.with_untracked(|e| {
-            e.iter().any(|e| {
-                e.kind == kind
-                    && e.id == id
-                    && Some(e.user) == user
-                    && e.changes.contains_key(field)
-            })
-        });
-        if !any {
-            return None;
-        }
-        self.set_entries.update(|entries| {
-            let mut first = true;
-            entries.retain(|e| {
-                let mine = e.kind == kind
-                    && e.id == id
-                    && Some(e.user) == user
-                    && e.changes.contains_key(field);
-                // The first edit of the queue may be on the wire: it stays.
-                let keep = !mine || (first && sending && e.conflict.is_none());
-                first = false;
-                if !keep {
-                    last = e.changes.get(field).map(|c| c.value.clone());
-                }
-                keep
-            });
-        });
-        last
+        self.take_where(kind, id, |e| e.changes.contains_key(field))
+            .pop()
+            .and_then(|e| e.changes.get(field).map(|c| c.value.clone()))
     }
 
     /// Takes the signed-in user's clashes parked for record (`kind`, `id`) while no form of
     /// it was open.
     pub fn take_parked(&self, kind: RecordKind, id: i64) -> Vec<QueuedEdit> {
-        let mut parked = Vec::new();
-        // Written only when something is parked: the form calls this from an effect that
-        // follows the queue, and a write of it would run that effect again, forever.
-        let user = self.user.get_untracked();
-        let here = |e: &QueuedEdit| {
-            e.kind == kind && e.id == id && Some(e.user) == user && e.conflict.is_some()
-        };
-        let any = self.entries.with_untracked(|e| e.iter().any(here));
-        if !any {
-            return parked;
-        }
-        self.set_entries.update(|entries| {
-            entries.retain(|e| {
-                let is = here(e);
-                if is {
-                    parked.push(e.clone());
-                }
-                !is
-            });
-        });
-        parked
+        self.take_where(kind, id, |e| e.conflict.is_some())
     }
 
     /// Calls `f` with the outcome of each edit of record (`kind`, `id`) for the life of the
@@ -195,12 +203,12 @@ impl EditQueue {
     /// failure (tried again after a while or on reconnect).
     async fn drain(self, user: i64) {
         loop {
-            let next = self.entries.with_untracked(|e| {
-                e.iter()
-                    .find(|e| e.conflict.is_none() && e.user == user)
-                    .cloned()
-            });
+            let next = self
+                .current()
+                .into_iter()
+                .find(|e| e.conflict.is_none() && e.user == user);
             let Some(edit) = next else { break };
+            self.in_flight.set_value(Some(edit.key.clone()));
             let overwrite = (!edit.overwrite.is_empty()).then(|| edit.overwrite.clone());
             let answer = crate::api::records::update_record(
                 edit.slug.clone(),
@@ -211,17 +219,11 @@ impl EditQueue {
                 Some(edit.key.clone()),
             )
             .await;
+            self.in_flight.set_value(None);
             let outcome = match answer {
                 Err(AppError::Request(_)) => {
                     // The network: keep it, try again later.
-                    #[cfg(feature = "hydrate")]
-                    {
-                        let retry = self.retry;
-                        set_timeout(
-                            move || retry.update(|n| *n += 1),
-                            std::time::Duration::from_secs(3),
-                        );
-                    }
+                    self.retry_after(3);
                     break;
                 }
                 Ok(r) => Outcome::Applied(r),
@@ -229,7 +231,7 @@ impl EditQueue {
                 Err(e) => Outcome::Failed(e),
             };
             let heard = self.deliver(&edit, &outcome);
-            self.set_entries.update(|entries| match (&outcome, heard) {
+            self.update(|entries| match (&outcome, heard) {
                 (Outcome::Conflict(c), false) => {
                     if let Some(e) = entries.iter_mut().find(|e| e.key == edit.key) {
                         e.conflict = Some(c.clone());
@@ -240,6 +242,129 @@ impl EditQueue {
         }
         self.sending.set(false);
     }
+
+    /// Sends the queue if this tab gets the outbox lock; another tab holding it sends it
+    /// instead (this one tries again in a second, in case it has just finished).
+    async fn send(self, user: i64) {
+        match outbox_lock().await {
+            Some(lock) => {
+                self.drain(user).await;
+                #[cfg(feature = "hydrate")]
+                if let Some(release) = lock {
+                    let _ = release.call0(&wasm_bindgen::JsValue::UNDEFINED);
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = lock;
+            }
+            None => {
+                self.sending.set(false);
+                self.retry_after(1);
+            }
+        }
+    }
+
+    /// Bumps `retry` after `secs` seconds, so the sender runs again.
+    fn retry_after(&self, secs: u64) {
+        let retry = self.retry;
+        #[cfg(feature = "hydrate")]
+        set_timeout(
+            move || retry.update(|n| *n += 1),
+            std::time::Duration::from_secs(secs),
+        );
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (retry, secs);
+    }
+}
+
+/// The queue as stored in localStorage now, if it can be read (in the browser).
+fn stored_queue() -> Option<Vec<QueuedEdit>> {
+    #[cfg(feature = "hydrate")]
+    {
+        let text = window()
+            .local_storage()
+            .ok()??
+            .get_item(STORAGE_KEY)
+            .ok()??;
+        serde_json::from_str(&text).ok()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+/// Writes the queue to localStorage (in the browser; a failure leaves it in memory).
+fn store_queue(list: &[QueuedEdit]) {
+    #[cfg(feature = "hydrate")]
+    if let (Ok(Some(storage)), Ok(text)) = (window().local_storage(), serde_json::to_string(list)) {
+        let _ = storage.set_item(STORAGE_KEY, &text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = list;
+}
+
+/// Lets go of the outbox lock when called (a JavaScript function in the browser).
+#[cfg(feature = "hydrate")]
+type Release = js_sys::Function;
+#[cfg(not(feature = "hydrate"))]
+type Release = ();
+
+/// Takes the browser-wide `tandem.outbox` lock if no other tab holds it (Web Locks API,
+/// `navigator.locks.request` with `ifAvailable`). `None`: another tab holds it.
+/// `Some(release)`: this tab holds it until `release` is called (`Some(None)` where the
+/// browser has no Web Locks: the tab sends alone, as a single tab always did).
+async fn outbox_lock() -> Option<Option<Release>> {
+    #[cfg(feature = "hydrate")]
+    {
+        use js_sys::{Function, Object, Promise, Reflect};
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+
+        let locks = Reflect::get(&window().navigator(), &"locks".into())
+            .ok()
+            .filter(|l| !l.is_undefined() && !l.is_null());
+        let Some(locks) = locks else {
+            return Some(None);
+        };
+        let Some(request) = Reflect::get(&locks, &"request".into())
+            .ok()
+            .and_then(|r| r.dyn_into::<Function>().ok())
+        else {
+            return Some(None);
+        };
+        let (tx, rx) = futures::channel::oneshot::channel::<Option<Function>>();
+        let tx = Rc::new(RefCell::new(Some(tx)));
+        let granted = Closure::once_into_js(move |lock: JsValue| -> Promise {
+            let send = |v| {
+                if let Some(tx) = tx.borrow_mut().take() {
+                    let _ = tx.send(v);
+                }
+            };
+            if lock.is_null() {
+                send(None);
+                return Promise::resolve(&JsValue::UNDEFINED);
+            }
+            // The lock is held until this promise settles: when `release` is called.
+            let mut release = None;
+            let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+            send(release);
+            held
+        });
+        let options = Object::new();
+        let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+        if request
+            .call3(&locks, &"tandem.outbox".into(), &options, &granted)
+            .is_err()
+        {
+            return Some(None);
+        }
+        match rx.await {
+            Ok(Some(release)) => Some(Some(release)),
+            Ok(None) => None,
+            Err(_) => Some(None),
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    Some(None)
 }
 
 /// The queue provided by [`EditQueueProvider`], if any.
@@ -275,6 +400,7 @@ pub fn EditQueueProvider(children: Children) -> impl IntoView {
         listeners: StoredValue::new(Vec::new()),
         next_listener: StoredValue::new(0),
         sending: RwSignal::new(false),
+        in_flight: StoredValue::new(None),
         retry: RwSignal::new(0),
         user: RwSignal::new(None),
     };
@@ -289,7 +415,7 @@ pub fn EditQueueProvider(children: Children) -> impl IntoView {
                 .with(|e| e.iter().any(|e| e.conflict.is_none() && e.user == me));
             if connected && waiting && !queue.sending.get_untracked() {
                 queue.sending.set(true);
-                leptos::task::spawn_local(queue.drain(me));
+                leptos::task::spawn_local(queue.send(me));
             }
         });
     }

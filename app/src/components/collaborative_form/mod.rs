@@ -104,14 +104,6 @@ pub fn CollaborativeForm(
     let mine_here = move |e: &QueuedEdit| {
         e.kind == kind && e.id == entity_id && Some(e.user) == me.get_untracked()
     };
-    let queued = move || -> Vec<QueuedEdit> {
-        queue
-            .map(|q| {
-                q.entries()
-                    .with(|e| e.iter().filter(|e| mine_here(e)).cloned().collect())
-            })
-            .unwrap_or_default()
-    };
     let queued_now = move || -> Vec<QueuedEdit> {
         queue
             .map(|q| {
@@ -119,6 +111,12 @@ pub fn CollaborativeForm(
                     .with_untracked(|e| e.iter().filter(|e| mine_here(e)).cloned().collect())
             })
             .unwrap_or_default()
+    };
+    let queued = move || {
+        if let Some(q) = queue {
+            q.entries().track();
+        }
+        queued_now()
     };
     // The value a field will have once the queue is through: the last queued value, or
     // the stored one. A new edit of the field starts from it (its merge base).
