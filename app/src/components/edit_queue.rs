@@ -221,8 +221,9 @@ impl EditQueue {
             .await;
             self.in_flight.set_value(None);
             let outcome = match answer {
-                Err(AppError::Request(_)) => {
-                    // The network: keep it, try again later.
+                Err(e) if try_again_later(&e) => {
+                    // Kept, and sent again in a while (in order: nothing behind it
+                    // goes first).
                     self.retry_after(3);
                     break;
                 }
@@ -274,6 +275,21 @@ impl EditQueue {
         #[cfg(not(feature = "hydrate"))]
         let _ = (retry, secs);
     }
+}
+
+/// Whether an edit refused with `e` stays queued and is sent again later, rather than
+/// rolled back: the network or the request failed (`Request`), the server failed
+/// (`Internal`, a 500), too many writes (`RateLimited`), or the session ended
+/// (`Unauthorized`: it is sent once the person signs in again). Anything else is the
+/// server's final word on that edit (validation, no right, a deleted record).
+pub fn try_again_later(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Request(_)
+            | AppError::Internal
+            | AppError::RateLimited { .. }
+            | AppError::Unauthorized
+    )
 }
 
 /// The queue as stored in localStorage now, if it can be read (in the browser).
@@ -420,4 +436,31 @@ pub fn EditQueueProvider(children: Children) -> impl IntoView {
         });
     }
     children()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_passing_failures_keep_an_edit_queued() {
+        for e in [
+            AppError::Request("offline".into()),
+            AppError::Internal,
+            AppError::RateLimited {
+                retry_after_secs: 2,
+            },
+            AppError::Unauthorized,
+        ] {
+            assert!(try_again_later(&e), "{e:?} keeps the edit");
+        }
+        for e in [
+            AppError::invalid("year_established", "not a year"),
+            AppError::Forbidden("viewers cannot edit".into()),
+            AppError::NotFound("no such customer".into()),
+            AppError::Gone("Ada deleted this record".into()),
+        ] {
+            assert!(!try_again_later(&e), "{e:?} is final");
+        }
+    }
 }
