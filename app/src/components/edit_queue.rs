@@ -1,5 +1,6 @@
 //! The tab's outbox of record edits: every field save goes through it, so an edit made
-//! offline (or whose request failed for the network) is kept in localStorage, survives a
+//! offline (or whose request failed for a passing reason: the network, the server, an
+//! ended session) is kept in localStorage, survives a
 //! reload and a browser restart, and is sent in order once the connection is back, each
 //! with an idempotency key so that nothing is applied twice (DESIGN.md, "Concurrency
 //! control"). Forms learn each edit's outcome (applied, conflict, refused) by listening
@@ -9,7 +10,9 @@
 //! stored now (another tab may have written it since this one last heard) and written
 //! back at once, and only one tab at a time sends it (the Web Locks API's
 //! `tandem.outbox` lock), so two tabs neither send an edit twice nor write each other's
-//! edits away.
+//! edits away. The storage is read and written directly rather than through leptos-use's
+//! `use_storage`, which writes a tab's copy back from an effect, later: that put back
+//! edits another tab had just sent, and they were sent again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -64,8 +67,7 @@ type OutcomeFn = Arc<dyn Fn(&QueuedEdit, &Outcome) + Send + Sync>;
 /// The queue, from context ([`use_edit_queue`]); cheap to copy.
 #[derive(Clone, Copy)]
 pub struct EditQueue {
-    entries: Signal<Vec<QueuedEdit>>,
-    set_entries: WriteSignal<Vec<QueuedEdit>>,
+    entries: RwSignal<Vec<QueuedEdit>>,
     listeners: StoredValue<Vec<(u64, RecordKind, i64, OutcomeFn)>>,
     next_listener: StoredValue<u64>,
     sending: RwSignal<bool>,
@@ -81,7 +83,7 @@ pub struct EditQueue {
 impl EditQueue {
     /// Every queued edit, oldest first.
     pub fn entries(&self) -> Signal<Vec<QueuedEdit>> {
-        self.entries
+        self.entries.into()
     }
 
     /// Says who is signed in (the page knows it before the socket does, and offline).
@@ -115,7 +117,7 @@ impl EditQueue {
         let mut list = self.current();
         f(&mut list);
         store_queue(&list);
-        self.set_entries.set(list);
+        self.entries.set(list);
     }
 
     /// Removes the signed-in user's queued edits of record (`kind`, `id`) that `pick`
@@ -401,18 +403,20 @@ pub fn new_key() -> String {
 /// connection is up (it needs [`crate::realtime::RealtimeProvider`] above it).
 #[component]
 pub fn EditQueueProvider(children: Children) -> impl IntoView {
-    use codee::string::JsonSerdeCodec;
-    use leptos_use::storage::{use_storage_with_options, StorageType, UseStorageOptions};
-    // Read after hydration, so the server's HTML (which knows no queue) hydrates as is.
-    let options = UseStorageOptions::default().delay_during_hydration(true);
-    let (entries, set_entries, _) = use_storage_with_options::<Vec<QueuedEdit>, JsonSerdeCodec>(
-        StorageType::Local,
-        STORAGE_KEY,
-        options,
-    );
+    // This tab's copy of the stored queue: read once hydrated (the server's HTML knows no
+    // queue, so it hydrates as is) and again whenever another tab writes it. Only
+    // `EditQueue::update` writes the storage, at once: no copy is ever written back later
+    // over a newer list.
+    let entries = RwSignal::new(Vec::new());
+    Effect::new(move |_| entries.set(stored_queue().unwrap_or_default()));
+    let other_tab = window_event_listener(leptos::ev::storage, move |ev| {
+        if ev.key().as_deref() == Some(STORAGE_KEY) {
+            entries.set(stored_queue().unwrap_or_default());
+        }
+    });
+    on_cleanup(move || other_tab.remove());
     let queue = EditQueue {
         entries,
-        set_entries,
         listeners: StoredValue::new(Vec::new()),
         next_listener: StoredValue::new(0),
         sending: RwSignal::new(false),
