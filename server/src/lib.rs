@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod import;
+pub mod notify;
 pub mod realtime;
 pub mod state;
 

@@ -1,6 +1,8 @@
 //! Domain types shared by server and browser: people, workspaces, records and import reports.
 
+pub mod activity;
 pub mod import;
+pub mod notify;
 pub mod record;
 
 use serde::{Deserialize, Serialize};

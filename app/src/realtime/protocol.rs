@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::model::notify::Notification;
 use crate::model::{Fields, Record, RecordKind};
 
 /// The protocol version; the first frame each side sends carries it. Version 2: a
@@ -134,7 +135,7 @@ pub struct PresenceEntry {
 }
 
 /// What a committed change did, without its payload (for matching and tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// A record was created.
@@ -151,6 +152,89 @@ pub enum ChangeOp {
     Members,
     /// The workspace's invite links changed.
     Invites,
+    /// An admin announced something to the workspace.
+    Announced,
+    /// A notification was made or changed (read, snoozed, dismissed).
+    Notice,
+    /// All of a user's notifications up to one were marked read.
+    NoticesRead,
+}
+
+impl ChangeOp {
+    /// Every op, in the order filters list them.
+    pub const ALL: [ChangeOp; 10] = [
+        ChangeOp::Created,
+        ChangeOp::Updated,
+        ChangeOp::Deleted,
+        ChangeOp::Restored,
+        ChangeOp::Bulk,
+        ChangeOp::Members,
+        ChangeOp::Invites,
+        ChangeOp::Announced,
+        ChangeOp::Notice,
+        ChangeOp::NoticesRead,
+    ];
+
+    /// The op's name on the wire and in the log (`"created"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Created => "created",
+            ChangeOp::Updated => "updated",
+            ChangeOp::Deleted => "deleted",
+            ChangeOp::Restored => "restored",
+            ChangeOp::Bulk => "bulk",
+            ChangeOp::Members => "members",
+            ChangeOp::Invites => "invites",
+            ChangeOp::Announced => "announced",
+            ChangeOp::Notice => "notice",
+            ChangeOp::NoticesRead => "notices_read",
+        }
+    }
+
+    /// Parses an op's name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<ChangeOp> {
+        ChangeOp::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// What an import did to one kind's rows, carried by its [`Change::Bulk`] (one activity
+/// entry per import and kind, not one per row).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkCounts {
+    /// Records created.
+    pub created: u64,
+    /// Records changed.
+    pub updated: u64,
+    /// Rows that matched a record holding those values already.
+    pub unchanged: u64,
+    /// Rows not written (their key names a deleted record).
+    pub skipped: u64,
+}
+
+/// How a workspace's membership changed, carried by [`Change::Members`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberHow {
+    /// They joined (through an invite link, a claim, or by creating the workspace).
+    Joined,
+    /// They were removed or left.
+    Left,
+    /// Their role changed.
+    Role,
+    /// An import added or changed them.
+    Imported,
+}
+
+impl MemberHow {
+    /// The activity feed's verb ("joined as", ...), followed by the member's name.
+    pub fn verb(self) -> &'static str {
+        match self {
+            MemberHow::Joined => "welcomed",
+            MemberHow::Left => "removed",
+            MemberHow::Role => "changed the role of",
+            MemberHow::Imported => "imported",
+        }
+    }
 }
 
 /// A committed change, as logged and delivered in `event` frames; each variant carries
@@ -187,9 +271,15 @@ pub enum Change {
         workspace_id: i64,
         /// The version after the change (the one before is `version - 1`).
         version: i64,
+        /// The record's title after the change (for feeds and notifications).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
         /// The changed fields' new values (`Null` for a cleared one); an import sends
         /// every field it wrote.
         fields: Fields,
+        /// The changed fields' values before the change (the activity feed's "before").
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        before: Fields,
         /// Titles of what the changed reference fields point at now.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         titles: BTreeMap<String, String>,
@@ -197,6 +287,9 @@ pub enum Change {
         /// actor) over someone else's value: logged so the activity feed can say so.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         overwritten: Vec<String>,
+        /// Whose values the overwrite replaced (user ids; they are notified).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overwrote: Vec<i64>,
         /// Who made it.
         actor: Option<i64>,
         /// When it committed, Unix milliseconds.
@@ -224,6 +317,9 @@ pub enum Change {
     Bulk {
         /// The kind.
         kind: RecordKind,
+        /// What the import did to the kind's rows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counts: Option<BulkCounts>,
         /// Who ran it.
         actor: Option<i64>,
         /// When it committed, Unix milliseconds.
@@ -234,6 +330,9 @@ pub enum Change {
         /// The user concerned.
         #[serde(alias = "id")]
         user: i64,
+        /// How it changed (missing in logs from before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        how: Option<MemberHow>,
         /// Who made the change, if known.
         #[serde(default)]
         actor: Option<i64>,
@@ -251,6 +350,39 @@ pub enum Change {
         /// When it committed, Unix milliseconds.
         at: i64,
     },
+    /// An admin's announcement to the workspace (its members are notified). Carried by
+    /// the workspace's room.
+    Announced {
+        /// The workspace.
+        workspace_id: i64,
+        /// Its one line.
+        title: String,
+        /// Its text.
+        body: String,
+        /// How loud its notifications are.
+        #[serde(default)]
+        priority: crate::model::notify::Priority,
+        /// Who announced it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// A notification was made, or its state changed (read, snoozed, dismissed): the
+    /// notification as it is now. Carried by its user's room only.
+    Notice {
+        /// The notification.
+        notification: Notification,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// Every notification of the user with an id up to `upto` is read (mark all read).
+    /// Carried by the user's room only.
+    NoticesRead {
+        /// The newest notification marked.
+        upto: i64,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
 }
 
 impl Change {
@@ -264,6 +396,9 @@ impl Change {
             Change::Bulk { .. } => ChangeOp::Bulk,
             Change::Members { .. } => ChangeOp::Members,
             Change::Invites { .. } => ChangeOp::Invites,
+            Change::Announced { .. } => ChangeOp::Announced,
+            Change::Notice { .. } => ChangeOp::Notice,
+            Change::NoticesRead { .. } => ChangeOp::NoticesRead,
         }
     }
 
@@ -288,9 +423,12 @@ impl Change {
             id: record.id,
             workspace_id: record.workspace_id,
             version: record.version,
+            title: Some(record.title()),
             fields,
+            before: Fields::new(),
             titles,
             overwritten: Vec::new(),
+            overwrote: Vec::new(),
             actor,
             at,
         }
@@ -382,7 +520,10 @@ impl Change {
             | Change::Restored { at, .. }
             | Change::Bulk { at, .. }
             | Change::Members { at, .. }
-            | Change::Invites { at, .. } => *at,
+            | Change::Invites { at, .. }
+            | Change::Announced { at, .. }
+            | Change::Notice { at, .. }
+            | Change::NoticesRead { at, .. } => *at,
         }
     }
 
@@ -395,7 +536,10 @@ impl Change {
             | Change::Restored { actor, .. }
             | Change::Bulk { actor, .. }
             | Change::Members { actor, .. }
-            | Change::Invites { actor, .. } => *actor,
+            | Change::Invites { actor, .. }
+            | Change::Announced { actor, .. } => *actor,
+            Change::Notice { notification, .. } => notification.actor,
+            Change::NoticesRead { .. } => None,
         }
     }
 }
@@ -610,7 +754,8 @@ mod tests {
         let after = customer(3, "retail");
         let change = Change::updated(&after, &["sector".to_string()], Some(9), 3);
         let text = serde_json::to_string(&change).expect("serializes");
-        assert!(!text.contains("Acme"), "unchanged fields stay home: {text}");
+        // The title rides along for feeds; the unchanged fields themselves stay home.
+        assert!(!text.contains("\"name\""), "unchanged fields stay home: {text}");
 
         let mut held = customer(2, "media");
         assert!(change.apply(&mut held));
@@ -646,6 +791,7 @@ mod tests {
             members,
             Change::Members {
                 user: 7,
+                how: None,
                 actor: None,
                 at: 5
             }

@@ -12,6 +12,8 @@ use crate::model::{
     Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind, RecordQuery,
     Role, User, Workspace,
 };
+use crate::model::activity::{ActivityFilter, ActivityPage, FeedType};
+use crate::model::notify::{NoticePage, NoticePref, Notification, Priority};
 use crate::realtime::protocol::{Change, Position, Room};
 
 /// Told how many rows of a long write are done so far (an import's progress).
@@ -195,13 +197,28 @@ pub trait ChangeSink: Send + Sync + 'static {
 /// PostgreSQL), each domain's trait implemented in its own file of `server/src/db/sql/`.
 /// Callers hold an `Arc<dyn Store>`, which has every domain's methods; code that
 /// implements or names the domains imports them with `use app::ssr::store::prelude::*`.
-pub trait Store: AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore {}
+pub trait Store:
+    AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore + NotifyStore + ActivityStore
+{
+}
 
-impl<T: AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore> Store for T {}
+impl<T> Store for T where
+    T: AccountStore
+        + WorkspaceStore
+        + RecordStore
+        + ImportStore
+        + LogStore
+        + NotifyStore
+        + ActivityStore
+{
+}
 
 /// The store's traits, to bring every domain's methods into scope at once.
 pub mod prelude {
-    pub use super::{AccountStore, ImportStore, LogStore, RecordStore, Store, WorkspaceStore};
+    pub use super::{
+        AccountStore, ActivityStore, ImportStore, LogStore, NotifyStore, RecordStore, Store,
+        WorkspaceStore,
+    };
 }
 
 /// Accounts: creating them, finding them by e-mail or id, remembering their last workspace.
@@ -458,4 +475,81 @@ pub trait LogStore: Send + Sync + 'static {
     ) -> Result<Vec<LoggedChange>, DbError>;
     /// The workspace a record (live or deleted) belongs to. Errors: `NotFound`.
     async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError>;
+}
+
+/// Notifications: a user's list and its read, snoozed and dismissed states, preferences
+/// per type, follows of records, and announcements. Notifications themselves are made by
+/// the store when a change commits (`server/src/notify/rules.rs` says who gets what), in
+/// the change's transaction, and each is logged as a [`Change::Notice`] in its user's
+/// room; every state change here is logged there too, so the user's other tabs follow.
+#[async_trait]
+pub trait NotifyStore: Send + Sync + 'static {
+    /// A page of `user`'s visible notifications (not dismissed, not snoozed past now),
+    /// newest first, older than the id `before` if given, at most `limit` (1 to 200), with
+    /// the unread count and the user room's position read before them.
+    async fn notifications(
+        &self,
+        user: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<NoticePage, DbError>;
+    /// Marks `user`'s notifications `ids` read (those already read are left alone);
+    /// returns those it changed. Another user's ids change nothing.
+    async fn mark_read(&self, user: i64, ids: &[i64]) -> Result<Vec<Notification>, DbError>;
+    /// Marks every notification of `user` read; returns the newest id it covers (0 when
+    /// there was none).
+    async fn mark_all_read(&self, user: i64) -> Result<i64, DbError>;
+    /// Dismisses (`until` = `None`) or snoozes until `until` (Unix milliseconds) one of
+    /// `user`'s notifications. Errors: `NotFound` (also for another user's).
+    async fn set_notice_state(
+        &self,
+        user: i64,
+        id: i64,
+        until: Option<i64>,
+    ) -> Result<Notification, DbError>;
+    /// `user`'s preference for every type, defaults where none was set.
+    async fn notice_prefs(&self, user: i64) -> Result<Vec<NoticePref>, DbError>;
+    /// Stores `user`'s preference for one type.
+    async fn set_notice_pref(&self, user: i64, pref: NoticePref) -> Result<(), DbError>;
+    /// Follows (`on`) or unfollows a record of the workspace. Errors: `NotFound` for a
+    /// record not in the workspace.
+    async fn set_following(
+        &self,
+        user: i64,
+        workspace: i64,
+        kind: RecordKind,
+        id: i64,
+        on: bool,
+    ) -> Result<(), DbError>;
+    /// Whether `user` follows the record.
+    async fn following(&self, user: i64, kind: RecordKind, id: i64) -> Result<bool, DbError>;
+    /// Logs an admin's announcement in the workspace's room (every other member is
+    /// notified with `priority`).
+    async fn announce(
+        &self,
+        workspace: i64,
+        actor: i64,
+        title: &str,
+        body: &str,
+        priority: Priority,
+    ) -> Result<(), DbError>;
+}
+
+/// The activity feed, read from the change log.
+#[async_trait]
+pub trait ActivityStore: Send + Sync + 'static {
+    /// A page of the workspace's `feed`, newest first, older than `before` if given: at
+    /// most `limit` (1 to [`crate::model::activity::MAX_PAGE`]) entries that pass
+    /// `filter`, with the feed room's position read before them. A text filter is looked
+    /// for in a bounded number of log rows per call: a page may hold fewer entries than
+    /// asked and still have a `next`. Errors: `NotFound` for a record feed of a record
+    /// not in the workspace.
+    async fn activity(
+        &self,
+        workspace: i64,
+        feed: FeedType,
+        filter: &ActivityFilter,
+        before: Option<Position>,
+        limit: i64,
+    ) -> Result<ActivityPage, DbError>;
 }

@@ -483,9 +483,12 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
             id: 1,
             workspace_id: ws_id,
             version: i,
+            title: None,
             fields,
+            before: Default::default(),
             titles: Default::default(),
             overwritten: Vec::new(),
+            overwrote: Vec::new(),
             actor: None,
             at: i,
         };

@@ -8,11 +8,14 @@ use super::{FieldDef, FieldKind, RecordKind};
 pub const DEAL_STAGES: &[&str] = &["Prospecting", "Engaging", "Won", "Lost"];
 /// Customer statuses.
 pub const CUSTOMER_STATUSES: &[&str] = &["prospect", "active", "inactive"];
+/// Customer priorities; a change to a `high` one notifies its owner and followers.
+pub const CUSTOMER_PRIORITIES: &[&str] = &["normal", "high"];
 
 const CUSTOMER_FIELDS: &[FieldDef] = &[
     required("name", "Name", FieldKind::Text { max: 200 }),
     field("sector", "Sector", FieldKind::Text { max: 100 }),
     field("status", "Status", FieldKind::Choice(CUSTOMER_STATUSES)),
+    field("priority", "Priority", FieldKind::Choice(CUSTOMER_PRIORITIES)),
     field("owner_id", "Owner", FieldKind::Member),
     field(
         "year_established",
@@ -58,6 +61,7 @@ const DEAL_FIELDS: &[FieldDef] = &[
     field("engage_date", "Engage date", FieldKind::Date),
     field("close_date", "Close date", FieldKind::Date),
     field("value", "Value (USD)", FieldKind::Money),
+    field("notes", "Notes", FieldKind::LongText),
 ];
 
 const PRODUCT_FIELDS: &[FieldDef] = &[
@@ -102,6 +106,12 @@ pub struct KindSpec {
     pub related: &'static [Related],
     /// The kind's board, if it has one (the deals pipeline).
     pub board: Option<BoardSpec>,
+    /// The member field that says who owns a record: setting it to someone else notifies
+    /// them (an assignment).
+    pub owner: Option<&'static str>,
+    /// The choice field and value that mark a record high priority: any change to such a
+    /// record notifies its owner and followers.
+    pub urgent: Option<(&'static str, &'static str)>,
 }
 
 /// A board of a kind's records: a column per option of a choice field, a record moved
@@ -175,6 +185,8 @@ pub(super) static KINDS: [KindSpec; 3] = [
             columns: &["product_id", "stage", "owner_id", "value"],
         }],
         board: None,
+        owner: Some("owner_id"),
+        urgent: Some(("priority", "high")),
     },
     KindSpec {
         kind: RecordKind::Deal,
@@ -208,6 +220,8 @@ pub(super) static KINDS: [KindSpec; 3] = [
             meta: &["product_id", "owner_id", "value"],
             amount: Some("value"),
         }),
+        owner: Some("owner_id"),
+        urgent: None,
     },
     KindSpec {
         kind: RecordKind::Product,
@@ -232,6 +246,8 @@ pub(super) static KINDS: [KindSpec; 3] = [
             columns: &["customer_id", "stage", "owner_id", "value"],
         }],
         board: None,
+        owner: None,
+        urgent: None,
     },
 ];
 
@@ -284,7 +300,12 @@ impl RecordKind {
         self.spec().search_fields
     }
 
-    /// Parses a path segment back to its kind.
+    /// The kind whose noun (room prefix) is `s` (`customer`); `None` for anything else.
+    pub fn from_noun(s: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.noun() == s)
+    }
+
+    /// The kind whose path segment is `s` (`customers`); `None` for anything else.
     pub fn from_path(s: &str) -> Option<RecordKind> {
         RecordKind::ALL.into_iter().find(|k| k.path() == s)
     }

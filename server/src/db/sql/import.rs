@@ -84,6 +84,10 @@ impl ImportStore for SqlStore {
         }
         let bulk = Change::Bulk {
             kind,
+            counts: Some(BulkCounts {
+                created: rows.len() as u64,
+                ..BulkCounts::default()
+            }),
             actor,
             at: now_ms(),
         };
@@ -198,8 +202,15 @@ impl ImportStore for SqlStore {
             .iter()
             .any(|(_, o)| matches!(o, Upserted::Created | Upserted::Updated))
         {
+            let count = |o: Upserted| out.iter().filter(|(_, u)| *u == o).count() as u64;
             let bulk = Change::Bulk {
                 kind,
+                counts: Some(BulkCounts {
+                    created: count(Upserted::Created),
+                    updated: count(Upserted::Updated),
+                    unchanged: count(Upserted::Unchanged),
+                    skipped: count(Upserted::Deleted),
+                }),
                 actor,
                 at: now_ms(),
             };
@@ -338,7 +349,7 @@ impl ImportStore for SqlStore {
         let mut logged = Vec::new();
         if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
             let room = Room::Workspace(workspace);
-            logged.push(log_change(&mut tx, self.epoch, room, member_change(p.user_id)).await?);
+            logged.push(log_change(&mut tx, self.epoch, room, member_change(p.user_id, MemberHow::Imported, None)).await?);
         }
         self.commit(tx, logged).await?;
         Ok(out)

@@ -52,7 +52,7 @@ pub(super) async fn append_changes(
     let payload = serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
     let mut logged = Vec::with_capacity(rooms.len());
     let mut sql = Sql::new(
-        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at) VALUES ",
+        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at, actor_id, op) VALUES ",
     );
     for (i, room) in rooms.iter().enumerate() {
         let name = room.name();
@@ -70,6 +70,10 @@ pub(super) async fn append_changes(
             .bind(payload.clone())
             .push(", ")
             .bind(change.at())
+            .push(", ")
+            .bind(change.actor())
+            .push(", ")
+            .bind(change.op().as_str())
             .push(")");
         logged.push(LoggedChange {
             room: *room,
@@ -92,11 +96,13 @@ pub(super) async fn log_change(
     append_change(conn, epoch, room, &change).await
 }
 
-/// A change of a workspace's members: `user` joined, left or changed role.
-pub(super) fn member_change(user: i64) -> Change {
+/// A change of a workspace's members: `user` joined, left or changed role (`how`), by
+/// `actor` if known.
+pub(super) fn member_change(user: i64, how: MemberHow, actor: Option<i64>) -> Change {
     Change::Members {
         user,
-        actor: None,
+        how: Some(how),
+        actor,
         at: now_ms(),
     }
 }
@@ -120,7 +126,7 @@ pub(super) async fn log_joined(
 ) -> Result<Vec<LoggedChange>, DbError> {
     let ws = invite.workspace_id;
     Ok(vec![
-        log_change(conn, epoch, Room::Workspace(ws), member_change(user)).await?,
+        log_change(conn, epoch, Room::Workspace(ws), member_change(user, MemberHow::Joined, Some(user))).await?,
         log_change(conn, epoch, Room::Admins(ws), invite_change(invite.id)).await?,
     ])
 }
@@ -176,7 +182,7 @@ pub(super) async fn last_field_changes(
 
 /// A logged change's payload as a [`Change`]; an update logged before protocol 3 (the
 /// whole record) is read as the patch it stands for.
-fn read_change(payload: &str) -> Result<Change, DbError> {
+pub(super) fn read_change(payload: &str) -> Result<Change, DbError> {
     serde_json::from_str(payload).or_else(|e| {
         serde_json::from_str::<app::realtime::protocol::LegacyUpdate>(payload)
             .map(Change::from)

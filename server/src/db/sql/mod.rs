@@ -17,7 +17,7 @@ use app::model::{
     avatar_color, now_ms, Choice, FieldChange, FieldDef, Fields, Invite, Member, Membership, Page,
     Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
 };
-use app::realtime::protocol::{Change, Position, Room};
+use app::realtime::protocol::{BulkCounts, Change, MemberHow, Position, Room};
 use app::ssr::store::prelude::*;
 use app::ssr::store::{
     ChangeSink, DbError, ImportedPerson, LoggedChange, NewInvite, NewUser, PersonUpsert, Progress,
@@ -34,6 +34,8 @@ mod import;
 mod indexes;
 mod listing;
 mod log;
+mod notify;
+mod activity;
 mod query;
 mod records;
 mod rows;
@@ -122,11 +124,18 @@ impl SqlStore {
     /// Commits and then hands the logged changes to the sink, on a task of its own: a
     /// request cancelled while committing (its client went away) cannot leave a change
     /// committed but never published. Errors: the commit fails (nothing is published).
+    ///
+    /// Before committing, the notifications the changes call for are made in the same
+    /// transaction (`notify.rs`), so a change and what it tells people commit together.
     async fn commit(
         &self,
-        tx: sqlx::Transaction<'static, Any>,
-        logged: Vec<LoggedChange>,
+        mut tx: sqlx::Transaction<'static, Any>,
+        mut logged: Vec<LoggedChange>,
     ) -> Result<(), DbError> {
+        if !logged.is_empty() {
+            let notices = notify::notify(&mut tx, self.epoch, &logged).await?;
+            logged.extend(notices);
+        }
         let sink = self.sink.get().cloned();
         tokio::spawn(async move {
             tx.commit().await?;

@@ -482,6 +482,24 @@ impl RecordStore for SqlStore {
             });
         }
         let apply = merged.apply;
+        let before: Fields = apply
+            .keys()
+            .map(|k| (k.clone(), current.get(k).clone()))
+            .collect();
+        // Whose values an overwrite replaces: the last to change each overwritten field.
+        let mut overwrote = Vec::new();
+        if !merged.overwritten.is_empty() {
+            let names: Vec<&str> = merged.overwritten.iter().map(String::as_str).collect();
+            let who =
+                last_field_changes(&mut tx, Room::Record(kind, id), &names, CONFLICT_SCAN).await?;
+            overwrote = names
+                .iter()
+                .filter_map(|n| who.get(*n).map(|(by, _)| *by).unwrap_or(current.updated_by))
+                .filter(|u| *u != actor)
+                .collect();
+            overwrote.sort_unstable();
+            overwrote.dedup();
+        }
         if !apply.is_empty() {
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
             let mut all = current.fields.clone();
@@ -494,8 +512,16 @@ impl RecordStore for SqlStore {
         if !apply.is_empty() {
             let mut change =
                 Change::updated(&current, apply.keys(), Some(actor), current.updated_at);
-            if let Change::Updated { overwritten, .. } = &mut change {
+            if let Change::Updated {
+                overwritten,
+                overwrote: replaced,
+                before: was,
+                ..
+            } = &mut change
+            {
                 *overwritten = merged.overwritten;
+                *replaced = overwrote;
+                *was = before;
             }
             logged = log_record_change(&mut tx, self.epoch, change).await?;
         }

@@ -10,6 +10,7 @@ impl SqlStore {
         &self,
         workspace: i64,
         user: i64,
+        how: MemberHow,
         statement: Sql,
     ) -> Result<(), DbError> {
         let mut tx = self.begin().await?;
@@ -20,7 +21,7 @@ impl SqlStore {
             &mut tx,
             self.epoch,
             Room::Workspace(workspace),
-            member_change(user),
+            member_change(user, how, None),
         )
         .await?];
         self.commit(tx, logged.into()).await?;
@@ -226,13 +227,13 @@ impl WorkspaceStore for SqlStore {
             .bind(workspace)
             .push(" AND user_id = ")
             .bind(user);
-        self.change_members(workspace, user, sql).await
+        self.change_members(workspace, user, MemberHow::Role, sql).await
     }
 
     async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        self.change_members(workspace, user, sql).await
+        self.change_members(workspace, user, MemberHow::Left, sql).await
     }
 
     async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
