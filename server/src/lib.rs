@@ -1,6 +1,7 @@
 //! Tandem's server: the axum router (pages, server functions, upload, health) and
 //! `serve`, used by the `tandem` binary and by the integration tests.
 
+pub mod activity;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/api/import_crm", post(import::http::upload))
+        .route("/api/export_activity", get(activity::export))
         .route("/ws", get(realtime::socket::upgrade))
         .leptos_routes_with_context(
             &state,

@@ -6,10 +6,12 @@
 //! A server function does four things: get context (store, signed-in user), parse input
 //! into domain types, call the store, map errors into [`crate::error::AppError`].
 
+pub mod activity;
 pub mod auth;
 pub mod codec;
 pub mod import;
 pub mod members;
+pub mod notifications;
 pub mod records;
 pub mod workspaces;
 

@@ -109,21 +109,22 @@ impl ActivityEntry {
         name: &dyn Fn(i64) -> Option<String>,
     ) -> Option<ActivityEntry> {
         let actor = change.actor();
-        let actor_name = actor
-            .and_then(name)
-            .unwrap_or_else(|| "System".to_string());
+        let actor_name = actor.and_then(name).unwrap_or_else(|| "System".to_string());
         let mut record = change.target().map(|(k, id, _)| (k, id));
         let mut fields = Vec::new();
         let (record_title, summary) = match change {
-            Change::Created { record: r, .. } => {
-                (r.title(), format!("created {} {}", r.kind.noun(), r.title()))
-            }
-            Change::Deleted { record: r, .. } => {
-                (r.title(), format!("deleted {} {}", r.kind.noun(), r.title()))
-            }
-            Change::Restored { record: r, .. } => {
-                (r.title(), format!("restored {} {}", r.kind.noun(), r.title()))
-            }
+            Change::Created { record: r, .. } => (
+                r.title(),
+                format!("created {} {}", r.kind.noun(), r.title()),
+            ),
+            Change::Deleted { record: r, .. } => (
+                r.title(),
+                format!("deleted {} {}", r.kind.noun(), r.title()),
+            ),
+            Change::Restored { record: r, .. } => (
+                r.title(),
+                format!("restored {} {}", r.kind.noun(), r.title()),
+            ),
             Change::Updated {
                 kind,
                 id,
@@ -134,14 +135,17 @@ impl ActivityEntry {
                 overwritten,
                 ..
             } => {
-                let title = title.clone().unwrap_or_else(|| format!("{} #{id}", kind.noun()));
+                let title = title
+                    .clone()
+                    .unwrap_or_else(|| format!("{} #{id}", kind.noun()));
                 for (field, value) in after {
                     let Some(def) = kind.field(field) else {
                         continue;
                     };
                     let show = |v: &Value, title: Option<&str>| match (def.kind, v) {
-                        (FieldKind::Member, Value::Int(id)) => name(*id)
-                            .unwrap_or_else(|| def.format_display(v, title)),
+                        (FieldKind::Member, Value::Int(id)) => {
+                            name(*id).unwrap_or_else(|| def.format_display(v, title))
+                        }
                         (FieldKind::LongText, Value::Text(s)) => {
                             super::notify::show_mentions(s, |id| name(id))
                         }

@@ -224,7 +224,10 @@ pub fn show_mentions(text: &str, name: impl Fn(i64) -> Option<String>) -> String
     while let Some(i) = rest.find("<@") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        match after.find('>').and_then(|e| Some((e, after[..e].parse::<i64>().ok()?))) {
+        match after
+            .find('>')
+            .and_then(|e| Some((e, after[..e].parse::<i64>().ok()?)))
+        {
             Some((end, id)) => {
                 out.push('@');
                 out.push_str(&name(id).unwrap_or_else(|| "unknown".into()));
@@ -247,13 +250,19 @@ mod tests {
     #[test]
     fn mentions_are_found_once_in_order() {
         assert_eq!(mentions("hi <@3> and <@12>, again <@3>"), vec![3, 12]);
-        assert_eq!(mentions("no <@> or <@x> or <@-1> or <@4"), Vec::<i64>::new());
+        assert_eq!(
+            mentions("no <@> or <@x> or <@-1> or <@4"),
+            Vec::<i64>::new()
+        );
     }
 
     #[test]
     fn mentions_show_as_names() {
         let name = |id| (id == 3).then(|| "Ann".to_string());
-        assert_eq!(show_mentions("hi <@3> and <@9>!", name), "hi @Ann and @unknown!");
+        assert_eq!(
+            show_mentions("hi <@3> and <@9>!", name),
+            "hi @Ann and @unknown!"
+        );
         assert_eq!(show_mentions("a <@b> c", name), "a <@b> c");
     }
 

@@ -755,7 +755,10 @@ mod tests {
         let change = Change::updated(&after, &["sector".to_string()], Some(9), 3);
         let text = serde_json::to_string(&change).expect("serializes");
         // The title rides along for feeds; the unchanged fields themselves stay home.
-        assert!(!text.contains("\"name\""), "unchanged fields stay home: {text}");
+        assert!(
+            !text.contains("\"name\""),
+            "unchanged fields stay home: {text}"
+        );
 
         let mut held = customer(2, "media");
         assert!(change.apply(&mut held));

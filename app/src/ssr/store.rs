@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 
 use crate::error::FieldConflict;
+use crate::model::activity::{ActivityFilter, ActivityPage, FeedType};
 use crate::model::import::ImportMapping;
+use crate::model::notify::{NoticePage, NoticePref, Notification, Priority};
 use crate::model::{
     Choice, FieldChange, Fields, Invite, Member, Membership, Page, Record, RecordKind, RecordQuery,
     Role, User, Workspace,
 };
-use crate::model::activity::{ActivityFilter, ActivityPage, FeedType};
-use crate::model::notify::{NoticePage, NoticePref, Notification, Priority};
 use crate::realtime::protocol::{Change, Position, Room};
 
 /// Told how many rows of a long write are done so far (an import's progress).

@@ -73,9 +73,7 @@ fn named(kind: RecordKind, title: &str) -> String {
 /// The record's title from the change (an update carries it since protocol 4).
 fn title_of(change: &Change) -> Option<String> {
     match change {
-        Change::Updated {
-            title: Some(t), ..
-        } => Some(t.clone()),
+        Change::Updated { title: Some(t), .. } => Some(t.clone()),
         Change::Updated { kind, id, .. } => Some(format!("#{id} ({})", kind.noun())),
         other => other.record().map(Record::title),
     }
@@ -387,7 +385,8 @@ mod tests {
             deleted_by: None,
         };
         assert!(drafts(&c, Some(&r)).is_empty());
-        r.fields.insert("priority".into(), Value::Text("high".into()));
+        r.fields
+            .insert("priority".into(), Value::Text("high".into()));
         let d = drafts(&c, Some(&r));
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].audience, vec![Audience::Owner, Audience::Followers]);

@@ -10,6 +10,7 @@ mod convergence;
 mod editing;
 mod import;
 mod mapping;
+mod notifications;
 mod realtime;
 mod store_contract;
 mod workspaces;

@@ -19,20 +19,20 @@ use server::realtime::HubConfig;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a test waits for an expected frame before failing (a bound, not a sleep).
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A signed-up user: their HTTP client and session cookie.
-struct Person {
-    http: reqwest::Client,
-    cookie: String,
-    id: i64,
+pub(crate) struct Person {
+    pub(crate) http: reqwest::Client,
+    pub(crate) cookie: String,
+    pub(crate) id: i64,
 }
 
-async fn person(app: &TestApp, email: &str) -> Person {
+pub(crate) async fn person(app: &TestApp, email: &str) -> Person {
     let (http, jar) = browser();
     let id = app.sign_up_as(&http, email, email).await;
     let url = app.base.parse().expect("url");
@@ -69,7 +69,7 @@ async fn connect_with(
 }
 
 /// Connects as `p` and reads the welcome frame.
-async fn connect(app: &TestApp, p: &Person) -> Ws {
+pub(crate) async fn connect(app: &TestApp, p: &Person) -> Ws {
     let mut ws = connect_with(app, Some(&p.cookie), Some(&app.base))
         .await
         .expect("upgrade");
@@ -87,7 +87,7 @@ async fn connect(app: &TestApp, p: &Person) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, frame: &ClientFrame) {
+pub(crate) async fn send(ws: &mut Ws, frame: &ClientFrame) {
     ws.send(Message::Text(
         serde_json::to_string(frame).expect("json").into(),
     ))
@@ -96,7 +96,7 @@ async fn send(ws: &mut Ws, frame: &ClientFrame) {
 }
 
 /// The next frame, waiting at most [`WAIT`].
-async fn recv(ws: &mut Ws) -> ServerFrame {
+pub(crate) async fn recv(ws: &mut Ws) -> ServerFrame {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
             .await
@@ -112,7 +112,10 @@ async fn recv(ws: &mut Ws) -> ServerFrame {
 }
 
 /// Reads frames until one matches, returning it (others are skipped).
-async fn recv_until(ws: &mut Ws, mut want: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+pub(crate) async fn recv_until(
+    ws: &mut Ws,
+    mut want: impl FnMut(&ServerFrame) -> bool,
+) -> ServerFrame {
     loop {
         let f = recv(ws).await;
         if want(&f) {
@@ -122,7 +125,11 @@ async fn recv_until(ws: &mut Ws, mut want: impl FnMut(&ServerFrame) -> bool) -> 
 }
 
 /// Subscribes and returns the `subscribed` frame's position and presence count.
-async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> (Position, usize) {
+pub(crate) async fn subscribe(
+    ws: &mut Ws,
+    room: Room,
+    since: Option<Position>,
+) -> (Position, usize) {
     send(ws, &ClientFrame::Subscribe { room, since }).await;
     match recv_until(ws, |f| {
         matches!(
@@ -140,7 +147,7 @@ async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> (Positio
 }
 
 /// Reads the next `n` change events of `room`, skipping other frames.
-async fn events(ws: &mut Ws, room: Room, n: usize) -> Vec<(Position, Change)> {
+pub(crate) async fn events(ws: &mut Ws, room: Room, n: usize) -> Vec<(Position, Change)> {
     let mut out = Vec::new();
     while out.len() < n {
         if let ServerFrame::Event {
@@ -156,14 +163,14 @@ async fn events(ws: &mut Ws, room: Room, n: usize) -> Vec<(Position, Change)> {
     out
 }
 
-async fn workspace_with_owner(app: &TestApp) -> (Person, String, i64) {
+pub(crate) async fn workspace_with_owner(app: &TestApp) -> (Person, String, i64) {
     let owner = person(app, "owner@example.com").await;
     let slug = app.create_workspace_as(&owner.http, "Acme").await;
     let ws = app.store.workspace_by_slug(&slug).await.expect("ws").id;
     (owner, slug, ws)
 }
 
-async fn create_customer(app: &TestApp, p: &Person, slug: &str, name: &str) -> i64 {
+pub(crate) async fn create_customer(app: &TestApp, p: &Person, slug: &str, name: &str) -> i64 {
     let args = CreateRecord {
         slug: slug.into(),
         kind: RecordKind::Customer,
@@ -644,7 +651,7 @@ async fn forbidden_within_a_second(ws: &mut Ws, room: Room) {
 }
 
 /// Sends a ping and returns every frame received before its pong.
-async fn until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
+pub(crate) async fn until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
     send(ws, &ClientFrame::Ping).await;
     let mut before = Vec::new();
     loop {
@@ -963,7 +970,7 @@ async fn sockets_subscribing_at_random_moments_under_continuous_writes_see_no_ga
 }
 
 /// A [`Person`] for a browser that has already signed up (through an invite).
-async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
+pub(crate) async fn person_from(app: &TestApp, http: reqwest::Client) -> Person {
     let me = app
         .run(&http, GetCurrentUser {})
         .await

@@ -703,17 +703,10 @@ async fn contract(store: &dyn Store) {
         "a room never written to has the database's epoch, which its first event keeps"
     );
     assert!(
-        store
-            .room_heads(&[quiet])
-            .await
-            .expect("heads")
-            .is_empty(),
+        store.room_heads(&[quiet]).await.expect("heads").is_empty(),
         "reading a head writes nothing"
     );
-    let heads = store
-        .room_heads(&[room, quiet])
-        .await
-        .expect("heads");
+    let heads = store.room_heads(&[room, quiet]).await.expect("heads");
     assert_eq!(heads, vec![(room, after)]);
 
     // Search is case-insensitive beyond ASCII, on every backend, and follows edits.

@@ -15,7 +15,11 @@ const CUSTOMER_FIELDS: &[FieldDef] = &[
     required("name", "Name", FieldKind::Text { max: 200 }),
     field("sector", "Sector", FieldKind::Text { max: 100 }),
     field("status", "Status", FieldKind::Choice(CUSTOMER_STATUSES)),
-    field("priority", "Priority", FieldKind::Choice(CUSTOMER_PRIORITIES)),
+    field(
+        "priority",
+        "Priority",
+        FieldKind::Choice(CUSTOMER_PRIORITIES),
+    ),
     field("owner_id", "Owner", FieldKind::Member),
     field(
         "year_established",

@@ -3,7 +3,9 @@
 //! actor and time in SQL and by text on the entries.
 
 use super::*;
-use app::model::activity::{people, ActivityEntry, ActivityFilter, ActivityPage, FeedType, MAX_PAGE};
+use app::model::activity::{
+    people, ActivityEntry, ActivityFilter, ActivityPage, FeedType, MAX_PAGE,
+};
 
 /// How many log rows one call reads at most while looking for a text filter's matches.
 const TEXT_SCAN: usize = 5_000;
@@ -71,7 +73,8 @@ impl ActivityStore for SqlStore {
             } else {
                 (limit - entries.len()) as i64
             };
-            let mut sql = Sql::new("SELECT epoch, event_offset, payload FROM room_events WHERE room = ");
+            let mut sql =
+                Sql::new("SELECT epoch, event_offset, payload FROM room_events WHERE room = ");
             sql.bind(room.name());
             if let Some(actor) = actor {
                 sql.push(" AND actor_id = ").bind(actor);

@@ -349,7 +349,15 @@ impl ImportStore for SqlStore {
         let mut logged = Vec::new();
         if let Some(p) = out.iter().find(|p| p.outcome != Upserted::Unchanged) {
             let room = Room::Workspace(workspace);
-            logged.push(log_change(&mut tx, self.epoch, room, member_change(p.user_id, MemberHow::Imported, None)).await?);
+            logged.push(
+                log_change(
+                    &mut tx,
+                    self.epoch,
+                    room,
+                    member_change(p.user_id, MemberHow::Imported, None),
+                )
+                .await?,
+            );
         }
         self.commit(tx, logged).await?;
         Ok(out)

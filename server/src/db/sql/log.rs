@@ -126,7 +126,13 @@ pub(super) async fn log_joined(
 ) -> Result<Vec<LoggedChange>, DbError> {
     let ws = invite.workspace_id;
     Ok(vec![
-        log_change(conn, epoch, Room::Workspace(ws), member_change(user, MemberHow::Joined, Some(user))).await?,
+        log_change(
+            conn,
+            epoch,
+            Room::Workspace(ws),
+            member_change(user, MemberHow::Joined, Some(user)),
+        )
+        .await?,
         log_change(conn, epoch, Room::Admins(ws), invite_change(invite.id)).await?,
     ])
 }

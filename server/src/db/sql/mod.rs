@@ -30,12 +30,12 @@ use sqlx::{Any, AnyConnection, AnyPool, Row};
 use std::sync::{Arc, OnceLock};
 
 mod accounts;
+mod activity;
 mod import;
 mod indexes;
 mod listing;
 mod log;
 mod notify;
-mod activity;
 mod query;
 mod records;
 mod rows;

@@ -4,7 +4,9 @@
 
 use super::*;
 use crate::notify::rules::{self, Audience, Draft};
-use app::model::notify::{show_mentions, NoticePage, NoticePref, NoticeType, Notification, Priority};
+use app::model::notify::{
+    show_mentions, NoticePage, NoticePref, NoticeType, Notification, Priority,
+};
 
 const NOTICE_COLUMNS: &str = "id, workspace_id, type, priority, title, body, link, record_kind, \
      record_id, actor_id, actor_name, created_at, read_at, snoozed_until, dismissed";
@@ -22,9 +24,7 @@ fn notice_from_row(row: &AnyRow) -> Result<Notification, DbError> {
         title: text("title")?,
         body: text("body")?,
         link: row.try_get("link")?,
-        record: kind
-            .and_then(|k| RecordKind::from_noun(&k))
-            .zip(record_id),
+        record: kind.and_then(|k| RecordKind::from_noun(&k)).zip(record_id),
         actor: row.try_get("actor_id")?,
         actor_name: row.try_get("actor_name")?,
         created_at: row.try_get("created_at")?,
@@ -107,7 +107,9 @@ async fn recipients(
                     r.get(field).as_int()
                 });
                 if let Some(owner) = owner {
-                    wanted.extend(members_among(conn, workspace, Some(&[owner]), Role::Viewer).await?);
+                    wanted.extend(
+                        members_among(conn, workspace, Some(&[owner]), Role::Viewer).await?,
+                    );
                 }
             }
             Audience::Followers => {
@@ -127,7 +129,9 @@ async fn recipients(
                     wanted.push(row.try_get("user_id")?);
                 }
             }
-            Audience::Admins => wanted.extend(members_among(conn, workspace, None, Role::Admin).await?),
+            Audience::Admins => {
+                wanted.extend(members_among(conn, workspace, None, Role::Admin).await?)
+            }
             Audience::Everyone => {
                 wanted.extend(members_among(conn, workspace, None, Role::Viewer).await?)
             }
@@ -247,7 +251,10 @@ pub(super) async fn notify(
                     .push(") RETURNING ")
                     .push(NOTICE_COLUMNS);
                 let notification = notice_from_row(&sql.one(&mut *conn).await?)?;
-                let change = Change::Notice { notification, at: now };
+                let change = Change::Notice {
+                    notification,
+                    at: now,
+                };
                 out.push(append_change(conn, epoch, Room::User(user), &change).await?);
             }
         }
@@ -392,13 +399,15 @@ impl NotifyStore for SqlStore {
             .push(" RETURNING ")
             .push(NOTICE_COLUMNS);
         let n = notice_from_row(&sql.optional(&mut *tx).await?.ok_or(DbError::NotFound)?)?;
-        self.commit_notices(tx, user, std::slice::from_ref(&n)).await?;
+        self.commit_notices(tx, user, std::slice::from_ref(&n))
+            .await?;
         Ok(n)
     }
 
     async fn notice_prefs(&self, user: i64) -> Result<Vec<NoticePref>, DbError> {
-        let mut sql =
-            Sql::new("SELECT type, in_app, sound, browser FROM notification_prefs WHERE user_id = ");
+        let mut sql = Sql::new(
+            "SELECT type, in_app, sound, browser FROM notification_prefs WHERE user_id = ",
+        );
         sql.bind(user);
         let mut set = HashMap::new();
         for row in sql.all(&self.pool).await? {
@@ -505,7 +514,8 @@ impl NotifyStore for SqlStore {
             actor: Some(actor),
             at: now_ms(),
         };
-        let logged = vec![append_change(&mut tx, self.epoch, Room::Workspace(workspace), &change).await?];
+        let logged =
+            vec![append_change(&mut tx, self.epoch, Room::Workspace(workspace), &change).await?];
         self.commit(tx, logged).await
     }
 }

@@ -227,13 +227,15 @@ impl WorkspaceStore for SqlStore {
             .bind(workspace)
             .push(" AND user_id = ")
             .bind(user);
-        self.change_members(workspace, user, MemberHow::Role, sql).await
+        self.change_members(workspace, user, MemberHow::Role, sql)
+            .await
     }
 
     async fn remove_member(&self, workspace: i64, user: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("DELETE FROM memberships WHERE workspace_id = ");
         sql.bind(workspace).push(" AND user_id = ").bind(user);
-        self.change_members(workspace, user, MemberHow::Left, sql).await
+        self.change_members(workspace, user, MemberHow::Left, sql)
+            .await
     }
 
     async fn create_invite(&self, new: NewInvite) -> Result<Invite, DbError> {
