@@ -3,6 +3,7 @@
 
 pub mod collaborative_form;
 pub mod edit_queue;
+pub mod notification_center;
 pub mod presence;
 pub mod record_form;
 
@@ -13,6 +14,7 @@ use crate::model::initials;
 
 pub use collaborative_form::{CollaborativeForm, ConflictResolutionModal};
 pub use edit_queue::EditQueueProvider;
+pub use notification_center::{NotificationCenter, ToastCorner};
 pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;
 

@@ -243,6 +243,45 @@ pub fn show_mentions(text: &str, name: impl Fn(i64) -> Option<String>) -> String
     out
 }
 
+/// The stored form of a text typed with mentions shown as names: each `@Name` of a member
+/// in `members` (id, display name) becomes `<@id>`, the longest name first where names
+/// share a beginning, and only where the `@` starts a word and the name ends one (so an
+/// e-mail address is left alone). The inverse of
+/// [`show_mentions`] for members with distinct names.
+pub fn encode_mentions(text: &str, members: &[(i64, String)]) -> String {
+    if !text.contains('@') {
+        return text.to_string();
+    }
+    let mut by_length: Vec<&(i64, String)> = members.iter().filter(|(_, n)| !n.is_empty()).collect();
+    by_length.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('@') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let starts_word = out.chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let found = by_length.iter().filter(|_| starts_word).find(|(_, name)| {
+            after.starts_with(name.as_str())
+                && after[name.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric() && c != '_')
+        });
+        match found {
+            Some((id, name)) => {
+                out.push_str(&format!("<@{id}>"));
+                rest = &after[name.len()..];
+            }
+            None => {
+                out.push('@');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +303,15 @@ mod tests {
             "hi @Ann and @unknown!"
         );
         assert_eq!(show_mentions("a <@b> c", name), "a <@b> c");
+    }
+
+    #[test]
+    fn names_typed_after_an_at_become_mentions_and_back() {
+        let members = vec![(3, "Ann".to_string()), (4, "Ann Lee".to_string()), (5, "Bo".to_string())];
+        let stored = encode_mentions("hi @Ann Lee, @Ann and @Bob; mail a@Bo", &members);
+        assert_eq!(stored, "hi <@4>, <@3> and @Bob; mail a@Bo");
+        let name = |id| members.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
+        assert_eq!(show_mentions(&stored, name), "hi @Ann Lee, @Ann and @Bob; mail a@Bo");
     }
 
     #[test]

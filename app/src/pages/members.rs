@@ -17,7 +17,7 @@ use crate::realtime::{use_realtime, Realtime, RoomEvent};
 fn reload_on(rt: Option<Realtime>, room: Room, op: ChangeOp, reload: impl Fn() + 'static) {
     if let Some(rt) = rt {
         rt.listen(room, move |ev| {
-            let changed = matches!(&ev, RoomEvent::Change(c) if c.op() == op);
+            let changed = matches!(&ev, RoomEvent::Change(c, _) if c.op() == op);
             if changed || matches!(ev, RoomEvent::Resync) {
                 reload();
             }

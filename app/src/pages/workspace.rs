@@ -9,7 +9,7 @@ use crate::api::auth::log_out;
 use crate::api::workspaces::{open_workspace, WorkspaceView};
 use crate::components::{
     error_message, navigate_hard, Avatar, ConnectionIndicator, EditQueueProvider,
-    PresenceIndicator, Ready,
+    NotificationCenter, PresenceIndicator, Ready,
 };
 use crate::error::AppError;
 use crate::model::RecordKind;
@@ -148,6 +148,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
                 {admin.then(|| link("settings", "Settings"))}
             </nav>
             <ConnectionIndicator/>
+            <NotificationCenter user=view.user.id/>
             <PresenceIndicator room label="Online in this workspace" max_visible=6/>
             <div class="user">
                 <Avatar name=view.user.display_name.clone() color=view.user.color.clone()/>

@@ -212,7 +212,7 @@ pub(super) fn RecordView(
             });
         };
         let listening = rt.listen(room, move |ev| match ev {
-            RoomEvent::Change(c) => {
+            RoomEvent::Change(c, _) => {
                 let workspace = Room::Workspace(c.target().map_or(0, |(_, _, w)| w));
                 let by = rt
                     .presence(room)

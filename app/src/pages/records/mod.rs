@@ -85,7 +85,7 @@ fn BoardOrList(kind: RecordKind) -> impl IntoView {
 pub(super) fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
     match ev {
         RoomEvent::Resync => true,
-        RoomEvent::Change(c) => c.kind() == Some(kind),
+        RoomEvent::Change(c, _) => c.kind() == Some(kind),
         RoomEvent::Typing { .. } | RoomEvent::TakenOver { .. } => false,
     }
 }

@@ -41,8 +41,8 @@ pub enum ConnectionStatus {
 /// What a room's listener is told.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoomEvent {
-    /// A committed change, in order, exactly once.
-    Change(Box<Change>),
+    /// A committed change, in order, exactly once, with its position in the room's log.
+    Change(Box<Change>, Position),
     /// Events may have been missed: reload what you show from the server.
     Resync,
     /// Someone is typing in the room (in `field`, if given); ephemeral, not replayed.
