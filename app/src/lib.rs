@@ -25,7 +25,9 @@ use crate::pages::{
     home::HomePage,
     import::ImportPage,
     invite::InvitePage,
-    members::MembersPage,
+    dashboard::DashboardPage,
+    members::{MemberPage, MembersPage},
+    preferences::PreferencesPage,
     records::{KindPage, RecordPage},
     settings::SettingsPage,
     workspace::{WorkspaceGate, WorkspaceLayout},
@@ -90,6 +92,18 @@ lazy_page!(
     MembersRoute => view! { <WorkspaceGate><MembersPage/></WorkspaceGate> }
 );
 lazy_page!(
+    /// `/w/{slug}/members/{user}`: one member and what they did.
+    MemberRoute => view! { <WorkspaceGate><MemberPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/dashboard`: the workspace's activity and announcements.
+    DashboardRoute => view! { <WorkspaceGate><DashboardPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/preferences`: the user's notification preferences.
+    PreferencesRoute => view! { <WorkspaceGate><PreferencesPage/></WorkspaceGate> }
+);
+lazy_page!(
     /// `/w/{slug}/import`.
     ImportRoute => view! { <WorkspaceGate><ImportPage/></WorkspaceGate> }
 );
@@ -117,7 +131,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/workspaces") view={Lazy::<WorkspacesRoute>::new()}/>
                 <Route path=path!("/invite/:token") view={Lazy::<InviteRoute>::new()}/>
                 <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
+                    <Route path=path!("dashboard") view={Lazy::<DashboardRoute>::new()}/>
+                    <Route path=path!("preferences") view={Lazy::<PreferencesRoute>::new()}/>
                     <Route path=path!("members") view={Lazy::<MembersRoute>::new()}/>
+                    <Route path=path!("members/:user") view={Lazy::<MemberRoute>::new()}/>
                     <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     // Every record kind's pages, from its KindSpec: `customers`, `deals/12`...

@@ -1,8 +1,10 @@
 //! Reusable view pieces: error messages, avatars, hard navigation, and the one record
 //! form that edits every record kind.
 
+pub mod activity_feed;
 pub mod collaborative_form;
 pub mod edit_queue;
+pub mod follow;
 pub mod notification_center;
 pub mod presence;
 pub mod record_form;
@@ -12,8 +14,10 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::initials;
 
+pub use activity_feed::ActivityFeed;
 pub use collaborative_form::{CollaborativeForm, ConflictResolutionModal};
 pub use edit_queue::EditQueueProvider;
+pub use follow::FollowButton;
 pub use notification_center::{NotificationCenter, ToastCorner};
 pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;

@@ -1,5 +1,6 @@
 //! `/w/{slug}/members`: the member list with roles (admins change roles and remove
-//! members) and invite links (admins create, copy and revoke them).
+//! members) and invite links (admins create, copy and revoke them); and
+//! `/w/{slug}/members/{id}`: one member's page with what they did.
 
 use leptos::prelude::*;
 
@@ -105,7 +106,7 @@ pub fn MembersPage() -> impl IntoView {
                                     let remove_label = format!("Remove {name}");
                                     view! {
                                         <tr>
-                                            <td><Avatar name=name.clone() color=m.user.color.clone()/>" "{name.clone()}</td>
+                                            <td><Avatar name=name.clone() color=m.user.color.clone()/>" "<a href=format!("/w/{slug}/members/{id}")>{name.clone()}</a></td>
                                             <td>{m.user.email.clone().unwrap_or_else(|| "not joined yet".into())}</td>
                                             <td>{role_cell}</td>
                                             <td>{m.region.clone().unwrap_or_default()}</td>
@@ -234,5 +235,40 @@ fn InviteLinkField(path: String, label: String, origin: ReadSignal<String>) -> i
             let _ = &copy_url;
             copied.set(true);
         }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+    }
+}
+
+/// One member's page: their name and their activity in the workspace.
+#[component]
+pub fn MemberPage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let id = params
+        .read_untracked()
+        .get("user")
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(0);
+    let slug = expect_context::<WorkspaceView>().workspace.slug;
+    let members = Resource::new(move || (), move |_| list_members(slug.clone()));
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match members.await {
+                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    Ok(list) => match list.into_iter().find(|m| m.user.id == id) {
+                        None => view! { <h1>"No such member"</h1> }.into_any(),
+                        Some(m) => view! {
+                            <header class="page-header">
+                                <h1><Avatar name=m.user.display_name.clone() color=m.user.color.clone()/>" "{m.user.display_name.clone()}</h1>
+                                <span class="badge">{m.role.label()}</span>
+                            </header>
+                            <section aria-labelledby="member-activity">
+                                <h2 id="member-activity">"Activity"</h2>
+                                <crate::components::ActivityFeed feed_type=crate::model::activity::FeedType::User { id }/>
+                            </section>
+                        }.into_any(),
+                    },
+                }
+            })}
+        </Suspense>
     }
 }

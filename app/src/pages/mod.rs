@@ -1,10 +1,12 @@
 //! The app's pages, one module per area; route components end in `Page`.
 
 pub mod auth;
+pub mod dashboard;
 pub mod home;
 pub mod import;
 pub mod invite;
 pub mod members;
+pub mod preferences;
 pub mod records;
 pub mod settings;
 pub mod workspace;

@@ -142,6 +142,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
             </select>
             </Ready>
             <nav aria-label="Workspace">
+                {link("dashboard", "Dashboard")}
                 {RecordKind::ALL.into_iter().map(|k| link(k.path(), k.spec().plural)).collect_view()}
                 {link("members", "Members")}
                 {admin.then(|| link("import", "Import"))}
@@ -154,6 +155,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
                 <Avatar name=view.user.display_name.clone() color=view.user.color.clone()/>
                 <span>{view.user.display_name.clone()}</span>
                 <span class="badge">{view.role.label()}</span>
+                <A href=format!("/w/{}/preferences", view.workspace.slug)>"Preferences"</A>
                 <Ready><button type="button" on:click=move |_| { logout.dispatch(()); }>"Log out"</button></Ready>
             </div>
         </header>

@@ -31,7 +31,7 @@ pub(crate) fn FieldControl(
     let name = def.name;
     match def.kind {
         FieldKind::LongText => view! {
-            <textarea id=id name=name rows="4" readonly=locked bind:value=text aria-describedby=described_by></textarea>
+            <super::mentions::MentionArea id name text locked members=choices.members.clone() described_by/>
         }
         .into_any(),
         FieldKind::Choice(options) => view! {

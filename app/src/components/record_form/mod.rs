@@ -13,6 +13,7 @@ use crate::error::{AppError, EditConflict};
 use crate::model::{FieldChange, FieldDef, FieldKind, Fields, Record, RecordKind, Value};
 
 pub(crate) mod controls;
+pub(crate) mod mentions;
 
 use controls::FieldControl;
 

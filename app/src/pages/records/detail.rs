@@ -1,5 +1,5 @@
-//! A record's page of any kind: heading, bookkeeping, the form, deletion, live changes
-//! from colleagues, and related records.
+//! A record's page of any kind: heading, follow toggle, bookkeeping, the form, deletion,
+//! live changes from colleagues, related records and the record's activity.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -10,9 +10,11 @@ use crate::api::records::{
 use crate::api::workspaces::WorkspaceView;
 use crate::components::record_form::RemoteUpdate;
 use crate::components::{
-    error_message, ActionError, CollaborativeForm, PresenceIndicator, Ready, RecordForm,
+    error_message, ActionError, ActivityFeed, CollaborativeForm, FollowButton, PresenceIndicator,
+    Ready, RecordForm,
 };
 use crate::error::AppError;
+use crate::model::activity::FeedType;
 use crate::model::record::Related;
 use crate::model::{format_utc, Page, Record, RecordKind, RecordQuery};
 use crate::realtime::protocol::{Change, Room};
@@ -259,6 +261,7 @@ pub(super) fn RecordView(
             <h1>{heading}</h1>
             {(!can_write).then(|| view! { <span class="badge">"Read only"</span> })}
             {record_id.map(|id| view! {
+                <FollowButton slug=slug.clone() kind id/>
                 <PresenceIndicator room=Room::Record(kind, id) label="Also here" compact=false/>
             })}
         </header>
@@ -294,6 +297,12 @@ pub(super) fn RecordView(
             </Ready></section>
         })}
         {related.zip(kind.spec().related.first()).map(|(page, related)| view! { <RelatedRecords slug=slug.clone() related page owner=kind/> })}
+        {record_id.map(|id| view! {
+            <section class="record-activity" aria-labelledby="activity-heading">
+                <h2 id="activity-heading">"Activity"</h2>
+                <ActivityFeed feed_type=FeedType::Record { kind, id }/>
+            </section>
+        })}
     }
 }
 
