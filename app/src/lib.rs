@@ -22,10 +22,10 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 use crate::pages::{
     auth::{LoginPage, SignupPage},
+    dashboard::DashboardPage,
     home::HomePage,
     import::ImportPage,
     invite::InvitePage,
-    dashboard::DashboardPage,
     members::{MemberPage, MembersPage},
     preferences::PreferencesPage,
     records::{KindPage, RecordPage},

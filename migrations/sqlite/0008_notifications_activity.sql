@@ -9,6 +9,8 @@ ALTER TABLE deals ADD COLUMN notes TEXT;
 
 ALTER TABLE room_events ADD COLUMN actor_id INTEGER;
 ALTER TABLE room_events ADD COLUMN op TEXT;
+-- Changes logged before these columns: read from their payloads.
+UPDATE room_events SET actor_id = json_extract(payload, '$.actor'), op = json_extract(payload, '$.op');
 CREATE INDEX room_events_by_actor ON room_events (room, actor_id, epoch, event_offset);
 
 CREATE TABLE notifications (

@@ -77,7 +77,11 @@ pub async fn export(
             }
         },
     );
-    let body = futures::stream::once(async move { Ok(Bytes::from(head)) }).chain(pages);
+    // Fused: the compression layer polls once more after the end, which a bare unfold
+    // stream does not allow.
+    let body = futures::stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(pages)
+        .fuse();
     let name = match feed {
         FeedType::Global => "activity.csv".to_string(),
         FeedType::User { id } => format!("activity-member-{id}.csv"),

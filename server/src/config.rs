@@ -63,6 +63,11 @@ pub struct SeedArgs {
     /// The generator's seed: the same seed makes the same data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Activity the workspace's log should hold (those there count): generated field
+    /// edits of its customers by its members, appended to its room's change log, so the
+    /// activity feed can be measured at that size (`--log-rows 1000000`).
+    #[arg(long, default_value_t = 0)]
+    pub log_rows: usize,
     /// Then time the queries of each page (list, search, filter, sort, board, a
     /// customer's page) through the store and print p50 and p99.
     #[arg(long)]

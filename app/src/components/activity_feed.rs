@@ -84,7 +84,9 @@ fn local_midnight(date: &str) -> Option<i64> {
         if !crate::model::record::is_iso_date(date) {
             return None;
         }
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!("{date}T00:00:00")));
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!(
+            "{date}T00:00:00"
+        )));
         let t = d.get_time();
         (!t.is_nan()).then_some(t as i64)
     }
@@ -279,7 +281,9 @@ pub fn ActivityFeed(
         let top = scroll_top.get();
         offsets.with(|off| {
             let n = off.len().saturating_sub(1);
-            let first = off.partition_point(|o| *o < top).saturating_sub(1 + OVERSCAN);
+            let first = off
+                .partition_point(|o| *o < top)
+                .saturating_sub(1 + OVERSCAN);
             let last = (off.partition_point(|o| *o < top + VIEWPORT_PX) + OVERSCAN).min(n);
             all_rows.with(|rows| {
                 (first..last)
@@ -338,7 +342,12 @@ pub fn ActivityFeed(
             .iter()
             .map(|f| {
                 let over = if f.overwritten { " (overwritten)" } else { "" };
-                format!("{}: {} → {}{over}", f.caption, show(&f.before), show(&f.after))
+                format!(
+                    "{}: {} → {}{over}",
+                    f.caption,
+                    show(&f.before),
+                    show(&f.after)
+                )
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -352,18 +361,19 @@ pub fn ActivityFeed(
         }
     };
 
-    view! {
-        <section class="activity" aria-label="Activity">
+    // Its own view (type-erased), so the feed's view type stays shallow enough for the
+    // compiler's layout depth limit on the pages that hold it.
+    let filters = view! {
             <div class="activity-filters">
-                <label>"Type "
-                    <select on:change=move |ev| set_ops(event_target_value(&ev))>
+                <label>"Type"
+                    <select aria-label="Type" on:change=move |ev| set_ops(event_target_value(&ev))>
                         <option value="">"All"</option>
                         {OPS.iter().map(|(op, label)| view! { <option value=op.as_str()>{*label}</option> }).collect_view()}
                     </select>
                 </label>
                 {show_user_filter.then(|| view! {
-                    <label>"User "
-                        <select on:change=move |ev| {
+                    <label>"User"
+                        <select aria-label="User" on:change=move |ev| {
                             let id = event_target_value(&ev).parse::<i64>().ok();
                             filter.update(|f| f.user = id);
                         }>
@@ -372,11 +382,11 @@ pub fn ActivityFeed(
                         </select>
                     </label>
                 })}
-                <label>"From "<input type="date" on:change=move |ev| set_date(false, event_target_value(&ev))/></label>
-                <label>"To "<input type="date" on:change=move |ev| set_date(true, event_target_value(&ev))/></label>
-                <label>"Search activity "<input type="search" bind:value=typed/></label>
-                <label>"Group by "
-                    <select on:change=move |ev| grouping.set(match event_target_value(&ev).as_str() {
+                <label>"From"<input type="date" aria-label="From" on:change=move |ev| set_date(false, event_target_value(&ev))/></label>
+                <label>"To"<input type="date" aria-label="To" on:change=move |ev| set_date(true, event_target_value(&ev))/></label>
+                <label>"Search activity"<input type="search" aria-label="Search activity" bind:value=typed/></label>
+                <label>"Group by"
+                    <select aria-label="Group by" on:change=move |ev| grouping.set(match event_target_value(&ev).as_str() {
                         "user" => Grouping::User,
                         "record" => Grouping::Record,
                         _ => Grouping::Time,
@@ -388,6 +398,11 @@ pub fn ActivityFeed(
                 </label>
                 <a class="button" href=export download>"Export CSV"</a>
             </div>
+    }
+    .into_any();
+    view! {
+        <section class="activity" aria-label="Activity feed">
+            {filters}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <div class="activity-scroll" role="feed" aria-label="Activity entries" aria-busy=move || loading.get().to_string()
                 style=format!("height: {VIEWPORT_PX}px")
@@ -409,6 +424,13 @@ pub fn ActivityFeed(
                 </div>
                 {move || (entries.with(Vec::is_empty) && !loading.get()).then(|| view! { <p class="empty">"No activity yet."</p> })}
             </div>
+            {
+                let load = load.clone();
+                move || next.get().map(|before| {
+                    let load = load.clone();
+                    view! { <button type="button" disabled=move || loading.get() on:click=move |_| load(Some(before))>"Load older activity"</button> }
+                })
+            }
         </section>
     }
 }
@@ -429,7 +451,10 @@ mod tests {
 
     fn entry(at: i64, who: &str, record: &str) -> ActivityEntry {
         ActivityEntry {
-            position: Position { epoch: 1, offset: at },
+            position: Position {
+                epoch: 1,
+                offset: at,
+            },
             at,
             actor: None,
             actor_name: who.into(),
@@ -443,7 +468,11 @@ mod tests {
 
     #[test]
     fn rows_group_under_headings_in_order_of_newest() {
-        let list = [entry(3, "Ann", "Acme"), entry(2, "Bob", "Zeta"), entry(1, "Ann", "Zeta")];
+        let list = [
+            entry(3, "Ann", "Acme"),
+            entry(2, "Bob", "Zeta"),
+            entry(1, "Ann", "Zeta"),
+        ];
         let by_user = rows(&list, Grouping::User);
         let headings: Vec<&str> = by_user
             .iter()
@@ -454,7 +483,10 @@ mod tests {
             .collect();
         assert_eq!(headings, vec!["Ann", "Bob"]);
         assert_eq!(by_user.len(), 5);
-        assert!(matches!(&by_user[2], Row::Entry(e) if e.at == 1), "Ann's second entry under her heading");
+        assert!(
+            matches!(&by_user[2], Row::Entry(e) if e.at == 1),
+            "Ann's second entry under her heading"
+        );
     }
 
     #[test]

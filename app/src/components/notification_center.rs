@@ -7,8 +7,8 @@
 use leptos::prelude::*;
 
 use crate::api::notifications::{
-    dismiss_notification, get_notification_prefs, list_notifications,
-    mark_all_notifications_read, mark_notifications_read, snooze_notification,
+    dismiss_notification, get_notification_prefs, list_notifications, mark_all_notifications_read,
+    mark_notifications_read, snooze_notification,
 };
 use crate::components::{error_message, LocalTime};
 use crate::model::notify::{NoticePref, NoticeType, Notification, Priority};
@@ -211,10 +211,18 @@ pub fn NotificationCenter(
     };
     let close = move || {
         open.set(false);
-        if let Some(b) = bell.get() {
+        if let Some(b) = bell.get_untracked() {
             let _ = b.focus();
         }
     };
+    // Escape closes the open panel wherever the focus is (a button that went away with
+    // what it did, "Mark read", leaves it on the page).
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && open.get_untracked() {
+            close();
+        }
+    });
+    on_cleanup(move || escape.remove());
     let row = move |n: Notification| {
         let id = n.id;
         let is_unread = n.read_at.is_none();
@@ -252,7 +260,8 @@ pub fn NotificationCenter(
             return view! { <p class="empty">"Nothing here."</p> }.into_any();
         }
         if !grouped.get() {
-            return view! { <ul class="notices">{list.into_iter().map(row).collect_view()}</ul> }.into_any();
+            return view! { <ul class="notices">{list.into_iter().map(row).collect_view()}</ul> }
+                .into_any();
         }
         NoticeType::ALL
             .into_iter()
@@ -269,11 +278,7 @@ pub fn NotificationCenter(
             .into_any()
     };
     view! {
-        <div class="notification-center" on:keydown=move |ev| {
-            if ev.key() == "Escape" && open.get_untracked() {
-                close();
-            }
-        }>
+        <div class="notification-center">
             <button type="button" class="bell" node_ref=bell
                 aria-label=move || format!("Notifications, {} unread", unread.get())
                 aria-expanded=move || open.get().to_string()
@@ -297,7 +302,7 @@ pub fn NotificationCenter(
                 </header>
                 <div class="notice-filters">
                     <label>"Type "
-                        <select on:change=move |ev| only.set(NoticeType::parse(&event_target_value(&ev)))>
+                        <select aria-label="Type" on:change=move |ev| only.set(NoticeType::parse(&event_target_value(&ev)))>
                             <option value="">"All"</option>
                             {NoticeType::ALL.into_iter().map(|t| view! { <option value=t.as_str()>{t.label()}</option> }).collect_view()}
                         </select>
@@ -380,8 +385,21 @@ fn play_sound() {
 }
 
 /// Shows a notification as the browser's own (leptos-use's `use_web_notification`,
-/// which asks the browser's permission on first use).
+/// which asks the browser's permission on first use). Nothing on the server: the hook
+/// holds thread-bound browser state, which a server render must not create.
 fn browser_notifier() -> std::sync::Arc<dyn Fn(&Notification) + Send + Sync> {
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::sync::Arc::new(|_: &Notification| {})
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        browser_notifier_in_browser()
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn browser_notifier_in_browser() -> std::sync::Arc<dyn Fn(&Notification) + Send + Sync> {
     let web = leptos_use::use_web_notification();
     let show = web.show;
     std::sync::Arc::new(move |n: &Notification| {

@@ -252,7 +252,8 @@ pub fn encode_mentions(text: &str, members: &[(i64, String)]) -> String {
     if !text.contains('@') {
         return text.to_string();
     }
-    let mut by_length: Vec<&(i64, String)> = members.iter().filter(|(_, n)| !n.is_empty()).collect();
+    let mut by_length: Vec<&(i64, String)> =
+        members.iter().filter(|(_, n)| !n.is_empty()).collect();
     by_length.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -307,11 +308,23 @@ mod tests {
 
     #[test]
     fn names_typed_after_an_at_become_mentions_and_back() {
-        let members = vec![(3, "Ann".to_string()), (4, "Ann Lee".to_string()), (5, "Bo".to_string())];
+        let members = vec![
+            (3, "Ann".to_string()),
+            (4, "Ann Lee".to_string()),
+            (5, "Bo".to_string()),
+        ];
         let stored = encode_mentions("hi @Ann Lee, @Ann and @Bob; mail a@Bo", &members);
         assert_eq!(stored, "hi <@4>, <@3> and @Bob; mail a@Bo");
-        let name = |id| members.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
-        assert_eq!(show_mentions(&stored, name), "hi @Ann Lee, @Ann and @Bob; mail a@Bo");
+        let name = |id| {
+            members
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| n.clone())
+        };
+        assert_eq!(
+            show_mentions(&stored, name),
+            "hi @Ann Lee, @Ann and @Bob; mail a@Bo"
+        );
     }
 
     #[test]

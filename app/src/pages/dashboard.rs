@@ -34,7 +34,11 @@ fn AnnounceForm(slug: String) -> impl IntoView {
     let urgent = RwSignal::new(false);
     let send = Action::new(move |_: &()| {
         let (slug, t, b) = (slug.clone(), title.get_untracked(), body.get_untracked());
-        let priority = Some(if urgent.get_untracked() { Priority::Urgent } else { Priority::Info });
+        let priority = Some(if urgent.get_untracked() {
+            Priority::Urgent
+        } else {
+            Priority::Info
+        });
         async move { announce(slug, t, b, priority).await }
     });
     Effect::new(move |_| {

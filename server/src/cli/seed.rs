@@ -1,12 +1,15 @@
 //! `tandem seed`: fills a workspace with generated customers, products and deals shaped
 //! like the Maven CRM data, at any size (`--customers 100000 --deals 1000000`), and
 //! measures, server-side through the store, how long the queries behind each page take
-//! at that size: what the data-at-scale goals are checked against.
+//! at that size: what the data-at-scale goals are checked against. `--log-rows` also
+//! fills the workspace's change log, to measure the activity feed at that size.
 
 use std::time::Instant;
 
+use app::model::activity::{ActivityFilter, FeedType};
 use app::model::record::DEAL_STAGES;
 use app::model::{Fields, RecordKind, RecordQuery, Role, SortDir, Value};
+use app::realtime::protocol::{Change, Room};
 use app::ssr::store::{ImportedPerson, Store};
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
@@ -161,9 +164,130 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         customers.len(),
         have + made_deals,
     );
+    let room = Room::Workspace(ws.id);
+    let logged = store.room_head(room).await?.offset as usize;
+    let mut added = 0;
+    while !customers.is_empty() && logged + added < args.log_rows {
+        let n = BATCH.min(args.log_rows - logged - added);
+        let at = app::model::now_ms() - (args.log_rows as i64) * 1_000;
+        let rows: Vec<Change> = (0..n)
+            .map(|i| {
+                edit(
+                    &mut rng,
+                    ws.id,
+                    at + ((logged + added + i) as i64) * 1_000,
+                    &customers,
+                    &members,
+                )
+            })
+            .collect();
+        db.sql.append_log_bulk(room, &rows).await?;
+        added += n;
+        eprint!("\ractivity log: {}    ", logged + added);
+    }
+    if added > 0 {
+        eprintln!();
+    }
     if args.measure {
         measure(store, ws.id, &customers, args.samples).await?;
+        measure_activity(store, ws.id, &customers, &members, args.samples).await?;
     }
+    Ok(())
+}
+
+/// A generated edit of a random customer by a random member at `at`: one of its sector,
+/// office or status, from one value to another.
+fn edit(rng: &mut StdRng, workspace: i64, at: i64, customers: &[i64], members: &[i64]) -> Change {
+    let (field, from, to) = match rng.gen_range(0..3) {
+        0 => ("sector", *pick(rng, SECTORS), *pick(rng, SECTORS)),
+        1 => ("office_location", *pick(rng, OFFICES), *pick(rng, OFFICES)),
+        _ => ("status", "prospect", "active"),
+    };
+    let id = *pick(rng, customers);
+    Change::Updated {
+        kind: RecordKind::Customer,
+        id,
+        workspace_id: workspace,
+        version: 2,
+        title: Some(format!("Customer {id}")),
+        fields: Fields::from([(field.to_string(), Value::Text(to.into()))]),
+        before: Fields::from([(field.to_string(), Value::Text(from.into()))]),
+        titles: Default::default(),
+        overwritten: Vec::new(),
+        overwrote: Vec::new(),
+        actor: Some(*pick(rng, members)),
+        at,
+    }
+}
+
+/// Times the activity feed's pages `samples` times through the store and prints p50 and
+/// p99 in milliseconds: the workspace's first page and page 200, one member's, one type's
+/// and one customer's.
+async fn measure_activity(
+    store: &dyn Store,
+    workspace: i64,
+    customers: &[i64],
+    members: &[i64],
+    samples: usize,
+) -> anyhow::Result<()> {
+    let all = &ActivityFilter::default();
+    let head = store.room_head(Room::Workspace(workspace)).await?;
+    println!("activity log: {} rows in the workspace's room", head.offset);
+    time("activity feed, first page", samples, || async {
+        store
+            .activity(workspace, FeedType::Global, all, None, 50)
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let mut before = None;
+    for _ in 1..200 {
+        before = store
+            .activity(workspace, FeedType::Global, all, before, 50)
+            .await?
+            .next;
+    }
+    time("activity feed, page 200", samples, || async {
+        store
+            .activity(workspace, FeedType::Global, all, before, 50)
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let mut rng = StdRng::seed_from_u64(11);
+    time("a member's activity", samples, || {
+        let id = *pick(&mut rng, members);
+        async move {
+            store
+                .activity(workspace, FeedType::User { id }, all, None, 50)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let updates = ActivityFilter {
+        ops: vec![app::realtime::protocol::ChangeOp::Updated],
+        ..Default::default()
+    };
+    time("activity filtered by type", samples, || async {
+        store
+            .activity(workspace, FeedType::Global, &updates, None, 50)
+            .await?;
+        Ok(())
+    })
+    .await?;
+    time("a customer's activity", samples, || {
+        let id = *pick(&mut rng, customers);
+        async move {
+            let feed = FeedType::Record {
+                kind: RecordKind::Customer,
+                id,
+            };
+            store.activity(workspace, feed, all, None, 50).await?;
+            Ok(())
+        }
+    })
+    .await?;
     Ok(())
 }
 

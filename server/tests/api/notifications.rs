@@ -770,6 +770,16 @@ async fn the_csv_export_of_ten_thousand_rows_matches_its_filter() {
         app.base,
         urlencode(&serde_json::to_string(&filter).expect("json"))
     );
+    // A browser asks for it compressed: the compressed stream ends cleanly too.
+    let zipped = ann
+        .http
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert!(!zipped.bytes().await.expect("the whole body").is_empty());
     let res = ann.http.get(url).send().await.expect("export");
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.headers()["content-disposition"]

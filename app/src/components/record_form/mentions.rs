@@ -68,10 +68,7 @@ pub(crate) fn MentionArea(
         let pairs = pairs.clone();
         move |t: &str| {
             show_mentions(t, |id| {
-                pairs
-                    .iter()
-                    .find(|(i, _)| *i == id)
-                    .map(|(_, n)| n.clone())
+                pairs.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone())
             })
         }
     };
@@ -80,7 +77,8 @@ pub(crate) fn MentionArea(
     // A change from elsewhere (a colleague's edit, undo) is shown by name.
     Effect::new(move |_| {
         let stored = text.get();
-        let same = display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
+        let same =
+            display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
         if !same {
             display.set(show(&stored));
         }
@@ -121,7 +119,8 @@ pub(crate) fn MentionArea(
         let end = (at + 1 + q.len()).min(value.len());
         let inserted = format!("@{} ", choice.title);
         let next = format!("{}{inserted}{}", &value[..at], &value[end..]);
-        let caret: u32 = value[..at].encode_utf16().count() as u32 + inserted.encode_utf16().count() as u32;
+        let caret: u32 =
+            value[..at].encode_utf16().count() as u32 + inserted.encode_utf16().count() as u32;
         query.set(None);
         text.set(encode.with_value(|p| encode_mentions(&next, p)));
         display.set(next.clone());

@@ -85,11 +85,12 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
                             <h1>{format!("Deleted {}", kind.noun())}</h1>
                             <div class="deleted" role="alert">
                                 <p>{note}</p>
-                                {can_admin.then(|| view! {
+                                // Enabled once hydrated: a click before would be lost.
+                                {can_admin.then(|| view! { <Ready>
                                     <button type="button" on:click=move |_| {
                                         if let Ok(id) = id().parse::<i64>() { restore.dispatch(id); }
                                     }>{format!("Restore {}", kind.noun())}</button>
-                                })}
+                                </Ready> })}
                                 <ActionError result=restore.value()/>
                             </div>
                         }.into_any(),

@@ -414,7 +414,10 @@ fn on_frame(text: &str) {
                 match e.applied {
                     Some(a) if a.epoch == position.epoch && position.offset == a.offset + 1 => {
                         e.applied = Some(position);
-                        calls.push((e.f.clone(), RoomEvent::Change(Box::new(change.clone()), position)));
+                        calls.push((
+                            e.f.clone(),
+                            RoomEvent::Change(Box::new(change.clone()), position),
+                        ));
                     }
                     Some(a) if a.epoch == position.epoch && position.offset <= a.offset => {}
                     Some(a) if a.epoch == position.epoch => gap = true,
