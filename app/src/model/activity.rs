@@ -147,7 +147,7 @@ impl ActivityEntry {
                             name(*id).unwrap_or_else(|| def.format_display(v, title))
                         }
                         (FieldKind::LongText, Value::Text(s)) => {
-                            super::notify::show_mentions(s, |id| name(id))
+                            super::notify::show_mentions(s, name)
                         }
                         _ => def.format_display(v, title),
                     };

@@ -95,7 +95,6 @@ pub fn PreferencesPage() -> impl IntoView {
 /// Asks the browser for permission to show notifications (once; it remembers the answer).
 fn ask_browser_permission() {
     #[cfg(feature = "hydrate")]
-    if let Ok(p) = web_sys::Notification::request_permission() {
-        let _ = wasm_bindgen_futures::JsFuture::from(p);
-    }
+    // The browser prompts now; its answer is read when a notification is shown.
+    let _ = web_sys::Notification::request_permission();
 }

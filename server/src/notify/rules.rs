@@ -79,8 +79,11 @@ fn title_of(change: &Change) -> Option<String> {
     }
 }
 
-/// The fields a creation or update set, with their new values.
-fn set_fields(change: &Change) -> Option<(RecordKind, i64, Vec<(&str, &Value)>)> {
+/// The fields a change set: (name, new value) pairs.
+type SetFields<'a> = Vec<(&'a str, &'a Value)>;
+
+/// The record a creation or update concerns and the fields it set, with their new values.
+fn set_fields(change: &Change) -> Option<(RecordKind, i64, SetFields<'_>)> {
     match change {
         Change::Created { record, .. } => Some((
             record.kind,
