@@ -18,8 +18,11 @@ use crate::model::{Fields, Record, RecordKind};
 /// set ([`ErrorCode`]). Version 3: an update carries the changed fields and the new
 /// version, not the whole record. Version 4: a restored record (`op: restored`), updates
 /// name the fields written by explicit overwrite, and `take_over` of a field someone is
-/// editing.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// editing. Version 5: notifications on the user's room (`notice`, `notices_read`),
+/// announcements (`announced`), and updates that carry their fields' values before, the
+/// record's title and whose values an overwrite replaced; a bulk change carries its
+/// import's counts and a member change how it changed.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
