@@ -338,6 +338,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("{\"a\": 1}~é"),
+            "%7B%22a%22%3A%201%7D~%C3%A9"
+        );
+    }
+
+    #[test]
     fn a_page_count_reads_with_separators_and_a_plus_when_capped() {
         let page = |total, total_capped| Page::<()> {
             position: None,
@@ -379,4 +387,17 @@ mod tests {
         assert_eq!(initials("Cher"), "C");
         assert_eq!(initials(""), "");
     }
+}
+
+/// `s` percent-encoded for a URL's query string: RFC 3986's unreserved characters kept,
+/// every other byte as `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

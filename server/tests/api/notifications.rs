@@ -768,7 +768,7 @@ async fn the_csv_export_of_ten_thousand_rows_matches_its_filter() {
     let url = format!(
         "{}/api/export_activity?workspace={slug}&filter={}",
         app.base,
-        urlencode(&serde_json::to_string(&filter).expect("json"))
+        app::model::percent_encode(&serde_json::to_string(&filter).expect("json"))
     );
     // A browser asks for it compressed: the compressed stream ends cleanly too.
     let zipped = ann
@@ -796,16 +796,4 @@ async fn the_csv_export_of_ten_thousand_rows_matches_its_filter() {
     // Newest first, each with its own before and after.
     assert_eq!((&rows[0][7], &rows[0][8]), ("s9999", "s10000"));
     assert_eq!((&rows[4_999][7], &rows[4_999][8]), ("s1", "s2"));
-}
-
-/// `s` percent-encoded for a query string.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -19,24 +19,12 @@ use super::*;
 /// Rows per list page.
 pub(super) const PAGE_SIZE: i64 = 50;
 
-/// Percent-encodes a query-string value.
-pub(super) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Builds `?k=v&...` from pairs, leaving out empty values.
 pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", crate::model::percent_encode(v)))
         .collect();
     if parts.is_empty() {
         String::new()

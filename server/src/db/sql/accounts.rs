@@ -9,6 +9,23 @@ impl SqlStore {
         let row = sql.one(&mut *conn).await?;
         user_from_row(&row).map_err(DbError::from)
     }
+
+    /// Display names of users by id (members or not: a past member still has a name),
+    /// read 500 at a time.
+    pub(super) async fn user_names(
+        conn: &mut Conn,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, String>, DbError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new("SELECT id, display_name FROM users WHERE id IN ");
+            sql.push_ids(chunk);
+            for row in sql.all(&mut *conn).await? {
+                out.insert(row.try_get("id")?, row.try_get("display_name")?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[async_trait]

@@ -13,25 +13,6 @@ const TEXT_SCAN: usize = 5_000;
 /// How many log rows one query reads while a text filter is on.
 const TEXT_BATCH: i64 = 500;
 
-/// Display names of users by id (members or not: a past member still has a name).
-async fn user_names(pool: &AnyPool, ids: &[i64]) -> Result<HashMap<i64, String>, DbError> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new("SELECT id, display_name FROM users WHERE id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
-        for row in sql.all(pool).await? {
-            out.insert(row.try_get("id")?, row.try_get("display_name")?);
-        }
-    }
-    Ok(out)
-}
-
 #[async_trait]
 impl ActivityStore for SqlStore {
     async fn activity(
@@ -117,7 +98,7 @@ impl ActivityStore for SqlStore {
             let mut ids: Vec<i64> = changes.iter().flat_map(|(_, c)| people(c)).collect();
             ids.sort_unstable();
             ids.dedup();
-            let names = user_names(&self.pool, &ids).await?;
+            let names = Self::user_names(&mut *self.pool.acquire().await?, &ids).await?;
             let name = |id: i64| names.get(&id).cloned();
             for (position, change) in &changes {
                 cursor = Some(*position);

@@ -51,30 +51,14 @@ pub(super) async fn append_changes(
     }
     let payload = serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
     let mut logged = Vec::with_capacity(rooms.len());
-    let mut sql = Sql::new(
-        "INSERT INTO room_events (room, epoch, event_offset, payload, created_at, actor_id, op) VALUES ",
-    );
+    let mut sql = Sql::new(EVENTS_INSERT);
     for (i, room) in rooms.iter().enumerate() {
         let name = room.name();
         let position = heads
             .get(&name)
             .copied()
             .ok_or_else(|| DbError::Other(format!("no head returned for {name}").into()))?;
-        sql.push(if i == 0 { "(" } else { ", (" })
-            .bind(name)
-            .push(", ")
-            .bind(position.epoch)
-            .push(", ")
-            .bind(position.offset)
-            .push(", ")
-            .bind(payload.clone())
-            .push(", ")
-            .bind(change.at())
-            .push(", ")
-            .bind(change.actor())
-            .push(", ")
-            .bind(change.op().as_str())
-            .push(")");
+        push_event(&mut sql, i, *room, position, payload.clone(), change);
         logged.push(LoggedChange {
             room: *room,
             position,
@@ -83,6 +67,37 @@ pub(super) async fn append_changes(
     }
     sql.run(&mut *conn).await?;
     Ok(logged)
+}
+
+/// The start of a multi-row insert into the log, followed by [`push_event`]'s rows.
+const EVENTS_INSERT: &str =
+    "INSERT INTO room_events (room, epoch, event_offset, payload, created_at, actor_id, op) VALUES ";
+
+/// Appends the `i`th row of an [`EVENTS_INSERT`]: `change` (as `payload`) at `position`
+/// of `room`, with its time, actor and op as columns.
+fn push_event(
+    sql: &mut Sql,
+    i: usize,
+    room: Room,
+    position: Position,
+    payload: String,
+    change: &Change,
+) {
+    sql.push(if i == 0 { "(" } else { ", (" })
+        .bind(room.name())
+        .push(", ")
+        .bind(position.epoch)
+        .push(", ")
+        .bind(position.offset)
+        .push(", ")
+        .bind(payload)
+        .push(", ")
+        .bind(change.at())
+        .push(", ")
+        .bind(change.actor())
+        .push(", ")
+        .bind(change.op().as_str())
+        .push(")");
 }
 
 /// Logs a change that is not a record's in `room` (a member change in the workspace's
@@ -308,27 +323,19 @@ impl SqlStore {
         let epoch: i64 = row.try_get("epoch")?;
         let first = row.try_get::<i64, _>("last_offset")? - n + 1;
         for (c, chunk) in changes.chunks(500).enumerate() {
-            let mut sql = Sql::new(
-                "INSERT INTO room_events (room, epoch, event_offset, payload, created_at, actor_id, op) VALUES ",
-            );
+            let mut sql = Sql::new(EVENTS_INSERT);
             for (i, change) in chunk.iter().enumerate() {
                 let payload =
                     serde_json::to_string(change).map_err(|e| DbError::Other(Box::new(e)))?;
-                sql.push(if i == 0 { "(" } else { ", (" })
-                    .bind(room.name())
-                    .push(", ")
-                    .bind(epoch)
-                    .push(", ")
-                    .bind(first + (c * 500 + i) as i64)
-                    .push(", ")
-                    .bind(payload)
-                    .push(", ")
-                    .bind(change.at())
-                    .push(", ")
-                    .bind(change.actor())
-                    .push(", ")
-                    .bind(change.op().as_str())
-                    .push(")");
+                let offset = first + (c * 500 + i) as i64;
+                push_event(
+                    &mut sql,
+                    i,
+                    room,
+                    Position { epoch, offset },
+                    payload,
+                    change,
+                );
             }
             sql.run(&mut *tx).await?;
         }

@@ -34,25 +34,6 @@ fn notice_from_row(row: &AnyRow) -> Result<Notification, DbError> {
     })
 }
 
-/// Display names of users by id.
-async fn names(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, String>, DbError> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new("SELECT id, display_name FROM users WHERE id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
-        for row in sql.all(&mut *conn).await? {
-            out.insert(row.try_get("id")?, row.try_get("display_name")?);
-        }
-    }
-    Ok(out)
-}
-
 /// The user ids of a workspace's members among `ids` (all members when `None`), with
 /// the roles at least `min`.
 async fn members_among(
@@ -67,14 +48,7 @@ async fn members_among(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        sql.push(" AND user_id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
+        sql.push(" AND user_id IN ").push_ids(ids);
     }
     let mut out = Vec::new();
     for row in sql.all(&mut *conn).await? {
@@ -149,14 +123,9 @@ async fn muted(conn: &mut Conn, users: &[i64], ntype: NoticeType) -> Result<Vec<
         return Ok(Vec::new());
     }
     let mut sql = Sql::new("SELECT user_id FROM notification_prefs WHERE in_app = 0 AND type = ");
-    sql.bind(ntype.as_str()).push(" AND user_id IN (");
-    for (i, id) in users.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(*id);
-    }
-    sql.push(")");
+    sql.bind(ntype.as_str())
+        .push(" AND user_id IN ")
+        .push_ids(users);
     let mut out = Vec::new();
     for row in sql.all(&mut *conn).await? {
         out.push(row.try_get("user_id")?);
@@ -210,7 +179,7 @@ pub(super) async fn notify(
             let mut ids: Vec<i64> = app::model::notify::mentions(&draft.title);
             ids.extend(app::model::notify::mentions(&draft.body));
             ids.extend(actor);
-            let names = names(conn, &ids).await?;
+            let names = SqlStore::user_names(conn, &ids).await?;
             let name = |id: i64| names.get(&id).cloned();
             let title = show_mentions(&draft.title, name);
             let body = show_mentions(&draft.body, name);
@@ -340,14 +309,10 @@ impl NotifyStore for SqlStore {
         sql.bind(now_ms())
             .push(" WHERE read_at IS NULL AND user_id = ")
             .bind(user)
-            .push(" AND id IN (");
-        for (i, id) in ids.iter().take(500).enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(") RETURNING ").push(NOTICE_COLUMNS);
+            .push(" AND id IN ")
+            .push_ids(&ids[..ids.len().min(500)])
+            .push(" RETURNING ")
+            .push(NOTICE_COLUMNS);
         let changed = sql
             .all(&mut *tx)
             .await?

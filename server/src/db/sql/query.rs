@@ -88,6 +88,18 @@ impl Sql {
         self
     }
 
+    /// Appends `(a, b, c)`, a placeholder per id: the list of an `IN`.
+    pub(super) fn push_ids(&mut self, ids: &[i64]) -> &mut Self {
+        self.push("(");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(*id);
+        }
+        self.push(")")
+    }
+
     /// Appends a `$n` placeholder for `arg`.
     pub(super) fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
         self.args.push(arg.into());
