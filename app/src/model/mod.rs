@@ -333,6 +333,19 @@ pub fn now_ms() -> i64 {
     }
 }
 
+/// `s` percent-encoded for a URL's query string: RFC 3986's unreserved characters kept,
+/// every other byte as `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,17 +400,4 @@ mod tests {
         assert_eq!(initials("Cher"), "C");
         assert_eq!(initials(""), "");
     }
-}
-
-/// `s` percent-encoded for a URL's query string: RFC 3986's unreserved characters kept,
-/// every other byte as `%XX`.
-pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
