@@ -121,13 +121,34 @@ fn csv_header() -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// `entries` as CSV rows (quoted as needed by the csv crate).
+/// `entries` as CSV rows (quoted as needed by the csv crate), each cell made safe to
+/// open in a spreadsheet ([`inert`]).
 fn csv_bytes(entries: &[ActivityEntry]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for e in entries {
         for row in e.csv_rows() {
-            let _ = w.write_record(&row);
+            let _ = w.write_record(row.iter().map(|cell| inert(cell).into_owned()));
         }
     }
     w.into_inner().unwrap_or_default()
+}
+
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return) with a `'` before it, as OWASP's "CSV injection" advises;
+/// anything else as it is.
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_made_inert() {
+        assert_eq!(super::inert("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(super::inert("@Ann"), "'@Ann");
+        assert_eq!(super::inert("retail"), "retail");
+    }
 }

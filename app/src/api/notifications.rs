@@ -57,7 +57,7 @@ pub async fn dismiss_notification(id: i64) -> Result<Notification, AppError> {
 }
 
 /// Hides one of the signed-in user's notifications until `until` (Unix milliseconds, in
-/// the next 30 days): it comes back unread then. Errors: `Unauthorized`, `NotFound`,
+/// the next 30 days): it is back in the list (and, if unread, in the count) then. Errors: `Unauthorized`, `NotFound`,
 /// `Validation` on `until` when it is past or too far.
 #[server(prefix = "/api", endpoint = "snooze_notification", input = Json, output = Json)]
 pub async fn snooze_notification(id: i64, until: i64) -> Result<Notification, AppError> {

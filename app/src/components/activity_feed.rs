@@ -399,7 +399,7 @@ pub fn ActivityFeed(
                     scroll_top.set(el.scroll_top() as f64);
                 }>
                 <div class="activity-rows" style=move || format!("height: {}px", offsets.with(|o| o.last().copied().unwrap_or(0.0)))>
-                    <For each=visible key=|(i, _, row)| (*i, match row { Row::Heading(h) => h.clone(), Row::Entry(e) => format!("{}:{}", e.position.epoch, e.position.offset) }) let:item>
+                    <For each=visible key=|(i, top, row)| (*i, top.to_bits(), match row { Row::Heading(h) => h.clone(), Row::Entry(e) => format!("{}:{}", e.position.epoch, e.position.offset) }) let:item>
                         {
                             let (_, top, row) = item;
                             let style = format!("top: {top}px; height: {}px", row.height());

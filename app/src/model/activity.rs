@@ -263,10 +263,13 @@ impl ActivityEntry {
     }
 }
 
-/// The people a change names, whose names its entry shows: who made it, the member it
-/// concerns, and members in its changed fields (owners, mentions) before and after.
-pub fn people(change: &Change) -> Vec<i64> {
+/// The people a change names, whose names its entry shows, as (the server's own ids:
+/// who made it, the member it concerns, members set in member fields; ids typed as
+/// mentions in long texts, before and after), so a reader resolves typed ids only
+/// among the workspace's members.
+pub fn people(change: &Change) -> (Vec<i64>, Vec<i64>) {
     let mut out: Vec<i64> = change.actor().into_iter().collect();
+    let mut typed = Vec::new();
     match change {
         Change::Members { user, .. } => out.push(*user),
         Change::Updated {
@@ -279,7 +282,7 @@ pub fn people(change: &Change) -> Vec<i64> {
                 match (kind.field(name).map(|d| d.kind), value) {
                     (Some(FieldKind::Member), Value::Int(id)) => out.push(*id),
                     (Some(FieldKind::LongText), Value::Text(s)) => {
-                        out.extend(super::notify::mentions(s))
+                        typed.extend(super::notify::mentions(s))
                     }
                     _ => {}
                 }
@@ -287,7 +290,7 @@ pub fn people(change: &Change) -> Vec<i64> {
         }
         _ => {}
     }
-    out
+    (out, typed)
 }
 
 /// A page of a feed, newest first, with the room's position read before it (listen from

@@ -216,8 +216,9 @@ pub fn mentions(text: &str) -> Vec<i64> {
     out
 }
 
-/// `text` with each mention `<@id>` shown as `@Name` (`name` of the id; `@unknown` when
-/// it has none).
+/// `text` with each mention `<@id>` shown as `@Name` (`name` of the id); a mention of
+/// someone `name` does not know (not a member, or gone) stays as it is, so an edit of the
+/// text keeps it.
 pub fn show_mentions(text: &str, name: impl Fn(i64) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -229,8 +230,13 @@ pub fn show_mentions(text: &str, name: impl Fn(i64) -> Option<String>) -> String
             .and_then(|e| Some((e, after[..e].parse::<i64>().ok()?)))
         {
             Some((end, id)) => {
-                out.push('@');
-                out.push_str(&name(id).unwrap_or_else(|| "unknown".into()));
+                match name(id) {
+                    Some(n) => {
+                        out.push('@');
+                        out.push_str(&n);
+                    }
+                    None => out.push_str(&rest[i..i + 2 + end + 1]),
+                }
                 rest = &after[end + 1..];
             }
             None => {
@@ -301,7 +307,7 @@ mod tests {
         let name = |id| (id == 3).then(|| "Ann".to_string());
         assert_eq!(
             show_mentions("hi <@3> and <@9>!", name),
-            "hi @Ann and @unknown!"
+            "hi @Ann and <@9>!"
         );
         assert_eq!(show_mentions("a <@b> c", name), "a <@b> c");
     }

@@ -242,16 +242,20 @@ fn InviteLinkField(path: String, label: String, origin: ReadSignal<String>) -> i
 #[component]
 pub fn MemberPage() -> impl IntoView {
     let params = leptos_router::hooks::use_params_map();
-    let id = params
-        .read_untracked()
-        .get("user")
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or(0);
+    let member = Memo::new(move |_| {
+        params
+            .read()
+            .get("user")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    });
     let slug = expect_context::<WorkspaceView>().workspace.slug;
-    let members = Resource::new(move || (), move |_| list_members(slug.clone()));
+    // Keyed by the member, so a link to another member's page loads theirs.
+    let members = Resource::new(move || member.get(), move |_| list_members(slug.clone()));
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let id = member.get_untracked();
                 match members.await {
                     Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                     Ok(list) => match list.into_iter().find(|m| m.user.id == id) {

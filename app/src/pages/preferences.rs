@@ -42,13 +42,12 @@ pub fn PreferencesPage() -> impl IntoView {
         if channel == Channel::Browser && on {
             ask_browser_permission();
         }
+        // Kept at once, so a second change of the row builds on this one.
         saved.set(false);
+        prefs.update(|p| p[index] = pref);
         leptos::task::spawn_local(async move {
             match set_notification_pref(pref).await {
-                Ok(()) => {
-                    prefs.update(|p| p[index] = pref);
-                    saved.set(true);
-                }
+                Ok(()) => saved.set(true),
                 Err(e) => error.set(Some(error_message(&e))),
             }
         });

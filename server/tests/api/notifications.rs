@@ -548,6 +548,31 @@ async fn nothing_crosses_workspaces() {
         before: None,
         limit: None,
     };
+    // Nor does ann's workspace learn zed's name from a typed mention of his id.
+    let acme_feed = FeedType::Record {
+        kind: RecordKind::Customer,
+        id: acme,
+    };
+    let page = app
+        .run(&ann.http, feed(&slug, acme_feed))
+        .await
+        .expect("ann's feed");
+    let notes = &page.entries[0].fields[0];
+    assert_eq!(notes.after, format!("<@{}>", zed.id));
+    let export = ann
+        .http
+        .get(format!(
+            "{}/api/export_activity?workspace={slug}&feed={}",
+            app.base,
+            app::model::percent_encode(&serde_json::to_string(&acme_feed).expect("json"))
+        ))
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("csv");
+    assert!(!export.contains("zed@example.com"), "{export}");
     assert!(matches!(
         app.run(&zed.http, feed(&slug, FeedType::Global)).await,
         Err(AppError::NotFound(_))

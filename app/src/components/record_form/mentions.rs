@@ -74,17 +74,18 @@ pub(crate) fn MentionArea(
     };
     let display = RwSignal::new(text.with_untracked(|t| show(t)));
     let encode = StoredValue::new(pairs);
-    // A change from elsewhere (a colleague's edit, undo) is shown by name.
+    let query = RwSignal::new(None::<(usize, String)>);
+    let active = RwSignal::new(0usize);
+    // A change from elsewhere (a colleague's edit, undo) is shown by name, and closes
+    // the list of a mention being typed (its offsets no longer hold).
     Effect::new(move |_| {
         let stored = text.get();
-        let same =
-            display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
+        let same = display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
         if !same {
+            query.set(None);
             display.set(show(&stored));
         }
     });
-    let query = RwSignal::new(None::<(usize, String)>);
-    let active = RwSignal::new(0usize);
     let area = NodeRef::<leptos::html::Textarea>::new();
     let options = {
         let members = members.clone();
@@ -100,6 +101,16 @@ pub(crate) fn MentionArea(
         let listbox = listbox.clone();
         move |i: usize| format!("{listbox}-{i}")
     };
+    // The stored text of `value`: members already mentioned in it come first, so a
+    // mention of one of two members who share a name stays theirs.
+    let stored_form = move |value: &str| {
+        let known = crate::model::notify::mentions(&text.get_untracked());
+        encode.with_value(|p| {
+            let mut ordered = p.clone();
+            ordered.sort_by_key(|(id, _)| !known.contains(id));
+            encode_mentions(value, &ordered)
+        })
+    };
     let typed = move |value: String| {
         let caret = area
             .get_untracked()
@@ -108,7 +119,7 @@ pub(crate) fn MentionArea(
             .unwrap_or(value.len());
         query.set(typed_mention(&value, caret));
         active.set(0);
-        text.set(encode.with_value(|p| encode_mentions(&value, p)));
+        text.set(stored_form(&value));
         display.set(value);
     };
     let pick = move |choice: Choice| {
@@ -116,13 +127,19 @@ pub(crate) fn MentionArea(
             return;
         };
         let value = display.get_untracked();
-        let end = (at + 1 + q.len()).min(value.len());
+        let end = at + 1 + q.len();
+        // The text may have changed under the list (a colleague's edit): never slice it
+        // where it no longer holds what was typed.
+        if value.get(at..end) != Some(format!("@{q}").as_str()) {
+            query.set(None);
+            return;
+        }
         let inserted = format!("@{} ", choice.title);
         let next = format!("{}{inserted}{}", &value[..at], &value[end..]);
         let caret: u32 =
             value[..at].encode_utf16().count() as u32 + inserted.encode_utf16().count() as u32;
         query.set(None);
-        text.set(encode.with_value(|p| encode_mentions(&next, p)));
+        text.set(stored_form(&next));
         display.set(next.clone());
         if let Some(a) = area.get_untracked() {
             a.set_value(&next);

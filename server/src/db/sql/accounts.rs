@@ -10,16 +10,22 @@ impl SqlStore {
         user_from_row(&row).map_err(DbError::from)
     }
 
-    /// Display names of users by id (members or not: a past member still has a name),
-    /// read 500 at a time.
+    /// Display names of users by id, read 500 at a time: only of members of `workspace`
+    /// when given (for ids anyone could have typed, such as mentions), of anyone
+    /// otherwise (the server's own ids: actors, who a member change concerns).
     pub(super) async fn user_names(
         conn: &mut Conn,
+        workspace: Option<i64>,
         ids: &[i64],
     ) -> Result<HashMap<i64, String>, DbError> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
-            let mut sql = Sql::new("SELECT id, display_name FROM users WHERE id IN ");
-            sql.push_ids(chunk);
+            let mut sql = Sql::new("SELECT u.id, u.display_name FROM users u");
+            if let Some(ws) = workspace {
+                sql.push(" JOIN memberships m ON m.user_id = u.id AND m.workspace_id = ")
+                    .bind(ws);
+            }
+            sql.push(" WHERE u.id IN ").push_ids(chunk);
             for row in sql.all(&mut *conn).await? {
                 out.insert(row.try_get("id")?, row.try_get("display_name")?);
             }

@@ -95,10 +95,16 @@ impl ActivityStore for SqlStore {
                 let payload: String = row.try_get("payload")?;
                 changes.push((position, read_change(&payload)?));
             }
-            let mut ids: Vec<i64> = changes.iter().flat_map(|(_, c)| people(c)).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let names = Self::user_names(&mut *self.pool.acquire().await?, &ids).await?;
+            // The server's own ids by name; typed mentions only of the workspace's members.
+            let (mut ids, mut typed) = (Vec::new(), Vec::new());
+            for (_, c) in &changes {
+                let (own, mentioned) = people(c);
+                ids.extend(own);
+                typed.extend(mentioned);
+            }
+            let mut conn = self.pool.acquire().await?;
+            let mut names = Self::user_names(&mut conn, None, &ids).await?;
+            names.extend(Self::user_names(&mut conn, Some(workspace), &typed).await?);
             let name = |id: i64| names.get(&id).cloned();
             for (position, change) in &changes {
                 cursor = Some(*position);

@@ -100,6 +100,20 @@ fn push_event(
         .push(")");
 }
 
+/// `room`'s head read on `conn` (inside a caller's snapshot): its epoch and last offset,
+/// or (`epoch`, 0) for a room never written to.
+pub(super) async fn head_in(conn: &mut Conn, epoch: i64, room: Room) -> Result<Position, DbError> {
+    let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
+    sql.bind(room.name());
+    Ok(match sql.optional(&mut *conn).await? {
+        Some(row) => Position {
+            epoch: row.try_get("epoch")?,
+            offset: row.try_get("last_offset")?,
+        },
+        None => Position { epoch, offset: 0 },
+    })
+}
+
 /// Logs a change that is not a record's in `room` (a member change in the workspace's
 /// room, an invite change in the admins' room).
 pub(super) async fn log_change(
@@ -218,18 +232,7 @@ impl LogStore for SqlStore {
     }
 
     async fn room_head(&self, room: Room) -> Result<Position, DbError> {
-        let mut sql = Sql::new("SELECT epoch, last_offset FROM room_heads WHERE room = ");
-        sql.bind(room.name());
-        Ok(match sql.optional(&self.pool).await? {
-            Some(row) => Position {
-                epoch: row.try_get("epoch")?,
-                offset: row.try_get("last_offset")?,
-            },
-            None => Position {
-                epoch: self.epoch,
-                offset: 0,
-            },
-        })
+        head_in(&mut *self.pool.acquire().await?, self.epoch, room).await
     }
 
     async fn room_heads(&self, rooms: &[Room]) -> Result<Vec<(Room, Position)>, DbError> {

@@ -179,7 +179,7 @@ pub(super) async fn notify(
             let mut ids: Vec<i64> = app::model::notify::mentions(&draft.title);
             ids.extend(app::model::notify::mentions(&draft.body));
             ids.extend(actor);
-            let names = SqlStore::user_names(conn, &ids).await?;
+            let names = SqlStore::user_names(conn, Some(workspace), &ids).await?;
             let name = |id: i64| names.get(&id).cloned();
             let title = show_mentions(&draft.title, name);
             let body = show_mentions(&draft.body, name);
@@ -259,7 +259,18 @@ impl NotifyStore for SqlStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<NoticePage, DbError> {
-        let position = self.room_head(Room::User(user)).await?;
+        // One snapshot for the room's head, the page and the count: a notification made
+        // meanwhile is in all three or in none, so a tab that counts what the room
+        // replays after the head counts nothing twice (PostgreSQL's default isolation
+        // takes a snapshot per statement; SQLite's read transaction holds one).
+        let mut tx = if self.sqlite {
+            self.pool.begin().await?
+        } else {
+            self.pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await?
+        };
+        let position = head_in(&mut tx, self.epoch, Room::User(user)).await?;
         let now = now_ms();
         let limit = limit.clamp(1, 200);
         let visible = |sql: &mut Sql| {
@@ -277,7 +288,7 @@ impl NotifyStore for SqlStore {
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
         let mut items = sql
-            .all(&self.pool)
+            .all(&mut *tx)
             .await?
             .iter()
             .map(notice_from_row)
@@ -291,7 +302,8 @@ impl NotifyStore for SqlStore {
         let mut sql = Sql::new("SELECT COUNT(*) AS n FROM notifications WHERE user_id = ");
         sql.bind(user).push(" AND read_at IS NULL");
         visible(&mut sql);
-        let unread = sql.one(&self.pool).await?.try_get("n")?;
+        let unread = sql.one(&mut *tx).await?.try_get("n")?;
+        tx.commit().await?;
         Ok(NoticePage {
             items,
             next_before,
