@@ -80,7 +80,8 @@ pub(crate) fn MentionArea(
     // the list of a mention being typed (its offsets no longer hold).
     Effect::new(move |_| {
         let stored = text.get();
-        let same = display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
+        let same =
+            display.with_untracked(|d| encode.with_value(|p| encode_mentions(d, p)) == stored);
         if !same {
             query.set(None);
             display.set(show(&stored));
