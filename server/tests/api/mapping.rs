@@ -267,8 +267,9 @@ async fn an_export_shaped_differently_imports_fully_through_a_mapping() {
         other.file("opportunities.csv").expect("deals").created,
         8800
     );
-    // The records hold the same data: every reference given by id found its record.
-    for kind in RecordKind::ALL {
+    // The records hold the same data: every reference given by id found its record (in
+    // the kinds the Maven data holds).
+    for kind in [RecordKind::Customer, RecordKind::Deal, RecordKind::Product] {
         let (a, b) = (
             contents(&app, "maven", kind).await,
             contents(&app, "other", kind).await,

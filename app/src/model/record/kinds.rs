@@ -8,6 +8,18 @@ use super::{FieldDef, FieldKind, RecordKind};
 pub const DEAL_STAGES: &[&str] = &["Prospecting", "Engaging", "Won", "Lost"];
 /// Customer statuses.
 pub const CUSTOMER_STATUSES: &[&str] = &["prospect", "active", "inactive"];
+/// Call statuses, in the order a call goes through them.
+pub const CALL_STATUSES: &[&str] = &[
+    "scheduled",
+    "in progress",
+    "completed",
+    "missed",
+    "cancelled",
+];
+/// Task statuses, in board order.
+pub const TASK_STATUSES: &[&str] = &["to do", "in progress", "done"];
+/// Priorities of calls and tasks, weakest first.
+pub const WORK_PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 /// Customer priorities; a change to a `high` one notifies its owner and followers.
 pub const CUSTOMER_PRIORITIES: &[&str] = &["normal", "high"];
 
@@ -66,6 +78,36 @@ const DEAL_FIELDS: &[FieldDef] = &[
     field("close_date", "Close date", FieldKind::Date),
     field("value", "Value (USD)", FieldKind::Money),
     field("notes", "Notes", FieldKind::LongText),
+];
+
+const CALL_FIELDS: &[FieldDef] = &[
+    required("subject", "Subject", FieldKind::Text { max: 200 }),
+    field(
+        "customer_id",
+        "Customer",
+        FieldKind::Ref(RecordKind::Customer),
+    ),
+    field("assignee_id", "Assignee", FieldKind::Member),
+    required("status", "Status", FieldKind::Choice(CALL_STATUSES)),
+    field("priority", "Priority", FieldKind::Choice(WORK_PRIORITIES)),
+    field("scheduled_at", "Scheduled at", FieldKind::DateTime),
+    field("duration", "Duration", FieldKind::Duration),
+    field("outcome", "Outcome", FieldKind::Text { max: 200 }),
+    field("remarks", "Remarks", FieldKind::LongText),
+];
+
+const TASK_FIELDS: &[FieldDef] = &[
+    required("title", "Title", FieldKind::Text { max: 200 }),
+    field("description", "Description", FieldKind::LongText),
+    required("status", "Status", FieldKind::Choice(TASK_STATUSES)),
+    field("assignee_id", "Assignee", FieldKind::Member),
+    field("due_date", "Due date", FieldKind::Date),
+    field("priority", "Priority", FieldKind::Choice(WORK_PRIORITIES)),
+    field(
+        "regarding",
+        "Regarding",
+        FieldKind::AnyRef(&[RecordKind::Customer, RecordKind::Deal, RecordKind::Call]),
+    ),
 ];
 
 const PRODUCT_FIELDS: &[FieldDef] = &[
@@ -158,7 +200,7 @@ pub struct Related {
 }
 
 /// Every kind's declaration, in the order of [`RecordKind`]'s variants.
-pub(super) static KINDS: [KindSpec; 3] = [
+pub(super) static KINDS: [KindSpec; 5] = [
     KindSpec {
         kind: RecordKind::Customer,
         table: "customers",
@@ -253,11 +295,66 @@ pub(super) static KINDS: [KindSpec; 3] = [
         owner: None,
         urgent: None,
     },
+    KindSpec {
+        kind: RecordKind::Call,
+        table: "calls",
+        noun: "call",
+        path: "calls",
+        plural: "Calls",
+        list: ListSpec {
+            columns: &[
+                "subject",
+                "customer_id",
+                "assignee_id",
+                "status",
+                "priority",
+                "scheduled_at",
+            ],
+            filters: &["status", "priority", "assignee_id"],
+        },
+        fields: CALL_FIELDS,
+        title_field: "subject",
+        natural_key: None,
+        generated_key: false,
+        search_fields: &["subject", "outcome"],
+        default_sort: "scheduled_at",
+        related: &[],
+        board: None,
+        owner: Some("assignee_id"),
+        urgent: None,
+    },
+    KindSpec {
+        kind: RecordKind::Task,
+        table: "tasks",
+        noun: "task",
+        path: "tasks",
+        plural: "Tasks",
+        list: ListSpec {
+            columns: &["title", "status", "assignee_id", "due_date", "priority"],
+            filters: &["status", "priority", "assignee_id"],
+        },
+        fields: TASK_FIELDS,
+        title_field: "title",
+        natural_key: None,
+        generated_key: false,
+        search_fields: &["title"],
+        default_sort: "due_date",
+        related: &[],
+        board: None,
+        owner: Some("assignee_id"),
+        urgent: None,
+    },
 ];
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 3] = [RecordKind::Customer, RecordKind::Deal, RecordKind::Product];
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::Customer,
+        RecordKind::Deal,
+        RecordKind::Product,
+        RecordKind::Call,
+        RecordKind::Task,
+    ];
 
     /// The kind's declaration.
     pub fn spec(self) -> &'static KindSpec {

@@ -28,6 +28,10 @@ pub enum RecordKind {
     Deal,
     /// Something the team sells.
     Product,
+    /// A phone call with a customer, scheduled or made.
+    Call,
+    /// A piece of work with an assignee and a due date.
+    Task,
 }
 
 /// Field values by field name.
