@@ -1025,17 +1025,22 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped_and_live_events
     }
     let mut socket = connect(&app, &owner).await;
     subscribe(&mut socket, room, Some(start)).await;
-    // Live events while the replay waits for this reader: held aside, then sent after
+    // Live events while the replay streams to this reader: held aside, then sent after
     // it, waiting for room like the replay (not overflowing the outbox into a resync).
+    // They are made while the reader reads, as a live client does: one that stopped
+    // reading would rightly be told to resync once the kernel's buffers filled.
     let live = 100;
-    for i in 0..live {
-        let mut fields = app::model::Fields::new();
-        fields.insert("name".into(), Value::Text(format!("Live {i}")));
-        app.store
-            .create_record(ws, owner.id, RecordKind::Customer, fields)
-            .await
-            .expect("create");
-    }
+    let (store, actor) = (app.store.clone(), owner.id);
+    let writer = tokio::spawn(async move {
+        for i in 0..live {
+            let mut fields = app::model::Fields::new();
+            fields.insert("name".into(), Value::Text(format!("Live {i}")));
+            store
+                .create_record(ws, actor, RecordKind::Customer, fields)
+                .await
+                .expect("create");
+        }
+    });
     let all = missed + live;
     let mut offsets = Vec::new();
     while offsets.len() < all {
@@ -1047,6 +1052,7 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped_and_live_events
             _ => {}
         }
     }
+    writer.await.expect("the live writes");
     let expected: Vec<i64> = (start.offset + 1..=start.offset + all as i64).collect();
     assert_eq!(offsets, expected);
 }
