@@ -822,3 +822,58 @@ async fn the_csv_export_of_ten_thousand_rows_matches_its_filter() {
     assert_eq!((&rows[0][7], &rows[0][8]), ("s9999", "s10000"));
     assert_eq!((&rows[4_999][7], &rows[4_999][8]), ("s1", "s2"));
 }
+
+#[tokio::test]
+async fn snoozed_and_dismissed_notifications_leave_the_list_and_the_count() {
+    use app::api::notifications::{DismissNotification, SnoozeNotification};
+    let app = spawn_app().await;
+    let (ann, slug, _) = workspace_with_owner(&app).await;
+    let bob = member(&app, &ann, &slug, "member", "bob@example.com").await;
+    for name in ["One", "Two"] {
+        let fields = [
+            ("name", Value::Text(name.into())),
+            ("owner_id", Value::Int(bob.id)),
+        ];
+        create(&app, &ann, &slug, RecordKind::Customer, &fields).await;
+    }
+    let page = notices(&app, &bob).await;
+    assert_eq!((page.items.len(), page.unread), (2, 2));
+    let (newer, older) = (page.items[0].id, page.items[1].id);
+    let hour = app::model::now_ms() + 60 * 60 * 1000;
+    let snoozed = app
+        .run(
+            &bob.http,
+            SnoozeNotification {
+                id: newer,
+                until: hour,
+            },
+        )
+        .await
+        .expect("snooze");
+    assert_eq!(snoozed.snoozed_until, Some(hour));
+    let page = notices(&app, &bob).await;
+    assert_eq!(
+        (page.items.len(), page.unread),
+        (1, 1),
+        "snoozed: out of list and count"
+    );
+    app.run(&bob.http, DismissNotification { id: older })
+        .await
+        .expect("dismiss");
+    let page = notices(&app, &bob).await;
+    assert_eq!((page.items.len(), page.unread), (0, 0));
+    // A past time is refused; another user's notification is not found.
+    let past = SnoozeNotification {
+        id: newer,
+        until: 1,
+    };
+    assert!(matches!(
+        app.run(&bob.http, past).await,
+        Err(AppError::Validation { .. })
+    ));
+    let theirs = DismissNotification { id: newer };
+    assert!(matches!(
+        app.run(&ann.http, theirs).await,
+        Err(AppError::NotFound(_))
+    ));
+}
