@@ -150,6 +150,10 @@ pub struct ServeArgs {
     /// Sign-ups a minute from one client address.
     #[arg(long, env = "TANDEM_SIGNUPS_PER_IP_PER_MINUTE", default_value_t = 20)]
     pub signups_per_ip_per_minute: u32,
+    /// Leave sending meeting and call reminders to the other nodes (every node sends
+    /// them by default; each reminder goes out once however many do).
+    #[arg(long, env = "TANDEM_NO_REMINDERS")]
+    pub no_reminders: bool,
 }
 
 impl ServeArgs {
@@ -176,6 +180,7 @@ impl ServeArgs {
                 signups_per_ip_per_minute: self.signups_per_ip_per_minute,
                 ..defaults.limits
             },
+            no_reminders: self.no_reminders,
         })
     }
 }

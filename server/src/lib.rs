@@ -10,6 +10,7 @@ pub mod error;
 pub mod import;
 pub mod notify;
 pub mod realtime;
+pub mod reminders;
 pub mod state;
 
 use std::future::Future;
@@ -130,7 +131,9 @@ pub async fn spawn_local(
 }
 
 /// Serves the router on `listener` until `shutdown` completes, then drains open requests.
-/// Also deletes expired sessions every hour and prunes the rate limiters every minute.
+/// Also deletes expired sessions every hour, prunes the rate limiters every minute and
+/// sends due reminders ([`reminders`]): once before the first connection is accepted (so
+/// those due while the server was down go out first), then every 15 seconds.
 ///
 /// Errors: the listener fails.
 pub async fn serve(
@@ -150,6 +153,12 @@ pub async fn serve(
             limits.prune();
         }
     });
+    let reminder_task = if state.reminders {
+        reminders::run_once(&*state.db.store).await;
+        Some(reminders::spawn(state.db.store.clone()))
+    } else {
+        None
+    };
     let app = router(state);
     // Every accepted connection sends at once (TCP_NODELAY): with Nagle's algorithm a
     // small frame waits while an earlier one is unacknowledged, up to the peer's delayed
@@ -167,5 +176,8 @@ pub async fn serve(
     .await;
     cleanup.abort();
     prune.abort();
+    if let Some(task) = reminder_task {
+        task.abort();
+    }
     result
 }

@@ -24,6 +24,9 @@ pub struct Settings {
     pub limits: LimitConfig,
     /// Trusted proxies and the public origin.
     pub proxy: ProxyConfig,
+    /// Whether this node leaves sending reminders to the others (`--no-reminders`; a
+    /// test's stand-in for a stopped server). Default: it sends them.
+    pub no_reminders: bool,
 }
 
 /// Everything a request handler may need; cheap to clone.
@@ -41,6 +44,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Trusted proxies and the public origin.
     pub proxy: Arc<ProxyConfig>,
+    /// Whether this node sends due reminders ([`crate::reminders`]).
+    pub reminders: bool,
 }
 
 impl AppState {
@@ -63,6 +68,7 @@ impl AppState {
             secure_cookies: settings.secure_cookies,
             hub,
             proxy: Arc::new(settings.proxy),
+            reminders: !settings.no_reminders,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod calendar;
 pub mod codec;
 pub mod import;
 pub mod members;

@@ -53,8 +53,13 @@ pub async fn create_record(
 ) -> Result<Record, AppError> {
     let c = crate::ssr::require_member(&slug, crate::model::Role::Member).await?;
     let mut clean = Fields::new();
+    let owner = kind.spec().owner;
     for def in kind.fields() {
         let v = fields.get(def.name).cloned().unwrap_or_default();
+        let blank = v.is_null() || v.as_text().is_some_and(|t| t.trim().is_empty());
+        if Some(def.name) == owner && def.required && blank {
+            continue;
+        }
         let v = def
             .normalize(v)
             .map_err(|m| AppError::invalid(def.name, m))?;
@@ -69,6 +74,16 @@ pub async fn create_record(
         ));
     }
     let spec = kind.spec();
+    // A required owner left empty (a meeting's organizer) is the one creating it.
+    if let Some(owner) = spec
+        .owner
+        .and_then(|o| kind.field(o))
+        .filter(|d| d.required)
+    {
+        clean
+            .entry(owner.name.to_string())
+            .or_insert(crate::model::Value::Int(c.user.id));
+    }
     if let (true, Some(key)) = (spec.generated_key, spec.natural_key) {
         if !clean.contains_key(key) {
             let code = crate::ssr::auth::random_token()[..8].to_uppercase();

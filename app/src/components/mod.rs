@@ -8,6 +8,7 @@ pub mod follow;
 pub mod notification_center;
 pub mod presence;
 pub mod record_form;
+pub mod rsvp;
 
 use leptos::prelude::*;
 
@@ -21,6 +22,7 @@ pub use follow::FollowButton;
 pub use notification_center::{NotificationCenter, ToastCorner};
 pub use presence::{ConnectionIndicator, PresenceIndicator, PresencePosition};
 pub use record_form::RecordForm;
+pub use rsvp::RsvpBar;
 
 /// An instant (Unix ms) as a `<time>` element: the server renders it in UTC, and once the
 /// page has hydrated it shows the viewer's local date and time (so hydration sees the
@@ -68,6 +70,86 @@ pub(crate) fn local_parts(ms: i64) -> Option<(u32, u32, u32, u32, u32)> {
     {
         let _ = ms;
         None
+    }
+}
+
+/// Local midnight (in the browser's zone) of the day `days` after the day holding `ms`,
+/// Unix ms; on the server (which does not know the viewer's zone) UTC midnight.
+pub fn local_day_start(ms: i64, days: i64) -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        let day = js_sys::Date::new_with_year_month_day(
+            d.get_full_year(),
+            d.get_month() as i32,
+            d.get_date() as i32 + days as i32,
+        );
+        day.get_time() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        (ms.div_euclid(86_400_000) + days) * 86_400_000
+    }
+}
+
+/// Local midnight of the Monday of the week holding `ms` (browser zone; UTC on the server).
+pub fn local_week_start(ms: i64) -> i64 {
+    let (days_since_monday, _) = local_weekday(ms);
+    local_day_start(ms, -days_since_monday)
+}
+
+/// The weekday of `ms` as (days since Monday, short English name), in the browser's zone.
+pub fn local_weekday(ms: i64) -> (i64, &'static str) {
+    const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    #[cfg(feature = "hydrate")]
+    let since_monday =
+        (js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)).get_day() as i64 + 6) % 7;
+    // 1970-01-01 was a Thursday.
+    #[cfg(not(feature = "hydrate"))]
+    let since_monday = (ms.div_euclid(86_400_000) + 3).rem_euclid(7);
+    (since_monday, NAMES[since_monday as usize])
+}
+
+/// "Mon 29 Mar": a day as the calendar's headings and slot names say it, in the
+/// browser's zone.
+pub fn local_day_label(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d) = match local_parts(ms) {
+        Some((y, mo, d, _, _)) => (y as i64, mo as i64, d as i64),
+        None => crate::model::record::time::civil_from_days(ms.div_euclid(86_400_000)),
+    };
+    let _ = y;
+    format!("{} {d} {}", local_weekday(ms).1, MONTHS[(mo - 1) as usize])
+}
+
+/// "09:30": the time of day of `ms` in the browser's zone (UTC on the server).
+pub fn local_clock(ms: i64) -> String {
+    match local_parts(ms) {
+        Some((_, _, _, h, mi)) => format!("{h:02}:{mi:02}"),
+        None => {
+            let m = ms.rem_euclid(86_400_000) / 60_000;
+            format!("{:02}:{:02}", m / 60, m % 60)
+        }
+    }
+}
+
+/// The browser's IANA time zone (`Europe/Berlin`); `UTC` on the server or when the
+/// browser does not say.
+pub fn local_zone() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let format =
+            js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+        js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())
+            .ok()
+            .and_then(|z| z.as_string())
+            .unwrap_or_else(|| "UTC".into())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        "UTC".into()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Domain types shared by server and browser: people, workspaces, records and import reports.
 
 pub mod activity;
+pub mod calendar;
 pub mod import;
 pub mod notify;
 pub mod record;

@@ -24,17 +24,29 @@ pub enum NoticeType {
     PriorityChange,
     /// An admin's announcement to the whole workspace.
     Announcement,
+    /// You were added to a meeting's participants.
+    Invited,
+    /// A participant answered your meeting's invitation.
+    Rsvp,
+    /// A meeting you take part in moved, changed place or was cancelled.
+    MeetingChanged,
+    /// A meeting or a call of yours starts soon (the reminder scheduler).
+    Reminder,
 }
 
 impl NoticeType {
     /// Every type, in the order the preferences page lists them.
-    pub const ALL: [NoticeType; 6] = [
+    pub const ALL: [NoticeType; 10] = [
         NoticeType::Assigned,
         NoticeType::Mention,
         NoticeType::Overwritten,
         NoticeType::InviteAccepted,
         NoticeType::PriorityChange,
         NoticeType::Announcement,
+        NoticeType::Invited,
+        NoticeType::Rsvp,
+        NoticeType::MeetingChanged,
+        NoticeType::Reminder,
     ];
 
     /// The name stored in the database and sent on the wire (`"assigned"`, ...).
@@ -46,6 +58,10 @@ impl NoticeType {
             NoticeType::InviteAccepted => "invite_accepted",
             NoticeType::PriorityChange => "priority_change",
             NoticeType::Announcement => "announcement",
+            NoticeType::Invited => "invited",
+            NoticeType::Rsvp => "rsvp",
+            NoticeType::MeetingChanged => "meeting_changed",
+            NoticeType::Reminder => "reminder",
         }
     }
 
@@ -63,6 +79,10 @@ impl NoticeType {
             NoticeType::InviteAccepted => "Invites accepted",
             NoticeType::PriorityChange => "High-priority changes",
             NoticeType::Announcement => "Announcements",
+            NoticeType::Invited => "Meeting invitations",
+            NoticeType::Rsvp => "Answers to your meetings",
+            NoticeType::MeetingChanged => "Meeting changes",
+            NoticeType::Reminder => "Reminders",
         }
     }
 }

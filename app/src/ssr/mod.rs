@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod slots;
 pub mod store;
 
 use std::sync::Arc;
@@ -334,6 +335,10 @@ impl From<DbError> for AppError {
                 by_name.as_deref().unwrap_or("someone"),
                 crate::model::format_utc(at)
             )),
+            DbError::SlotTaken { field, who } => AppError::Validation {
+                field,
+                message: format!("This slot was just taken: {who} is no longer free then"),
+            },
             DbError::InviteGone => AppError::invalid(
                 "token",
                 "this invite link has expired, been revoked or been used up",

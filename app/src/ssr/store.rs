@@ -67,6 +67,15 @@ pub enum DbError {
     /// A claim link (made for an imported person) was used as a plain invite.
     #[error("this link claims an imported account; open it signed out to claim it")]
     ClaimNotInvite,
+    /// A booking overlaps another of the same person (an exclusive kind's slot, such as a
+    /// meeting's, was taken first).
+    #[error("this slot was just taken")]
+    SlotTaken {
+        /// The start field of the kind (where the form shows the error).
+        field: String,
+        /// The display name of a person who is no longer free then.
+        who: String,
+    },
     /// Anything else: the database failed.
     #[error("database error: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -198,7 +207,14 @@ pub trait ChangeSink: Send + Sync + 'static {
 /// Callers hold an `Arc<dyn Store>`, which has every domain's methods; code that
 /// implements or names the domains imports them with `use app::ssr::store::prelude::*`.
 pub trait Store:
-    AccountStore + WorkspaceStore + RecordStore + ImportStore + LogStore + NotifyStore + ActivityStore
+    AccountStore
+    + WorkspaceStore
+    + RecordStore
+    + ImportStore
+    + LogStore
+    + NotifyStore
+    + ActivityStore
+    + CalendarStore
 {
 }
 
@@ -210,14 +226,15 @@ impl<T> Store for T where
         + LogStore
         + NotifyStore
         + ActivityStore
+        + CalendarStore
 {
 }
 
 /// The store's traits, to bring every domain's methods into scope at once.
 pub mod prelude {
     pub use super::{
-        AccountStore, ActivityStore, ImportStore, LogStore, NotifyStore, RecordStore, Store,
-        WorkspaceStore,
+        AccountStore, ActivityStore, CalendarStore, ImportStore, LogStore, NotifyStore,
+        RecordStore, Store, WorkspaceStore,
     };
 }
 
@@ -552,4 +569,37 @@ pub trait ActivityStore: Send + Sync + 'static {
         before: Option<Position>,
         limit: i64,
     ) -> Result<ActivityPage, DbError>;
+}
+
+/// Members' calendars, the time scheduled records take and the reminders due for it.
+/// Bookings themselves are kept by the record writes (a scheduled kind's create, update,
+/// delete and restore), in their transactions.
+#[async_trait]
+pub trait CalendarStore: Send + Sync + 'static {
+    /// `user`'s calendar, or the defaults ([`crate::model::calendar::Calendar::default`])
+    /// if they never saved one.
+    async fn calendar(&self, user: i64) -> Result<crate::model::calendar::Calendar, DbError>;
+    /// Replaces `user`'s calendar (checked by the caller).
+    async fn set_calendar(
+        &self,
+        user: i64,
+        calendar: &crate::model::calendar::Calendar,
+    ) -> Result<(), DbError>;
+    /// The busy bookings of exclusive kinds (meetings) of `users` overlapping `from..to`
+    /// (Unix ms), in any workspace, by start; record and title only for those of
+    /// `workspace`.
+    async fn busy(
+        &self,
+        workspace: i64,
+        users: &[i64],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::model::calendar::Busy>, DbError>;
+    /// Sends every reminder due at `now` (Unix ms): for each booking whose record starts
+    /// after `now` and within its person's reminder lead, not yet reminded, a
+    /// notification to that person. Each booking is claimed by one statement before its
+    /// notification is made, in one transaction, so however many nodes run this at once
+    /// each reminder is sent once; a reminder whose record started while no node ran is
+    /// not sent. Returns how many were sent.
+    async fn send_due_reminders(&self, now: i64) -> Result<usize, DbError>;
 }

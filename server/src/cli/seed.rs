@@ -499,7 +499,7 @@ async fn measure(
         let id = *pick(&mut rng, customers);
         async move {
             store.record(workspace, RecordKind::Customer, id).await?;
-            let q = RecordQuery::related(related, id);
+            let q = RecordQuery::related(RecordKind::Customer, related, id);
             store.list_records(workspace, related.kind, &q).await?;
             store.members(workspace).await?;
             Ok(())

@@ -58,6 +58,9 @@ pub const RULES: &[Rule] = &[
     invite_accepted,
     priority_change,
     announcement,
+    invited,
+    answered,
+    rescheduled,
 ];
 
 /// Every draft for `change`.
@@ -279,6 +282,164 @@ pub fn announcement(change: &Change, _: Option<&Record>) -> Vec<Draft> {
         }],
         _ => Vec::new(),
     }
+}
+
+/// Members newly among the people a scheduled record takes (a meeting's participants):
+/// they are told they are invited.
+pub fn invited(change: &Change, _: Option<&Record>) -> Vec<Draft> {
+    let Some((kind, id, set)) = set_fields(change) else {
+        return Vec::new();
+    };
+    let Some(schedule) = &kind.spec().schedule else {
+        return Vec::new();
+    };
+    let Some(answers) = schedule.responses else {
+        return Vec::new();
+    };
+    let before = match change {
+        Change::Updated { before, .. } => Some(before),
+        _ => None,
+    };
+    let ids = |v: Option<&Value>| -> Vec<i64> {
+        v.and_then(Value::as_text)
+            .map(app::model::record::member_ids)
+            .unwrap_or_default()
+    };
+    let mut new = Vec::new();
+    for (name, value) in &set {
+        if *name == answers || !matches!(kind.field(name).map(|d| d.kind), Some(FieldKind::Members))
+        {
+            continue;
+        }
+        let old = ids(before.and_then(|b| b.get(*name)));
+        new.extend(ids(Some(value)).into_iter().filter(|u| !old.contains(u)));
+    }
+    if new.is_empty() {
+        return Vec::new();
+    }
+    let title = title_of(change).unwrap_or_default();
+    vec![Draft {
+        ntype: NoticeType::Invited,
+        priority: Priority::Info,
+        title: format!("You are invited to {}", named(kind, &title)),
+        body: String::new(),
+        record: Some((kind, id)),
+        audience: vec![Audience::Users(new)],
+    }]
+}
+
+/// A participant answered (accepted, declined, tentative): the organizer (the kind's
+/// owner) is told.
+pub fn answered(change: &Change, _: Option<&Record>) -> Vec<Draft> {
+    let Change::Updated {
+        kind,
+        id,
+        fields,
+        before,
+        actor,
+        ..
+    } = change
+    else {
+        return Vec::new();
+    };
+    let Some(field) = kind.spec().schedule.as_ref().and_then(|s| s.responses) else {
+        return Vec::new();
+    };
+    let Some(now) = fields.get(field) else {
+        return Vec::new();
+    };
+    let answers = |v: Option<&Value>| {
+        v.and_then(Value::as_text)
+            .map(app::model::record::responses)
+            .unwrap_or_default()
+    };
+    let old = answers(before.get(field));
+    let changed: Vec<(i64, &str)> = answers(Some(now))
+        .into_iter()
+        .filter(|p| !old.contains(p))
+        .collect();
+    let Some((who, answer)) = changed
+        .iter()
+        .find(|(u, _)| Some(*u) == *actor)
+        .or(changed.first())
+    else {
+        return Vec::new();
+    };
+    let title = title_of(change).unwrap_or_default();
+    vec![Draft {
+        ntype: NoticeType::Rsvp,
+        priority: if *answer == "declined" {
+            Priority::Warning
+        } else {
+            Priority::Info
+        },
+        title: format!("<@{who}> {answer} {}", named(*kind, &title)),
+        body: String::new(),
+        record: Some((*kind, *id)),
+        audience: vec![Audience::Owner],
+    }]
+}
+
+/// A scheduled record moved, changed place or status, or was deleted: everyone whose
+/// time it takes (as it is now, or was when deleted) is told.
+pub fn rescheduled(change: &Change, record: Option<&Record>) -> Vec<Draft> {
+    let Some((kind, id, _)) = change.target() else {
+        return Vec::new();
+    };
+    let Some(schedule) = &kind.spec().schedule else {
+        return Vec::new();
+    };
+    let Some(record) = record else {
+        return Vec::new();
+    };
+    let people: Vec<i64> = schedule
+        .people(&record.fields)
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect();
+    let title = title_of(change).unwrap_or_default();
+    let (what, priority) = match change {
+        Change::Updated { fields, before, .. } => {
+            let (status, _) = schedule.active;
+            let end = match schedule.end {
+                app::model::record::ScheduleEnd::Field(f)
+                | app::model::record::ScheduleEnd::Duration(f, _) => f,
+            };
+            let watched = [schedule.start, end, status, "location"];
+            let captions: Vec<&str> = fields
+                .keys()
+                .filter(|f| watched.contains(&f.as_str()))
+                .filter_map(|f| kind.field(f).map(|d| d.caption))
+                .collect();
+            if captions.is_empty() {
+                return Vec::new();
+            }
+            let was_active = if before.contains_key(status) {
+                schedule.is_active(before)
+            } else {
+                schedule.is_active(&record.fields)
+            };
+            if was_active && !schedule.is_active(&record.fields) {
+                ("It was cancelled.".to_string(), Priority::Warning)
+            } else {
+                (format!("Changed: {}", captions.join(", ")), Priority::Info)
+            }
+        }
+        Change::Deleted { .. } => ("It was deleted.".to_string(), Priority::Warning),
+        _ => return Vec::new(),
+    };
+    // A call's own assignee is told by the assignment rule; this is for meetings.
+    if schedule.responses.is_none() {
+        return Vec::new();
+    }
+    vec![Draft {
+        ntype: NoticeType::MeetingChanged,
+        priority,
+        title: format!("{} changed", capitalized(&named(kind, &title))),
+        body: what,
+        record: Some((kind, id)),
+        audience: vec![Audience::Users(people)],
+    }]
 }
 
 /// `s` with its first letter upper-cased.

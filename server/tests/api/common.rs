@@ -180,6 +180,26 @@ pub async fn spawn_app_with_settings(settings: server::state::Settings) -> TestA
     }
 }
 
+impl TestApp {
+    /// Another node on this app's database (its data stays in this app's folder, which
+    /// must outlive it), started with `settings`: a restart, or a second node.
+    pub async fn another_node(&self, settings: server::state::Settings) -> TestApp {
+        let (addr, state) = server::spawn_local(&self.database_url, settings)
+            .await
+            .expect("node started");
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: client(),
+            store: state.db.store.clone(),
+            hub: state.hub.clone(),
+            limits: state.ctx.limits.clone(),
+            database_url: self.database_url.clone(),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+}
+
 /// A new cookie-keeping client (another browser).
 pub fn client() -> reqwest::Client {
     browser().0

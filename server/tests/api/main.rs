@@ -5,6 +5,7 @@
 //! with its own allocator.
 
 mod auth;
+mod calendar;
 mod common;
 mod convergence;
 mod editing;

@@ -1130,6 +1130,14 @@ fn sample(def: &FieldDef, n: i64, member: i64) -> Option<Value> {
         FieldKind::Choice(options) => text(options[n as usize % options.len()]),
         FieldKind::Member => Value::Int(member),
         FieldKind::Members => text(&member.to_string()),
+        FieldKind::Responses => text(&format!(
+            "{member}:{}",
+            app::model::record::RSVP_RESPONSES[n as usize % 4]
+        )),
+        // An end an hour after the start, so a schedule's end stays after its start.
+        FieldKind::DateTime if def.name.starts_with("end") => {
+            Value::Int(1_795_356_300_000 + n * 60_000 + 3_600_000)
+        }
         FieldKind::DateTime => Value::Int(1_795_356_300_000 + n * 60_000),
         FieldKind::Duration => Value::Int(60 * n),
         FieldKind::Boolean => Value::Int(n % 2),
@@ -1179,7 +1187,15 @@ async fn every_kind_keeps_the_record_contract(store: &dyn Store, ws: i64, actor:
             .fields()
             .iter()
             .filter(|d| d.name != spec.title_field && Some(d.name) != spec.natural_key)
-            .filter(|d| !matches!(d.kind, FieldKind::Ref(_) | FieldKind::Member))
+            .filter(|d| {
+                !matches!(
+                    d.kind,
+                    FieldKind::Ref(_)
+                        | FieldKind::Member
+                        | FieldKind::Members
+                        | FieldKind::Responses
+                )
+            })
             .collect();
         let (a, b) = (editable[0], editable[1]);
         for def in [a, b] {

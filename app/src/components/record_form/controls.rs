@@ -77,6 +77,11 @@ pub(crate) fn FieldControl(
             <input id=id name=name type="text" inputmode="decimal" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
+        // Answers are given with the RSVP buttons, each member their own.
+        FieldKind::Responses => view! {
+            <input id=id name=name type="text" value=initial readonly=true bind:value=text aria-describedby=described_by/>
+        }
+        .into_any(),
         FieldKind::Text { .. } | FieldKind::Tags => view! {
             <input id=id name=name type="text" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }

@@ -52,7 +52,15 @@ pub enum FieldKind {
     /// A list of members of the workspace (a meeting's participants): stored as their
     /// ids, ascending, comma-separated (`3,5,8`).
     Members,
+    /// Members' answers to an invitation (a meeting's RSVPs): `id:response` pairs by id
+    /// ascending (`3:accepted,5:declined`), each response one of [`RSVP_RESPONSES`]; a
+    /// participant without an entry has not answered ("invited"). Set through the RSVP
+    /// endpoint, each member only their own answer; forms show it read-only.
+    Responses,
 }
+
+/// Answers to an invitation, the first being "not answered yet".
+pub const RSVP_RESPONSES: &[&str] = &["invited", "accepted", "declined", "tentative"];
 
 /// What one value of a reference field points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,6 +84,10 @@ impl FieldKind {
             (FieldKind::Members, Value::Text(s)) => {
                 member_ids(s).into_iter().map(Reference::Member).collect()
             }
+            (FieldKind::Responses, Value::Text(s)) => responses(s)
+                .into_iter()
+                .map(|(id, _)| Reference::Member(id))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -149,7 +161,8 @@ impl FieldDef {
             | FieldKind::Choice(_)
             | FieldKind::Tags
             | FieldKind::AnyRef(_)
-            | FieldKind::Members => Storage::Text,
+            | FieldKind::Members
+            | FieldKind::Responses => Storage::Text,
             FieldKind::Integer { .. }
             | FieldKind::Money
             | FieldKind::Ref(_)
@@ -248,6 +261,30 @@ impl FieldDef {
                     Value::Null
                 } else {
                     Value::Text(join_ids(&ids))
+                }
+            }
+            FieldKind::Responses => {
+                let mut pairs = Vec::new();
+                for part in t.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let pair = part.split_once(':').and_then(|(id, answer)| {
+                        let id = id.trim().parse::<i64>().ok().filter(|id| *id > 0)?;
+                        let answer = RSVP_RESPONSES
+                            .iter()
+                            .find(|r| r.eq_ignore_ascii_case(answer.trim()))?;
+                        Some((id, *answer))
+                    });
+                    pairs.push(pair.ok_or_else(|| {
+                        format!(
+                            "{} must be member:answer pairs, each answer one of {}",
+                            self.caption,
+                            RSVP_RESPONSES.join(", ")
+                        )
+                    })?);
+                }
+                if pairs.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(join_responses(pairs))
                 }
             }
             _ => Value::Text(t.to_string()),
@@ -352,6 +389,11 @@ impl FieldDef {
                 Value::Text(_) => Err(format!("{caption} must list at most 200 members")),
                 _ => Ok(Value::Null),
             },
+            (FieldKind::Responses, Value::Text(s)) => match self.parse_text(&s)? {
+                Value::Text(r) if r.split(',').count() <= 200 => Ok(Value::Text(r)),
+                Value::Text(_) => Err(format!("{caption} must list at most 200 answers")),
+                _ => Ok(Value::Null),
+            },
             _ => Err(format!("{caption} has a value of the wrong type")),
         }
     }
@@ -381,6 +423,20 @@ impl FieldDef {
             (FieldKind::AnyRef(_) | FieldKind::Members, Value::Text(s)) => {
                 title.map(str::to_string).unwrap_or_else(|| s.clone())
             }
+            // "Ann: accepted, Bo: declined": the names come in id order, as the answers.
+            (FieldKind::Responses, Value::Text(s)) => {
+                let names: Vec<&str> = title.map(|t| t.split(", ").collect()).unwrap_or_default();
+                let pairs = responses(s);
+                pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, answer))| match names.get(i) {
+                        Some(name) if names.len() == pairs.len() => format!("{name}: {answer}"),
+                        _ => format!("#{id}: {answer}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
             // The browser shows it in the viewer's zone (`LocalTime`); this is the fallback.
             (FieldKind::DateTime, Value::Int(ms)) => crate::model::format_utc(*ms),
             (FieldKind::Boolean, Value::Int(b)) => if *b != 0 { "Yes" } else { "No" }.into(),
@@ -405,6 +461,44 @@ pub fn parse_any_ref(kinds: &[RecordKind], s: &str) -> Option<(RecordKind, i64)>
 /// (stored values are normalised).
 pub fn member_ids(s: &str) -> Vec<i64> {
     s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+}
+
+/// The (member id, answer) pairs of a [`FieldKind::Responses`] value
+/// (`3:accepted,5:declined`), by id; unparsable parts are skipped (stored values are
+/// normalised).
+pub fn responses(s: &str) -> Vec<(i64, &'static str)> {
+    s.split(',')
+        .filter_map(|p| {
+            let (id, answer) = p.split_once(':')?;
+            let answer = RSVP_RESPONSES.iter().find(|r| **r == answer.trim())?;
+            Some((id.trim().parse().ok()?, *answer))
+        })
+        .collect()
+}
+
+/// `value` (a [`FieldKind::Responses`] value, or `Null`) with `user`'s answer set to
+/// `answer` (one of [`RSVP_RESPONSES`]), normalised: ordered by id, one entry per member.
+pub fn with_response(value: &Value, user: i64, answer: &'static str) -> Value {
+    let mut pairs = value.as_text().map(responses).unwrap_or_default();
+    pairs.retain(|(id, _)| *id != user);
+    pairs.push((user, answer));
+    Value::Text(join_responses(pairs))
+}
+
+fn join_responses(mut pairs: Vec<(i64, &str)>) -> String {
+    pairs.sort_by_key(|(id, _)| *id);
+    // The last answer given for a member wins.
+    let mut out: Vec<(i64, &str)> = Vec::new();
+    for (id, a) in pairs {
+        match out.last_mut() {
+            Some(last) if last.0 == id => last.1 = a,
+            _ => out.push((id, a)),
+        }
+    }
+    out.iter()
+        .map(|(id, a)| format!("{id}:{a}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn join_ids(ids: &[i64]) -> String {

@@ -20,6 +20,8 @@ pub const CALL_STATUSES: &[&str] = &[
 pub const TASK_STATUSES: &[&str] = &["to do", "in progress", "done"];
 /// Priorities of calls and tasks, weakest first.
 pub const WORK_PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
+/// Meeting statuses: a cancelled meeting frees its participants' time.
+pub const MEETING_STATUSES: &[&str] = &["scheduled", "cancelled"];
 /// Customer priorities; a change to a `high` one notifies its owner and followers.
 pub const CUSTOMER_PRIORITIES: &[&str] = &["normal", "high"];
 
@@ -106,8 +108,30 @@ const TASK_FIELDS: &[FieldDef] = &[
     field(
         "regarding",
         "Regarding",
-        FieldKind::AnyRef(&[RecordKind::Customer, RecordKind::Deal, RecordKind::Call]),
+        FieldKind::AnyRef(&[
+            RecordKind::Customer,
+            RecordKind::Deal,
+            RecordKind::Call,
+            RecordKind::Meeting,
+        ]),
     ),
+];
+
+const MEETING_FIELDS: &[FieldDef] = &[
+    required("title", "Title", FieldKind::Text { max: 200 }),
+    field(
+        "customer_id",
+        "Customer",
+        FieldKind::Ref(RecordKind::Customer),
+    ),
+    required("organizer_id", "Organizer", FieldKind::Member),
+    field("participants", "Participants", FieldKind::Members),
+    required("starts_at", "Starts", FieldKind::DateTime),
+    required("ends_at", "Ends", FieldKind::DateTime),
+    field("location", "Location or link", FieldKind::Text { max: 300 }),
+    required("status", "Status", FieldKind::Choice(MEETING_STATUSES)),
+    field("rsvp", "RSVP", FieldKind::Responses),
+    field("notes", "Notes", FieldKind::LongText),
 ];
 
 const PRODUCT_FIELDS: &[FieldDef] = &[
@@ -158,6 +182,123 @@ pub struct KindSpec {
     /// The choice field and value that mark a record high priority: any change to such a
     /// record notifies its owner and followers.
     pub urgent: Option<(&'static str, &'static str)>,
+    /// When the kind's records take people's time (a meeting, a scheduled call): the
+    /// store keeps a booking per person and record from it, refuses overlapping bookings
+    /// of exclusive kinds, and the reminder scheduler reads it.
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// How a kind's records take people's time. Read by the store (bookings, the overlap
+/// check, reminders), the calendar and the notification rules.
+#[derive(Debug)]
+pub struct ScheduleSpec {
+    /// The date-time field where it starts.
+    pub start: &'static str,
+    /// Where it ends.
+    pub end: ScheduleEnd,
+    /// The member fields ([`FieldKind::Member`] or [`FieldKind::Members`]) of the people
+    /// whose time it takes.
+    pub people: &'static [&'static str],
+    /// The [`FieldKind::Responses`] field with their answers, if any: a member who
+    /// declined is not kept busy.
+    pub responses: Option<&'static str>,
+    /// The choice field and the values in which the record takes time at all (a meeting
+    /// while "scheduled"; cancelled, it frees the slot).
+    pub active: (&'static str, &'static [&'static str]),
+    /// Whether two such bookings of one person may not overlap: booking a taken slot
+    /// fails with "this slot was just taken".
+    pub exclusive: bool,
+}
+
+/// Where a scheduled record ends.
+#[derive(Clone, Copy, Debug)]
+pub enum ScheduleEnd {
+    /// At the instant in this date-time field, which must be after the start.
+    Field(&'static str),
+    /// After the length in this duration field, which must be more than zero when set;
+    /// unset, the given number of minutes.
+    Duration(&'static str, i64),
+}
+
+impl ScheduleSpec {
+    /// The (start, end) of a record with these fields, in Unix ms, if it has a start.
+    pub fn span(&self, fields: &super::Fields) -> Option<(i64, i64)> {
+        let start = fields.get(self.start)?.as_int()?;
+        let end = match self.end {
+            ScheduleEnd::Field(f) => fields.get(f).and_then(super::Value::as_int)?,
+            ScheduleEnd::Duration(f, minutes) => {
+                let secs = fields
+                    .get(f)
+                    .and_then(super::Value::as_int)
+                    .unwrap_or(minutes * 60);
+                start + secs * 1000
+            }
+        };
+        Some((start, end))
+    }
+
+    /// Whether a record with these fields takes time (its status is an active one).
+    pub fn is_active(&self, fields: &super::Fields) -> bool {
+        let (field, values) = self.active;
+        fields
+            .get(field)
+            .and_then(super::Value::as_text)
+            .is_some_and(|v| values.contains(&v))
+    }
+
+    /// The people whose time a record with these fields takes, ascending, each once, with
+    /// whether they are kept busy (not when they declined).
+    pub fn people(&self, fields: &super::Fields) -> Vec<(i64, bool)> {
+        let mut ids: Vec<i64> = Vec::new();
+        for f in self.people {
+            match fields.get(*f) {
+                Some(super::Value::Int(id)) => ids.push(*id),
+                Some(super::Value::Text(s)) => ids.extend(super::member_ids(s)),
+                _ => {}
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let answers = self
+            .responses
+            .and_then(|f| fields.get(f))
+            .and_then(super::Value::as_text)
+            .map(super::responses)
+            .unwrap_or_default();
+        ids.into_iter()
+            .map(|id| {
+                let declined = answers.iter().any(|(u, a)| *u == id && *a == "declined");
+                (id, !declined)
+            })
+            .collect()
+    }
+
+    /// Checks a record's times: the end after the start, a duration more than zero.
+    /// Errors: (field, message for people).
+    pub fn check(&self, kind: RecordKind, fields: &super::Fields) -> Result<(), (String, String)> {
+        let caption = |f: &str| kind.field(f).map_or(f, |d| d.caption).to_string();
+        match self.end {
+            ScheduleEnd::Field(end) => {
+                if let Some((start, stop)) = self.span(fields) {
+                    if stop <= start {
+                        return Err((
+                            end.to_string(),
+                            format!("{} must be after {}", caption(end), caption(self.start)),
+                        ));
+                    }
+                }
+            }
+            ScheduleEnd::Duration(f, _) => {
+                if fields.get(f).and_then(super::Value::as_int) == Some(0) {
+                    return Err((
+                        f.to_string(),
+                        format!("{} must be more than zero", caption(f)),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A board of a kind's records: a column per option of a choice field, a record moved
@@ -200,7 +341,7 @@ pub struct Related {
 }
 
 /// Every kind's declaration, in the order of [`RecordKind`]'s variants.
-pub(super) static KINDS: [KindSpec; 5] = [
+pub(super) static KINDS: [KindSpec; 6] = [
     KindSpec {
         kind: RecordKind::Customer,
         table: "customers",
@@ -224,15 +365,36 @@ pub(super) static KINDS: [KindSpec; 5] = [
         generated_key: false,
         search_fields: &["name", "sector", "office_location", "tags"],
         default_sort: "name",
-        related: &[Related {
-            kind: RecordKind::Deal,
-            field: "customer_id",
-            title: "Deals",
-            columns: &["product_id", "stage", "owner_id", "value"],
-        }],
+        related: &[
+            Related {
+                kind: RecordKind::Deal,
+                field: "customer_id",
+                title: "Deals",
+                columns: &["product_id", "stage", "owner_id", "value"],
+            },
+            Related {
+                kind: RecordKind::Call,
+                field: "customer_id",
+                title: "Calls",
+                columns: &["status", "assignee_id", "scheduled_at"],
+            },
+            Related {
+                kind: RecordKind::Meeting,
+                field: "customer_id",
+                title: "Meetings",
+                columns: &["starts_at", "organizer_id", "status"],
+            },
+            Related {
+                kind: RecordKind::Task,
+                field: "regarding",
+                title: "Tasks",
+                columns: &["status", "assignee_id", "due_date"],
+            },
+        ],
         board: None,
         owner: Some("owner_id"),
         urgent: Some(("priority", "high")),
+        schedule: None,
     },
     KindSpec {
         kind: RecordKind::Deal,
@@ -268,6 +430,7 @@ pub(super) static KINDS: [KindSpec; 5] = [
         }),
         owner: Some("owner_id"),
         urgent: None,
+        schedule: None,
     },
     KindSpec {
         kind: RecordKind::Product,
@@ -294,6 +457,7 @@ pub(super) static KINDS: [KindSpec; 5] = [
         board: None,
         owner: None,
         urgent: None,
+        schedule: None,
     },
     KindSpec {
         kind: RecordKind::Call,
@@ -318,10 +482,25 @@ pub(super) static KINDS: [KindSpec; 5] = [
         generated_key: false,
         search_fields: &["subject", "outcome"],
         default_sort: "scheduled_at",
-        related: &[],
+        related: &[Related {
+            kind: RecordKind::Task,
+            field: "regarding",
+            title: "Tasks",
+            columns: &["status", "assignee_id", "due_date"],
+        }],
         board: None,
         owner: Some("assignee_id"),
         urgent: None,
+        // A scheduled call takes its assignee's time (30 minutes when no duration is
+        // set) and is reminded of; calls may overlap, so it is not exclusive.
+        schedule: Some(ScheduleSpec {
+            start: "scheduled_at",
+            end: ScheduleEnd::Duration("duration", 30),
+            people: &["assignee_id"],
+            responses: None,
+            active: ("status", &["scheduled"]),
+            exclusive: false,
+        }),
     },
     KindSpec {
         kind: RecordKind::Task,
@@ -340,20 +519,71 @@ pub(super) static KINDS: [KindSpec; 5] = [
         search_fields: &["title"],
         default_sort: "due_date",
         related: &[],
-        board: None,
+        board: Some(BoardSpec {
+            field: "status",
+            title: "Tasks board",
+            subtitle: "assignee_id",
+            meta: &["due_date", "priority"],
+            amount: None,
+        }),
         owner: Some("assignee_id"),
         urgent: None,
+        schedule: None,
+    },
+    KindSpec {
+        kind: RecordKind::Meeting,
+        table: "meetings",
+        noun: "meeting",
+        path: "meetings",
+        plural: "Meetings",
+        list: ListSpec {
+            columns: &[
+                "title",
+                "customer_id",
+                "organizer_id",
+                "starts_at",
+                "ends_at",
+                "status",
+            ],
+            filters: &["status", "organizer_id"],
+        },
+        fields: MEETING_FIELDS,
+        title_field: "title",
+        natural_key: None,
+        generated_key: false,
+        search_fields: &["title", "location"],
+        default_sort: "starts_at",
+        related: &[Related {
+            kind: RecordKind::Task,
+            field: "regarding",
+            title: "Tasks",
+            columns: &["status", "assignee_id", "due_date"],
+        }],
+        board: None,
+        owner: Some("organizer_id"),
+        urgent: None,
+        // A meeting takes its organizer's and participants' time, and no one can be in
+        // two at once.
+        schedule: Some(ScheduleSpec {
+            start: "starts_at",
+            end: ScheduleEnd::Field("ends_at"),
+            people: &["organizer_id", "participants"],
+            responses: Some("rsvp"),
+            active: ("status", &["scheduled"]),
+            exclusive: true,
+        }),
     },
 ];
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Customer,
         RecordKind::Deal,
         RecordKind::Product,
         RecordKind::Call,
         RecordKind::Task,
+        RecordKind::Meeting,
     ];
 
     /// The kind's declaration.

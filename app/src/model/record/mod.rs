@@ -32,6 +32,8 @@ pub enum RecordKind {
     Call,
     /// A piece of work with an assignee and a due date.
     Task,
+    /// A meeting with participants, booked into their free time.
+    Meeting,
 }
 
 /// Field values by field name.
@@ -256,15 +258,20 @@ impl RecordQuery {
     }
 
     /// The newest records (by last change, up to 200) of a related list: the records of
-    /// `related.kind` that point at record `id`.
-    pub fn related(related: &Related, id: i64) -> RecordQuery {
+    /// `related.kind` that point at record `id` of kind `here`.
+    pub fn related(here: RecordKind, related: &Related, id: i64) -> RecordQuery {
         let mut q = RecordQuery {
             sort: Some("updated_at".into()),
             dir: SortDir::Desc,
             limit: 200,
             ..Default::default()
         };
-        q.filters.insert(related.field.into(), Value::Int(id));
+        // A reference to one of several kinds holds `noun:id`.
+        let target = match related.kind.field(related.field).map(|d| d.kind) {
+            Some(FieldKind::AnyRef(_)) => Value::Text(format!("{}:{id}", here.noun())),
+            _ => Value::Int(id),
+        };
+        q.filters.insert(related.field.into(), target);
         q
     }
 
@@ -390,11 +397,21 @@ mod tests {
                     .is_none_or(|a| kind.field(a).map(|d| d.kind) == Some(FieldKind::Money)));
             }
             for r in spec.related {
-                assert_eq!(
-                    r.kind.field(r.field).map(|d| d.kind),
-                    Some(FieldKind::Ref(kind)),
+                let targets = r.kind.field(r.field).map(|d| d.kind.targets());
+                assert!(
+                    targets.is_some_and(|t| t.contains(&kind)),
                     "{kind:?} related"
                 );
+            }
+            if let Some(s) = &spec.schedule {
+                assert!(kind.field(s.start).map(|d| d.kind) == Some(FieldKind::DateTime));
+                assert!(s.people.iter().all(|p| matches!(
+                    kind.field(p).map(|d| d.kind),
+                    Some(FieldKind::Member | FieldKind::Members)
+                )));
+                assert!(s
+                    .responses
+                    .is_none_or(|r| kind.field(r).map(|d| d.kind) == Some(FieldKind::Responses)));
             }
         }
     }

@@ -45,16 +45,19 @@ pub(super) fn RecordDetail(kind: RecordKind) -> impl IntoView {
                     None => Ok(None),
                 }
             };
-            // The first related list the kind declares (a customer's deals).
+            // The related lists the kind declares (a customer's deals, calls, meetings
+            // and tasks), together.
             let related = async {
-                match (record_id, kind.spec().related.first()) {
-                    (Some(n), Some(rel)) => {
-                        list_records(slug.clone(), rel.kind, RecordQuery::related(rel, n))
-                            .await
-                            .map(Some)
-                    }
-                    _ => Ok(None),
-                }
+                let Some(n) = record_id else {
+                    return Ok(Vec::new());
+                };
+                let lists = kind.spec().related.iter().map(|rel| {
+                    list_records(slug.clone(), rel.kind, RecordQuery::related(kind, rel, n))
+                });
+                futures::future::join_all(lists)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
             };
             let (choices, record, related) =
                 futures::future::join3(list_form_choices(slug.clone()), record, related).await;
@@ -115,7 +118,8 @@ pub(super) fn RecordView(
     /// The record room's position when `record` was read.
     position: Option<crate::realtime::protocol::Position>,
     choices: crate::api::records::FormChoices,
-    related: Option<Page<Record>>,
+    /// The kind's related lists, in declaration order (empty for a new record).
+    related: Vec<Page<Record>>,
     can_write: bool,
     list_path: String,
 ) -> impl IntoView {
@@ -257,6 +261,14 @@ pub(super) fn RecordView(
             listening.resume(position);
         }
     }
+    // A participant of a meeting answers its invitation here.
+    let rsvp = record.as_ref().and_then(|r| {
+        let me = use_context::<WorkspaceView>().map(|w| w.user.id)?;
+        let schedule = kind.spec().schedule.as_ref()?;
+        let responses = schedule.responses?;
+        let invited = schedule.people(&r.fields).iter().any(|(u, _)| *u == me);
+        invited.then(|| view! { <crate::components::RsvpBar slug=slug.clone() kind id=r.id me field=responses record=current/> })
+    });
     view! {
         <header class="page-header">
             <h1>{heading}</h1>
@@ -297,7 +309,8 @@ pub(super) fn RecordView(
                 <ActionError result=delete.value()/>
             </Ready></section>
         })}
-        {related.zip(kind.spec().related.first()).map(|(page, related)| view! { <RelatedRecords slug=slug.clone() related page owner=kind/> })}
+        {rsvp}
+        {related.into_iter().zip(kind.spec().related).map(|(page, related)| view! { <RelatedRecords slug=slug.clone() related page owner=kind/> }).collect_view()}
         {record_id.map(|id| view! {
             <section class="record-activity" aria-labelledby="activity-heading">
                 <h2 id="activity-heading">"Activity"</h2>

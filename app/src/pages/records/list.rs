@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::records::{list_field_values, list_form_choices, list_records};
+use crate::api::records::{list_field_values, list_form_choices};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, LocalTime, PresenceIndicator};
 use crate::error::AppError;
 use crate::model::{Choice, FieldKind, Page, Record, RecordKind, RecordQuery, SortDir, Value};
 use crate::realtime::protocol::Room;
-use crate::realtime::use_realtime;
 
 use super::*;
 
@@ -137,26 +136,9 @@ pub fn RecordList(
             limit: PAGE_SIZE,
         }
     });
-    let list_slug = slug.clone();
-    let rows = Resource::new(
-        move || record_query.get(),
-        move |q| list_records(list_slug.clone(), kind, q),
-    );
     // Live: any change to this kind in the workspace (or an import) reloads the page of
-    // rows; the query, and so what the user typed in the filters, stays. The rows come
-    // with the room's position, so nothing committed after them is missed.
-    if let Some(rt) = use_realtime() {
-        let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
-            if affects(&ev, kind) {
-                rows.refetch();
-            }
-        });
-        Effect::new(move |_| {
-            if let Some(Ok(Some(position))) = rows.get().map(|r| r.map(|p| p.position)) {
-                listener.resume(position);
-            }
-        });
-    }
+    // rows; the query, and so what the user typed in the filters, stays.
+    let rows = live_records(kind, move || record_query.get());
     let options_slug = slug.clone();
     let options = Resource::new(
         || (),

@@ -81,6 +81,36 @@ fn BoardOrList(kind: RecordKind) -> impl IntoView {
     }
 }
 
+/// A page of `kind`'s records of the current workspace for `query` (re-run when the
+/// signals it reads change), kept live: any change to the kind in the workspace (or a
+/// resync) loads it again. The page comes with the workspace room's position, which the
+/// listener resumes from, so nothing committed after it is missed. Lists, the calls queue,
+/// My tasks and the dashboard all load through here.
+pub(crate) fn live_records(
+    kind: RecordKind,
+    query: impl Fn() -> crate::model::RecordQuery + Send + Sync + 'static,
+) -> Resource<Result<crate::model::Page<crate::model::Record>, crate::error::AppError>> {
+    use crate::realtime::protocol::Room;
+    let ws = expect_context::<WorkspaceView>();
+    let slug = ws.workspace.slug.clone();
+    let rows = Resource::new(query, move |q| {
+        crate::api::records::list_records(slug.clone(), kind, q)
+    });
+    if let Some(rt) = crate::realtime::use_realtime() {
+        let listener = rt.listen(Room::Workspace(ws.workspace.id), move |ev| {
+            if affects(&ev, kind) {
+                rows.refetch();
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(Some(position))) = rows.get().map(|r| r.map(|p| p.position)) {
+                listener.resume(position);
+            }
+        });
+    }
+    rows
+}
+
 /// Whether a workspace event changes what a list or board of `kind` shows.
 pub(super) fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
     match ev {

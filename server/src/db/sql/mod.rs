@@ -31,6 +31,7 @@ use std::sync::{Arc, OnceLock};
 
 mod accounts;
 mod activity;
+mod calendar;
 mod import;
 mod indexes;
 mod listing;

@@ -36,7 +36,7 @@ fn notice_from_row(row: &AnyRow) -> Result<Notification, DbError> {
 
 /// The user ids of a workspace's members among `ids` (all members when `None`), with
 /// the roles at least `min`.
-async fn members_among(
+pub(super) async fn members_among(
     conn: &mut Conn,
     workspace: i64,
     ids: Option<&[i64]>,
@@ -148,12 +148,15 @@ pub(super) async fn notify(
         };
         let change = &l.change;
         // The record as it is now, for rules that look past the change (the owner of a
-        // high-priority record): carried whole by creations, deletions and restores,
-        // read back for an update of a kind with a priority flag.
+        // high-priority record, a meeting's participants): carried whole by creations,
+        // deletions and restores, read back for an update of a kind with a priority flag
+        // or a schedule.
         let fetched;
         let record = match (change.record(), change.target()) {
             (Some(r), _) => Some(r),
-            (None, Some((kind, id, _))) if kind.spec().urgent.is_some() => {
+            (None, Some((kind, id, _)))
+                if kind.spec().urgent.is_some() || kind.spec().schedule.is_some() =>
+            {
                 fetched = SqlStore::fetch_record(conn, workspace, kind, id).await.ok();
                 fetched.as_ref()
             }
@@ -163,70 +166,86 @@ pub(super) async fn notify(
         if drafts.is_empty() {
             continue;
         }
-        let slug: String = {
-            let mut sql = Sql::new("SELECT slug FROM workspaces WHERE id = ");
-            sql.bind(workspace);
-            sql.one(&mut *conn).await?.try_get("slug")?
-        };
         let actor = change.actor();
         for draft in drafts {
-            let mut to = recipients(conn, workspace, &draft, record, actor).await?;
-            let off = muted(conn, &to, draft.ntype).await?;
-            to.retain(|u| !off.contains(u));
-            if to.is_empty() {
-                continue;
-            }
-            let mut ids: Vec<i64> = app::model::notify::mentions(&draft.title);
-            ids.extend(app::model::notify::mentions(&draft.body));
-            ids.extend(actor);
-            let names = SqlStore::user_names(conn, Some(workspace), &ids).await?;
-            let name = |id: i64| names.get(&id).cloned();
-            let title = show_mentions(&draft.title, name);
-            let body = show_mentions(&draft.body, name);
-            let link = match draft.record {
-                Some((kind, id)) => format!("/w/{slug}/{}/{id}", kind.path()),
-                None if draft.ntype == NoticeType::InviteAccepted => format!("/w/{slug}/members"),
-                None => format!("/w/{slug}"),
-            };
-            let now = now_ms();
-            for user in to {
-                let mut sql = Sql::new(
-                    "INSERT INTO notifications (user_id, workspace_id, type, priority, title, \
-                     body, link, record_kind, record_id, actor_id, actor_name, created_at) VALUES (",
-                );
-                sql.bind(user)
-                    .push(", ")
-                    .bind(workspace)
-                    .push(", ")
-                    .bind(draft.ntype.as_str())
-                    .push(", ")
-                    .bind(draft.priority.as_str())
-                    .push(", ")
-                    .bind(title.clone())
-                    .push(", ")
-                    .bind(body.clone())
-                    .push(", ")
-                    .bind(link.clone())
-                    .push(", ")
-                    .bind(Arg::Text(draft.record.map(|(k, _)| k.noun().to_string())))
-                    .push(", ")
-                    .bind(draft.record.map(|(_, id)| id))
-                    .push(", ")
-                    .bind(actor)
-                    .push(", ")
-                    .bind(Arg::Text(actor.and_then(name)))
-                    .push(", ")
-                    .bind(now)
-                    .push(") RETURNING ")
-                    .push(NOTICE_COLUMNS);
-                let notification = notice_from_row(&sql.one(&mut *conn).await?)?;
-                let change = Change::Notice {
-                    notification,
-                    at: now,
-                };
-                out.push(append_change(conn, epoch, Room::User(user), &change).await?);
-            }
+            let to = recipients(conn, workspace, &draft, record, actor).await?;
+            out.extend(deliver(conn, epoch, workspace, &draft, to, actor).await?);
         }
+    }
+    Ok(out)
+}
+
+/// Stores `draft` for each of `to` (members of `workspace`) who has not turned its type
+/// off, naming `actor` (if any), and logs each in its user's room; returns the logged
+/// changes. The rules' notifications and the reminder scheduler's go through here.
+pub(super) async fn deliver(
+    conn: &mut Conn,
+    epoch: i64,
+    workspace: i64,
+    draft: &Draft,
+    mut to: Vec<i64>,
+    actor: Option<i64>,
+) -> Result<Vec<LoggedChange>, DbError> {
+    let off = muted(conn, &to, draft.ntype).await?;
+    to.retain(|u| !off.contains(u));
+    if to.is_empty() {
+        return Ok(Vec::new());
+    }
+    let slug: String = {
+        let mut sql = Sql::new("SELECT slug FROM workspaces WHERE id = ");
+        sql.bind(workspace);
+        sql.one(&mut *conn).await?.try_get("slug")?
+    };
+    let mut ids: Vec<i64> = app::model::notify::mentions(&draft.title);
+    ids.extend(app::model::notify::mentions(&draft.body));
+    ids.extend(actor);
+    let names = SqlStore::user_names(conn, Some(workspace), &ids).await?;
+    let name = |id: i64| names.get(&id).cloned();
+    let title = show_mentions(&draft.title, name);
+    let body = show_mentions(&draft.body, name);
+    let link = match draft.record {
+        Some((kind, id)) => format!("/w/{slug}/{}/{id}", kind.path()),
+        None if draft.ntype == NoticeType::InviteAccepted => format!("/w/{slug}/members"),
+        None => format!("/w/{slug}"),
+    };
+    let now = now_ms();
+    let mut out = Vec::new();
+    for user in to {
+        let mut sql = Sql::new(
+            "INSERT INTO notifications (user_id, workspace_id, type, priority, title, \
+             body, link, record_kind, record_id, actor_id, actor_name, created_at) VALUES (",
+        );
+        sql.bind(user)
+            .push(", ")
+            .bind(workspace)
+            .push(", ")
+            .bind(draft.ntype.as_str())
+            .push(", ")
+            .bind(draft.priority.as_str())
+            .push(", ")
+            .bind(title.clone())
+            .push(", ")
+            .bind(body.clone())
+            .push(", ")
+            .bind(link.clone())
+            .push(", ")
+            .bind(Arg::Text(draft.record.map(|(k, _)| k.noun().to_string())))
+            .push(", ")
+            .bind(draft.record.map(|(_, id)| id))
+            .push(", ")
+            .bind(actor)
+            .push(", ")
+            .bind(Arg::Text(actor.and_then(name)))
+            .push(", ")
+            .bind(now)
+            .push(") RETURNING ")
+            .push(NOTICE_COLUMNS);
+        let notification = notice_from_row(&sql.one(&mut *conn).await?)?;
+        let change = Change::Notice {
+            notification,
+            at: now,
+        };
+        out.push(append_change(conn, epoch, Room::User(user), &change).await?);
     }
     Ok(out)
 }

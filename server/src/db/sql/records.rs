@@ -411,10 +411,12 @@ impl RecordStore for SqlStore {
         fields: Fields,
     ) -> Result<Record, DbError> {
         let mut tx = self.begin().await?;
+        Self::check_own_answer(kind, actor, &Fields::new(), &fields)?;
         Self::check_references(&mut tx, workspace, kind, None, &fields).await?;
         let id =
             Self::insert_record(&mut tx, workspace, Some(actor), kind, &fields, now_ms()).await?;
         let mut r = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        Self::sync_bookings(&mut tx, &r).await?;
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut r)).await?;
         let logged = log_record_change(
             &mut tx,
@@ -501,11 +503,13 @@ impl RecordStore for SqlStore {
             overwrote.dedup();
         }
         if !apply.is_empty() {
+            Self::check_own_answer(kind, actor, &current.fields, &apply)?;
             Self::check_references(&mut tx, workspace, kind, Some(id), &apply).await?;
             let mut all = current.fields.clone();
             all.extend(apply.clone());
             current =
                 Self::apply_fields(&mut tx, workspace, Some(actor), kind, id, &apply, &all).await?;
+            Self::sync_bookings(&mut tx, &current).await?;
         }
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut current)).await?;
         let mut logged = Vec::new();
@@ -566,6 +570,7 @@ impl RecordStore for SqlStore {
             });
         };
         let mut record = record_from_row(kind, &row)?;
+        Self::sync_bookings(&mut tx, &record).await?;
         Self::attach_titles(&mut tx, workspace, std::slice::from_mut(&mut record)).await?;
         let change = Change::Restored {
             record: record.clone(),
@@ -611,6 +616,7 @@ impl RecordStore for SqlStore {
             .bind(id);
         sql.run(&mut *tx).await?;
         let tombstone = Self::fetch_record(&mut tx, workspace, kind, id).await?;
+        Self::sync_bookings(&mut tx, &tombstone).await?;
         let logged = log_record_change(
             &mut tx,
             self.epoch,
