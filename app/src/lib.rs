@@ -22,12 +22,15 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 use crate::pages::{
     auth::{LoginPage, SignupPage},
+    calendar::CalendarPage,
     dashboard::DashboardPage,
     home::HomePage,
     import::ImportPage,
     invite::InvitePage,
     members::{MemberPage, MembersPage},
+    my_tasks::MyTasksPage,
     preferences::PreferencesPage,
+    queue::CallsQueuePage,
     records::{KindPage, RecordPage},
     settings::SettingsPage,
     workspace::{WorkspaceGate, WorkspaceLayout},
@@ -100,6 +103,18 @@ lazy_page!(
     DashboardRoute => view! { <WorkspaceGate><DashboardPage/></WorkspaceGate> }
 );
 lazy_page!(
+    /// `/w/{slug}/queue`: the calls queue.
+    QueueRoute => view! { <WorkspaceGate><CallsQueuePage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/my-tasks`: a member's tasks, with quick add.
+    MyTasksRoute => view! { <WorkspaceGate><MyTasksPage/></WorkspaceGate> }
+);
+lazy_page!(
+    /// `/w/{slug}/calendar`: the week's free slots, booking and availability.
+    CalendarRoute => view! { <WorkspaceGate><CalendarPage/></WorkspaceGate> }
+);
+lazy_page!(
     /// `/w/{slug}/preferences`: the user's notification preferences.
     PreferencesRoute => view! { <WorkspaceGate><PreferencesPage/></WorkspaceGate> }
 );
@@ -133,12 +148,15 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/w/:slug") view=WorkspaceLayout>
                     <Route path=path!("dashboard") view={Lazy::<DashboardRoute>::new()}/>
                     <Route path=path!("preferences") view={Lazy::<PreferencesRoute>::new()}/>
+                    <Route path=path!("queue") view={Lazy::<QueueRoute>::new()}/>
+                    <Route path=path!("my-tasks") view={Lazy::<MyTasksRoute>::new()}/>
+                    <Route path=path!("calendar") view={Lazy::<CalendarRoute>::new()}/>
                     <Route path=path!("members") view={Lazy::<MembersRoute>::new()}/>
                     <Route path=path!("members/:user") view={Lazy::<MemberRoute>::new()}/>
                     <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                     // Every record kind's pages, from its KindSpec: `customers`, `deals/12`...
-                    <Route path=path!("") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()}/>
                     <Route path=path!(":kind") view=|| view! { <WorkspaceGate><KindPage/></WorkspaceGate> }/>
                     <Route path=path!(":kind/:id") view={Lazy::<RecordRoute>::new()}/>
                 </ParentRoute>

@@ -39,7 +39,7 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
 
   await owner.getByLabel('Workspace name').fill(`Maven ${stamp}`);
   await owner.getByRole('button', { name: 'Create workspace' }).click();
-  await expect(owner).toHaveURL(new RegExp(`/w/maven-${stamp}/customers$`));
+  await expect(owner).toHaveURL(new RegExp(`/w/maven-${stamp}/dashboard$`));
 
   // Import the four CSV files through the page and read the report.
   await owner.getByRole('link', { name: 'Import' }).click();
@@ -121,7 +121,7 @@ test('a team imports the CRM data and edits a customer; a viewer can only look',
   await viewer.goto(inviteUrl);
   await expect(viewer.getByRole('heading', { name: `Join Maven ${stamp}` })).toBeVisible();
   await signUp(viewer, 'Vera Viewer', `vera${stamp}@example.com`);
-  await expect(viewer).toHaveURL(/\/customers$/);
+  await expect(viewer).toHaveURL(/\/dashboard$/);
 
   await openCustomer(viewer, 'Acme Corporation');
   await expect(viewer.getByText('Read only')).toBeVisible();

@@ -63,7 +63,7 @@ pub async fn sign_up(
                 .claim_invite(&inv.token, &email, &hash, &display_name, now)
                 .await
                 .map_err(taken)?;
-            (user, format!("/w/{}/customers", ws.slug))
+            (user, format!("/w/{}/dashboard", ws.slug))
         }
         Some(inv) => {
             if !inv.is_live(now) {
@@ -76,7 +76,7 @@ pub async fn sign_up(
             };
             let user = store.create_user(new).await.map_err(taken)?;
             let ws = store.accept_invite(&inv.token, user.id, now).await?;
-            (user, format!("/w/{}/customers", ws.slug))
+            (user, format!("/w/{}/dashboard", ws.slug))
         }
         None => {
             let new = NewUser {
@@ -120,7 +120,7 @@ pub async fn log_in(email: String, password: String) -> Result<SignedIn, AppErro
     if let Some(last) = user.last_workspace_id {
         let memberships = ctx.store.memberships(user.id).await?;
         if let Some(m) = memberships.iter().find(|m| m.workspace.id == last) {
-            next = format!("/w/{}/customers", m.workspace.slug);
+            next = format!("/w/{}/dashboard", m.workspace.slug);
         }
     }
     start_session(&ctx.access, &session, user.id).await?;

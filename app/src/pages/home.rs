@@ -22,7 +22,7 @@ pub fn HomePage() -> impl IntoView {
                 .iter()
                 .find(|m| Some(m.workspace.id) == user.last_workspace_id)
             {
-                Some(m) => format!("/w/{}/customers", m.workspace.slug),
+                Some(m) => format!("/w/{}/dashboard", m.workspace.slug),
                 None => "/workspaces".to_string(),
             }
         },

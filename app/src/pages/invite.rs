@@ -20,7 +20,7 @@ pub fn InvitePage() -> impl IntoView {
     let accept = Action::new(|t: &String| accept_invite(t.clone()));
     Effect::new(move |_| {
         if let Some(Ok(ws)) = accept.value().get() {
-            navigate_hard(&format!("/w/{}/customers", ws.slug));
+            navigate_hard(&format!("/w/{}/dashboard", ws.slug));
         }
     });
     view! {

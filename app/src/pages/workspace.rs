@@ -132,7 +132,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
             <label class="visually-hidden" for="workspace-switcher">"Workspace"</label>
             <select id="workspace-switcher" on:change=move |ev| {
                 let target = event_target_value(&ev);
-                navigate_hard(&if target.is_empty() { "/workspaces".to_string() } else { format!("/w/{target}/customers") });
+                navigate_hard(&if target.is_empty() { "/workspaces".to_string() } else { format!("/w/{target}/dashboard") });
             }>
                 {view.workspaces.iter().map(|m| {
                     let selected = m.workspace.slug == current;
@@ -143,6 +143,9 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
             </Ready>
             <nav aria-label="Workspace">
                 {link("dashboard", "Dashboard")}
+                {link("my-tasks", "My tasks")}
+                {link("queue", "Calls queue")}
+                {link("calendar", "Calendar")}
                 {RecordKind::ALL.into_iter().map(|k| link(k.path(), k.spec().plural)).collect_view()}
                 {link("members", "Members")}
                 {admin.then(|| link("import", "Import"))}

@@ -15,7 +15,7 @@ pub fn WorkspacesPage() -> impl IntoView {
     let create = Action::new(|n: &String| create_workspace(n.clone(), None));
     Effect::new(move |_| {
         if let Some(Ok(ws)) = create.value().get() {
-            navigate_hard(&format!("/w/{}/customers", ws.slug));
+            navigate_hard(&format!("/w/{}/dashboard", ws.slug));
         }
     });
     let link = RwSignal::new(String::new());
@@ -54,7 +54,7 @@ pub fn WorkspacesPage() -> impl IntoView {
                         Ok(items) => view! {
                             <ul class="workspace-list">
                                 {items.into_iter().map(|m| view! {
-                                    <li><a href=format!("/w/{}/customers", m.workspace.slug)>{m.workspace.name}</a>
+                                    <li><a href=format!("/w/{}/dashboard", m.workspace.slug)>{m.workspace.name}</a>
                                     " "<span class="badge">{m.role.label()}</span></li>
                                 }).collect_view()}
                             </ul>
