@@ -67,6 +67,7 @@ pub fn CalendarPage() -> impl IntoView {
     });
     let picked = RwSignal::new(None::<i64>);
     let week_slug = slug.clone();
+    let hydrated = crate::components::use_hydrated();
     let shift = move |days: i64| {
         week.update(|w| {
             *w = Some(match *w {
@@ -90,9 +91,10 @@ pub fn CalendarPage() -> impl IntoView {
                         {members.into_iter().map(|m| {
                             let id = m.id;
                             let checked = move || people.with(|p| p.contains(&id));
+                            let initially = people.with_untracked(|p| p.contains(&id));
                             view! {
                                 <label class="check">
-                                    <input type="checkbox" checked=checked() prop:checked=checked on:change=move |ev| {
+                                    <input type="checkbox" checked=initially prop:checked=checked on:change=move |ev| {
                                         let on = event_target_checked(&ev);
                                         people.update(|p| { p.retain(|u| *u != id); if on { p.push(id); p.sort_unstable(); } });
                                     }/>
@@ -110,21 +112,29 @@ pub fn CalendarPage() -> impl IntoView {
             <button type="button" on:click=move |_| shift(7)>"Next week"</button>
         </nav>
         </Ready>
-        <Suspense fallback=|| view! { <p>"Loading the calendar…"</p> }>
-            {move || {
-                let slug = week_slug.clone();
-                Suspend::new(async move {
-                match slots.await {
-                    Ok(Some(free)) => view! { <Week free picked slug/> }.into_any(),
-                    Ok(None) => view! { <p>"Choose whose calendar to see."</p> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                }
-            })}}
-        </Suspense>
+        // The week exists only in the browser (it is the viewer's local week), so it is
+        // rendered after hydration: the server's page and the hydrating one agree.
+        {move || {
+            let slug = week_slug.clone();
+            hydrated.get().then(move || view! {
+                <Suspense fallback=|| view! { <p>"Loading the calendar…"</p> }>
+                    {move || {
+                        let slug = slug.clone();
+                        Suspend::new(async move {
+                            match slots.await {
+                                Ok(Some(free)) => view! { <Week free picked slug/> }.into_any(),
+                                Ok(None) => view! { <p>"Choose whose calendar to see."</p> }.into_any(),
+                                Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
+                            }
+                        })
+                    }}
+                </Suspense>
+            })
+        }}
         {move || picked.get().filter(|_| can_write).map(|at| view! {
             <BookDialog slug=slug.clone() at people picked on_done=Callback::new(move |_| slots.refetch())/>
         })}
-        <Availability slug=ws.workspace.slug.clone()/>
+        {move || hydrated.get().then(|| view! { <Availability slug=ws.workspace.slug.clone()/> })}
     }
 }
 
@@ -396,8 +406,9 @@ fn AvailabilityForm(calendar: Calendar) -> impl IntoView {
                 {DAYS.iter().enumerate().map(|(i, name)| {
                     let i = i as i64;
                     let checked = move || days.with(|d| d.contains(&i));
+                    let initially = days.with_untracked(|d| d.contains(&i));
                     view! {
-                        <label class="check"><input type="checkbox" checked=checked() prop:checked=checked on:change=move |ev| {
+                        <label class="check"><input type="checkbox" checked=initially prop:checked=checked on:change=move |ev| {
                             let on = event_target_checked(&ev);
                             days.update(|d| { d.retain(|x| *x != i); if on { d.push(i); } });
                         }/>{*name}</label>

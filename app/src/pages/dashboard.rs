@@ -210,7 +210,11 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
             }
         });
     }
-    view! {
+    // Loaded in the browser only (the days are the viewer's), so rendered after hydration.
+    let hydrated = crate::components::use_hydrated();
+    move || {
+        let slug = slug.clone();
+        hydrated.get().then(move || view! {
         <Suspense fallback=|| ()>
             {move || {
                 let slug = slug.clone();
@@ -231,5 +235,6 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
                 })
             }}
         </Suspense>
+        })
     }
 }

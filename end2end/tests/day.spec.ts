@@ -1,0 +1,111 @@
+// The team's day, with two people at once: a slot booked by one disappears from the
+// other's calendar without a reload, and the other's booking of it is refused as just
+// taken; a task assigned to someone appears in their My tasks live; a call started by
+// one shows "in progress" on the other's queue.
+import { test, expect, Browser, BrowserContext, Page } from '@playwright/test';
+import { call, signedIn, submit } from './helpers';
+
+type Team = { aCtx: BrowserContext; bCtx: BrowserContext; slug: string; stamp: string; bea: number };
+
+/** Ada (owner) and Bea (member) in a new workspace. */
+async function team(browser: Browser, prefix: string): Promise<Team> {
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const [aCtx] = await signedIn(browser, 'Ada Day', `ada-${prefix}${stamp}@example.com`);
+  const ws = await call(aCtx, 'create_workspace', { name: `Day ${stamp}`, slug: null });
+  const invite = await submit(aCtx, 'create_invite', { slug: ws.slug, role: 'member', expires_in_days: 1, max_uses: 2 });
+  const [bCtx] = await signedIn(browser, 'Bea Day', `bea-${prefix}${stamp}@example.com`, invite.token);
+  const bea = (await call(bCtx, 'get_current_user', {})).id;
+  return { aCtx, bCtx, slug: ws.slug, stamp, bea };
+}
+
+/** Opens `path` and waits until the page is live. */
+async function open(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+}
+
+test('a slot booked by one disappears from the other calendar live; booking it too is refused as just taken', async ({ browser }) => {
+  const { aCtx, bCtx, slug, stamp } = await team(browser, 'cal');
+  // Cy, whose calendar both open, is free every day around the clock.
+  const invite = await submit(aCtx, 'create_invite', { slug, role: 'member', expires_in_days: 1, max_uses: 1 });
+  const [cCtx] = await signedIn(browser, 'Cy Day', `cy-cal${stamp}@example.com`, invite.token);
+  const weekly = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, start_minute: 0, end_minute: 1440 }));
+  await call(cCtx, 'set_calendar', { calendar: { time_zone: 'UTC', reminder_minutes: 10, weekly, days_off: [], published: true } });
+
+  const [a, b] = [await aCtx.newPage(), await bCtx.newPage()];
+  for (const [page, self] of [[a, 'Ada Day'], [b, 'Bea Day']] as const) {
+    await open(page, `/w/${slug}/calendar`);
+    const whose = page.getByRole('group', { name: 'Whose calendar' });
+    await whose.getByLabel('Cy Day').check();
+    await whose.getByLabel(self).uncheck();
+    await page.getByRole('button', { name: 'Next week' }).click();
+  }
+  // The same slot on both pages (named by day and time in the viewer's zone).
+  const first = a.getByRole('list', { name: /^Free slots on / }).first().getByRole('button').first();
+  await expect(first).toBeVisible();
+  const slotName = (await first.getAttribute('aria-label'))!;
+  const slot = (page: Page) => page.getByRole('button', { name: slotName, exact: true });
+  await expect(slot(b)).toBeVisible();
+
+  // Bea starts booking it; Ada books it first.
+  await slot(b).click();
+  const bDialog = b.getByRole('dialog', { name: 'Book a meeting' });
+  await bDialog.getByLabel('Title').fill('Bea pitch');
+  await slot(a).click();
+  const aDialog = a.getByRole('dialog', { name: 'Book a meeting' });
+  await aDialog.getByLabel('Title').fill('Ada demo');
+  await aDialog.getByRole('button', { name: 'Book' }).click();
+  await expect(aDialog).toBeHidden();
+  await expect(slot(a)).toHaveCount(0);
+
+  // On Bea's page, without a reload: the slot is gone and Ada's meeting is there.
+  await expect(slot(b)).toHaveCount(0);
+  await expect(b.getByRole('link', { name: /Ada demo/ })).toBeVisible();
+  // Her booking of the same slot is refused.
+  await bDialog.getByRole('button', { name: 'Book' }).click();
+  await expect(bDialog.getByRole('alert')).toContainText('This slot was just taken');
+});
+
+test('a task assigned to Bea appears in her My tasks live, overdue marked, and she can finish it and add one', async ({ browser }) => {
+  const { aCtx, bCtx, slug, bea } = await team(browser, 'task');
+  const b = await bCtx.newPage();
+  await open(b, `/w/${slug}/my-tasks`);
+  await expect(b.getByRole('heading', { level: 1, name: 'My tasks' })).toBeVisible();
+  await expect(b.getByText('No tasks here.')).toBeVisible();
+
+  await call(aCtx, 'create_record', {
+    slug, kind: 'task', fields: { title: 'Send the proposal', status: 'to do', assignee_id: bea, due_date: '2020-01-02' },
+  });
+  const task = b.getByRole('listitem', { name: 'Send the proposal' });
+  await expect(task).toBeVisible();
+  await expect(task).toContainText('Overdue');
+
+  await task.getByRole('button', { name: 'Mark Send the proposal done' }).click();
+  await expect(task).toHaveCount(0);
+
+  const add = b.getByRole('form', { name: 'Quick add task' });
+  await add.getByLabel('New task').fill('Call back Acme');
+  await add.getByRole('button', { name: 'Add task' }).click();
+  await expect(b.getByRole('listitem', { name: 'Call back Acme' })).toBeVisible();
+  await expect(add.getByLabel('New task')).toHaveValue('');
+});
+
+test('a call started by Ada shows in progress on Bea\'s queue, and leaves it when completed', async ({ browser }) => {
+  const { aCtx, bCtx, slug, bea } = await team(browser, 'queue');
+  await call(aCtx, 'create_record', {
+    slug, kind: 'call', fields: { subject: 'Renewal call', status: 'scheduled', assignee_id: bea, scheduled_at: Date.now() + 3_600_000 },
+  });
+  const [a, b] = [await aCtx.newPage(), await bCtx.newPage()];
+  for (const page of [a, b]) await open(page, `/w/${slug}/queue`);
+  const status = (page: Page) => page.getByLabel('Status of Renewal call');
+  await expect(status(b)).toHaveText('scheduled');
+
+  await a.getByRole('button', { name: 'Start Renewal call' }).click();
+  await expect(status(b)).toHaveText('in progress');
+  await expect(b.getByRole('region', { name: /^In progress/ })).toContainText('Renewal call');
+
+  await a.getByLabel('Outcome of Renewal call').fill('Signed for a year');
+  await a.getByRole('button', { name: 'Complete Renewal call' }).click();
+  await expect(b.getByRole('listitem', { name: 'Renewal call' })).toHaveCount(0);
+  await expect(b.getByText('No calls here.')).toBeVisible();
+});
