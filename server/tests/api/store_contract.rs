@@ -787,6 +787,199 @@ async fn contract(store: &dyn Store) {
         .expect("workspace");
     lists_page_by_keyset_and_keep_board_totals(store, lists.id, ann.id).await;
     bulk_inserts_keep_keys_and_tell_the_workspace(store, ws.id, ann.id).await;
+    let day = store
+        .create_workspace("Day", "day", ann.id)
+        .await
+        .expect("workspace");
+    calendars_and_bookings_keep_their_contract(store, day.id, ann.id).await;
+}
+
+/// Calendars read back what was saved (defaults before); a meeting's bookings follow its
+/// writes (create, decline, cancel, delete, restore), an overlapping one is refused,
+/// titles show only in their workspace, and a due reminder is claimed once.
+async fn calendars_and_bookings_keep_their_contract(store: &dyn Store, ws: i64, ann: i64) {
+    use app::model::calendar::{Calendar, Window};
+    use app::model::record::with_response;
+    let bo = store
+        .create_user(NewUser {
+            email: Some("bo@example.com".into()),
+            password_hash: None,
+            display_name: "Bo".into(),
+        })
+        .await
+        .expect("bo")
+        .id;
+    store
+        .add_member(ws, bo, Role::Member)
+        .await
+        .expect("member");
+    assert_eq!(
+        store.calendar(bo).await.expect("default"),
+        Calendar::default()
+    );
+    let mine = Calendar {
+        time_zone: "Asia/Tokyo".into(),
+        reminder_minutes: 25,
+        weekly: vec![
+            Window {
+                weekday: 0,
+                start_minute: 480,
+                end_minute: 720,
+            },
+            Window {
+                weekday: 0,
+                start_minute: 780,
+                end_minute: 1080,
+            },
+        ],
+        days_off: vec!["2027-01-01".into()],
+        published: true,
+    };
+    store.set_calendar(bo, &mine).await.expect("set");
+    assert_eq!(store.calendar(bo).await.expect("read"), mine);
+    store
+        .set_calendar(
+            bo,
+            &Calendar {
+                weekly: vec![],
+                ..mine.clone()
+            },
+        )
+        .await
+        .expect("replace");
+    assert!(
+        store.calendar(bo).await.expect("read").weekly.is_empty(),
+        "replaced, not added to"
+    );
+
+    let start = 1_900_000_000_000;
+    let hour = 3_600_000;
+    let meeting = |title: &str, from: i64, people: &str| {
+        fields(&[
+            ("title", text(title)),
+            ("organizer_id", Value::Int(ann)),
+            ("participants", text(people)),
+            ("starts_at", Value::Int(from)),
+            ("ends_at", Value::Int(from + hour)),
+            ("status", text("scheduled")),
+        ])
+    };
+    let m = store
+        .create_record(
+            ws,
+            ann,
+            RecordKind::Meeting,
+            meeting("Plan", start, &bo.to_string()),
+        )
+        .await
+        .expect("book");
+    let busy = |users: Vec<i64>| async move {
+        store
+            .busy(ws, &users, start, start + hour)
+            .await
+            .expect("busy")
+    };
+    assert_eq!(
+        busy(vec![ann, bo]).await.len(),
+        2,
+        "organizer and participant"
+    );
+    assert_eq!(busy(vec![bo]).await[0].title.as_deref(), Some("Plan"));
+    let elsewhere = store
+        .busy(ws + 1_000, &[bo], start, start + hour)
+        .await
+        .expect("busy");
+    assert_eq!(
+        (elsewhere.len(), elsewhere[0].title.as_deref()),
+        (1, None),
+        "busy, untitled elsewhere"
+    );
+    let clash = store
+        .create_record(
+            ws,
+            ann,
+            RecordKind::Meeting,
+            meeting("Clash", start + hour / 2, ""),
+        )
+        .await;
+    assert!(
+        matches!(clash, Err(DbError::SlotTaken { ref field, .. }) if field == "starts_at"),
+        "{clash:?}"
+    );
+
+    // Bo declines: his time is free; Ann cannot answer for him.
+    let answer = |by: i64, value: Value| {
+        let mut edit = BTreeMap::new();
+        edit.insert(
+            "rsvp".to_string(),
+            FieldChange {
+                base: Value::Null,
+                value,
+            },
+        );
+        store.update_record(ws, by, RecordKind::Meeting, m.id, edit)
+    };
+    let forged = answer(ann, with_response(&Value::Null, bo, "declined")).await;
+    assert!(
+        matches!(forged, Err(DbError::Invalid { ref field, .. }) if field == "rsvp"),
+        "{forged:?}"
+    );
+    answer(bo, with_response(&Value::Null, bo, "declined"))
+        .await
+        .expect("decline");
+    assert_eq!(busy(vec![bo]).await.len(), 0);
+    assert_eq!(busy(vec![ann]).await.len(), 1);
+
+    // Cancel, restore by status, delete, restore: the bookings follow.
+    let set_status = |from: &str, to: &str| {
+        let mut edit = BTreeMap::new();
+        edit.insert(
+            "status".to_string(),
+            FieldChange {
+                base: text(from),
+                value: text(to),
+            },
+        );
+        store.update_record(ws, ann, RecordKind::Meeting, m.id, edit)
+    };
+    set_status("scheduled", "cancelled").await.expect("cancel");
+    assert!(busy(vec![ann]).await.is_empty());
+    let again = set_status("cancelled", "scheduled").await.expect("back on");
+    assert_eq!(busy(vec![ann]).await.len(), 1);
+    store
+        .delete_record(ws, ann, RecordKind::Meeting, m.id, again.version)
+        .await
+        .expect("delete");
+    assert!(busy(vec![ann]).await.is_empty());
+    store
+        .restore_record(ws, ann, RecordKind::Meeting, m.id)
+        .await
+        .expect("restore");
+    assert_eq!(busy(vec![ann]).await.len(), 1);
+
+    // Reminders: due once Ann's lead (the default 10 minutes) reaches the start, claimed
+    // once, never after the start.
+    assert_eq!(
+        store
+            .send_due_reminders(start - 11 * 60_000)
+            .await
+            .expect("early"),
+        0
+    );
+    assert_eq!(
+        store
+            .send_due_reminders(start - 9 * 60_000)
+            .await
+            .expect("due"),
+        1
+    );
+    assert_eq!(
+        store
+            .send_due_reminders(start - 8 * 60_000)
+            .await
+            .expect("again"),
+        0
+    );
 }
 
 /// The ids of `rows` (sort value, id) in a list's order: rows with a value by value then
