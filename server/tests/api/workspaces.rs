@@ -91,7 +91,7 @@ async fn workspaces_are_created_listed_renamed_and_remembered() {
         password: "password123".into(),
     };
     let signed = app.run(&app.client, args).await.expect("log in");
-    assert_eq!(signed.next, format!("/w/{second}/customers"));
+    assert_eq!(signed.next, format!("/w/{second}/dashboard"));
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn invites_are_accepted_signed_in_or_by_signing_up_and_stop_when_revoked()
         .run(&cat, sign_up("cat@example.com", "Cat", Some(token.clone())))
         .await
         .expect("sign up via invite");
-    assert_eq!(signed.next, format!("/w/{slug}/customers"));
+    assert_eq!(signed.next, format!("/w/{slug}/dashboard"));
 
     let members = app
         .run(&owner, ListMembers { slug: slug.clone() })
