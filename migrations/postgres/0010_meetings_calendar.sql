@@ -79,3 +79,13 @@ CREATE TABLE booking_locks (
     user_id BIGINT PRIMARY KEY,
     n BIGINT NOT NULL
 );
+
+-- Calls scheduled before bookings existed take their assignee's time (30 minutes when
+-- no duration is set) and are reminded of, as a call written from now on is.
+INSERT INTO bookings (record_kind, record_id, user_id, workspace_id, starts_at, ends_at,
+                      busy, exclusive, reminded_at)
+SELECT 'call', c.id, c.assignee_id, c.workspace_id, c.scheduled_at,
+       c.scheduled_at + COALESCE(NULLIF(c.duration, 0), 1800) * 1000, 1, 0, NULL
+FROM calls c
+JOIN memberships m ON m.workspace_id = c.workspace_id AND m.user_id = c.assignee_id
+WHERE c.deleted_at IS NULL AND c.status = 'scheduled' AND c.scheduled_at IS NOT NULL;

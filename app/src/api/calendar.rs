@@ -43,8 +43,9 @@ pub async fn set_calendar(calendar: Calendar) -> Result<Calendar, AppError> {
     Ok(me.store.calendar(me.user.id).await?)
 }
 
-/// The slots of `slot_minutes` (15 to 240, default 30) within `from` (Unix ms) and
-/// `days` days after it (1 to 14) when all of `users` (1 to 10 members of the workspace)
+/// The slots of `slot_minutes` (15 to 240, default 30) within `from..to` (Unix ms, at
+/// most 14 days; the caller's local days, so a span over a daylight-saving change is not
+/// a whole number of 24-hour days) when all of `users` (1 to 10 members of the workspace)
 /// are available by their calendars and not in a meeting, from now on, with their
 /// meetings in the span (titles only of this workspace's). Errors: `Unauthorized`,
 /// `NotFound` for a user who is not a member, `Validation` for the sizes.
@@ -53,7 +54,7 @@ pub async fn list_free_slots(
     slug: String,
     users: Vec<i64>,
     from: i64,
-    days: i64,
+    to: i64,
     slot_minutes: Option<i64>,
 ) -> Result<FreeSlots, AppError> {
     use crate::model::calendar::MAX_SPAN_DAYS;
@@ -67,10 +68,10 @@ pub async fn list_free_slots(
             format!("choose 1 to {MAX_PEOPLE} members"),
         ));
     }
-    if !(1..=MAX_SPAN_DAYS).contains(&days) {
+    if to <= from || to - from > MAX_SPAN_DAYS * 86_400_000 {
         return Err(AppError::invalid(
-            "days",
-            format!("a span is 1 to {MAX_SPAN_DAYS} days"),
+            "to",
+            format!("a span ends after it starts, at most {MAX_SPAN_DAYS} days later"),
         ));
     }
     let minutes = slot_minutes.unwrap_or(30);
@@ -80,7 +81,6 @@ pub async fn list_free_slots(
             "a slot is 15 to 240 minutes",
         ));
     }
-    let to = from + days * 86_400_000;
     let mut calendars = Vec::new();
     let mut zones = Vec::new();
     for u in &users {

@@ -116,11 +116,10 @@ pub fn local_day_label(ms: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (y, mo, d) = match local_parts(ms) {
+    let (_, mo, d) = match local_parts(ms) {
         Some((y, mo, d, _, _)) => (y as i64, mo as i64, d as i64),
         None => crate::model::record::time::civil_from_days(ms.div_euclid(86_400_000)),
     };
-    let _ = y;
     format!("{} {d} {}", local_weekday(ms).1, MONTHS[(mo - 1) as usize])
 }
 

@@ -21,7 +21,8 @@ pub const MAX_SPAN_DAYS: i64 = 14;
 pub struct Calendar {
     /// IANA time zone name (`Europe/Berlin`) the windows and days off are in.
     pub time_zone: String,
-    /// Minutes before a meeting or call starts that its reminder is sent (0 to 1440).
+    /// Minutes before a meeting or call starts that its reminder is sent (1 to 1440; 0
+    /// turns reminders off).
     pub reminder_minutes: i64,
     /// Weekly availability, in the zone.
     pub weekly: Vec<Window>,

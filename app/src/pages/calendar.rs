@@ -41,9 +41,15 @@ pub fn CalendarPage() -> impl IntoView {
         let (slug, users, from) = (slots_slug.clone(), people.get(), week.get());
         async move {
             match from {
-                Some(from) if !users.is_empty() => list_free_slots(slug, users, from, 7, Some(30))
-                    .await
-                    .map(Some),
+                Some(from) if !users.is_empty() => list_free_slots(
+                    slug,
+                    users,
+                    from,
+                    local_day_start(from + DAY / 2, 7),
+                    Some(30),
+                )
+                .await
+                .map(Some),
                 _ => Ok(None),
             }
         }
@@ -65,7 +71,7 @@ pub fn CalendarPage() -> impl IntoView {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
     });
-    let picked = RwSignal::new(None::<i64>);
+    let picked = RwSignal::new(None::<(i64, Vec<i64>)>);
     let week_slug = slug.clone();
     let hydrated = crate::components::use_hydrated();
     let shift = move |days: i64| {
@@ -122,7 +128,7 @@ pub fn CalendarPage() -> impl IntoView {
                         let slug = slug.clone();
                         Suspend::new(async move {
                             match slots.await {
-                                Ok(Some(free)) => view! { <Week free picked slug/> }.into_any(),
+                                Ok(Some(free)) => view! { <Week free picked slug can_write/> }.into_any(),
                                 Ok(None) => view! { <p>"Choose whose calendar to see."</p> }.into_any(),
                                 Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                             }
@@ -131,18 +137,28 @@ pub fn CalendarPage() -> impl IntoView {
                 </Suspense>
             })
         }}
-        {move || picked.get().filter(|_| can_write).map(|at| view! {
-            <BookDialog slug=slug.clone() at people picked on_done=Callback::new(move |_| slots.refetch())/>
+        {move || picked.get().filter(|_| can_write).map(|(at, lengths)| view! {
+            <BookDialog slug=slug.clone() at lengths people picked on_done=Callback::new(move |_| slots.refetch())/>
         })}
         {move || hydrated.get().then(|| view! { <Availability slug=ws.workspace.slug.clone()/> })}
     }
 }
 
+/// A slot picked for booking: its start and the lengths (minutes) that fit in the free
+/// time from there.
+type Picked = Option<(i64, Vec<i64>)>;
+
+/// The lengths a booking may have.
+const LENGTHS: [i64; 3] = [30, 60, 90];
+
 /// The week's grid: a column per day with its meetings and its free slots as buttons.
-/// Arrow keys move between slots (up and down within a day, left and right across days).
+/// One slot is in the Tab order (a roving tabindex); arrow keys move between slots (up
+/// and down within a day, left and right across days). Viewers see the slots disabled.
 #[component]
-fn Week(free: FreeSlots, picked: RwSignal<Option<i64>>, slug: String) -> impl IntoView {
-    let days: Vec<i64> = (0..7)
+fn Week(free: FreeSlots, picked: RwSignal<Picked>, slug: String, can_write: bool) -> impl IntoView {
+    // Local midnights of the seven days and of the day after (a day around a
+    // daylight-saving change is 23 or 25 hours long).
+    let days: Vec<i64> = (0..8)
         .map(|d| local_day_start(free.from + DAY / 2, d))
         .collect();
     let move_focus = move |ev: leptos::ev::KeyboardEvent| {
@@ -193,14 +209,27 @@ fn Week(free: FreeSlots, picked: RwSignal<Option<i64>>, slug: String) -> impl In
         if let Some(t) =
             target.and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(t).ok())
         {
+            let _ = el.set_attribute("tabindex", "-1");
+            let _ = t.set_attribute("tabindex", "0");
             let _ = t.focus();
         }
     };
+    let free_at = free.slots.clone();
+    let step = free.slot_minutes * 60_000;
+    // The lengths that fit from `at`: each of its slots free.
+    let fits = move |at: i64| -> Vec<i64> {
+        LENGTHS
+            .into_iter()
+            .filter(|l| (0..l * 60_000 / step).all(|k| free_at.contains(&(at + k * step))))
+            .collect()
+    };
+    let first_slot = free.slots.first().copied();
     view! {
         <p class="meta">{format!("Times are in your time zone, {}. Slots of {} minutes.", local_zone(), free.slot_minutes)}</p>
-        <div class="week" role="group" aria-label="Week" on:keydown=move_focus>
-            {days.iter().enumerate().map(|(d, &start)| {
-                let end = days.get(d + 1).copied().unwrap_or(start + DAY);
+        {(!can_write).then(|| view! { <p class="meta">"Viewers see free slots but cannot book."</p> })}
+        <div class="week" role="group" aria-label="Free slots of the week" on:keydown=move_focus>
+            {days.windows(2).enumerate().map(|(d, span)| {
+                let (start, end) = (span[0], span[1]);
                 let label = local_day_label(start);
                 let meetings: Vec<_> = free.busy.iter().filter(|b| b.starts_at < end && b.ends_at > start).cloned().collect();
                 let mut seen = Vec::new();
@@ -214,9 +243,11 @@ fn Week(free: FreeSlots, picked: RwSignal<Option<i64>>, slug: String) -> impl In
                 let heading = format!("day-{d}");
                 let labelled_by = heading.clone();
                 let slug = slug.clone();
+                let fits = fits.clone();
                 view! {
                     <section class="day" aria-labelledby=labelled_by>
                         <h2 id=heading>{label.clone()}</h2>
+                        {(!meetings.is_empty()).then(|| view! {
                         <ul class="busy" aria-label=format!("Meetings on {label}")>
                             {meetings.into_iter().map(|b| {
                                 let text = format!("{}–{} {}", local_clock(b.starts_at), local_clock(b.ends_at), b.title.clone().unwrap_or_else(|| "Busy".into()));
@@ -226,12 +257,16 @@ fn Week(free: FreeSlots, picked: RwSignal<Option<i64>>, slug: String) -> impl In
                                 }
                             }).collect_view()}
                         </ul>
+                        })}
                         <ul class="slots" aria-label=format!("Free slots on {label}")>
                             {slots.into_iter().enumerate().map(|(i, at)| {
                                 let name = format!("Book {label} {}", local_clock(at));
+                                let lengths = fits(at);
+                                let tabindex = if Some(at) == first_slot { "0" } else { "-1" };
                                 view! {
                                     <li><button type="button" data-day=d.to_string() data-index=i.to_string() aria-label=name
-                                        on:click=move |_| picked.set(Some(at))>{local_clock(at)}</button></li>
+                                        tabindex=tabindex disabled=!can_write
+                                        on:click=move |_| picked.set(Some((at, lengths.clone())))>{local_clock(at)}</button></li>
                                 }
                             }).collect_view()}
                         </ul>
@@ -242,16 +277,41 @@ fn Week(free: FreeSlots, picked: RwSignal<Option<i64>>, slug: String) -> impl In
     }
 }
 
-/// The booking dialog for the slot at `at`: a title and a length; the meeting's
-/// participants are the members whose calendar is shown, organized by the viewer.
+/// The booking dialog for the slot at `at`: a title and a length (of `lengths`, those
+/// that fit the free time there); the meeting's participants are the members whose
+/// calendar is shown, organized by the viewer. It takes the focus when it opens, Escape
+/// or Cancel closes it, and the focus goes back to the slot (or, once booked, the week).
 #[component]
 fn BookDialog(
     slug: String,
     at: i64,
+    lengths: Vec<i64>,
     people: RwSignal<Vec<i64>>,
-    picked: RwSignal<Option<i64>>,
+    picked: RwSignal<Picked>,
     on_done: Callback<()>,
 ) -> impl IntoView {
+    let first_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = first_input.get() {
+            let _ = input.focus();
+        }
+    });
+    let slot_name = format!("Book {} {}", local_day_label(at), local_clock(at));
+    let close = move || {
+        picked.set(None);
+        // Back to the slot, or the week when the slot is gone.
+        let doc = document();
+        let back = doc
+            .query_selector(&format!("[aria-label=\"{slot_name}\"]"))
+            .ok()
+            .flatten()
+            .or_else(|| doc.query_selector(".week button").ok().flatten());
+        if let Some(el) =
+            back.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+        {
+            let _ = el.focus();
+        }
+    };
     let title = RwSignal::new(String::new());
     let minutes = RwSignal::new("30".to_string());
     let book = Action::new(move |_: &()| {
@@ -266,9 +326,10 @@ fn BookDialog(
         fields.insert("participants".into(), Value::Text(ids.join(",")));
         async move { create_record(slug, RecordKind::Meeting, fields).await }
     });
+    let (close_done, close_key, close_cancel) = (close.clone(), close.clone(), close);
     Effect::new(move |_| match book.value().get() {
         Some(Ok(_)) => {
-            picked.set(None);
+            close_done();
             on_done.run(());
         }
         // Taken meanwhile (or refused): the week shows what is free now.
@@ -279,19 +340,20 @@ fn BookDialog(
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-label="Book a meeting"
-                on:keydown=move |ev| if ev.key() == "Escape" { picked.set(None) }>
+                on:keydown=move |ev| if ev.key() == "Escape" { close_key() }>
                 <h2>{format!("Book {label}")}</h2>
                 <form on:submit=move |ev| { ev.prevent_default(); book.dispatch(()); }>
-                    <label>"Title"<input type="text" required maxlength="200" autofocus bind:value=title/></label>
+                    <label>"Title"<input node_ref=first_input type="text" required maxlength="200" bind:value=title/></label>
                     <label>"Length"
                         <select bind:value=minutes>
-                            <option value="30">"30 minutes"</option>
-                            <option value="60">"1 hour"</option>
-                            <option value="90">"1 hour 30 minutes"</option>
+                            {lengths.into_iter().map(|l| {
+                                let text = match l { 30 => "30 minutes", 60 => "1 hour", _ => "1 hour 30 minutes" };
+                                view! { <option value=l.to_string()>{text}</option> }
+                            }).collect_view()}
                         </select>
                     </label>
                     <button type="submit" disabled=move || book.pending().get()>"Book"</button>
-                    <button type="button" on:click=move |_| picked.set(None)>"Cancel"</button>
+                    <button type="button" on:click=move |_| close_cancel()>"Cancel"</button>
                 </form>
                 <ActionError result=book.value()/>
             </div>
@@ -418,7 +480,7 @@ fn AvailabilityForm(calendar: Calendar) -> impl IntoView {
             <label>"From"<input type="time" required bind:value=from/></label>
             <label>"To"<input type="time" required bind:value=to/></label>
             <label>"Days off"<input type="text" placeholder="2026-12-24, 2026-12-25" bind:value=off/></label>
-            <label>"Reminder (minutes before)"<input type="number" min="0" max="1440" bind:value=lead/></label>
+            <label>"Reminder (minutes before, 0 for none)"<input type="number" min="0" max="1440" bind:value=lead/></label>
             <button type="submit">"Save availability"</button>
             </Ready>
         </form>

@@ -19,7 +19,8 @@ use crate::pages::records::live_records;
 use crate::realtime::protocol::Room;
 use crate::realtime::{use_realtime, RoomEvent};
 
-/// The dashboard: the announcement form (admins) and the workspace's activity feed.
+/// The dashboard: the viewer's tasks, today's calls and upcoming meetings, who is
+/// online, the announcement form (admins) and the workspace's activity feed.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let view = expect_context::<WorkspaceView>();
@@ -111,7 +112,7 @@ fn DayList(
                     </ul>
                 }.into_any()
             }}
-            <a href=all>"All"</a>
+            <a href=all>{format!("All {}", title.to_lowercase().trim_start_matches("my ").trim_start_matches("today's ").trim_start_matches("upcoming "))}</a>
         </section>
     }
 }
@@ -198,7 +199,10 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
     let load_slug = slug.clone();
     let meetings = LocalResource::new(move || {
         let slug = load_slug.clone();
-        async move { list_free_slots(slug, vec![me], now_ms(), 7, None).await }
+        async move {
+            let now = now_ms();
+            list_free_slots(slug, vec![me], now, local_day_start(now, 7), None).await
+        }
     });
     if let Some(rt) = use_realtime() {
         let ws = expect_context::<WorkspaceView>().workspace.id;

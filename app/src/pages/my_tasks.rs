@@ -49,6 +49,7 @@ pub fn MyTasksPage() -> impl IntoView {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
     });
+    let hydrated = crate::components::use_hydrated();
     let heading = move || {
         if who.get() == me.to_string() {
             "My tasks"
@@ -90,16 +91,20 @@ pub fn MyTasksPage() -> impl IntoView {
             <label><input type="checkbox" bind:checked=show_done/>" Show done"</label>
         </div>
         </Ready>
+        // "Overdue" and "today" are the viewer's, so the list renders after hydration (the
+        // server does not know the viewer's zone).
+        {move || {
+            let slug = slug.clone();
+            hydrated.get().then(move || view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let slug = slug.clone();
+                let (wanted, done) = (due.get(), show_done.get());
                 Suspend::new(async move {
                     match tasks.await {
                         Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
                         Ok(page) => {
                             let (today, week) = (local_date(0), local_date(7));
-                            let wanted = due.get_untracked();
-                            let done = show_done.get_untracked();
                             let mut rows: Vec<Record> = page.items.into_iter().filter(|t| {
                                 let d = t.get("due_date").as_text().map(str::to_string);
                                 let open = t.get("status").as_text() != Some("done");
@@ -122,6 +127,8 @@ pub fn MyTasksPage() -> impl IntoView {
                 })
             }}
         </Suspense>
+            })
+        }}
     }
 }
 

@@ -49,6 +49,7 @@ pub fn CallsQueuePage() -> impl IntoView {
         query(Some(if s == OPEN { "scheduled" } else { s.as_str() }))
     });
     let in_progress = live_records(KIND, move || query(Some("in progress")));
+    let hydrated = crate::components::use_hydrated();
     let members = Resource::new(|| (), {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
@@ -75,7 +76,7 @@ pub fn CallsQueuePage() -> impl IntoView {
     );
     view! {
         <header class="page-header"><h1>"Calls queue"</h1>
-            <a href=format!("/w/{slug}/calls/new")>"New call"</a>
+            {can_write.then(|| view! { <a href=format!("/w/{slug}/calls/new")>"New call"</a> })}
         </header>
         <Ready>
         <div class="filters" role="group" aria-label="Filter calls">
@@ -92,12 +93,17 @@ pub fn CallsQueuePage() -> impl IntoView {
             </Suspense>
         </div>
         </Ready>
+        // Sections depend on the viewer's day, so the list renders after hydration (the
+        // server does not know the viewer's zone).
+        {move || {
+            let slug = slug.clone();
+            hydrated.get().then(move || view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let slug = slug.clone();
+                let open = status.get() == OPEN;
                 Suspend::new(async move {
                     let (main, running) = (main.await, in_progress.await);
-                    let open = status.get_untracked() == OPEN;
                     let loaded = main.and_then(|m| {
                         let mut calls = if open { running?.items } else { Vec::new() };
                         calls.extend(m.items);
@@ -110,21 +116,24 @@ pub fn CallsQueuePage() -> impl IntoView {
                 })
             }}
         </Suspense>
+            })
+        }}
     }
 }
 
-/// The section a call is shown in, in the order shown.
-fn section(call: &Record, today: i64, tomorrow: i64) -> &'static str {
+/// The section a call is shown in, in the order shown: a scheduled call whose time has
+/// passed (`now`) is overdue; completed, missed and cancelled ones are closed.
+fn section(call: &Record, now: i64, tomorrow: i64) -> &'static str {
     match (
         call.get("status").as_text(),
         call.get("scheduled_at").as_int(),
     ) {
         (Some("in progress"), _) => "In progress",
-        (Some("scheduled"), Some(at)) if at < today => "Overdue",
+        (Some("scheduled"), Some(at)) if at < now => "Overdue",
         (Some("scheduled"), Some(at)) if at < tomorrow => "Today",
         (Some("scheduled"), Some(_)) => "Upcoming",
         (Some("scheduled"), None) => "Not scheduled",
-        _ => "Done",
+        _ => "Closed",
     }
 }
 
@@ -135,18 +144,18 @@ fn Queue(slug: String, calls: Vec<Record>, can_write: bool) -> impl IntoView {
         return view! { <p>"No calls here."</p> }.into_any();
     }
     let now = now_ms();
-    let (today, tomorrow) = (local_day_start(now, 0), local_day_start(now, 1));
+    let tomorrow = local_day_start(now, 1);
     let order = [
         "In progress",
         "Overdue",
         "Today",
         "Upcoming",
         "Not scheduled",
-        "Done",
+        "Closed",
     ];
     let mut sections: BTreeMap<usize, Vec<Record>> = BTreeMap::new();
     for c in calls {
-        let s = section(&c, today, tomorrow);
+        let s = section(&c, now, tomorrow);
         let i = order
             .iter()
             .position(|o| *o == s)
@@ -228,7 +237,7 @@ fn CallRow(slug: String, call: Record, can_write: bool) -> impl IntoView {
                 <span class="meta">{call.display("assignee_id")}</span>
                 <span class=format!("badge priority-{}", call.display("priority"))>{call.display("priority")}</span>
                 {when.map(|ms| view! { <LocalTime ms/> })}
-                <span class="status" aria-label=format!("Status of {title}")>{status.clone()}</span>
+                <span class="status"><span class="visually-hidden">"Status: "</span>{status.clone()}</span>
             </div>
             {(can_write && open).then(|| view! {
                 <div class="queue-actions">

@@ -284,15 +284,18 @@ pub fn announcement(change: &Change, _: Option<&Record>) -> Vec<Draft> {
     }
 }
 
-/// Members newly among the people a scheduled record takes (a meeting's participants):
-/// they are told they are invited.
-pub fn invited(change: &Change, _: Option<&Record>) -> Vec<Draft> {
+/// Members newly among the people a scheduled record takes (a meeting's participants),
+/// while it is on (not cancelled): they are told they are invited.
+pub fn invited(change: &Change, record: Option<&Record>) -> Vec<Draft> {
     let Some((kind, id, set)) = set_fields(change) else {
         return Vec::new();
     };
     let Some(schedule) = &kind.spec().schedule else {
         return Vec::new();
     };
+    if record.is_some_and(|r| !schedule.is_active(&r.fields)) {
+        return Vec::new();
+    }
     let Some(answers) = schedule.responses else {
         return Vec::new();
     };
@@ -380,19 +383,26 @@ pub fn answered(change: &Change, _: Option<&Record>) -> Vec<Draft> {
     }]
 }
 
-/// A scheduled record moved, changed place or status, or was deleted: everyone whose
-/// time it takes (as it is now, or was when deleted) is told.
+/// A meeting (a scheduled kind with invitations) moved, changed place or status, was
+/// deleted or restored: its people are told, as they are after the change plus anyone
+/// the same edit took off it, but not those the edit invited (the invitation tells them).
+/// A call's assignee is not told of a new time; its reminder follows it.
 pub fn rescheduled(change: &Change, record: Option<&Record>) -> Vec<Draft> {
     let Some((kind, id, _)) = change.target() else {
         return Vec::new();
     };
-    let Some(schedule) = &kind.spec().schedule else {
+    let Some(schedule) = kind
+        .spec()
+        .schedule
+        .as_ref()
+        .filter(|s| s.responses.is_some())
+    else {
         return Vec::new();
     };
     let Some(record) = record else {
         return Vec::new();
     };
-    let people: Vec<i64> = schedule
+    let mut people: Vec<i64> = schedule
         .people(&record.fields)
         .into_iter()
         .map(|(u, _)| u)
@@ -414,11 +424,12 @@ pub fn rescheduled(change: &Change, record: Option<&Record>) -> Vec<Draft> {
             if captions.is_empty() {
                 return Vec::new();
             }
-            let was_active = if before.contains_key(status) {
-                schedule.is_active(before)
-            } else {
-                schedule.is_active(&record.fields)
-            };
+            // The people as they were before the edit: those it took off are told,
+            // those it invited are not (their invitation tells them).
+            let mut was = record.fields.clone();
+            was.extend(before.clone());
+            people = schedule.people(&was).into_iter().map(|(u, _)| u).collect();
+            let was_active = schedule.is_active(&was);
             if was_active && !schedule.is_active(&record.fields) {
                 ("It was cancelled.".to_string(), Priority::Warning)
             } else {
@@ -426,12 +437,10 @@ pub fn rescheduled(change: &Change, record: Option<&Record>) -> Vec<Draft> {
             }
         }
         Change::Deleted { .. } => ("It was deleted.".to_string(), Priority::Warning),
+        Change::Restored { .. } => ("It was restored.".to_string(), Priority::Info),
         _ => return Vec::new(),
     };
-    // A call's own assignee is told by the assignment rule; this is for meetings.
-    if schedule.responses.is_none() {
-        return Vec::new();
-    }
+    people.sort_unstable();
     vec![Draft {
         ntype: NoticeType::MeetingChanged,
         priority,
@@ -555,6 +564,83 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].audience, vec![Audience::Owner, Audience::Followers]);
         assert_eq!(d[0].body, "Changed: Sector");
+    }
+
+    #[test]
+    fn a_moved_meeting_tells_its_people_as_they_were_and_an_invitation_tells_the_new() {
+        let now = fields(&[
+            ("title", Value::Text("Plan".into())),
+            ("organizer_id", Value::Int(1)),
+            ("participants", Value::Text("2,4".into())),
+            ("starts_at", Value::Int(7_200_000)),
+            ("ends_at", Value::Int(9_000_000)),
+            ("status", Value::Text("scheduled".into())),
+        ]);
+        let record = Record {
+            kind: RecordKind::Meeting,
+            id: 7,
+            workspace_id: 1,
+            version: 2,
+            fields: now.clone(),
+            titles: Default::default(),
+            created_at: 0,
+            created_by: None,
+            updated_at: 0,
+            updated_by: None,
+            deleted_at: None,
+            deleted_by: None,
+        };
+        // Moved, and participant 3 swapped for 4 in the same edit.
+        let c = update(
+            RecordKind::Meeting,
+            fields(&[
+                ("starts_at", Value::Int(7_200_000)),
+                ("participants", Value::Text("2,4".into())),
+            ]),
+            fields(&[
+                ("starts_at", Value::Int(3_600_000)),
+                ("participants", Value::Text("2,3".into())),
+            ]),
+        );
+        let d = drafts(&c, Some(&record));
+        let of = |t: NoticeType| d.iter().find(|x| x.ntype == t).map(|x| x.audience.clone());
+        assert_eq!(
+            of(NoticeType::Invited),
+            Some(vec![Audience::Users(vec![4])])
+        );
+        assert_eq!(
+            of(NoticeType::MeetingChanged),
+            Some(vec![Audience::Users(vec![1, 2, 3])]),
+            "the people before the edit: 3 was taken off, 4 is told by the invitation"
+        );
+        // Cancelled: a warning; an invitation to a cancelled meeting is not sent.
+        let mut off = record.clone();
+        off.fields
+            .insert("status".into(), Value::Text("cancelled".into()));
+        let c = update(
+            RecordKind::Meeting,
+            fields(&[("status", Value::Text("cancelled".into()))]),
+            fields(&[("status", Value::Text("scheduled".into()))]),
+        );
+        let d = drafts(&c, Some(&off));
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].body.as_str(), d[0].priority),
+            ("It was cancelled.", Priority::Warning)
+        );
+        // An answer tells the organizer.
+        let c = update(
+            RecordKind::Meeting,
+            fields(&[("rsvp", Value::Text("1:accepted".into()))]),
+            Fields::new(),
+        );
+        let d = drafts(&c, Some(&record));
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].ntype, d[0].audience.clone()),
+            (NoticeType::Rsvp, vec![Audience::Owner])
+        );
+        assert!(d[0].title.starts_with("<@1> accepted meeting"));
     }
 
     #[test]

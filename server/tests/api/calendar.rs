@@ -214,7 +214,7 @@ async fn availability_follows_time_zones_across_a_daylight_saving_change() {
             slug: slug.clone(),
             users: who,
             from,
-            days: 5,
+            to: from + 5 * 24 * HOUR,
             slot_minutes: Some(60),
         };
         let (http, app) = (ann.http.clone(), &app);
@@ -361,6 +361,27 @@ async fn invitations_are_answered_by_the_invited_and_tell_the_people_concerned()
         "{refused:?}"
     );
 
+    // Vic leaves the workspace: her answer stays in the field, Bob still answers, and an
+    // edit of the meeting books only members.
+    let remove = app::api::members::RemoveMember {
+        slug: slug.clone(),
+        user_id: vic.id,
+    };
+    app.run(&ann.http, remove).await.expect("remove");
+    let r = answer(&bob, "tentative")
+        .await
+        .expect("answer after a leaver");
+    assert_eq!(
+        r.get("rsvp"),
+        &Value::Text(format!("{}:tentative,{}:declined", bob.id, vic.id))
+    );
+    let busy = app
+        .store
+        .busy(ws, &[ann.id, bob.id, vic.id], start, start + HOUR)
+        .await
+        .expect("busy");
+    assert_eq!(busy.len(), 2, "Ann and Bob; Vic left");
+
     // Moving the meeting tells its participants, not the one who moved it.
     let moved = update_field(
         &slug,
@@ -377,7 +398,8 @@ async fn invitations_are_answered_by_the_invited_and_tell_the_people_concerned()
     );
     assert_eq!(
         notice_types(&app, &vic).await.first(),
-        Some(&NoticeType::MeetingChanged)
+        Some(&NoticeType::Invited),
+        "Vic left: she is not told"
     );
     assert_ne!(
         notice_types(&app, &ann).await.first(),
@@ -427,7 +449,7 @@ async fn the_new_functions_keep_to_roles_and_workspaces() {
         slug: slug.clone(),
         users: vec![ann.id],
         from: start,
-        days: 1,
+        to: start + 24 * HOUR,
         slot_minutes: None,
     };
     assert!(not_found(app.run(&out.http, slots).await.map(drop)));
@@ -454,7 +476,7 @@ async fn the_new_functions_keep_to_roles_and_workspaces() {
         slug: other.clone(),
         users: vec![ann.id],
         from: start,
-        days: 1,
+        to: start + 24 * HOUR,
         slot_minutes: None,
     };
     assert!(not_found(app.run(&out.http, slots).await.map(drop)));
@@ -470,7 +492,7 @@ async fn the_new_functions_keep_to_roles_and_workspaces() {
         slug: slug.clone(),
         users: vec![ann.id],
         from: start,
-        days: 99,
+        to: start + 99 * 24 * HOUR,
         slot_minutes: None,
     };
     assert!(matches!(

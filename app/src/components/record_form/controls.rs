@@ -77,11 +77,15 @@ pub(crate) fn FieldControl(
             <input id=id name=name type="text" inputmode="decimal" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }
         .into_any(),
-        // Answers are given with the RSVP buttons, each member their own.
-        FieldKind::Responses => view! {
-            <input id=id name=name type="text" value=initial readonly=true bind:value=text aria-describedby=described_by/>
+        // Answers are given with the RSVP buttons, each member their own; here they are
+        // shown by name ("Ann: accepted").
+        FieldKind::Responses => {
+            let shown = move || {
+                let value = crate::model::Value::Text(text.get());
+                def.format_display(&value, title.get().as_deref())
+            };
+            view! { <output id=id name=name aria-describedby=described_by>{shown}</output> }.into_any()
         }
-        .into_any(),
         FieldKind::Text { .. } | FieldKind::Tags => view! {
             <input id=id name=name type="text" value=initial readonly=locked bind:value=text aria-describedby=described_by/>
         }

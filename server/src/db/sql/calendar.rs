@@ -7,7 +7,6 @@ use super::*;
 use crate::notify::rules::Draft;
 use app::model::calendar::{Busy, Calendar, Window};
 use app::model::notify::{NoticeType, Priority};
-use app::model::FieldKind;
 
 impl SqlStore {
     /// Keeps `record`'s bookings as its kind's schedule says, in the writer's
@@ -30,17 +29,28 @@ impl SqlStore {
                 .map_err(|(field, message)| DbError::Invalid { field, message })?;
         }
         let span = schedule.span(&record.fields);
-        let wanted = match span {
+        let mut wanted = match span {
             Some(_) if record.deleted_at.is_none() && schedule.is_active(&record.fields) => {
                 schedule.people(&record.fields)
             }
             _ => Vec::new(),
         };
-        let mut old =
-            Sql::new("SELECT user_id, starts_at, reminded_at FROM bookings WHERE record_kind = ");
+        // Only members: someone removed from the workspace stays in the field but takes
+        // no time for it.
+        if !wanted.is_empty() {
+            let ids: Vec<i64> = wanted.iter().map(|(u, _)| *u).collect();
+            let members =
+                members_among(conn, record.workspace_id, Some(&ids), Role::Viewer).await?;
+            wanted.retain(|(u, _)| members.contains(u));
+        }
+        // The old rows go, read back by the same statement: on PostgreSQL it waits for a
+        // reminder claim of them in flight and returns the claimed `reminded_at`, so a
+        // booking re-inserted below is not reminded twice.
+        let mut old = Sql::new("DELETE FROM bookings WHERE record_kind = ");
         old.bind(kind.noun())
             .push(" AND record_id = ")
-            .bind(record.id);
+            .bind(record.id)
+            .push(" RETURNING user_id, starts_at, reminded_at");
         let mut reminded: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
         for row in old.all(&mut *conn).await? {
             reminded.insert(
@@ -48,12 +58,6 @@ impl SqlStore {
                 (row.try_get("starts_at")?, row.try_get("reminded_at")?),
             );
         }
-        let mut clear = Sql::new("DELETE FROM bookings WHERE record_kind = ");
-        clear
-            .bind(kind.noun())
-            .push(" AND record_id = ")
-            .bind(record.id);
-        clear.run(&mut *conn).await?;
         let Some((start, end)) = span else {
             return Ok(());
         };
@@ -116,9 +120,10 @@ impl SqlStore {
     }
 
     /// Refuses a change of a [`FieldKind::Responses`] field (a meeting's RSVPs) that
-    /// touches anyone's answer but the actor's: each member answers for themselves.
-    /// `before` is the field's stored value (`Null` for a new record). Errors: `Invalid`
-    /// naming the field.
+    /// touches anyone's answer but the actor's, or gives an answer of an actor who is not
+    /// among the record's people: each member answers for themselves, if invited.
+    /// `current` is the record's stored fields (empty for a new record), `changed` the
+    /// fields the write sets. Errors: `Invalid` naming the field.
     pub(super) fn check_own_answer(
         kind: RecordKind,
         actor: i64,
@@ -145,6 +150,20 @@ impl SqlStore {
                 return Err(DbError::Invalid {
                     field: name.clone(),
                     message: format!("{}: each member answers for themselves", def.caption),
+                });
+            }
+            let mut after = current.clone();
+            after.extend(changed.clone());
+            let invited = kind
+                .spec()
+                .schedule
+                .as_ref()
+                .is_some_and(|s| s.people(&after).iter().any(|(u, _)| *u == actor));
+            let answers = now.iter().any(|(u, _)| *u == actor) && was != now;
+            if answers && !invited {
+                return Err(DbError::Invalid {
+                    field: name.clone(),
+                    message: format!("{}: only those invited answer", def.caption),
                 });
             }
         }
@@ -339,25 +358,40 @@ impl CalendarStore for SqlStore {
             .push(") <= ")
             .bind(now)
             .push(" RETURNING record_kind, record_id, user_id, workspace_id, starts_at");
-        let rows = claim.all(&mut *tx).await?;
+        let mut rows = Vec::new();
+        for row in claim.all(&mut *tx).await? {
+            let kind: String = row.try_get("record_kind")?;
+            rows.push((
+                row.try_get::<i64, _>("user_id")?,
+                kind,
+                row.try_get::<i64, _>("record_id")?,
+                row.try_get::<i64, _>("workspace_id")?,
+                row.try_get::<i64, _>("starts_at")?,
+            ));
+        }
+        // Users in ascending order, as every other writer locks their rooms.
+        rows.sort_unstable();
         let mut logged = Vec::new();
-        for row in &rows {
-            let Some(kind) = RecordKind::from_noun(&row.try_get::<String, _>("record_kind")?)
-            else {
+        for (user, kind, id, workspace, starts_at) in rows {
+            let Some(kind) = RecordKind::from_noun(&kind) else {
                 continue;
             };
-            let (id, user, workspace): (i64, i64, i64) = (
-                row.try_get("record_id")?,
-                row.try_get("user_id")?,
-                row.try_get("workspace_id")?,
-            );
-            let record = Self::fetch_record(&mut tx, workspace, kind, id).await?;
-            let draft = reminder(kind, id, &record.title(), row.try_get("starts_at")?, now);
+            // A record that cannot be read is skipped (its booking stays claimed), so
+            // one bad row does not hold back everyone else's reminders.
+            let record = match Self::fetch_record(&mut tx, workspace, kind, id).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, kind = kind.noun(), id, "a reminder's record is unreadable");
+                    continue;
+                }
+            };
+            let draft = reminder(kind, id, &record.title(), starts_at, now);
             // Only while they are a member of the record's workspace.
             let to = members_among(&mut tx, workspace, Some(&[user]), Role::Viewer).await?;
             logged.extend(deliver(&mut tx, self.epoch, workspace, &draft, to, None).await?);
         }
+        let sent = logged.len();
         self.commit(tx, logged).await?;
-        Ok(rows.len())
+        Ok(sent)
     }
 }

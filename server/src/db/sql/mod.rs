@@ -14,8 +14,8 @@ use app::model::import::ImportMapping;
 use app::model::record::merge::merge;
 use app::model::record::{Reference, Storage};
 use app::model::{
-    avatar_color, now_ms, Choice, FieldChange, FieldDef, Fields, Invite, Member, Membership, Page,
-    Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
+    avatar_color, now_ms, Choice, FieldChange, FieldDef, FieldKind, Fields, Invite, Member,
+    Membership, Page, Record, RecordKind, RecordQuery, Role, SortDir, User, Value, Workspace,
 };
 use app::realtime::protocol::{BulkCounts, Change, MemberHow, Position, Room};
 use app::ssr::store::prelude::*;

@@ -197,6 +197,11 @@ impl SqlStore {
             let Some(def) = kind.field(name) else {
                 continue;
             };
+            // Answers name those who gave them: the actor (a member, see
+            // `check_own_answer`) and earlier answerers, who may have left since.
+            if def.kind == FieldKind::Responses {
+                continue;
+            }
             for target in def.kind.references(value) {
                 let invalid = |message: String| DbError::Invalid {
                     field: name.clone(),

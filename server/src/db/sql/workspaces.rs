@@ -17,6 +17,14 @@ impl SqlStore {
         if statement.run(&mut *tx).await? == 0 {
             return Err(DbError::NotFound);
         }
+        if how == MemberHow::Left {
+            // Someone who left no longer spends their time on the workspace's meetings
+            // (their other workspaces see them free again); a later edit of a meeting
+            // does not book them again (`sync_bookings` books members only).
+            let mut free = Sql::new("DELETE FROM bookings WHERE workspace_id = ");
+            free.bind(workspace).push(" AND user_id = ").bind(user);
+            free.run(&mut *tx).await?;
+        }
         let logged = [log_change(
             &mut tx,
             self.epoch,
