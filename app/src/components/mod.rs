@@ -173,6 +173,15 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
+/// Renders its children only once the page has hydrated, for what depends on the
+/// viewer's time zone (their day, their week): the server does not know it, so the
+/// server's page and the hydrating one both hold nothing there and agree.
+#[component]
+pub fn AfterHydration(children: ChildrenFn) -> impl IntoView {
+    let hydrated = use_hydrated();
+    move || hydrated.get().then(|| children())
+}
+
 /// Wraps controls in a fieldset that stays disabled until the page has hydrated, so no
 /// one types into or submits a form whose handlers are not attached yet (what was typed
 /// would be lost). Disabled controls are also what automated browsers wait for.

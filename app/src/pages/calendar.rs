@@ -12,7 +12,7 @@ use crate::api::records::{create_record, list_form_choices};
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{
     error_message, local_clock, local_day_label, local_day_start, local_week_start, local_zone,
-    ActionError, Ready,
+    ActionError, AfterHydration, Ready,
 };
 use crate::model::calendar::{Calendar, FreeSlots, Window};
 use crate::model::{now_ms, Fields, RecordKind, Value};
@@ -72,8 +72,7 @@ pub fn CalendarPage() -> impl IntoView {
         move |_| list_form_choices(slug.clone())
     });
     let picked = RwSignal::new(None::<(i64, Vec<i64>)>);
-    let week_slug = slug.clone();
-    let hydrated = crate::components::use_hydrated();
+    let week_slug = StoredValue::new(slug.clone());
     let shift = move |days: i64| {
         week.update(|w| {
             *w = Some(match *w {
@@ -120,12 +119,10 @@ pub fn CalendarPage() -> impl IntoView {
         </Ready>
         // The week exists only in the browser (it is the viewer's local week), so it is
         // rendered after hydration: the server's page and the hydrating one agree.
-        {move || {
-            let slug = week_slug.clone();
-            hydrated.get().then(move || view! {
+        <AfterHydration>
                 <Suspense fallback=|| view! { <p>"Loading the calendar…"</p> }>
                     {move || {
-                        let slug = slug.clone();
+                        let slug = week_slug.get_value();
                         Suspend::new(async move {
                             match slots.await {
                                 Ok(Some(free)) => view! { <Week free picked slug can_write/> }.into_any(),
@@ -135,12 +132,11 @@ pub fn CalendarPage() -> impl IntoView {
                         })
                     }}
                 </Suspense>
-            })
-        }}
+        </AfterHydration>
         {move || picked.get().filter(|_| can_write).map(|(at, lengths)| view! {
             <BookDialog slug=slug.clone() at lengths people picked on_done=Callback::new(move |_| slots.refetch())/>
         })}
-        {move || hydrated.get().then(|| view! { <Availability slug=ws.workspace.slug.clone()/> })}
+        <AfterHydration><Availability slug=week_slug.get_value()/></AfterHydration>
     }
 }
 

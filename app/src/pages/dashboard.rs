@@ -10,7 +10,7 @@ use crate::api::notifications::announce;
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{
     error_message, local_clock, local_day_label, local_day_start, ActionError, ActivityFeed,
-    LocalTime, PresenceIndicator, Ready,
+    AfterHydration, LocalTime, PresenceIndicator, Ready,
 };
 use crate::model::activity::FeedType;
 use crate::model::notify::Priority;
@@ -168,10 +168,13 @@ fn TodaysCalls(slug: String, me: i64) -> impl IntoView {
             .insert("status".into(), Value::Text("scheduled".into()));
         q
     });
+    let slug = StoredValue::new(slug);
+    // "Today" is the viewer's, so the list renders after hydration.
     view! {
+        <AfterHydration>
         <Suspense fallback=|| ()>
             {move || {
-                let slug = slug.clone();
+                let slug = slug.get_value();
                 Suspend::new(async move {
                     match calls.await {
                         Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
@@ -190,6 +193,7 @@ fn TodaysCalls(slug: String, me: i64) -> impl IntoView {
                 })
             }}
         </Suspense>
+        </AfterHydration>
     }
 }
 
@@ -215,13 +219,12 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
         });
     }
     // Loaded in the browser only (the days are the viewer's), so rendered after hydration.
-    let hydrated = crate::components::use_hydrated();
-    move || {
-        let slug = slug.clone();
-        hydrated.get().then(move || view! {
+    let slug = StoredValue::new(slug);
+    view! {
+        <AfterHydration>
         <Suspense fallback=|| ()>
             {move || {
-                let slug = slug.clone();
+                let slug = slug.get_value();
                 Suspend::new(async move {
                     match meetings.await {
                         Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
@@ -239,6 +242,6 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
                 })
             }}
         </Suspense>
-        })
+        </AfterHydration>
     }
 }

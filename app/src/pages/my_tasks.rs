@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::api::records::{create_record, list_form_choices, update_record};
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, local_day_start, Ready};
+use crate::components::{error_message, local_day_start, AfterHydration, Ready};
 use crate::model::{now_ms, FieldChange, Fields, Record, RecordKind, RecordQuery, Value};
 use crate::pages::records::live_records;
 
@@ -49,7 +49,7 @@ pub fn MyTasksPage() -> impl IntoView {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
     });
-    let hydrated = crate::components::use_hydrated();
+    let list_slug = StoredValue::new(slug.clone());
     let heading = move || {
         if who.get() == me.to_string() {
             "My tasks"
@@ -93,12 +93,10 @@ pub fn MyTasksPage() -> impl IntoView {
         </Ready>
         // "Overdue" and "today" are the viewer's, so the list renders after hydration (the
         // server does not know the viewer's zone).
-        {move || {
-            let slug = slug.clone();
-            hydrated.get().then(move || view! {
+        <AfterHydration>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
-                let slug = slug.clone();
+                let slug = list_slug.get_value();
                 let (wanted, done) = (due.get(), show_done.get());
                 Suspend::new(async move {
                     match tasks.await {
@@ -127,8 +125,7 @@ pub fn MyTasksPage() -> impl IntoView {
                 })
             }}
         </Suspense>
-            })
-        }}
+        </AfterHydration>
     }
 }
 

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::api::records::{list_form_choices, update_record};
 use crate::api::workspaces::WorkspaceView;
-use crate::components::{error_message, local_day_start, LocalTime, Ready};
+use crate::components::{error_message, local_day_start, AfterHydration, LocalTime, Ready};
 use crate::model::record::{CALL_STATUSES, WORK_PRIORITIES};
 use crate::model::{now_ms, FieldChange, Record, RecordKind, RecordQuery, Value};
 use crate::pages::records::live_records;
@@ -49,7 +49,7 @@ pub fn CallsQueuePage() -> impl IntoView {
         query(Some(if s == OPEN { "scheduled" } else { s.as_str() }))
     });
     let in_progress = live_records(KIND, move || query(Some("in progress")));
-    let hydrated = crate::components::use_hydrated();
+    let list_slug = StoredValue::new(slug.clone());
     let members = Resource::new(|| (), {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
@@ -95,12 +95,10 @@ pub fn CallsQueuePage() -> impl IntoView {
         </Ready>
         // Sections depend on the viewer's day, so the list renders after hydration (the
         // server does not know the viewer's zone).
-        {move || {
-            let slug = slug.clone();
-            hydrated.get().then(move || view! {
+        <AfterHydration>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
-                let slug = slug.clone();
+                let slug = list_slug.get_value();
                 let open = status.get() == OPEN;
                 Suspend::new(async move {
                     let (main, running) = (main.await, in_progress.await);
@@ -116,8 +114,7 @@ pub fn CallsQueuePage() -> impl IntoView {
                 })
             }}
         </Suspense>
-            })
-        }}
+        </AfterHydration>
     }
 }
 

@@ -1027,12 +1027,19 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped_and_live_events
     subscribe(&mut socket, room, Some(start)).await;
     // Live events while the replay streams to this reader: held aside, then sent after
     // it, waiting for room like the replay (not overflowing the outbox into a resync).
-    // They are made while the reader reads, as a live client does: one that stopped
-    // reading would rightly be told to resync once the kernel's buffers filled.
+    // They are made while the reader reads, as a live client does. Once the replay is
+    // nearly through they come at most a few ahead of what the reader has taken: a burst
+    // of more live events than the outbox holds, faster than the socket drains, would
+    // rightly end in a resync (the slow-consumer rule, tested on its own), and on a
+    // loaded machine it sometimes did.
     let live = 100;
+    let (taken, mut seen) = tokio::sync::watch::channel(0usize);
     let (store, actor) = (app.store.clone(), owner.id);
     let writer = tokio::spawn(async move {
         for i in 0..live {
+            seen.wait_for(|&n| n + 50 < missed || n + 8 >= missed + i)
+                .await
+                .expect("the reader is there");
             let mut fields = app::model::Fields::new();
             fields.insert("name".into(), Value::Text(format!("Live {i}")));
             store
@@ -1045,7 +1052,10 @@ async fn a_replay_longer_than_the_outbox_is_streamed_not_dropped_and_live_events
     let mut offsets = Vec::new();
     while offsets.len() < all {
         match recv(&mut socket).await {
-            ServerFrame::Event { position, .. } => offsets.push(position.offset),
+            ServerFrame::Event { position, .. } => {
+                offsets.push(position.offset);
+                taken.send_replace(offsets.len());
+            }
             ServerFrame::Resync { reason, .. } => {
                 panic!("resync after {}: {reason}", offsets.len())
             }
