@@ -101,6 +101,12 @@ test('a task assigned to Bea appears in her My tasks live, overdue marked, and s
   await add.getByRole('button', { name: 'Add task' }).click();
   await expect(b.getByRole('listitem', { name: 'Call back Acme' })).toBeVisible();
   await expect(add.getByLabel('New task')).toHaveValue('');
+
+  // Her dashboard lists the open one, not the done one.
+  await b.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Dashboard' }).click();
+  const mine = b.getByRole('list', { name: 'My tasks' });
+  await expect(mine.getByRole('link', { name: 'Call back Acme' })).toBeVisible();
+  await expect(mine.getByRole('link', { name: 'Send the proposal' })).toHaveCount(0);
 });
 
 test('a call started by Ada shows in progress on Bea\'s queue, and leaves it when completed', async ({ browser }) => {

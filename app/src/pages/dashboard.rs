@@ -117,28 +117,36 @@ fn DayList(
     }
 }
 
-/// The viewer's open tasks, soonest due first (at most 8).
+/// The viewer's open tasks (to do or in progress), soonest due first (at most 8).
 #[component]
 fn MyTasks(slug: String, me: i64) -> impl IntoView {
-    let tasks = live_records(RecordKind::Task, move || {
+    // Open ones only, filtered in the database: to do, and in progress.
+    let open = move |status: &str| {
         let mut q = RecordQuery {
             sort: Some("due_date".into()),
-            limit: 100,
+            limit: 8,
             ..Default::default()
         };
         q.filters.insert("assignee_id".into(), Value::Int(me));
+        q.filters
+            .insert("status".into(), Value::Text(status.into()));
         q
-    });
+    };
+    let to_do = live_records(RecordKind::Task, move || open("to do"));
+    let started = live_records(RecordKind::Task, move || open("in progress"));
     view! {
         <Suspense fallback=|| ()>
             {move || {
                 let slug = slug.clone();
                 Suspend::new(async move {
-                    match tasks.await {
+                    let (first, second) = (to_do.await, started.await);
+                    match first.and_then(|a| Ok((a.items, second?.items))) {
                         Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                        Ok(page) => {
-                            let rows = page.items.into_iter()
-                                .filter(|t| t.get("status").as_text() != Some("done"))
+                        Ok((mut items, more)) => {
+                            items.extend(more);
+                            // By due date, none last.
+                            items.sort_by_key(|t| t.get("due_date").as_text().map(str::to_string).unwrap_or_else(|| "9999".into()));
+                            let rows = items.into_iter()
                                 .take(8)
                                 .map(|t: Record| {
                                     let due = t.get("due_date").as_text().map(|d| format!("due {d}")).unwrap_or_default();

@@ -34,7 +34,9 @@ pub fn MyTasksPage() -> impl IntoView {
     let who = RwSignal::new(me.to_string());
     let due = RwSignal::new(String::new());
     let show_done = RwSignal::new(false);
-    let tasks = live_records(KIND, move || {
+    // Open tasks are filtered by status in the database ("to do", then "in progress"),
+    // so old done ones never crowd them out of a page; "Show done" loads every status.
+    let query = move |status: Option<&str>| {
         let mut q = RecordQuery {
             sort: Some("due_date".into()),
             limit: 500,
@@ -43,8 +45,13 @@ pub fn MyTasksPage() -> impl IntoView {
         if let Ok(id) = who.get().parse::<i64>() {
             q.filters.insert("assignee_id".into(), Value::Int(id));
         }
+        if let Some(s) = status {
+            q.filters.insert("status".into(), Value::Text(s.into()));
+        }
         q
-    });
+    };
+    let tasks = live_records(KIND, move || query((!show_done.get()).then_some("to do")));
+    let started = live_records(KIND, move || query(Some("in progress")));
     let members = Resource::new(|| (), {
         let slug = slug.clone();
         move |_| list_form_choices(slug.clone())
@@ -99,11 +106,19 @@ pub fn MyTasksPage() -> impl IntoView {
                 let slug = list_slug.get_value();
                 let (wanted, done) = (due.get(), show_done.get());
                 Suspend::new(async move {
-                    match tasks.await {
+                    let (first, second) = (tasks.await, started.await);
+                    let loaded = first.and_then(|page| {
+                        let mut items = page.items;
+                        if !done {
+                            items.extend(second?.items);
+                        }
+                        Ok(items)
+                    });
+                    match loaded {
                         Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-                        Ok(page) => {
+                        Ok(items) => {
                             let (today, week) = (local_date(0), local_date(7));
-                            let mut rows: Vec<Record> = page.items.into_iter().filter(|t| {
+                            let mut rows: Vec<Record> = items.into_iter().filter(|t| {
                                 let d = t.get("due_date").as_text().map(str::to_string);
                                 let open = t.get("status").as_text() != Some("done");
                                 (done || open) && match (wanted.as_str(), d.as_deref()) {

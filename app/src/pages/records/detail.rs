@@ -261,14 +261,26 @@ pub(super) fn RecordView(
             listening.resume(position);
         }
     }
-    // A participant of a meeting answers its invitation here.
-    let rsvp = record.as_ref().and_then(|r| {
+    // A participant of a meeting answers its invitation here; someone added or taken off
+    // while the page is open sees the answers come or go.
+    let rsvp = (|| {
         let me = use_context::<WorkspaceView>().map(|w| w.user.id)?;
         let schedule = kind.spec().schedule.as_ref()?;
         let responses = schedule.responses?;
-        let invited = schedule.people(&r.fields).iter().any(|(u, _)| *u == me);
-        invited.then(|| view! { <crate::components::RsvpBar slug=slug.clone() kind id=r.id me field=responses record=current/> })
-    });
+        let id = record_id?;
+        let invited = Memo::new(move |_| {
+            current.with(|r| {
+                r.as_ref()
+                    .is_some_and(|r| schedule.people(&r.fields).iter().any(|(u, _)| *u == me))
+            })
+        });
+        let slug = slug.clone();
+        Some(move || {
+            invited.get().then(|| view! {
+                <crate::components::RsvpBar slug=slug.clone() kind id me field=responses record=current/>
+            })
+        })
+    })();
     view! {
         <header class="page-header">
             <h1>{heading}</h1>
