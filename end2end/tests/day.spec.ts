@@ -77,6 +77,15 @@ test('a slot booked by one disappears from the other calendar live; booking it t
   // Her booking of the same slot is refused.
   await bDialog.getByRole('button', { name: 'Book' }).click();
   await expect(bDialog.getByRole('alert')).toContainText('This slot was just taken');
+
+  // Cy, invited, accepts on the meeting's page; the answer shows by name.
+  const href = (await b.getByRole('link', { name: /Ada demo/ }).getAttribute('href'))!;
+  const c = await cCtx.newPage();
+  await open(c, href);
+  const rsvp = c.getByRole('region', { name: 'Your answer' });
+  await rsvp.getByRole('button', { name: 'Accept' }).click();
+  await expect(rsvp.getByRole('button', { name: 'Accept' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(rsvp).toContainText('Answers: Cy Day: accepted');
 });
 
 test('a task assigned to Bea appears in her My tasks live, overdue marked, and she can finish it and add one', async ({ browser }) => {
