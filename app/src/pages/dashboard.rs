@@ -91,8 +91,10 @@ fn AnnounceForm(slug: String) -> impl IntoView {
 fn DayList(
     /// The list's heading (its section is named by it).
     title: &'static str,
-    /// Where "All" leads.
+    /// Where the link to everything leads.
     all: String,
+    /// That link's text ("All my tasks").
+    all_label: &'static str,
     /// The rows: (link, text, details).
     rows: Vec<(String, String, AnyView)>,
     /// What an empty list says.
@@ -112,7 +114,7 @@ fn DayList(
                     </ul>
                 }.into_any()
             }}
-            <a href=all>{format!("All {}", title.to_lowercase().trim_start_matches("my ").trim_start_matches("today's ").trim_start_matches("upcoming "))}</a>
+            <a href=all>{all_label}</a>
         </section>
     }
 }
@@ -153,7 +155,7 @@ fn MyTasks(slug: String, me: i64) -> impl IntoView {
                                     (format!("/w/{slug}/tasks/{}", t.id), t.title(), view! { <span class="meta">{due}</span> }.into_any())
                                 })
                                 .collect();
-                            view! { <DayList title="My tasks" all=format!("/w/{slug}/my-tasks") rows empty="Nothing to do."/> }.into_any()
+                            view! { <DayList title="My tasks" all=format!("/w/{slug}/my-tasks") all_label="All my tasks" rows empty="Nothing to do."/> }.into_any()
                         }
                     }
                 })
@@ -195,7 +197,7 @@ fn TodaysCalls(slug: String, me: i64) -> impl IntoView {
                                     (format!("/w/{slug}/calls/{}", c.id), c.title(), view! { <LocalTime ms=at/> }.into_any())
                                 })
                                 .collect();
-                            view! { <DayList title="Today's calls" all=format!("/w/{slug}/queue") rows empty="No calls today."/> }.into_any()
+                            view! { <DayList title="Today's calls" all=format!("/w/{slug}/queue") all_label="Open the calls queue" rows empty="No calls today."/> }.into_any()
                         }
                     }
                 })
@@ -244,7 +246,7 @@ fn UpcomingMeetings(slug: String, me: i64) -> impl IntoView {
                                     Some((format!("/w/{slug}/{}/{id}", kind.path()), b.title.unwrap_or_default(), view! { <span class="meta">{when}</span> }.into_any()))
                                 })
                                 .collect();
-                            view! { <DayList title="Upcoming meetings" all=format!("/w/{slug}/calendar") rows empty="No meetings this week."/> }.into_any()
+                            view! { <DayList title="Upcoming meetings" all=format!("/w/{slug}/calendar") all_label="Open the calendar" rows empty="No meetings this week."/> }.into_any()
                         }
                     }
                 })

@@ -19,13 +19,13 @@ use list::*;
 
 use detail::RecordDetail;
 
-/// The kind named by the route's `:kind` segment (`customers`, `deals`, `products`); the
-/// first declared kind on the workspace's own path (`/w/{slug}`).
+/// The kind named by the route's `:kind` segment (`customers`, `deals`, `products`).
 fn route_kind() -> Memo<Option<RecordKind>> {
     let params = use_params_map();
-    Memo::new(move |_| match params.with(|p| p.get("kind")) {
-        Some(k) => RecordKind::from_path(&k),
-        None => Some(RecordKind::ALL[0]),
+    Memo::new(move |_| {
+        params
+            .with(|p| p.get("kind"))
+            .and_then(|k| RecordKind::from_path(&k))
     })
 }
 
