@@ -130,7 +130,7 @@ async fn ten_thousand_idle_subscribed_rooms_cost_little() {
             };
             let outbox = server::realtime::outbox::Outbox::new(256);
             let room = Room::Workspace(i);
-            let subscription = Subscription::new(room, i as u64, outbox, replay);
+            let subscription = Subscription::new(room, i as u64, 1, outbox, replay);
             hub.subscribe(room, subscription.clone());
             subscription
         })

@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod auth;
 pub mod calendar;
+pub mod chat;
 pub mod codec;
 pub mod import;
 pub mod members;

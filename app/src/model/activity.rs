@@ -3,6 +3,7 @@
 //! after) made from a logged change, the same way on the server (pages, CSV export) and
 //! in the browser (live entries).
 
+use crate::model::chat::ChatKind;
 use serde::{Deserialize, Serialize};
 
 use super::{FieldKind, RecordKind, Value};
@@ -187,9 +188,28 @@ impl ActivityEntry {
                 (who.clone(), format!("{what} {who}"))
             }
             Change::Announced { title, .. } => (title.clone(), format!("announced: {title}")),
-            Change::Invites { .. } | Change::Notice { .. } | Change::NoticesRead { .. } => {
-                return None
+            // Channels and discussions (the chat rooms every member sees) as they are made
+            // and changed; what is said in them stays in chat.
+            Change::ChatRoom { room, how, .. } if room.kind != ChatKind::Private => {
+                use crate::model::chat::RoomHow;
+                record = room.record;
+                let what = match (room.kind, how) {
+                    (ChatKind::Discussion, RoomHow::Created) => "started the discussion of",
+                    (_, RoomHow::Created) => "created the channel",
+                    (_, RoomHow::Renamed) => "renamed the channel to",
+                    (_, RoomHow::Archived) if room.archived_at.is_some() => "archived the channel",
+                    (_, RoomHow::Archived) => "brought back the channel",
+                    _ => return None,
+                };
+                (room.name.clone(), format!("{what} {}", room.name))
             }
+            Change::Invites { .. }
+            | Change::Notice { .. }
+            | Change::NoticesRead { .. }
+            | Change::Message { .. }
+            | Change::ChatRoom { .. }
+            | Change::ChatInvitation { .. }
+            | Change::ChatRead { .. } => return None,
         };
         Some(ActivityEntry {
             position,

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod calendar;
+pub mod chat;
 pub mod import;
 pub mod notify;
 pub mod record;

@@ -32,11 +32,13 @@ pub enum NoticeType {
     MeetingChanged,
     /// A meeting or a call of yours starts soon (the reminder scheduler).
     Reminder,
+    /// You were invited into a private chat room.
+    ChatInvite,
 }
 
 impl NoticeType {
     /// Every type, in the order the preferences page lists them.
-    pub const ALL: [NoticeType; 10] = [
+    pub const ALL: [NoticeType; 11] = [
         NoticeType::Assigned,
         NoticeType::Mention,
         NoticeType::Overwritten,
@@ -47,6 +49,7 @@ impl NoticeType {
         NoticeType::Rsvp,
         NoticeType::MeetingChanged,
         NoticeType::Reminder,
+        NoticeType::ChatInvite,
     ];
 
     /// The name stored in the database and sent on the wire (`"assigned"`, ...).
@@ -62,6 +65,7 @@ impl NoticeType {
             NoticeType::Rsvp => "rsvp",
             NoticeType::MeetingChanged => "meeting_changed",
             NoticeType::Reminder => "reminder",
+            NoticeType::ChatInvite => "chat_invite",
         }
     }
 
@@ -83,6 +87,7 @@ impl NoticeType {
             NoticeType::Rsvp => "Answers to your meetings",
             NoticeType::MeetingChanged => "Meeting changes",
             NoticeType::Reminder => "Reminders",
+            NoticeType::ChatInvite => "Chat invitations",
         }
     }
 }

@@ -21,8 +21,10 @@ use crate::model::{Fields, Record, RecordKind};
 /// editing. Version 5: notifications on the user's room (`notice`, `notices_read`),
 /// announcements (`announced`), and updates that carry their fields' values before, the
 /// record's title and whose values an overwrite replaced; a bulk change carries its
-/// import's counts and a member change how it changed.
-pub const PROTOCOL_VERSION: u32 = 5;
+/// import's counts and a member change how it changed. Version 6: chat rooms
+/// (`chat:{id}`) with `message` and `chat_room` changes, and `chat_invitation` and
+/// `chat_read` on the user's room.
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -33,7 +35,7 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 
 /// A room: what a socket subscribes to. On the wire `workspace:{id}`, `admins:{id}`,
-/// `customer:{id}`, `deal:{id}`, `product:{id}` or `user:{id}`.
+/// `customer:{id}`, `deal:{id}`, `product:{id}`, `chat:{id}` or `user:{id}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Room {
     /// Everything that happens in a workspace (list and board updates).
@@ -42,8 +44,10 @@ pub enum Room {
     Admins(i64),
     /// One record (its page: changes, presence, field focus).
     Record(RecordKind, i64),
-    /// One user's personal notifications.
+    /// One user's personal notifications, invitations and read markers.
     User(i64),
+    /// One chat room: its messages and what happens to it.
+    Chat(i64),
 }
 
 impl Room {
@@ -54,6 +58,7 @@ impl Room {
             Room::Admins(id) => format!("admins:{id}"),
             Room::Record(kind, id) => format!("{}:{id}", kind.noun()),
             Room::User(id) => format!("user:{id}"),
+            Room::Chat(id) => format!("chat:{id}"),
         }
     }
 
@@ -65,6 +70,7 @@ impl Room {
             "workspace" => Some(Room::Workspace(id)),
             "admins" => Some(Room::Admins(id)),
             "user" => Some(Room::User(id)),
+            "chat" => Some(Room::Chat(id)),
             other => RecordKind::ALL
                 .into_iter()
                 .find(|k| k.noun() == other)
@@ -161,11 +167,19 @@ pub enum ChangeOp {
     Notice,
     /// All of a user's notifications up to one were marked read.
     NoticesRead,
+    /// A chat message was sent, edited, deleted or reacted to.
+    Message,
+    /// A chat room was made or changed (name, archive, participants, owner).
+    ChatRoom,
+    /// An invitation to a private room was made or answered.
+    ChatInvitation,
+    /// A user's read marker in a chat room moved.
+    ChatRead,
 }
 
 impl ChangeOp {
     /// Every op, in the order filters list them.
-    pub const ALL: [ChangeOp; 10] = [
+    pub const ALL: [ChangeOp; 14] = [
         ChangeOp::Created,
         ChangeOp::Updated,
         ChangeOp::Deleted,
@@ -176,6 +190,10 @@ impl ChangeOp {
         ChangeOp::Announced,
         ChangeOp::Notice,
         ChangeOp::NoticesRead,
+        ChangeOp::Message,
+        ChangeOp::ChatRoom,
+        ChangeOp::ChatInvitation,
+        ChangeOp::ChatRead,
     ];
 
     /// The op's name on the wire and in the log (`"created"`, ...).
@@ -191,6 +209,10 @@ impl ChangeOp {
             ChangeOp::Announced => "announced",
             ChangeOp::Notice => "notice",
             ChangeOp::NoticesRead => "notices_read",
+            ChangeOp::Message => "message",
+            ChangeOp::ChatRoom => "chat_room",
+            ChangeOp::ChatInvitation => "chat_invitation",
+            ChangeOp::ChatRead => "chat_read",
         }
     }
 
@@ -243,8 +265,8 @@ impl MemberHow {
 /// A committed change, as logged and delivered in `event` frames; each variant carries
 /// exactly what it concerns. On the wire an object tagged by `op`. A creation carries the
 /// new record and a deletion its tombstone, whole; an update carries only what changed
-/// (see [`Change::apply`]). Chat messages, which are not records, will be a variant of
-/// their own in a room that is only a stream.
+/// (see [`Change::apply`]). Chat messages, which are not records, are variants of their
+/// own in their `chat:{id}` room.
 ///
 /// Payloads logged before protocol 2 (`{op, kind, id, record, fields, actor, at}`) still
 /// read: the extra fields are ignored and `id` is taken as the user or invite id; updates
@@ -386,6 +408,54 @@ pub enum Change {
         /// When it committed, Unix milliseconds.
         at: i64,
     },
+    /// A chat message as it is now: just sent, edited, deleted (a tombstone) or reacted
+    /// to. Carried by its chat room.
+    Message {
+        /// The message.
+        message: Box<crate::model::chat::ChatMessage>,
+        /// Who did it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// A chat room was made or changed: the room as it is now and how. Carried by the
+    /// room's own log, and by the workspace's room for channels and discussions (which
+    /// every member sees); a private room's making by its owner's user room.
+    ChatRoom {
+        /// The room (without any viewer's read marker).
+        room: Box<crate::model::chat::ChatRoom>,
+        /// What happened.
+        how: crate::model::chat::RoomHow,
+        /// The user concerned (who joined, left, was removed, invited, got the room).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<i64>,
+        /// Who did it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// An invitation to a private room was made or answered: as it is now. Carried by
+    /// the invitee's user room (and the inviter's, so both follow it live).
+    ChatInvitation {
+        /// The invitation.
+        invitation: Box<crate::model::chat::ChatInvitation>,
+        /// Who did it.
+        actor: Option<i64>,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
+    /// The user's read marker in a chat room moved to `seq`, leaving `unread` messages
+    /// after it. Carried by the user's room, so their other tabs follow.
+    ChatRead {
+        /// The chat room's id.
+        chat: i64,
+        /// The position read up to.
+        seq: i64,
+        /// Messages by others after it, when it was set.
+        unread: i64,
+        /// When it committed, Unix milliseconds.
+        at: i64,
+    },
 }
 
 impl Change {
@@ -402,6 +472,10 @@ impl Change {
             Change::Announced { .. } => ChangeOp::Announced,
             Change::Notice { .. } => ChangeOp::Notice,
             Change::NoticesRead { .. } => ChangeOp::NoticesRead,
+            Change::Message { .. } => ChangeOp::Message,
+            Change::ChatRoom { .. } => ChangeOp::ChatRoom,
+            Change::ChatInvitation { .. } => ChangeOp::ChatInvitation,
+            Change::ChatRead { .. } => ChangeOp::ChatRead,
         }
     }
 
@@ -526,7 +600,11 @@ impl Change {
             | Change::Invites { at, .. }
             | Change::Announced { at, .. }
             | Change::Notice { at, .. }
-            | Change::NoticesRead { at, .. } => *at,
+            | Change::NoticesRead { at, .. }
+            | Change::Message { at, .. }
+            | Change::ChatRoom { at, .. }
+            | Change::ChatInvitation { at, .. }
+            | Change::ChatRead { at, .. } => *at,
         }
     }
 
@@ -540,9 +618,24 @@ impl Change {
             | Change::Bulk { actor, .. }
             | Change::Members { actor, .. }
             | Change::Invites { actor, .. }
-            | Change::Announced { actor, .. } => *actor,
+            | Change::Announced { actor, .. }
+            | Change::Message { actor, .. }
+            | Change::ChatRoom { actor, .. }
+            | Change::ChatInvitation { actor, .. } => *actor,
             Change::Notice { notification, .. } => notification.actor,
-            Change::NoticesRead { .. } => None,
+            Change::NoticesRead { .. } | Change::ChatRead { .. } => None,
+        }
+    }
+
+    /// The user whose access to the change's room ends with it (they left a private
+    /// chat room or were removed): a subscription of theirs delivers this change and
+    /// nothing after it.
+    pub fn ends_access_of(&self) -> Option<i64> {
+        match self {
+            Change::ChatRoom {
+                how, user: Some(u), ..
+            } if how.ends_access() => Some(*u),
+            _ => None,
         }
     }
 }

@@ -8,6 +8,10 @@ use async_trait::async_trait;
 
 use crate::error::FieldConflict;
 use crate::model::activity::{ActivityFilter, ActivityPage, FeedType};
+use crate::model::chat::{
+    ChatInvitation, ChatKind, ChatMessage, ChatOverview, ChatRoom, ChatRoomDetail, ChatTarget,
+    MessagePage,
+};
 use crate::model::import::ImportMapping;
 use crate::model::notify::{NoticePage, NoticePref, Notification, Priority};
 use crate::model::{
@@ -215,6 +219,7 @@ pub trait Store:
     + NotifyStore
     + ActivityStore
     + CalendarStore
+    + ChatStore
 {
 }
 
@@ -227,13 +232,14 @@ impl<T> Store for T where
         + NotifyStore
         + ActivityStore
         + CalendarStore
+        + ChatStore
 {
 }
 
 /// The store's traits, to bring every domain's methods into scope at once.
 pub mod prelude {
     pub use super::{
-        AccountStore, ActivityStore, CalendarStore, ImportStore, LogStore, NotifyStore,
+        AccountStore, ActivityStore, CalendarStore, ChatStore, ImportStore, LogStore, NotifyStore,
         RecordStore, Store, WorkspaceStore,
     };
 }
@@ -602,4 +608,188 @@ pub trait CalendarStore: Send + Sync + 'static {
     /// each reminder is sent once; a reminder whose record started while no node ran is
     /// not sent. Returns how many were sent.
     async fn send_due_reminders(&self, now: i64) -> Result<usize, DbError>;
+}
+
+/// A change to a chat room's settings, by someone allowed to make it (checked by the
+/// store: admins for channels, the owner for a private room).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoomEdit {
+    /// A new name (already checked).
+    Rename(String),
+    /// Archive (`true`: read only) or bring back.
+    Archive(bool),
+    /// Hand a private room over to this participant.
+    Owner(i64),
+}
+
+/// Chat: rooms (channels, record discussions, private rooms), the participants and
+/// invitations of private rooms, messages, reactions and read markers. Every method
+/// takes the workspace and the acting user, and answers `NotFound` for a room the user
+/// may not see (a private room they are not in looks like no room at all). Each change
+/// is logged in the room's `chat:{id}` log (and, for what the sidebar shows, in the
+/// workspace's or the users' rooms), in the write's transaction.
+///
+/// Who may do what: any member reads channels and discussions; only participants read a
+/// private room; writing (sending, reacting, making private rooms) needs the `Member`
+/// role, which the caller checks; channels are made, renamed and archived by admins
+/// (`admin`: the caller's role is admin or owner); a private room's owner renames it,
+/// archives it, removes participants and hands it over; participants invite.
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    /// The rooms `user` sees in the workspace (channels, their private rooms, and the 50
+    /// discussions with the newest messages), newest activity first, each with the
+    /// user's read marker and unread count; and their invitations still open at `now`.
+    async fn chat_overview(
+        &self,
+        workspace: i64,
+        user: i64,
+        now: i64,
+    ) -> Result<ChatOverview, DbError>;
+    /// One room with its participants and invitations. Errors: `NotFound`.
+    async fn chat_room(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+    ) -> Result<ChatRoomDetail, DbError>;
+    /// The discussion of a record, if it has one. Errors: `NotFound` for a record not
+    /// in the workspace.
+    async fn discussion(
+        &self,
+        workspace: i64,
+        user: i64,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Option<ChatRoom>, DbError>;
+    /// Makes a channel (`admin` must be true) or a private room owned by `user` (with an
+    /// optional participant limit, 2 to 1,000). Errors: `Invalid` on `kind` for a
+    /// discussion (only a first message makes one) or a channel by a non-admin,
+    /// `Conflict("name")` for a channel name taken in the workspace.
+    async fn create_chat_room(
+        &self,
+        workspace: i64,
+        user: i64,
+        admin: bool,
+        kind: ChatKind,
+        name: &str,
+        max_participants: Option<i64>,
+    ) -> Result<ChatRoom, DbError>;
+    /// Renames, archives or hands over a room. Errors: `NotFound`, `Invalid` on `room`
+    /// when `user` may not (not an admin for a channel, not the owner of a private room;
+    /// a discussion), on `user_id` when the new owner is not a participant.
+    async fn edit_chat_room(
+        &self,
+        workspace: i64,
+        user: i64,
+        admin: bool,
+        room: i64,
+        edit: RoomEdit,
+    ) -> Result<ChatRoom, DbError>;
+    /// Invites members of the workspace into a private room `user` takes part in, each
+    /// until `expires_at` (a pending invitation of the same person is renewed). Errors:
+    /// `NotFound`, `Invalid` on `user_ids` for someone not a member or already in, or
+    /// past the participant limit; on `room` for a room that is not private, or archived.
+    async fn invite_to_chat(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        invitees: &[i64],
+        expires_at: i64,
+    ) -> Result<Vec<ChatInvitation>, DbError>;
+    /// Accepts (the user becomes a participant) or declines `user`'s invitation `id`.
+    /// Errors: `NotFound` (also another user's), `Invalid` on `invitation` when it
+    /// expired, was answered or withdrawn before, or the room is full.
+    async fn answer_chat_invitation(
+        &self,
+        workspace: i64,
+        user: i64,
+        id: i64,
+        accept: bool,
+        now: i64,
+    ) -> Result<ChatInvitation, DbError>;
+    /// `user` leaves a private room (`participant == user`; an owner who leaves hands it
+    /// to the longest-standing participant, the last one out archives it), or the owner
+    /// removes `participant`. The one who goes loses the room at once: their
+    /// subscriptions end with the change that says so. Errors: `NotFound`, `Invalid` on
+    /// `user_id` when `user` may not remove them.
+    async fn leave_chat_room(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        participant: i64,
+    ) -> Result<(), DbError>;
+    /// A page of a room's history, newest first: messages before position `before`
+    /// (from the newest when `None`), at most `limit` (1 to
+    /// [`crate::model::chat::MAX_MESSAGE_PAGE`]). Errors: `NotFound`.
+    async fn chat_messages(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<MessagePage, DbError>;
+    /// Sends a message (already checked) to a room or a record's discussion (made now if
+    /// it has none), replying to `reply_to` (a message of the same room) if given. With a
+    /// `key`, a second send with the same key by the same user to the same room returns
+    /// the first message and changes nothing. Mentioned members who see the room are
+    /// notified. Errors: `NotFound`, `Invalid` on `room` for an archived room, on
+    /// `reply_to` for a message not in the room.
+    async fn send_message(
+        &self,
+        workspace: i64,
+        user: i64,
+        target: ChatTarget,
+        body: &str,
+        reply_to: Option<i64>,
+        key: Option<&str>,
+    ) -> Result<ChatMessage, DbError>;
+    /// Edits (`Some(body)`) or deletes (`None`: a tombstone, body emptied) one of
+    /// `user`'s own messages. Errors: `NotFound`, `Invalid` on `message` for someone
+    /// else's or a deleted one.
+    async fn change_message(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        message: i64,
+        body: Option<&str>,
+    ) -> Result<ChatMessage, DbError>;
+    /// Adds (`on`) or takes back `user`'s reaction `emoji` (one of
+    /// [`crate::model::chat::REACTIONS`]) on a message. Errors: `NotFound`, `Invalid` on
+    /// `emoji`.
+    async fn react(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        message: i64,
+        emoji: &str,
+        on: bool,
+    ) -> Result<ChatMessage, DbError>;
+    /// Moves `user`'s read marker in a room forward to `seq` (capped at the newest
+    /// message; never backwards) and logs it in their user room. Returns the room with
+    /// the new marker and unread count. Errors: `NotFound`.
+    async fn mark_chat_read(
+        &self,
+        workspace: i64,
+        user: i64,
+        room: i64,
+        seq: i64,
+    ) -> Result<ChatRoom, DbError>;
+    /// Messages containing `term` (case-insensitively) in the rooms `user` sees, newest
+    /// first, at most `limit` (1 to 100), each with its room.
+    async fn search_messages(
+        &self,
+        workspace: i64,
+        user: i64,
+        term: &str,
+        limit: i64,
+    ) -> Result<Vec<(ChatRoom, ChatMessage)>, DbError>;
+    /// Who may be in the realtime room `chat:{room}`: its workspace, if `user` may see
+    /// it as a member of that workspace (`None`: no such room, or a private room they
+    /// are not in). The socket checks the workspace role too.
+    async fn chat_room_workspace(&self, room: i64, user: i64) -> Result<Option<i64>, DbError>;
 }

@@ -16,6 +16,8 @@ pub enum BusMessage {
         position: Option<(i64, i64)>,
         /// The frame as JSON text, serialized once by the node that published it.
         frame: crate::realtime::hub::Frame,
+        /// The user whose access to the room ends with this event, if any.
+        ends_for: Option<i64>,
     },
     /// Re-authorize every socket of this user (a removal or a role change).
     RecheckUser {

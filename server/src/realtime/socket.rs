@@ -351,6 +351,11 @@ impl Connection {
             Room::User(id) => return Ok(id == self.user.id),
             Room::Workspace(id) => (id, Role::Viewer),
             Room::Admins(id) => (id, Role::Admin),
+            // A channel or discussion: any member; a private room: its participants.
+            Room::Chat(id) => match self.store.chat_room_workspace(id, self.user.id).await? {
+                Some(ws) => (ws, Role::Viewer),
+                None => return Ok(false),
+            },
             Room::Record(kind, id) => match self.store.record_workspace(kind, id).await {
                 Ok(ws) => (ws, Role::Viewer),
                 Err(DbError::NotFound) => return Ok(false),
@@ -430,7 +435,8 @@ impl Connection {
         };
         // Subscribed before the head is read, so nothing committed after it is missed;
         // frames arriving meanwhile are held until the subscription starts.
-        let subscription = Subscription::new(room, self.id, self.outbox.clone(), replay);
+        let subscription =
+            Subscription::new(room, self.id, self.user.id, self.outbox.clone(), replay);
         let channel = self.hub.subscribe(room, subscription.clone());
         let head = match self.store.room_head(room).await {
             Ok(h) => h,

@@ -33,6 +33,9 @@ pub struct Replay {
 pub struct Subscription {
     room: Room,
     socket: u64,
+    /// The socket's user: a change that ends their access to the room is the last
+    /// thing this subscription delivers.
+    user: i64,
     outbox: Arc<Outbox>,
     replay: Replay,
     state: Mutex<State>,
@@ -66,8 +69,8 @@ enum Sent {
 
 /// What to do with one delivery, given what was sent so far.
 enum Step {
-    /// Send it.
-    Send(Frame),
+    /// Send it; `true`: it ends the subscriber's access, so nothing follows it.
+    Send(Frame, bool),
     /// Already sent (a late or doubled broadcast).
     Skip,
     /// Events up to this offset are missing: fill them from the log first.
@@ -78,9 +81,9 @@ enum Step {
 
 impl State {
     /// Decides what to do with `d`; marks an event as sent when it says `Send`.
-    fn step(&mut self, d: &Delivery) -> Step {
+    fn step(&mut self, d: &Delivery, user: i64) -> Step {
         let Some((epoch, offset)) = d.position else {
-            return Step::Send(d.frame.clone());
+            return Step::Send(d.frame.clone(), false);
         };
         if epoch != self.epoch {
             Step::Reset
@@ -90,18 +93,25 @@ impl State {
             Step::Gap(offset - 1)
         } else {
             self.last = offset;
-            Step::Send(d.frame.clone())
+            Step::Send(d.frame.clone(), d.ends_for == Some(user))
         }
     }
 }
 
 impl Subscription {
-    /// A subscription of socket `socket` to `room`, holding live frames aside until
-    /// [`Subscription::start`] says where it begins.
-    pub fn new(room: Room, socket: u64, outbox: Arc<Outbox>, replay: Replay) -> Arc<Self> {
+    /// A subscription of socket `socket` (of `user`) to `room`, holding live frames
+    /// aside until [`Subscription::start`] says where it begins.
+    pub fn new(
+        room: Room,
+        socket: u64,
+        user: i64,
+        outbox: Arc<Outbox>,
+        replay: Replay,
+    ) -> Arc<Self> {
         Arc::new(Subscription {
             room,
             socket,
+            user,
             outbox,
             replay,
             state: Mutex::new(State {
@@ -216,10 +226,11 @@ impl Subscription {
             self.resync("fell behind the room");
             return;
         }
-        match st.step(d) {
-            Step::Send(frame) => {
-                if !self.outbox.push(frame) {
-                    // Too slow: the outbox told every room of the socket to resync.
+        match st.step(d, self.user) {
+            Step::Send(frame, last) => {
+                if !self.outbox.push(frame) || last {
+                    // Too slow (the outbox told every room of the socket to resync), or
+                    // the user's access ended with this event.
                     st.ended = true;
                 }
             }
@@ -267,8 +278,8 @@ impl Subscription {
                         st.held = None; // Live from here.
                         return;
                     };
-                    match st.step(&d) {
-                        Step::Send(frame) => frame,
+                    match st.step(&d, self.user) {
+                        Step::Send(frame, last) => (frame, last),
                         Step::Skip => continue,
                         Step::Gap(to) => {
                             if let Some(held) = st.held.as_mut() {
@@ -284,7 +295,12 @@ impl Subscription {
                         }
                     }
                 };
+                let (frame, last) = frame;
                 match self.send_waiting(frame).await {
+                    Sent::Queued if last => {
+                        self.end();
+                        return;
+                    }
                     Sent::Queued => {}
                     Sent::Ended => return,
                     Sent::TooSlow => {
@@ -329,6 +345,7 @@ impl Subscription {
             }
             for c in events {
                 after = c.position.offset;
+                let last = c.change.ends_access_of() == Some(self.user);
                 let frame = to_json(&ServerFrame::Event {
                     room: self.room,
                     position: c.position,
@@ -337,6 +354,10 @@ impl Subscription {
                 // Streamed: waits for room in the outbox rather than overflowing it, and
                 // gives up only on a socket that stopped reading.
                 match self.send_waiting(frame).await {
+                    Sent::Queued if last => {
+                        self.end();
+                        return false;
+                    }
                     Sent::Queued => {}
                     Sent::Ended => return false,
                     Sent::TooSlow => {

@@ -6,6 +6,7 @@
 
 mod auth;
 mod calendar;
+mod chat;
 mod common;
 mod convergence;
 mod editing;

@@ -792,6 +792,367 @@ async fn contract(store: &dyn Store) {
         .await
         .expect("workspace");
     calendars_and_bookings_keep_their_contract(store, day.id, ann.id).await;
+    let talk = store
+        .create_workspace("Talk", "talk", ann.id)
+        .await
+        .expect("workspace");
+    chat_keeps_its_contract(store, talk.id, ann.id).await;
+}
+
+/// Chat rooms, invitations, messages, reactions, read markers and search keep their
+/// contract: who sees what, idempotent sends, replies within a room, one's own edits,
+/// unread counts that skip one's own and deleted messages, and the room's log.
+async fn chat_keeps_its_contract(store: &dyn Store, ws: i64, ann: i64) {
+    use app::model::chat::{ChatKind, ChatTarget, InvitationStatus};
+    use app::model::now_ms;
+    use app::ssr::store::RoomEdit;
+    let mut people = Vec::new();
+    for name in ["Bo", "Cy", "Zed"] {
+        let id = store
+            .create_user(NewUser {
+                email: Some(format!("{name}@talk.example")),
+                password_hash: None,
+                display_name: name.into(),
+            })
+            .await
+            .expect("user")
+            .id;
+        people.push(id);
+    }
+    let (bo, cy, zed) = (people[0], people[1], people[2]);
+    store
+        .add_member(ws, bo, Role::Member)
+        .await
+        .expect("member");
+    store
+        .add_member(ws, cy, Role::Member)
+        .await
+        .expect("member");
+    let invalid_on = |r: Result<_, DbError>, on: &str| match r {
+        Err(DbError::Invalid { field, .. }) => assert_eq!(field, on),
+        other => panic!("expected Invalid on {on}, got {:?}", other.map(|_: ()| ())),
+    };
+
+    let general = store
+        .create_chat_room(ws, ann, true, ChatKind::Channel, "general", None)
+        .await
+        .expect("channel");
+    assert!(matches!(
+        store.create_chat_room(ws, ann, true, ChatKind::Channel, "General", None).await,
+        Err(DbError::Conflict(f)) if f == "name"
+    ));
+    invalid_on(
+        store
+            .create_chat_room(ws, bo, false, ChatKind::Channel, "mine", None)
+            .await
+            .map(|_| ()),
+        "kind",
+    );
+    let private = store
+        .create_chat_room(ws, bo, false, ChatKind::Private, "Bo and Cy", Some(2))
+        .await
+        .expect("private");
+    assert_eq!(private.owner_id, Some(bo));
+    invalid_on(
+        store
+            .invite_to_chat(ws, bo, private.id, &[zed], now_ms() + 1000)
+            .await
+            .map(|_| ()),
+        "user_ids",
+    );
+    let invited = store
+        .invite_to_chat(ws, bo, private.id, &[cy], now_ms() + 60_000)
+        .await
+        .expect("invite");
+    assert_eq!(invited[0].status, InvitationStatus::Pending);
+    invalid_on(
+        store
+            .invite_to_chat(ws, bo, private.id, &[ann], now_ms() + 1000)
+            .await
+            .map(|_| ()),
+        "user_ids",
+    );
+    assert_eq!(
+        store
+            .chat_room_workspace(private.id, cy)
+            .await
+            .expect("access"),
+        None
+    );
+    let overview = store
+        .chat_overview(ws, cy, now_ms())
+        .await
+        .expect("overview");
+    assert_eq!(overview.invitations.len(), 1);
+    store
+        .answer_chat_invitation(ws, cy, invited[0].id, true, now_ms())
+        .await
+        .expect("accept");
+    assert_eq!(
+        store
+            .chat_room_workspace(private.id, cy)
+            .await
+            .expect("access"),
+        Some(ws)
+    );
+    assert_eq!(
+        store
+            .chat_room_workspace(private.id, ann)
+            .await
+            .expect("access"),
+        None
+    );
+    assert_eq!(
+        store
+            .chat_room_workspace(general.id, zed)
+            .await
+            .expect("access"),
+        Some(ws)
+    );
+    assert!(store
+        .chat_overview(ws, ann, now_ms())
+        .await
+        .expect("overview")
+        .rooms
+        .iter()
+        .all(|r| r.id != private.id));
+    assert!(matches!(
+        store.chat_room(ws, ann, private.id).await,
+        Err(DbError::NotFound)
+    ));
+
+    // Messages: positions, idempotency, replies within the room.
+    let room = ChatTarget::Room(private.id);
+    let first = store
+        .send_message(ws, cy, room, "hello **Bo**", None, Some("k1"))
+        .await
+        .expect("send");
+    assert_eq!(first.seq, 1);
+    let again = store
+        .send_message(ws, cy, room, "hello **Bo**", None, Some("k1"))
+        .await
+        .expect("send");
+    assert_eq!(again, first);
+    let reply = store
+        .send_message(ws, cy, room, "are you there?", Some(first.id), None)
+        .await
+        .expect("reply");
+    assert_eq!(
+        (reply.seq, reply.reply_to.as_ref().map(|q| q.id)),
+        (2, Some(first.id))
+    );
+    let elsewhere = store
+        .send_message(ws, ann, ChatTarget::Room(general.id), "hi all", None, None)
+        .await
+        .expect("send");
+    invalid_on(
+        store
+            .send_message(ws, cy, room, "x", Some(elsewhere.id), None)
+            .await
+            .map(|_| ()),
+        "reply_to",
+    );
+    assert!(matches!(
+        store
+            .send_message(ws, ann, room, "let me in", None, None)
+            .await,
+        Err(DbError::NotFound)
+    ));
+
+    // Unread: the other's messages after the marker, not deleted; markers only move on.
+    let unread =
+        |r: i64, u: i64| async move { store.chat_room(ws, u, r).await.expect("room").room.unread };
+    assert_eq!(unread(private.id, bo).await, 2);
+    assert_eq!(
+        unread(private.id, cy).await,
+        0,
+        "one's own messages are read"
+    );
+    assert_eq!(
+        store
+            .mark_chat_read(ws, bo, private.id, 1)
+            .await
+            .expect("read")
+            .unread,
+        1
+    );
+    assert_eq!(
+        store
+            .mark_chat_read(ws, bo, private.id, 0)
+            .await
+            .expect("read")
+            .read_seq,
+        1
+    );
+    assert_eq!(
+        store
+            .mark_chat_read(ws, bo, private.id, 99)
+            .await
+            .expect("read")
+            .read_seq,
+        2,
+        "capped at the newest"
+    );
+
+    // Edits and deletions of one's own only; reactions from the set.
+    invalid_on(
+        store
+            .change_message(ws, bo, private.id, first.id, Some("mine now"))
+            .await
+            .map(|_| ()),
+        "message",
+    );
+    let edited = store
+        .change_message(ws, cy, private.id, first.id, Some("hello *Bo*"))
+        .await
+        .expect("edit");
+    assert!(edited.edited_at.is_some());
+    invalid_on(
+        store
+            .react(ws, bo, private.id, reply.id, "🦀", true)
+            .await
+            .map(|_| ()),
+        "emoji",
+    );
+    let reacted = store
+        .react(ws, bo, private.id, reply.id, "👍", true)
+        .await
+        .expect("react");
+    assert_eq!(reacted.reactions.get("👍"), Some(&vec![bo]));
+    let deleted = store
+        .change_message(ws, cy, private.id, reply.id, None)
+        .await
+        .expect("delete");
+    assert!(
+        deleted.deleted_at.is_some() && deleted.body.is_empty() && deleted.reactions.is_empty()
+    );
+
+    // History pages newest first.
+    let page = store
+        .chat_messages(ws, bo, private.id, None, 1)
+        .await
+        .expect("page");
+    assert_eq!((page.messages[0].seq, page.has_more), (2, true));
+    let older = store
+        .chat_messages(ws, bo, private.id, Some(2), 10)
+        .await
+        .expect("page");
+    assert_eq!((older.messages.len(), older.has_more), (1, false));
+    assert_eq!(older.messages[0].body, "hello *Bo*");
+
+    // A record's discussion is made by its first message, once.
+    let acme = store
+        .create_record(
+            ws,
+            ann,
+            RecordKind::Customer,
+            fields(&[("name", text("Acme Talk"))]),
+        )
+        .await
+        .expect("customer");
+    assert_eq!(
+        store
+            .discussion(ws, bo, RecordKind::Customer, acme.id)
+            .await
+            .expect("none yet"),
+        None
+    );
+    let on_record = ChatTarget::Record(RecordKind::Customer, acme.id);
+    let m1 = store
+        .send_message(ws, bo, on_record, "who owns this?", None, None)
+        .await
+        .expect("send");
+    let m2 = store
+        .send_message(ws, cy, on_record, "I do", None, None)
+        .await
+        .expect("send");
+    assert_eq!(m1.room_id, m2.room_id);
+    let discussion = store
+        .discussion(ws, ann, RecordKind::Customer, acme.id)
+        .await
+        .expect("found")
+        .expect("made");
+    assert_eq!(
+        (discussion.kind, discussion.name.as_str()),
+        (ChatKind::Discussion, "Acme Talk")
+    );
+    assert_eq!(discussion.unread, 2);
+
+    // Search sees what the searcher may see.
+    let hits = store
+        .search_messages(ws, ann, "HELLO", 10)
+        .await
+        .expect("search");
+    assert!(hits.is_empty(), "a private room's words stay inside");
+    let hits = store
+        .search_messages(ws, bo, "hello", 10)
+        .await
+        .expect("search");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        store
+            .search_messages(ws, zed, "owns", 10)
+            .await
+            .expect("search")
+            .len(),
+        1
+    );
+
+    // Owner rules: rename and hand over by the owner only; removal; the last one out
+    // archives it.
+    invalid_on(
+        store
+            .edit_chat_room(ws, cy, false, private.id, RoomEdit::Rename("Cy's".into()))
+            .await
+            .map(|_| ()),
+        "room",
+    );
+    let handed = store
+        .edit_chat_room(ws, bo, false, private.id, RoomEdit::Owner(cy))
+        .await
+        .expect("hand over");
+    assert_eq!(handed.owner_id, Some(cy));
+    invalid_on(
+        store.leave_chat_room(ws, bo, private.id, cy).await,
+        "user_id",
+    );
+    store
+        .leave_chat_room(ws, cy, private.id, bo)
+        .await
+        .expect("remove");
+    assert!(matches!(
+        store.chat_room(ws, bo, private.id).await,
+        Err(DbError::NotFound)
+    ));
+    store
+        .leave_chat_room(ws, cy, private.id, cy)
+        .await
+        .expect("leave");
+    let gone = store
+        .chat_room_workspace(private.id, cy)
+        .await
+        .expect("access");
+    assert_eq!(gone, None);
+
+    // The room's log: every message event with consecutive offsets.
+    let head = store.room_head(Room::Chat(private.id)).await.expect("head");
+    let log = store
+        .room_changes(Room::Chat(private.id), head.epoch, 0, head.offset, 500)
+        .await
+        .expect("log");
+    assert_eq!(log.len() as i64, head.offset);
+    assert!(log
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.position.offset == i as i64 + 1));
+    let messages = log
+        .iter()
+        .filter(|c| c.change.op() == app::realtime::protocol::ChangeOp::Message)
+        .count();
+    assert_eq!(
+        messages, 5,
+        "2 sent, 1 edited, 1 reacted, 1 deleted; the repeat logged nothing"
+    );
 }
 
 /// Calendars read back what was saved (defaults before); a meeting's bookings follow its

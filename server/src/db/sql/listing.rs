@@ -6,7 +6,7 @@
 use super::*;
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-fn like_pattern(term: &str) -> String {
+pub(super) fn like_pattern(term: &str) -> String {
     let mut p = String::from("%");
     for c in term.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -32,6 +32,7 @@ use std::sync::{Arc, OnceLock};
 mod accounts;
 mod activity;
 mod calendar;
+mod chat;
 mod import;
 mod indexes;
 mod listing;

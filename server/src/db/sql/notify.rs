@@ -183,8 +183,22 @@ pub(super) async fn deliver(
     epoch: i64,
     workspace: i64,
     draft: &Draft,
+    to: Vec<i64>,
+    actor: Option<i64>,
+) -> Result<Vec<LoggedChange>, DbError> {
+    deliver_at(conn, epoch, workspace, draft, to, actor, None).await
+}
+
+/// [`deliver`], linking to `path` (after `/w/{slug}/`, such as `chat/12`) when given
+/// instead of the draft's record.
+pub(super) async fn deliver_at(
+    conn: &mut Conn,
+    epoch: i64,
+    workspace: i64,
+    draft: &Draft,
     mut to: Vec<i64>,
     actor: Option<i64>,
+    path: Option<&str>,
 ) -> Result<Vec<LoggedChange>, DbError> {
     let off = muted(conn, &to, draft.ntype).await?;
     to.retain(|u| !off.contains(u));
@@ -203,10 +217,13 @@ pub(super) async fn deliver(
     let name = |id: i64| names.get(&id).cloned();
     let title = show_mentions(&draft.title, name);
     let body = show_mentions(&draft.body, name);
-    let link = match draft.record {
-        Some((kind, id)) => format!("/w/{slug}/{}/{id}", kind.path()),
-        None if draft.ntype == NoticeType::InviteAccepted => format!("/w/{slug}/members"),
-        None => format!("/w/{slug}"),
+    let link = match (draft.record, path) {
+        (_, Some(path)) => format!("/w/{slug}/{path}"),
+        (Some((kind, id)), None) => format!("/w/{slug}/{}/{id}", kind.path()),
+        (None, None) if draft.ntype == NoticeType::InviteAccepted => {
+            format!("/w/{slug}/members")
+        }
+        (None, None) => format!("/w/{slug}"),
     };
     let now = now_ms();
     let mut out = Vec::new();

@@ -24,6 +24,30 @@ impl SqlStore {
             let mut free = Sql::new("DELETE FROM bookings WHERE workspace_id = ");
             free.bind(workspace).push(" AND user_id = ").bind(user);
             free.run(&mut *tx).await?;
+            // Nor is in the workspace's private chat rooms: out of each (an owner's rooms
+            // go to their longest-standing participant), their open invitations withdrawn.
+            let rooms = "(SELECT id FROM chat_rooms WHERE workspace_id = ";
+            let mut out = Sql::new("DELETE FROM chat_participants WHERE user_id = ");
+            out.bind(user)
+                .push(" AND room_id IN ")
+                .push(rooms)
+                .bind(workspace)
+                .push(")");
+            out.run(&mut *tx).await?;
+            let mut owner = Sql::new(
+                "UPDATE chat_rooms SET owner_id = (SELECT p.user_id FROM chat_participants p                  WHERE p.room_id = chat_rooms.id ORDER BY p.joined_at, p.user_id LIMIT 1)                  WHERE workspace_id = ",
+            );
+            owner.bind(workspace).push(" AND owner_id = ").bind(user);
+            owner.run(&mut *tx).await?;
+            let mut withdrawn =
+                Sql::new("UPDATE chat_invitations SET status = 'cancelled' WHERE status = 'pending' AND user_id = ");
+            withdrawn
+                .bind(user)
+                .push(" AND room_id IN ")
+                .push(rooms)
+                .bind(workspace)
+                .push(")");
+            withdrawn.run(&mut *tx).await?;
         }
         let logged = [log_change(
             &mut tx,

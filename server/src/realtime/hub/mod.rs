@@ -96,6 +96,9 @@ pub struct Delivery {
     pub position: Option<(i64, i64)>,
     /// The frame as JSON text.
     pub frame: Frame,
+    /// The user whose access to the room ends with this event (they left a private chat
+    /// room or were removed): their subscriptions deliver it and end.
+    pub ends_for: Option<i64>,
 }
 
 /// A user's presence in a room across their sockets.
@@ -278,7 +281,15 @@ impl Hub {
                 room,
                 position,
                 frame,
-            } => self.deliver(room, Delivery { position, frame }),
+                ends_for,
+            } => self.deliver(
+                room,
+                Delivery {
+                    position,
+                    frame,
+                    ends_for,
+                },
+            ),
             BusMessage::RecheckUser { user } => self.control_user(user, Control::Recheck),
             BusMessage::EndSession { session } => self.control_session(&session),
         }
@@ -288,9 +299,14 @@ impl Hub {
     /// The frame is serialized only when someone can receive it: a subscriber here, or
     /// other nodes behind the bus.
     pub fn broadcast(&self, room: Room, frame: &ServerFrame) {
-        let position = match frame {
-            ServerFrame::Event { position, .. } => Some((position.epoch, position.offset)),
-            _ => None,
+        let (position, ends_for) = match frame {
+            ServerFrame::Event {
+                position, change, ..
+            } => (
+                Some((position.epoch, position.offset)),
+                change.ends_access_of(),
+            ),
+            _ => (None, None),
         };
         let ch = lock(&self.rooms).get(&room).cloned();
         let listened = ch
@@ -309,10 +325,18 @@ impl Hub {
                 room,
                 position,
                 frame: frame.clone(),
+                ends_for,
             });
         }
         if let Some(ch) = ch {
-            self.send(ch, Delivery { position, frame });
+            self.send(
+                ch,
+                Delivery {
+                    position,
+                    frame,
+                    ends_for,
+                },
+            );
         }
     }
 
@@ -536,6 +560,7 @@ impl Hub {
             };
             for c in page {
                 after = c.position.offset;
+                let ends_for = c.change.ends_access_of();
                 let frame = ServerFrame::Event {
                     room,
                     position: c.position,
@@ -547,6 +572,7 @@ impl Hub {
                     Delivery {
                         position,
                         frame: to_json(&frame),
+                        ends_for,
                     },
                 );
             }
@@ -566,6 +592,11 @@ impl ChangeSink for Hub {
             // A membership changed: that user's sockets re-check what they may see.
             if let (Change::Members { user, .. }, Room::Workspace(_)) = (&c.change, c.room) {
                 self.recheck_user(*user);
+            }
+            // Someone left a private chat room or was removed: their subscriptions ended
+            // with this event; the re-check tells their sockets why.
+            if let (Some(user), Room::Chat(_)) = (c.change.ends_access_of(), c.room) {
+                self.recheck_user(user);
             }
         }
     }
@@ -609,7 +640,7 @@ mod tests {
             patience: Duration::from_secs(1),
             held: 256,
         };
-        let subscription = Subscription::new(room, 1, outbox.clone(), replay);
+        let subscription = Subscription::new(room, 1, 1, outbox.clone(), replay);
         hub.subscribe(room, subscription.clone());
         subscription.start(
             Position {
