@@ -23,6 +23,7 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 use crate::pages::{
     auth::{LoginPage, SignupPage},
     calendar::CalendarPage,
+    chat::ChatPage,
     dashboard::DashboardPage,
     home::HomePage,
     import::ImportPage,
@@ -115,6 +116,11 @@ lazy_page!(
     CalendarRoute => view! { <WorkspaceGate><CalendarPage/></WorkspaceGate> }
 );
 lazy_page!(
+    /// `/w/{slug}/chat` and `/w/{slug}/chat/{room}`: rooms, invitations and a room's
+    /// conversation.
+    ChatRoute => view! { <WorkspaceGate><ChatPage/></WorkspaceGate> }
+);
+lazy_page!(
     /// `/w/{slug}/preferences`: the user's notification preferences.
     PreferencesRoute => view! { <WorkspaceGate><PreferencesPage/></WorkspaceGate> }
 );
@@ -151,6 +157,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("queue") view={Lazy::<QueueRoute>::new()}/>
                     <Route path=path!("my-tasks") view={Lazy::<MyTasksRoute>::new()}/>
                     <Route path=path!("calendar") view={Lazy::<CalendarRoute>::new()}/>
+                    <Route path=path!("chat") view={Lazy::<ChatRoute>::new()}/>
+                    <Route path=path!("chat/:room") view={Lazy::<ChatRoute>::new()}/>
                     <Route path=path!("members") view={Lazy::<MembersRoute>::new()}/>
                     <Route path=path!("members/:user") view={Lazy::<MemberRoute>::new()}/>
                     <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>

@@ -33,10 +33,29 @@ fn no_room(e: crate::ssr::store::DbError) -> AppError {
 /// unread count, and their open invitations. Errors: `Unauthorized`, `NotFound`.
 #[server(prefix = "/api", endpoint = "list_chat_rooms", input = Json, output = Json)]
 pub async fn list_chat_rooms(slug: String) -> Result<ChatOverview, AppError> {
+    use crate::realtime::protocol::Room;
     let c = crate::ssr::require_member(&slug, crate::model::Role::Viewer).await?;
-    Ok(c.store
-        .chat_overview(c.workspace.id, c.user.id, crate::model::now_ms())
-        .await?)
+    let now = crate::model::now_ms();
+    // The rooms' heads are read before their counts (a second read of the overview), so
+    // a listener resuming from them misses nothing.
+    let first = c
+        .store
+        .chat_overview(c.workspace.id, c.user.id, now)
+        .await?;
+    let rooms: Vec<Room> = first.rooms.iter().map(|r| Room::Chat(r.id)).collect();
+    let heads = c.store.room_heads(&rooms).await?;
+    let mut overview = c
+        .store
+        .chat_overview(c.workspace.id, c.user.id, now)
+        .await?;
+    overview.positions = heads
+        .into_iter()
+        .filter_map(|(room, at)| match room {
+            Room::Chat(id) => Some((id, at)),
+            _ => None,
+        })
+        .collect();
+    Ok(overview)
 }
 
 /// One room with its participants and invitations (a private room's). Errors:

@@ -2,6 +2,7 @@
 //! form that edits every record kind.
 
 pub mod activity_feed;
+pub mod chat;
 pub mod collaborative_form;
 pub mod edit_queue;
 pub mod follow;

@@ -140,10 +140,19 @@ pub fn ConnectionIndicator() -> impl IntoView {
     };
     // Edits waiting in this browser (offline, or a clash to settle).
     let queue = crate::components::edit_queue::use_edit_queue();
-    let pending = move || match queue.map(|q| q.count()).unwrap_or(0) {
-        0 => String::new(),
-        1 => " · 1 change pending".to_string(),
-        n => format!(" · {n} changes pending"),
+    let outbox = crate::components::chat::use_chat_outbox();
+    let pending = move || {
+        let edits = match queue.map(|q| q.count()).unwrap_or(0) {
+            0 => String::new(),
+            1 => " · 1 change pending".to_string(),
+            n => format!(" · {n} changes pending"),
+        };
+        let messages = match outbox.map(|o| o.count()).unwrap_or(0) {
+            0 => String::new(),
+            1 => " · 1 message waiting".to_string(),
+            n => format!(" · {n} messages waiting"),
+        };
+        edits + &messages
     };
     view! { <span class=class role="status" aria-label="Connection">{text}{pending}</span> }
 }

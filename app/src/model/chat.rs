@@ -267,6 +267,11 @@ pub struct ChatOverview {
     pub rooms: Vec<ChatRoom>,
     /// The viewer's invitations still open.
     pub invitations: Vec<ChatInvitation>,
+    /// Each listed room's log position, read before the rooms' counts: a listener that
+    /// resumes from it misses no message, and counts one it already counted only if its
+    /// position is at or below the room's `last_seq` (so it skips those).
+    #[serde(default)]
+    pub positions: BTreeMap<i64, Position>,
 }
 
 /// What happened to a chat room, carried by [`crate::realtime::protocol::Change::ChatRoom`].

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod calendar;
+pub mod chat;
 pub mod dashboard;
 pub mod home;
 pub mod import;

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::auth::log_out;
 use crate::api::workspaces::{open_workspace, WorkspaceView};
+use crate::components::chat::ChatOutboxProvider;
 use crate::components::{
     error_message, navigate_hard, Avatar, ConnectionIndicator, EditQueueProvider,
     NotificationCenter, PresenceIndicator, Ready,
@@ -36,7 +37,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
     provide_context(WorkspaceResource(view_res));
     provide_context(EditingField(RwSignal::new(None)));
     view! {
-        <RealtimeProvider><EditQueueProvider>
+        <RealtimeProvider><EditQueueProvider><ChatOutboxProvider>
         <Suspense fallback=|| view! { <header class="topbar"><a class="brand" href="/">"Tandem"</a></header> }>
             {move || Suspend::new(async move {
                 match view_res.await {
@@ -57,7 +58,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
         <main class="page">
             <Outlet/>
         </main>
-        </EditQueueProvider></RealtimeProvider>
+        </ChatOutboxProvider></EditQueueProvider></RealtimeProvider>
     }
 }
 
@@ -95,6 +96,9 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
     let room = Room::Workspace(view.workspace.id);
     if let Some(q) = crate::components::edit_queue::use_edit_queue() {
         q.set_user(view.user.id);
+    }
+    if let Some(o) = crate::components::chat::use_chat_outbox() {
+        o.set_user(view.user.id);
     }
     if let Some(rt) = crate::realtime::use_realtime() {
         // Being in the workspace room makes this tab present there.
@@ -146,6 +150,7 @@ fn TopBar(view: WorkspaceView) -> impl IntoView {
                 {link("my-tasks", "My tasks")}
                 {link("queue", "Calls queue")}
                 {link("calendar", "Calendar")}
+                {link("chat", "Chat")}
                 {RecordKind::ALL.into_iter().map(|k| link(k.path(), k.spec().plural)).collect_view()}
                 {link("members", "Members")}
                 {admin.then(|| link("import", "Import"))}

@@ -53,7 +53,9 @@ fn matching(members: &[Choice], query: &str) -> Vec<Choice> {
 
 /// A textarea editing `text` (the stored form, mentions as `<@id>`) as people read it
 /// (`@Name`), offering the matching members while a mention is typed: arrows move, Enter
-/// or Tab picks, Escape closes.
+/// or Tab picks, Escape closes. With `on_enter` (a chat composer), Enter outside the list
+/// calls it (Shift+Enter still breaks the line); `on_typed` is told of every keystroke's
+/// input (typing indicators).
 #[component]
 pub(crate) fn MentionArea(
     id: String,
@@ -62,6 +64,9 @@ pub(crate) fn MentionArea(
     locked: Signal<bool>,
     members: Vec<Choice>,
     described_by: String,
+    #[prop(optional)] on_enter: Option<Callback<()>>,
+    #[prop(optional)] on_typed: Option<Callback<()>>,
+    #[prop(default = 4)] rows: u32,
 ) -> impl IntoView {
     let pairs: Vec<(i64, String)> = members.iter().map(|c| (c.id, c.title.clone())).collect();
     let show = {
@@ -155,13 +160,22 @@ pub(crate) fn MentionArea(
     };
     view! {
         <div class="mention-area">
-            <textarea id=id name=name rows="4" readonly=locked node_ref=area aria-describedby=described_by
+            <textarea id=id name=name rows=rows readonly=locked node_ref=area aria-describedby=described_by
                 aria-autocomplete="list" aria-controls=listbox.clone() aria-expanded=move || open().to_string()
                 aria-activedescendant=active_id
                 bind:value=display
-                on:input=move |ev| typed(event_target_value(&ev))
+                on:input=move |ev| {
+                    typed(event_target_value(&ev));
+                    if let Some(f) = on_typed {
+                        f.run(());
+                    }
+                }
                 on:keydown=move |ev| {
                     if !open() {
+                        if let (Some(f), "Enter", false) = (on_enter, ev.key().as_str(), ev.shift_key()) {
+                            ev.prevent_default();
+                            f.run(());
+                        }
                         return;
                     }
                     let n = options.with_untracked(Vec::len);

@@ -174,6 +174,7 @@ pub(super) fn RecordView(
     // Who deleted the record and when, once it is deleted while the page is open.
     let deleted = RwSignal::new(None::<String>);
     let member_names = choices.members.clone();
+    let discussion_members = choices.members.clone();
     let deletion_note = move |by: Option<i64>, at: Option<i64>| {
         let who = by
             .and_then(|id| member_names.iter().find(|m| m.id == id))
@@ -323,6 +324,12 @@ pub(super) fn RecordView(
         })}
         {rsvp}
         {related.into_iter().zip(kind.spec().related).map(|(page, related)| view! { <RelatedRecords slug=slug.clone() related page owner=kind/> }).collect_view()}
+        {record_id.map(|id| view! {
+            <section class="record-discussion" aria-labelledby="discussion-heading">
+                <h2 id="discussion-heading">"Discussion"</h2>
+                <crate::components::chat::ChatRoomView target=crate::model::chat::ChatTarget::Record(kind, id) members=discussion_members.clone()/>
+            </section>
+        })}
         {record_id.map(|id| view! {
             <section class="record-activity" aria-labelledby="activity-heading">
                 <h2 id="activity-heading">"Activity"</h2>

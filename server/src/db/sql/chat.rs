@@ -405,7 +405,11 @@ impl ChatStore for SqlStore {
                 .push(" ORDER BY i.id DESC");
         })
         .await?;
-        Ok(ChatOverview { rooms, invitations })
+        Ok(ChatOverview {
+            rooms,
+            invitations,
+            positions: BTreeMap::new(),
+        })
     }
 
     async fn chat_room(
@@ -753,8 +757,8 @@ impl ChatStore for SqlStore {
         let draft = Draft {
             ntype: NoticeType::ChatInvite,
             priority: Priority::Info,
-            title: format!("<@{user}> invited you to {}", stored.name),
-            body: "Accept or decline on the chat page.".into(),
+            title: format!("You are invited to {}", stored.name),
+            body: format!("<@{user}> invited you: accept or decline on the chat page."),
             record: None,
             audience: Vec::new(),
         };
@@ -1054,7 +1058,7 @@ impl ChatStore for SqlStore {
             let draft = Draft {
                 ntype: NoticeType::Mention,
                 priority: Priority::Info,
-                title: format!("<@{user}> mentioned you in {}", current.name),
+                title: format!("<@{user}> mentioned you in chat: {}", current.name),
                 body: excerpt(body, 200),
                 record: None,
                 audience: Vec::new(),
