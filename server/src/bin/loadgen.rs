@@ -10,7 +10,9 @@
 //! sockets (cookie and Origin) that say hello and subscribe to the customer's room (or the
 //! workspace's, `--room workspace`); each message is an `update_record` of one text field
 //! holding `seq:stamp`. Writes run in up to three lanes, lane i owning one field and
-//! writing sequentially, so each write carries the right three-way-merge base.
+//! writing sequentially, so each write carries the right three-way-merge base. With
+//! `--room chat` the sockets subscribe to a new channel and each message is a
+//! `send_chat_message` whose body holds `seq:stamp` (the chat benchmark).
 //! socket.io (engine.io v4 over a WebSocket): every socket joins one room; the publisher
 //! emits `pub`, the server re-emits it to the others.
 //!
@@ -23,6 +25,7 @@
 //! ```text
 //! ulimit -n 20000
 //! target/release/loadgen --proto tandem --url http://127.0.0.1:3010 --n 1000 --rate 50 --secs 20 --pid PID
+//! target/release/loadgen --proto tandem --room chat --url http://127.0.0.1:3010 --n 100 --sample 1 --rate 20 --secs 15 --lanes 1
 //! target/release/loadgen --proto sio --url 'ws://127.0.0.1:3001/socket.io/?EIO=4&transport=websocket' --n 1000 --rate 0 --count 200
 //! ```
 
@@ -56,6 +59,9 @@ enum RoomKind {
     Customer,
     /// Its workspace's room (every record's changes).
     Workspace,
+    /// A chat channel (`chat:{id}`): each message is a `send_chat_message`, delivered as
+    /// a `message` event (the chat benchmark: send to receipt by every participant).
+    Chat,
 }
 
 /// Flags.
@@ -425,6 +431,15 @@ impl Tandem {
         t.room = match room {
             RoomKind::Customer => Room::Record(app::model::RecordKind::Customer, t.id),
             RoomKind::Workspace => Room::Workspace(ws["id"].as_i64().unwrap_or_default()),
+            RoomKind::Chat => {
+                let channel = t
+                    .call(
+                        "create_chat_room",
+                        json!({"slug": t.slug, "kind": "channel", "name": "bench", "max_participants": null}),
+                    )
+                    .await?;
+                Room::Chat(channel["id"].as_i64().unwrap_or_default())
+            }
         };
         t.cookie = jar
             .cookies(&t.base.parse()?)
@@ -618,11 +633,14 @@ fn tandem_stamp(payload: &[u8], last: &mut Option<i64>, tally: &Tally) -> Option
         tally.gaps.fetch_add(1, Ordering::Relaxed);
     }
     *last = Some(position.offset);
-    let Change::Updated { fields, .. } = change else {
-        return None;
-    };
-    let value = fields.values().find_map(|v| v.as_text())?;
-    value.split_once(':')?.1.parse().ok()
+    match change {
+        Change::Updated { fields, .. } => {
+            let value = fields.values().find_map(|v| v.as_text())?;
+            value.split_once(':')?.1.parse().ok()
+        }
+        Change::Message { message, .. } => message.body.split_once(':')?.1.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The send stamp of a socket.io `msg` (its `"t":"stamp"`).
@@ -690,6 +708,12 @@ impl Publisher {
                 fields,
                 previous,
             } => {
+                if let Room::Chat(id) = tandem.room {
+                    let body = json!({"slug": tandem.slug, "target": {"room": id},
+                        "body": format!("{k}:{}", now_ns()), "reply_to": null, "key": format!("bench-{k}")});
+                    tandem.call("send_chat_message", body).await?;
+                    return Ok(());
+                }
                 let mut base = previous[lane].lock().await;
                 let value = format!("{k}:{}", now_ns());
                 let body = json!({"slug": tandem.slug, "kind": "customer", "id": tandem.id,

@@ -301,15 +301,8 @@ fn RoomBody(
                 }
             })
         };
-        let loaded_from = messages
-            .with_untracked(|m| m.keys().next().copied())
-            .unwrap_or(1);
-        if loaded_from > read + 1 && has_more.get_untracked() {
-            // Load back to it first (one page), then jump.
-            feed.load(Some(loaded_from), Some(Box::new(to_first)));
-        } else {
-            to_first();
-        }
+        // Load back to it first (page by page), then jump.
+        feed.load_back_to(read + 1, Box::new(to_first));
     };
     let typing_text = {
         let name = name.clone();
@@ -353,6 +346,7 @@ fn RoomBody(
             {can_write.then(|| view! { <Composer target room=Some(id) members=members.clone() reply archived/> })}
         </div>
     }
+    .into_any()
 }
 
 /// A room's loaded history and how it loads more: pages by position, newest first.
@@ -370,6 +364,19 @@ struct Feed {
 }
 
 impl Feed {
+    /// Loads older pages until position `seq` is held (or the history has no more),
+    /// then calls `then`.
+    fn load_back_to(self, seq: i64, then: Box<dyn FnOnce()>) {
+        let oldest = self.messages.with_untracked(|m| m.keys().next().copied());
+        match oldest {
+            Some(from) if from > seq && self.has_more.get_untracked() => self.load(
+                Some(from),
+                Some(Box::new(move || self.load_back_to(seq, then))),
+            ),
+            _ => then(),
+        }
+    }
+
     /// Loads a page (before position `before`, or the newest, which replaces what is
     /// held and resumes the listener from the page's position), then calls `then`.
     fn load(self, before: Option<i64>, then: Option<Box<dyn FnOnce()>>) {
@@ -527,6 +534,7 @@ fn MessageItem(
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </li>
     }
+    .into_any()
 }
 
 /// This user's messages to `target` still in the outbox: "Sending…" (or, offline,
@@ -651,4 +659,5 @@ fn Composer(
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </form>
     }
+    .into_any()
 }
