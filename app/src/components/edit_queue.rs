@@ -296,27 +296,40 @@ pub fn try_again_later(e: &AppError) -> bool {
 
 /// The queue as stored in localStorage now, if it can be read (in the browser).
 fn stored_queue() -> Option<Vec<QueuedEdit>> {
-    #[cfg(feature = "hydrate")]
-    {
-        let text = window()
-            .local_storage()
-            .ok()??
-            .get_item(STORAGE_KEY)
-            .ok()??;
-        serde_json::from_str(&text).ok()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    None
+    read_stored(STORAGE_KEY)
 }
 
 /// Writes the queue to localStorage (in the browser; a failure leaves it in memory).
 fn store_queue(list: &[QueuedEdit]) {
+    write_stored(STORAGE_KEY, &list);
+}
+
+/// The JSON value stored in localStorage under `key`, if it can be read (in the
+/// browser; `None` on the server). The record edits' and chat messages' outboxes keep
+/// themselves this way.
+pub(crate) fn read_stored<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
     #[cfg(feature = "hydrate")]
-    if let (Ok(Some(storage)), Ok(text)) = (window().local_storage(), serde_json::to_string(list)) {
-        let _ = storage.set_item(STORAGE_KEY, &text);
+    {
+        let text = window().local_storage().ok()??.get_item(key).ok()??;
+        serde_json::from_str(&text).ok()
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = list;
+    {
+        let _ = key;
+        None
+    }
+}
+
+/// Stores `value` as JSON in localStorage under `key` (in the browser; a failure leaves
+/// the caller's copy in memory only).
+pub(crate) fn write_stored<T: Serialize>(key: &str, value: &T) {
+    #[cfg(feature = "hydrate")]
+    if let (Ok(Some(storage)), Ok(text)) = (window().local_storage(), serde_json::to_string(value))
+    {
+        let _ = storage.set_item(key, &text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (key, value);
 }
 
 /// Lets go of the outbox lock when called (a JavaScript function in the browser).

@@ -11,7 +11,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::components::edit_queue::{new_key, try_again_later};
+use crate::components::edit_queue::{new_key, read_stored, try_again_later, write_stored};
 use crate::model::chat::ChatTarget;
 
 /// The localStorage key the outbox is kept under.
@@ -48,27 +48,14 @@ pub struct ChatOutbox {
     user: RwSignal<Option<i64>>,
 }
 
+/// The outbox as stored now (in the browser).
 fn stored() -> Option<Vec<QueuedMessage>> {
-    #[cfg(feature = "hydrate")]
-    {
-        let text = window()
-            .local_storage()
-            .ok()??
-            .get_item(STORAGE_KEY)
-            .ok()??;
-        serde_json::from_str(&text).ok()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    None
+    read_stored(STORAGE_KEY)
 }
 
+/// Writes the outbox back at once.
 fn store(list: &[QueuedMessage]) {
-    #[cfg(feature = "hydrate")]
-    if let (Ok(Some(storage)), Ok(text)) = (window().local_storage(), serde_json::to_string(list)) {
-        let _ = storage.set_item(STORAGE_KEY, &text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = list;
+    write_stored(STORAGE_KEY, &list);
 }
 
 impl ChatOutbox {

@@ -289,6 +289,22 @@ async fn log_room(
     append_changes(conn, epoch, &rooms, &change).await
 }
 
+/// Logs `message` as it is now (sent, edited, deleted or reacted to by `actor`) in its
+/// room's log.
+async fn log_message(
+    conn: &mut Conn,
+    epoch: i64,
+    message: &ChatMessage,
+    actor: i64,
+) -> Result<LoggedChange, DbError> {
+    let change = Change::Message {
+        message: Box::new(message.clone()),
+        actor: Some(actor),
+        at: now_ms(),
+    };
+    append_change(conn, epoch, Room::Chat(message.room_id), &change).await
+}
+
 /// The path (after `/w/{slug}/`) of a chat room's page.
 fn chat_path(room: i64) -> String {
     format!("chat/{room}")
@@ -1040,12 +1056,7 @@ impl ChatStore for SqlStore {
             .push(") RETURNING id");
         let id: i64 = sql.one(&mut *tx).await?.try_get("id")?;
         let message = message_in(&mut tx, room, id).await?;
-        let change = Change::Message {
-            message: Box::new(message.clone()),
-            actor: Some(user),
-            at: now,
-        };
-        logged.push(append_change(&mut tx, self.epoch, Room::Chat(room), &change).await?);
+        logged.push(log_message(&mut tx, self.epoch, &message, user).await?);
         // Mentioned members who see the room are told (never someone outside a private
         // room: its name and words stay inside).
         let mut named: Vec<i64> = mentions(body).into_iter().filter(|u| *u != user).collect();
@@ -1125,12 +1136,7 @@ impl ChatStore for SqlStore {
             sql.run(&mut *tx).await?;
         }
         let after = message_in(&mut tx, room, message).await?;
-        let change = Change::Message {
-            message: Box::new(after.clone()),
-            actor: Some(user),
-            at: now,
-        };
-        let logged = vec![append_change(&mut tx, self.epoch, Room::Chat(room), &change).await?];
+        let logged = vec![log_message(&mut tx, self.epoch, &after, user).await?];
         self.commit(tx, logged).await?;
         Ok(after)
     }
@@ -1180,12 +1186,7 @@ impl ChatStore for SqlStore {
         let after = message_in(&mut tx, room, message).await?;
         let mut logged = Vec::new();
         if changed {
-            let change = Change::Message {
-                message: Box::new(after.clone()),
-                actor: Some(user),
-                at: now_ms(),
-            };
-            logged.push(append_change(&mut tx, self.epoch, Room::Chat(room), &change).await?);
+            logged.push(log_message(&mut tx, self.epoch, &after, user).await?);
         }
         self.commit(tx, logged).await?;
         Ok(after)
