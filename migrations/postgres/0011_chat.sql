@@ -20,6 +20,8 @@ CREATE TABLE chat_rooms (
     last_message_at BIGINT
 );
 CREATE INDEX chat_rooms_by_workspace ON chat_rooms (workspace_id, kind);
+-- A channel's name is unique in its workspace, whatever its case.
+CREATE UNIQUE INDEX chat_channel_names ON chat_rooms (workspace_id, LOWER(name)) WHERE kind = 'channel';
 CREATE UNIQUE INDEX chat_rooms_by_record ON chat_rooms (workspace_id, record_kind, record_id);
 
 CREATE TABLE chat_participants (

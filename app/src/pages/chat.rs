@@ -24,6 +24,10 @@ use crate::model::Choice;
 use crate::realtime::protocol::{Change, Position, Room};
 use crate::realtime::RoomEvent;
 
+/// How many rooms of the sidebar follow their messages live (each is a subscription of
+/// the tab's socket, which the server caps at 100 rooms).
+const LIVE_ROOMS: usize = 60;
+
 /// The chat page.
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -214,7 +218,10 @@ fn RoomLink(
 ) -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
     let me = ws.user.id;
-    if let Some(rt) = crate::realtime::use_realtime() {
+    // A socket may be in at most 100 rooms: the sidebar follows its first 60 live (the
+    // others show their counts as of the last load).
+    let live = rooms.with_untracked(|rs| rs.iter().position(|r| r.id == id)) < Some(LIVE_ROOMS);
+    if let (Some(rt), true) = (crate::realtime::use_realtime(), live) {
         let listener = rt.listen(Room::Chat(id), move |ev| {
             if let RoomEvent::Change(c, _) = ev {
                 if let Change::Message { message, .. } = *c {
@@ -323,8 +330,17 @@ fn NewRoom() -> impl IntoView {
 fn Search() -> impl IntoView {
     let slug = StoredValue::new(expect_context::<WorkspaceView>().workspace.slug);
     let term = RwSignal::new(String::new());
+    // The hits, and the members' names their mentions show.
     let search = Action::new_local(move |_: &()| {
-        search_chat_messages(slug.get_value(), term.get_untracked())
+        let (slug, term) = (slug.get_value(), term.get_untracked());
+        async move {
+            let hits = search_chat_messages(slug.clone(), term).await?;
+            let members = list_form_choices(slug)
+                .await
+                .map(|c| c.members)
+                .unwrap_or_default();
+            Ok::<_, crate::error::AppError>((hits, members))
+        }
     });
     view! {
         <form class="chat-search" role="search" aria-label="Search messages" on:submit=move |ev| { ev.prevent_default(); search.dispatch(()); }>
@@ -335,16 +351,16 @@ fn Search() -> impl IntoView {
         </form>
         {move || search.value().get().map(|r| match r {
             Err(e) => view! { <p class="error" role="alert">{error_message(&e)}</p> }.into_any(),
-            Ok(hits) if hits.is_empty() => view! { <p>"No messages found."</p> }.into_any(),
-            Ok(hits) => view! { <SearchHits hits/> }.into_any(),
+            Ok((hits, _)) if hits.is_empty() => view! { <p>"No messages found."</p> }.into_any(),
+            Ok((hits, members)) => view! { <SearchHits hits members/> }.into_any(),
         })}
     }
 }
 
 #[component]
-fn SearchHits(hits: Vec<ChatHit>) -> impl IntoView {
+fn SearchHits(hits: Vec<ChatHit>, members: Vec<Choice>) -> impl IntoView {
     let slug = expect_context::<WorkspaceView>().workspace.slug;
-    let names = |_: i64| "someone".to_string();
+    let names = crate::components::chat::namer(&members);
     view! {
         <ul class="search-hits" aria-label="Messages found">
             {hits.into_iter().map(|h| view! {
@@ -357,7 +373,10 @@ fn SearchHits(hits: Vec<ChatHit>) -> impl IntoView {
     }
 }
 
-/// The open room: its name, who is in it now, the conversation, and its settings.
+/// The open room: its name, who is in it now, the conversation, and its settings. A
+/// change to the room (renamed, someone invited or joining) reloads its details and
+/// re-renders the header and settings only: the conversation (draft, scroll position,
+/// "new messages" line) stays as it is.
 #[component]
 fn RoomPanel(
     id: i64,
@@ -365,67 +384,94 @@ fn RoomPanel(
     reload: StoredValue<impl Fn() + Send + Sync + 'static>,
 ) -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
-    let slug = ws.workspace.slug.clone();
+    let slug = StoredValue::new(ws.workspace.slug.clone());
     let me = ws.user.id;
-    let detail = Resource::new(|| (), move |_| get_chat_room(slug.clone(), id));
+    let detail = RwSignal::new(None::<Result<ChatRoomDetail, crate::error::AppError>>);
+    let fetch = move || {
+        leptos::task::spawn_local(async move {
+            detail.set(Some(get_chat_room(slug.get_value(), id).await));
+        })
+    };
+    Effect::new(move |_| fetch());
     let gone = RwSignal::new(false);
     if let Some(rt) = crate::realtime::use_realtime() {
         rt.listen(Room::Chat(id), move |ev| match ev {
             RoomEvent::Change(c, _) => {
-                if c.ends_access_of() == Some(me) {
+                if c.ends_access_of(Room::Chat(id)) == Some(me) {
                     gone.set(true);
                     reload.with_value(|r| r());
                 } else if matches!(*c, Change::ChatRoom { .. }) {
-                    detail.refetch();
+                    fetch();
                 }
             }
-            RoomEvent::Resync => detail.refetch(),
+            RoomEvent::Resync => fetch(),
             _ => {}
         });
     }
+    // Whether the room could be opened, and why not: changes only when that does.
+    let state = Memo::new(move |_| {
+        detail.with(|d| {
+            d.as_ref()
+                .map(|r| r.as_ref().map(|_| ()).map_err(error_message))
+        })
+    });
     let members = StoredValue::new(members);
     view! {
-        <Show when=move || !gone.get() fallback=|| view! { <p role="alert">"You are no longer in this room."</p> }>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match detail.await {
-                        Err(e) => view! {
-                            <p class="error" role="alert">{error_message(&e)}</p>
-                            <Pending target=ChatTarget::Room(id) members=members.get_value() stored=RwSignal::new(BTreeMap::new())/>
-                        }.into_any(),
-                        Ok(d) => view! { <OpenRoom detail=d members=members.get_value()/> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Show>
+        {move || match (gone.get(), state.get()) {
+            (true, _) => view! { <p role="alert">"You are no longer in this room."</p> }.into_any(),
+            (false, None) => view! { <p>"Loading…"</p> }.into_any(),
+            (false, Some(Err(e))) => view! {
+                <p class="error" role="alert">{e}</p>
+                <Pending target=ChatTarget::Room(id) members=members.get_value() stored=RwSignal::new(BTreeMap::new())/>
+            }.into_any(),
+            (false, Some(Ok(()))) => {
+                match detail.get_untracked().and_then(Result::ok) {
+                    Some(d) => view! { <OpenRoom id detail first=d.room members=members.get_value()/> }.into_any(),
+                    None => view! { <p>"Loading…"</p> }.into_any(),
+                }
+            }
+        }}
     }
 }
 
 #[component]
-fn OpenRoom(detail: ChatRoomDetail, members: Vec<Choice>) -> impl IntoView {
-    let room = detail.room.clone();
-    let id = room.id;
-    let kind_label = match room.kind {
-        ChatKind::Channel => "Channel",
-        ChatKind::Private => "Private room",
-        ChatKind::Discussion => "Discussion",
-    };
+fn OpenRoom(
+    id: i64,
+    detail: RwSignal<Option<Result<ChatRoomDetail, crate::error::AppError>>>,
+    first: ChatRoom,
+    members: Vec<Choice>,
+) -> impl IntoView {
+    let current = move || detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).cloned());
     let slug = expect_context::<WorkspaceView>().workspace.slug;
-    let record_link = room.record.map(|(k, rid)| {
-        view! {
-            <A href=format!("/w/{slug}/{}/{rid}", k.path())>{format!("Open the {}", k.noun())}</A>
-        }
-    });
+    let header = move || {
+        current().map(|d| {
+            let room = d.room;
+            let kind_label = match room.kind {
+                ChatKind::Channel => "Channel",
+                ChatKind::Private => "Private room",
+                ChatKind::Discussion => "Discussion",
+            };
+            let record_link = room.record.map(|(k, rid)| {
+                view! {
+                    <A href=format!("/w/{slug}/{}/{rid}", k.path())>{format!("Open the {}", k.noun())}</A>
+                }
+            });
+            view! {
+                <h2>{room.name.clone()}</h2>
+                <span class="badge">{kind_label}</span>
+                {room.archived_at.is_some().then(|| view! { <span class="badge">"Archived"</span> })}
+                {record_link}
+            }
+        })
+    };
+    let settings_members = StoredValue::new(members.clone());
     view! {
         <header class="room-header">
-            <h2>{room.name.clone()}</h2>
-            <span class="badge">{kind_label}</span>
-            {room.archived_at.is_some().then(|| view! { <span class="badge">"Archived"</span> })}
-            {record_link}
+            {header}
             <PresenceIndicator room=Room::Chat(id) label="In this room now" show_current_user=true max_visible=8/>
         </header>
-        <ChatRoomView target=ChatTarget::Room(id) room=room.clone() members=members.clone()/>
-        <RoomSettings detail members/>
+        <ChatRoomView target=ChatTarget::Room(id) room=first members/>
+        {move || current().map(|d| view! { <RoomSettings detail=d members=settings_members.get_value()/> })}
     }
 }
 

@@ -627,14 +627,18 @@ impl Change {
         }
     }
 
-    /// The user whose access to the change's room ends with it (they left a private
-    /// chat room or were removed): a subscription of theirs delivers this change and
-    /// nothing after it.
-    pub fn ends_access_of(&self) -> Option<i64> {
+    /// The user whose access to `room` ends with this change, as delivered there (they
+    /// left that private chat room or were removed from it): a subscription of theirs to
+    /// `room` delivers this change and nothing after it. The same change in their own user
+    /// room ends nothing.
+    pub fn ends_access_of(&self, room: Room) -> Option<i64> {
         match self {
             Change::ChatRoom {
-                how, user: Some(u), ..
-            } if how.ends_access() => Some(*u),
+                room: chat,
+                how,
+                user: Some(u),
+                ..
+            } if how.ends_access() && room == Room::Chat(chat.id) => Some(*u),
             _ => None,
         }
     }

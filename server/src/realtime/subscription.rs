@@ -176,6 +176,14 @@ impl Subscription {
         });
     }
 
+    /// The user's access to the room ended with the event just sent: nothing more is
+    /// delivered, and the socket is told to resync the room, so its client subscribes
+    /// again and learns where it stands (refused, or, for someone who has come back in
+    /// since, a fresh start).
+    fn access_ended(&self) {
+        self.resync("your access to this room changed");
+    }
+
     /// Queues `frame`, waiting for room in the outbox up to the patience; gives up at
     /// once when the subscription ends meanwhile.
     async fn send_waiting(&self, mut frame: Frame) -> Sent {
@@ -228,10 +236,12 @@ impl Subscription {
         }
         match st.step(d, self.user) {
             Step::Send(frame, last) => {
-                if !self.outbox.push(frame) || last {
-                    // Too slow (the outbox told every room of the socket to resync), or
-                    // the user's access ended with this event.
+                if !self.outbox.push(frame) {
+                    // Too slow: the outbox told every room of the socket to resync.
                     st.ended = true;
+                } else if last {
+                    drop(st);
+                    self.access_ended();
                 }
             }
             Step::Skip => {}
@@ -298,7 +308,7 @@ impl Subscription {
                 let (frame, last) = frame;
                 match self.send_waiting(frame).await {
                     Sent::Queued if last => {
-                        self.end();
+                        self.access_ended();
                         return;
                     }
                     Sent::Queued => {}
@@ -345,7 +355,7 @@ impl Subscription {
             }
             for c in events {
                 after = c.position.offset;
-                let last = c.change.ends_access_of() == Some(self.user);
+                let last = c.change.ends_access_of(self.room) == Some(self.user);
                 let frame = to_json(&ServerFrame::Event {
                     room: self.room,
                     position: c.position,
@@ -355,7 +365,7 @@ impl Subscription {
                 // gives up only on a socket that stopped reading.
                 match self.send_waiting(frame).await {
                     Sent::Queued if last => {
-                        self.end();
+                        self.access_ended();
                         return false;
                     }
                     Sent::Queued => {}

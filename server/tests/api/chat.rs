@@ -406,6 +406,8 @@ async fn a_removed_participant_stops_receiving_at_once() {
     let mut bea_ws = connect(&app, &bea).await;
     subscribe(&mut bea_ws, Room::Chat(room), None).await;
     subscribe(&mut bea_ws, Room::Chat(channel), None).await;
+    // Her own room, which the removal (also logged there) must not end.
+    subscribe(&mut bea_ws, Room::User(bea.id), None).await;
     app.run(&ann.http, send_args(&slug, room, "before", None))
         .await
         .expect("send");
@@ -429,6 +431,7 @@ async fn a_removed_participant_stops_receiving_at_once() {
 
     let mut bodies = Vec::new();
     let mut removed = false;
+    let mut resynced = false;
     let mut told = false;
     loop {
         match recv(&mut bea_ws).await {
@@ -450,6 +453,12 @@ async fn a_removed_participant_stops_receiving_at_once() {
                 change: Change::ChatRoom { how, user, .. },
                 ..
             } if how == RoomHow::Removed && user == Some(bea.id) => removed = true,
+            // The subscription ends on the removal and asks the client to resync, so it
+            // learns where it stands.
+            ServerFrame::Resync { room: r, .. } if r == Room::Chat(room) => {
+                assert!(removed, "the resync follows the removal");
+                resynced = true;
+            }
             ServerFrame::Error {
                 code,
                 room: Some(r),
@@ -462,6 +471,7 @@ async fn a_removed_participant_stops_receiving_at_once() {
         }
     }
     assert!(removed, "the removal itself was delivered");
+    assert!(resynced, "the socket was told to resync the room");
     assert_eq!(bodies, vec!["before".to_string()]);
     // The socket is told (the re-check may come after the marker: wait for it).
     if !told {
@@ -504,6 +514,25 @@ async fn a_removed_participant_stops_receiving_at_once() {
         )
         .await
     ));
+    // Her own room still delivers: a mention in the channel reaches her as a notice.
+    app.run(
+        &ann.http,
+        send_args(&slug, channel, &format!("welcome back <@{}>", bea.id), None),
+    )
+    .await
+    .expect("send");
+    let notice = recv_until(&mut bea_ws, |f| {
+        matches!(
+            f,
+            ServerFrame::Event {
+                room: Room::User(_),
+                change: Change::Notice { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(matches!(notice, ServerFrame::Event { room: Room::User(u), .. } if u == bea.id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

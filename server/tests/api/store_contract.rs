@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use app::model::{
     FieldChange, FieldDef, FieldKind, Fields, RecordKind, RecordQuery, Role, SortDir, Value,
 };
-use app::realtime::protocol::{ChangeOp, Room};
+use app::realtime::protocol::{Change, ChangeOp, Room};
 use app::ssr::store::{DbError, ImportedPerson, NewInvite, NewUser, Store, Upserted};
 
 fn text(s: &str) -> Value {
@@ -1152,6 +1152,152 @@ async fn chat_keeps_its_contract(store: &dyn Store, ws: i64, ann: i64) {
     assert_eq!(
         messages, 5,
         "2 sent, 1 edited, 1 reacted, 1 deleted; the repeat logged nothing"
+    );
+    // A deletion takes the words out of the log too: no replay shows them.
+    for c in &log {
+        if let Change::Message { message, .. } = &c.change {
+            assert_ne!(
+                message.body, "are you there?",
+                "a deleted message's text stayed in the log"
+            );
+        }
+    }
+
+    // A channel's name is taken case-insensitively, also by a rename.
+    let other = store
+        .create_chat_room(ws, ann, true, ChatKind::Channel, "random", None)
+        .await
+        .expect("channel");
+    assert!(matches!(
+        store.edit_chat_room(ws, ann, true, other.id, RoomEdit::Rename("GENERAL".into())).await,
+        Err(DbError::Conflict(f)) if f == "name"
+    ));
+    // A retry of a message sent before the room was archived is answered with it; a new
+    // one is refused.
+    let kept = store
+        .send_message(
+            ws,
+            ann,
+            ChatTarget::Room(other.id),
+            "last words",
+            None,
+            Some("g1"),
+        )
+        .await
+        .expect("send");
+    store
+        .edit_chat_room(ws, ann, true, other.id, RoomEdit::Archive(true))
+        .await
+        .expect("archive");
+    let retried = store
+        .send_message(
+            ws,
+            ann,
+            ChatTarget::Room(other.id),
+            "last words",
+            None,
+            Some("g1"),
+        )
+        .await
+        .expect("the retry's answer");
+    assert_eq!(retried.id, kept.id);
+    invalid_on(
+        store
+            .send_message(
+                ws,
+                ann,
+                ChatTarget::Room(other.id),
+                "more",
+                None,
+                Some("g2"),
+            )
+            .await
+            .map(|_| ()),
+        "room",
+    );
+
+    // An edit that adds a mention tells the one it adds.
+    let note = store
+        .send_message(
+            ws,
+            ann,
+            ChatTarget::Room(general.id),
+            "see the numbers",
+            None,
+            None,
+        )
+        .await
+        .expect("send");
+    let before = store
+        .notifications(bo, None, 50)
+        .await
+        .expect("notices")
+        .items
+        .len();
+    store
+        .change_message(
+            ws,
+            ann,
+            general.id,
+            note.id,
+            Some(&format!("see the numbers <@{bo}>")),
+        )
+        .await
+        .expect("edit");
+    let after = store.notifications(bo, None, 50).await.expect("notices");
+    assert_eq!(after.items.len(), before + 1);
+    assert_eq!(
+        after.items[0].ntype,
+        app::model::notify::NoticeType::Mention
+    );
+    assert_eq!(
+        after.items[0].link.as_deref(),
+        Some(format!("/w/talk/chat/{}", general.id).as_str())
+    );
+
+    // A member who leaves the workspace leaves its private rooms as a removal would:
+    // logged in the room, the room handed on.
+    let cys = store
+        .create_chat_room(ws, cy, false, ChatKind::Private, "Cy's corner", None)
+        .await
+        .expect("private");
+    let asked = store
+        .invite_to_chat(ws, cy, cys.id, &[bo], now_ms() + 60_000)
+        .await
+        .expect("invite");
+    store
+        .answer_chat_invitation(ws, bo, asked[0].id, true, now_ms())
+        .await
+        .expect("accept");
+    store.remove_member(ws, cy).await.expect("remove member");
+    let head = store.room_head(Room::Chat(cys.id)).await.expect("head");
+    let last = store
+        .room_changes(
+            Room::Chat(cys.id),
+            head.epoch,
+            head.offset - 1,
+            head.offset,
+            1,
+        )
+        .await
+        .expect("log")
+        .remove(0);
+    match last.change {
+        Change::ChatRoom {
+            room, how, user, ..
+        } => {
+            assert_eq!((how, user), (app::model::chat::RoomHow::Removed, Some(cy)));
+            assert_eq!(
+                room.owner_id,
+                Some(bo),
+                "the room passed to the one left in it"
+            );
+        }
+        other => panic!("expected the removal in the room's log, got {other:?}"),
+    }
+    assert_eq!(
+        store.chat_room_workspace(cys.id, cy).await.expect("access"),
+        None
     );
 }
 

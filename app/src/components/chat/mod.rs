@@ -63,7 +63,7 @@ fn render_pieces(pieces: Vec<Inline>, name: &dyn Fn(i64) -> String) -> AnyView {
 }
 
 /// Names members by id from `members` ("someone" for one not among them).
-fn namer(members: &[Choice]) -> impl Fn(i64) -> String + Clone + Send + Sync + 'static {
+pub(crate) fn namer(members: &[Choice]) -> impl Fn(i64) -> String + Clone + Send + Sync + 'static {
     let pairs: Vec<(i64, String)> = members.iter().map(|c| (c.id, c.title.clone())).collect();
     move |id| {
         pairs
@@ -102,6 +102,7 @@ pub fn ChatRoomView(
 ) -> impl IntoView {
     let ws = expect_context::<WorkspaceView>();
     let slug = ws.workspace.slug.clone();
+    let can_write = ws.role.can_write();
     let known = RwSignal::new(room);
     // A discussion: find its room (none before the first message), and follow its
     // making by anyone through the workspace's room.
@@ -143,7 +144,9 @@ pub fn ChatRoomView(
                 <div class="chat-room">
                     <p class="empty">"No messages yet: start the discussion."</p>
                     <Pending target members=members.get_value() stored=RwSignal::new(BTreeMap::new())/>
-                    <Composer target room=None members=members.get_value() reply=RwSignal::new(None) archived=Signal::from(false)/>
+                    {can_write.then(|| view! {
+                        <Composer target room=None members=members.get_value() reply=RwSignal::new(None) archived=Signal::from(false)/>
+                    })}
                 </div>
             }.into_any(),
         })}

@@ -151,7 +151,16 @@ impl ChatOutbox {
             .await;
             match result {
                 Ok(_) => self.remove(&m.key),
-                Err(e) if try_again_later(&e) => break,
+                Err(e) if try_again_later(&e) => {
+                    // The network or the server failed while the socket looks connected:
+                    // try again in a few seconds (a reconnect also does).
+                    let retry = self.retry;
+                    set_timeout(
+                        move || retry.update(|r| *r += 1),
+                        std::time::Duration::from_secs(3),
+                    );
+                    break;
+                }
                 Err(e) => {
                     let why = crate::components::error_message(&e);
                     self.update(|l| {

@@ -262,14 +262,164 @@ async fn invitations_where(
 }
 
 /// A room change as logged.
-fn room_change(room: ChatRoom, how: RoomHow, user: Option<i64>, actor: i64) -> Change {
+fn room_change(
+    room: ChatRoom,
+    how: RoomHow,
+    user: Option<i64>,
+    actor: impl Into<Option<i64>>,
+) -> Change {
     Change::ChatRoom {
         room: Box::new(room),
         how,
         user,
-        actor: Some(actor),
+        actor: actor.into(),
         at: now_ms(),
     }
+}
+
+/// Takes `participant` out of private room `room` (`how`: left, or removed by `actor`,
+/// or with the workspace when `actor` is `None`): an owner who goes hands the room to the
+/// longest-standing participant, and the last one out archives it. Logs the change in the
+/// room (their subscriptions end on it) and in their user room (their other tabs drop
+/// the room). Errors: `NotFound` when they are not in it.
+pub(super) async fn drop_participant(
+    conn: &mut Conn,
+    epoch: i64,
+    room: i64,
+    participant: i64,
+    how: RoomHow,
+    actor: Option<i64>,
+) -> Result<Vec<LoggedChange>, DbError> {
+    lock_room(conn, room).await?;
+    let mut sql = Sql::new("DELETE FROM chat_participants WHERE room_id = ");
+    sql.bind(room)
+        .push(" AND user_id = ")
+        .bind(participant)
+        .push(" RETURNING user_id");
+    if sql.optional(&mut *conn).await?.is_none() {
+        return Err(DbError::NotFound);
+    }
+    if room_row(conn, room).await?.owner_id == Some(participant) {
+        let next = participant_ids(conn, room).await?.first().copied();
+        let mut sql = Sql::new("UPDATE chat_rooms SET owner_id = ");
+        sql.bind(next);
+        if next.is_none() {
+            sql.push(", archived_at = ").bind(now_ms());
+        }
+        sql.push(" WHERE id = ").bind(room);
+        sql.run(&mut *conn).await?;
+    }
+    let stored = room_row(conn, room).await?;
+    let change = room_change(stored, how, Some(participant), actor);
+    let mut logged = log_room(conn, epoch, change.clone()).await?;
+    logged.push(append_change(conn, epoch, Room::User(participant), &change).await?);
+    Ok(logged)
+}
+
+/// The private rooms of `workspace` that `user` takes part in, by id.
+pub(super) async fn private_rooms_of(
+    conn: &mut Conn,
+    workspace: i64,
+    user: i64,
+) -> Result<Vec<i64>, DbError> {
+    let mut sql = Sql::new(
+        "SELECT p.room_id FROM chat_participants p JOIN chat_rooms r ON r.id = p.room_id \
+         WHERE r.workspace_id = ",
+    );
+    sql.bind(workspace)
+        .push(" AND p.user_id = ")
+        .bind(user)
+        .push(" ORDER BY p.room_id");
+    sql.all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("room_id").map_err(DbError::from))
+        .collect()
+}
+
+/// Notifies the members `body` mentions (other than `user` and those in `already`) who
+/// can see `room`: never someone outside a private room, whose name and words stay
+/// inside.
+#[allow(clippy::too_many_arguments)]
+async fn notify_mentions(
+    conn: &mut Conn,
+    epoch: i64,
+    workspace: i64,
+    room: &ChatRoom,
+    body: &str,
+    user: i64,
+    already: &[i64],
+) -> Result<Vec<LoggedChange>, DbError> {
+    let mut named: Vec<i64> = mentions(body)
+        .into_iter()
+        .filter(|u| *u != user && !already.contains(u))
+        .collect();
+    if room.kind == ChatKind::Private {
+        let inside = participant_ids(conn, room.id).await?;
+        named.retain(|u| inside.contains(u));
+    }
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let to = members_among(conn, workspace, Some(&named), Role::Viewer).await?;
+    let draft = Draft {
+        ntype: NoticeType::Mention,
+        priority: Priority::Info,
+        title: format!("<@{user}> mentioned you in chat: {}", room.name),
+        body: excerpt(body, 200),
+        record: None,
+        audience: Vec::new(),
+    };
+    let path = chat_path(room.id);
+    deliver_at(conn, epoch, workspace, &draft, to, Some(user), Some(&path)).await
+}
+
+/// Empties the text of message `message` in every earlier event of its room's log (a
+/// deletion takes the words away from replays too, not only from the history).
+async fn scrub_logged_text(conn: &mut Conn, message: &ChatMessage) -> Result<(), DbError> {
+    // The payload is serde_json's compact form of `Change::Message`, whose message
+    // starts with its id and room: a prefix no other message's events share.
+    let marker = format!(
+        "%\"message\":{{\"id\":{},\"room_id\":{},%",
+        message.id, message.room_id
+    );
+    let mut sql = Sql::new("SELECT epoch, event_offset, payload FROM room_events WHERE room = ");
+    sql.bind(Room::Chat(message.room_id).name())
+        .push(" AND op = 'message' AND payload LIKE ")
+        .bind(marker);
+    let rows = sql.all(&mut *conn).await?;
+    for row in rows {
+        let payload: String = row.try_get("payload")?;
+        let Ok(Change::Message {
+            message: mut m,
+            actor,
+            at,
+        }) = serde_json::from_str::<Change>(&payload)
+        else {
+            continue;
+        };
+        if m.id != message.id || m.body.is_empty() {
+            continue;
+        }
+        m.body = String::new();
+        m.deleted_at = message.deleted_at;
+        let scrubbed = serde_json::to_string(&Change::Message {
+            message: m,
+            actor,
+            at,
+        })
+        .map_err(|e| DbError::Other(Box::new(e)))?;
+        let mut sql = Sql::new("UPDATE room_events SET payload = ");
+        sql.bind(scrubbed)
+            .push(" WHERE room = ")
+            .bind(Room::Chat(message.room_id).name())
+            .push(" AND epoch = ")
+            .bind(row.try_get::<i64, _>("epoch")?)
+            .push(" AND event_offset = ")
+            .bind(row.try_get::<i64, _>("event_offset")?);
+        sql.run(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Logs a room change in the room's own log and, for a channel or a discussion (which
@@ -524,16 +674,6 @@ impl ChatStore for SqlStore {
             ));
         }
         let mut tx = self.begin().await?;
-        if kind == ChatKind::Channel {
-            let mut sql =
-                Sql::new("SELECT id FROM chat_rooms WHERE kind = 'channel' AND workspace_id = ");
-            sql.bind(workspace)
-                .push(" AND LOWER(name) = ")
-                .bind(name.to_lowercase());
-            if sql.optional(&mut *tx).await?.is_some() {
-                return Err(DbError::Conflict("name".into()));
-            }
-        }
         let now = now_ms();
         let mut sql = Sql::new(
             "INSERT INTO chat_rooms (workspace_id, kind, name, owner_id, max_participants, \
@@ -553,7 +693,12 @@ impl ChatStore for SqlStore {
             .push(", ")
             .bind(now)
             .push(") RETURNING id");
-        let id: i64 = sql.one(&mut *tx).await?.try_get("id")?;
+        let id: i64 = sql
+            .query()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unique_as("name"))?
+            .try_get("id")?;
         if kind == ChatKind::Private {
             let mut sql =
                 Sql::new("INSERT INTO chat_participants (room_id, user_id, joined_at) VALUES (");
@@ -605,7 +750,12 @@ impl ChatStore for SqlStore {
             RoomEdit::Rename(name) => {
                 let mut sql = Sql::new("UPDATE chat_rooms SET name = ");
                 sql.bind(name.as_str()).push(" WHERE id = ").bind(room);
-                sql.run(&mut *tx).await?;
+                // A channel's name is unique in its workspace (an index, so two at once
+                // cannot both take it).
+                sql.query()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_as("name"))?;
                 (RoomHow::Renamed, None)
             }
             RoomEdit::Archive(on) => {
@@ -847,6 +997,17 @@ impl ChatStore for SqlStore {
                 .bind(now)
                 .push(") ON CONFLICT (room_id, user_id) DO NOTHING");
             sql.run(&mut *tx).await?;
+            // What was said before they came is history, not unread.
+            let mut sql = Sql::new("INSERT INTO chat_reads (room_id, user_id, read_seq) VALUES (");
+            sql.bind(room)
+                .push(", ")
+                .bind(user)
+                .push(", ")
+                .bind(stored.last_seq)
+                .push(
+                    ") ON CONFLICT (room_id, user_id) DO UPDATE SET read_seq = excluded.read_seq",
+                );
+            sql.run(&mut *tx).await?;
         }
         let mut sql = Sql::new("UPDATE chat_invitations SET status = ");
         sql.bind(if accept { "accepted" } else { "declined" })
@@ -872,8 +1033,16 @@ impl ChatStore for SqlStore {
             actor: Some(user),
             at: now,
         };
+        // The inviter hears of the answer only while still in the room (someone who left
+        // learns nothing more of it, not even its name).
+        let inside = participant_ids(&mut tx, room).await?;
         let mut rooms = vec![Room::User(user)];
-        rooms.extend(answered.invited_by.filter(|b| *b != user).map(Room::User));
+        rooms.extend(
+            answered
+                .invited_by
+                .filter(|b| *b != user && inside.contains(b))
+                .map(Room::User),
+        );
         let mut logged = append_changes(&mut tx, self.epoch, &rooms, &change).await?;
         let how = if accept {
             RoomHow::Joined
@@ -913,37 +1082,13 @@ impl ChatStore for SqlStore {
                 "only the room's owner can remove participants",
             ));
         }
-        lock_room(&mut tx, room).await?;
-        let mut sql = Sql::new("DELETE FROM chat_participants WHERE room_id = ");
-        sql.bind(room)
-            .push(" AND user_id = ")
-            .bind(participant)
-            .push(" RETURNING user_id");
-        if sql.optional(&mut *tx).await?.is_none() {
-            return Err(DbError::NotFound);
-        }
-        if current.owner_id == Some(participant) {
-            // The owner left: the longest-standing participant gets the room; the last one
-            // out archives it.
-            let next = participant_ids(&mut tx, room).await?.first().copied();
-            let mut sql = Sql::new("UPDATE chat_rooms SET owner_id = ");
-            sql.bind(next);
-            if next.is_none() {
-                sql.push(", archived_at = ").bind(now_ms());
-            }
-            sql.push(" WHERE id = ").bind(room);
-            sql.run(&mut *tx).await?;
-        }
-        let stored = room_row(&mut tx, room).await?;
         let how = if participant == user {
             RoomHow::Left
         } else {
             RoomHow::Removed
         };
-        let change = room_change(stored, how, Some(participant), user);
-        let mut logged = log_room(&mut tx, self.epoch, change.clone()).await?;
-        // Their other tabs drop it from the sidebar.
-        logged.push(append_change(&mut tx, self.epoch, Room::User(participant), &change).await?);
+        let logged =
+            drop_participant(&mut tx, self.epoch, room, participant, how, Some(user)).await?;
         self.commit(tx, logged).await
     }
 
@@ -997,13 +1142,9 @@ impl ChatStore for SqlStore {
             }
         };
         let current = room_in(&mut tx, workspace, user, room).await?;
-        if current.archived_at.is_some() {
-            return Err(invalid(
-                "room",
-                "this room is archived; nothing can be sent to it",
-            ));
-        }
         lock_room(&mut tx, room).await?;
+        // A repeat is answered first: a message stored before the room was archived is
+        // still the answer to its retry, not a refusal.
         if let Some(key) = key {
             let mut sql = Sql::new("SELECT id FROM chat_messages WHERE room_id = ");
             sql.bind(room)
@@ -1015,6 +1156,24 @@ impl ChatStore for SqlStore {
                 // Sent before (a retry after a lost answer): the first message, unchanged.
                 let message = message_in(&mut tx, room, row.try_get("id")?).await?;
                 return Ok(message);
+            }
+        }
+        if current.archived_at.is_some() {
+            return Err(invalid(
+                "room",
+                "this room is archived; nothing can be sent to it",
+            ));
+        }
+        if let Some((kind, id)) = current.record {
+            if Self::fetch_record(&mut tx, workspace, kind, id)
+                .await?
+                .deleted_at
+                .is_some()
+            {
+                return Err(invalid(
+                    "room",
+                    "this record is deleted; restore it to discuss it",
+                ));
             }
         }
         if let Some(quoted) = reply_to {
@@ -1057,37 +1216,9 @@ impl ChatStore for SqlStore {
         let id: i64 = sql.one(&mut *tx).await?.try_get("id")?;
         let message = message_in(&mut tx, room, id).await?;
         logged.push(log_message(&mut tx, self.epoch, &message, user).await?);
-        // Mentioned members who see the room are told (never someone outside a private
-        // room: its name and words stay inside).
-        let mut named: Vec<i64> = mentions(body).into_iter().filter(|u| *u != user).collect();
-        if current.kind == ChatKind::Private {
-            let inside = participant_ids(&mut tx, room).await?;
-            named.retain(|u| inside.contains(u));
-        }
-        if !named.is_empty() {
-            let to = members_among(&mut tx, workspace, Some(&named), Role::Viewer).await?;
-            let draft = Draft {
-                ntype: NoticeType::Mention,
-                priority: Priority::Info,
-                title: format!("<@{user}> mentioned you in chat: {}", current.name),
-                body: excerpt(body, 200),
-                record: None,
-                audience: Vec::new(),
-            };
-            let path = chat_path(room);
-            logged.extend(
-                deliver_at(
-                    &mut tx,
-                    self.epoch,
-                    workspace,
-                    &draft,
-                    to,
-                    Some(user),
-                    Some(&path),
-                )
-                .await?,
-            );
-        }
+        logged.extend(
+            notify_mentions(&mut tx, self.epoch, workspace, &current, body, user, &[]).await?,
+        );
         self.commit(tx, logged).await?;
         Ok(message)
     }
@@ -1128,15 +1259,38 @@ impl ChatStore for SqlStore {
                     .bind(now);
             }
         }
-        sql.push(" WHERE id = ").bind(message);
-        sql.run(&mut *tx).await?;
+        // Only while it is not deleted: an edit that races a deletion must not put words
+        // back on the tombstone.
+        sql.push(" WHERE id = ")
+            .bind(message)
+            .push(" AND deleted_at IS NULL RETURNING id");
+        if sql.optional(&mut *tx).await?.is_none() {
+            return Err(invalid("message", "this message was deleted"));
+        }
         if body.is_none() {
             let mut sql = Sql::new("DELETE FROM chat_reactions WHERE message_id = ");
             sql.bind(message);
             sql.run(&mut *tx).await?;
         }
         let after = message_in(&mut tx, room, message).await?;
-        let logged = vec![log_message(&mut tx, self.epoch, &after, user).await?];
+        let mut logged = Vec::new();
+        match body {
+            // Members newly mentioned by the edit are told; those mentioned before were.
+            Some(text) => logged.extend(
+                notify_mentions(
+                    &mut tx,
+                    self.epoch,
+                    workspace,
+                    &current,
+                    text,
+                    user,
+                    &mentions(&before.body),
+                )
+                .await?,
+            ),
+            None => scrub_logged_text(&mut tx, &after).await?,
+        }
+        logged.push(log_message(&mut tx, self.epoch, &after, user).await?);
         self.commit(tx, logged).await?;
         Ok(after)
     }

@@ -17,6 +17,7 @@ impl SqlStore {
         if statement.run(&mut *tx).await? == 0 {
             return Err(DbError::NotFound);
         }
+        let mut chat_logged = Vec::new();
         if how == MemberHow::Left {
             // Someone who left no longer spends their time on the workspace's meetings
             // (their other workspaces see them free again); a later edit of a meeting
@@ -24,39 +25,45 @@ impl SqlStore {
             let mut free = Sql::new("DELETE FROM bookings WHERE workspace_id = ");
             free.bind(workspace).push(" AND user_id = ").bind(user);
             free.run(&mut *tx).await?;
-            // Nor is in the workspace's private chat rooms: out of each (an owner's rooms
-            // go to their longest-standing participant), their open invitations withdrawn.
-            let rooms = "(SELECT id FROM chat_rooms WHERE workspace_id = ";
-            let mut out = Sql::new("DELETE FROM chat_participants WHERE user_id = ");
-            out.bind(user)
-                .push(" AND room_id IN ")
-                .push(rooms)
-                .bind(workspace)
-                .push(")");
-            out.run(&mut *tx).await?;
-            let mut owner = Sql::new(
-                "UPDATE chat_rooms SET owner_id = (SELECT p.user_id FROM chat_participants p                  WHERE p.room_id = chat_rooms.id ORDER BY p.joined_at, p.user_id LIMIT 1)                  WHERE workspace_id = ",
-            );
-            owner.bind(workspace).push(" AND owner_id = ").bind(user);
-            owner.run(&mut *tx).await?;
+            // Nor is in the workspace's private chat rooms: taken out of each as the owner's
+            // removal would (their subscriptions end on that change, the others see it, an
+            // owner's room passes on), and their open invitations withdrawn.
+            let rooms = super::chat::private_rooms_of(&mut tx, workspace, user).await?;
+            for room in rooms {
+                chat_logged.extend(
+                    super::chat::drop_participant(
+                        &mut tx,
+                        self.epoch,
+                        room,
+                        user,
+                        app::model::chat::RoomHow::Removed,
+                        None,
+                    )
+                    .await?,
+                );
+            }
             let mut withdrawn =
-                Sql::new("UPDATE chat_invitations SET status = 'cancelled' WHERE status = 'pending' AND user_id = ");
+                Sql::new("UPDATE chat_invitations SET status = 'cancelled', answered_at = ");
             withdrawn
+                .bind(now_ms())
+                .push(" WHERE status = 'pending' AND user_id = ")
                 .bind(user)
-                .push(" AND room_id IN ")
-                .push(rooms)
+                .push(" AND room_id IN (SELECT id FROM chat_rooms WHERE workspace_id = ")
                 .bind(workspace)
                 .push(")");
             withdrawn.run(&mut *tx).await?;
         }
-        let logged = [log_change(
-            &mut tx,
-            self.epoch,
-            Room::Workspace(workspace),
-            member_change(user, how, None),
-        )
-        .await?];
-        self.commit(tx, logged.into()).await?;
+        let mut logged = vec![
+            log_change(
+                &mut tx,
+                self.epoch,
+                Room::Workspace(workspace),
+                member_change(user, how, None),
+            )
+            .await?,
+        ];
+        logged.extend(chat_logged);
+        self.commit(tx, logged).await?;
         Ok(())
     }
 

@@ -304,7 +304,7 @@ impl Hub {
                 position, change, ..
             } => (
                 Some((position.epoch, position.offset)),
-                change.ends_access_of(),
+                change.ends_access_of(room),
             ),
             _ => (None, None),
         };
@@ -560,7 +560,7 @@ impl Hub {
             };
             for c in page {
                 after = c.position.offset;
-                let ends_for = c.change.ends_access_of();
+                let ends_for = c.change.ends_access_of(room);
                 let frame = ServerFrame::Event {
                     room,
                     position: c.position,
@@ -595,7 +595,7 @@ impl ChangeSink for Hub {
             }
             // Someone left a private chat room or was removed: their subscriptions ended
             // with this event; the re-check tells their sockets why.
-            if let (Some(user), Room::Chat(_)) = (c.change.ends_access_of(), c.room) {
+            if let Some(user) = c.change.ends_access_of(c.room) {
                 self.recheck_user(user);
             }
         }
