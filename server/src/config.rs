@@ -154,6 +154,10 @@ pub struct ServeArgs {
     /// them by default; each reminder goes out once however many do).
     #[arg(long, env = "TANDEM_NO_REMINDERS")]
     pub no_reminders: bool,
+    /// The bearer token a scrape of `/metrics` must send (`Authorization: Bearer …`);
+    /// unset, `/metrics` answers anyone who reaches it.
+    #[arg(long, env = "TANDEM_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -181,6 +185,7 @@ impl ServeArgs {
                 ..defaults.limits
             },
             no_reminders: self.no_reminders,
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod import;
+pub mod metrics;
 pub mod notify;
 pub mod realtime;
 pub mod reminders;
@@ -54,7 +55,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const SESSION_COOKIE: &str = "tandem.sid";
 
 /// The whole application as an axum router: pages and server functions (Leptos), the
-/// import upload, `/ws`, `/healthz` and `/readyz`, static files; with sessions, the
+/// import upload, `/ws`, `/healthz`, `/readyz` and `/metrics`, static files; with sessions, the
 /// client's address and the same-origin check, server functions' error statuses,
 /// compression, a body size limit and request tracing.
 pub fn router(state: AppState) -> Router {
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::endpoint))
         .route("/api/import_crm", post(import::http::upload))
         .route("/api/export_activity", get(activity::export))
         .route("/ws", get(realtime::socket::upgrade))
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(error::server_fn_status))
+        .layer(axum::middleware::from_fn(metrics::track_server_fns))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::client_and_origin,

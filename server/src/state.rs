@@ -27,6 +27,8 @@ pub struct Settings {
     /// Whether this node leaves sending reminders to the others (`--no-reminders`; a
     /// test's stand-in for a stopped server). Default: it sends them.
     pub no_reminders: bool,
+    /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: it is open.
+    pub metrics_token: Option<String>,
 }
 
 /// Everything a request handler may need; cheap to clone.
@@ -46,12 +48,16 @@ pub struct AppState {
     pub proxy: Arc<ProxyConfig>,
     /// Whether this node sends due reminders ([`crate::reminders`]).
     pub reminders: bool,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
     /// State for a database with a single-node hub. Starts the hub's head check, so it
     /// must be called inside the runtime.
     pub fn new(leptos_options: LeptosOptions, db: Database, settings: Settings) -> Self {
+        // The metrics recorder first: what the hub records from its start is kept.
+        crate::metrics::handle();
         let hub = Hub::new(settings.hub, Arc::new(InProcessBus));
         db.store.set_change_sink(hub.clone());
         hub.start(db.store.clone());
@@ -69,6 +75,7 @@ impl AppState {
             hub,
             proxy: Arc::new(settings.proxy),
             reminders: !settings.no_reminders,
+            metrics_token: settings.metrics_token.map(Arc::from),
         }
     }
 }

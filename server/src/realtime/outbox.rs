@@ -72,6 +72,7 @@ impl Outbox {
                 s.queue.push_back(frame);
                 true
             } else {
+                crate::metrics::slow_consumer();
                 s.queue.clear();
                 let rooms = s.rooms.clone();
                 for room in rooms {

@@ -127,6 +127,7 @@ impl Socket {
         let writer = super::fanout::spawn(async move {
             let mut batch = Vec::new();
             while writer_box.pop_all(&mut batch).await {
+                crate::metrics::frames_out(batch.len());
                 for frame in std::mem::take(&mut batch) {
                     if sink.feed(Message::Text(frame)).await.is_err() {
                         return;
@@ -218,6 +219,7 @@ impl Socket {
                 Ok(None) | Ok(Some(Err(_))) => break End::Gone,
                 Ok(Some(Ok(m))) => m,
             };
+            crate::metrics::frame_in();
             let text = match message {
                 Message::Text(t) => t,
                 Message::Close(_) => break End::Gone,

@@ -170,6 +170,7 @@ impl Subscription {
             st.ended = true;
             st.held = None;
         }
+        crate::metrics::resync();
         self.outbox.send(&ServerFrame::Resync {
             room: self.room,
             reason: reason.into(),

@@ -12,6 +12,7 @@ mod convergence;
 mod editing;
 mod import;
 mod mapping;
+mod metrics;
 mod notifications;
 mod realtime;
 mod store_contract;

@@ -134,7 +134,7 @@ pub struct Hub {
     store: OnceLock<Arc<dyn Store>>,
     /// To the dispatcher on the fan-out runtime, which delivers each frame to the room's
     /// subscriptions in the order sent.
-    dispatch: mpsc::UnboundedSender<(Arc<RoomChannel>, Delivery)>,
+    dispatch: mpsc::UnboundedSender<(Arc<RoomChannel>, Delivery, std::time::Instant)>,
     /// Forgotten in step with the revocations the hub carries (here and from the bus).
     cache: Arc<AccessCache>,
 }
@@ -256,6 +256,12 @@ impl Hub {
         lock(&self.rooms).len()
     }
 
+    /// Subscriptions on this node, over every room.
+    pub fn subscription_count(&self) -> usize {
+        let rooms: Vec<Arc<RoomChannel>> = lock(&self.rooms).values().cloned().collect();
+        rooms.iter().map(|ch| lock(&ch.subscriptions).len()).sum()
+    }
+
     /// Sends a frame to the room's subscribers on this node (no-op without subscribers;
     /// nothing is kept for a room nobody here listens to).
     fn deliver(&self, room: Room, delivery: Delivery) {
@@ -271,7 +277,9 @@ impl Hub {
             ch.observe(Position { epoch, offset });
         }
         // The dispatcher lives as long as the hub's sender; a send cannot fail before.
-        let _ = self.dispatch.send((ch, delivery));
+        let _ = self
+            .dispatch
+            .send((ch, delivery, std::time::Instant::now()));
     }
 
     /// Handles a message that came from another node through the bus.
@@ -453,16 +461,24 @@ impl Hub {
 /// hub sent them, pushing straight into the sockets' outboxes (their writers run on the
 /// same runtime, so waking them costs no system call). Ends with the hub.
 async fn dispatch_deliveries(
-    mut deliveries: mpsc::UnboundedReceiver<(Arc<RoomChannel>, Delivery)>,
+    mut deliveries: mpsc::UnboundedReceiver<(Arc<RoomChannel>, Delivery, std::time::Instant)>,
 ) {
     let mut batch = Vec::with_capacity(64);
     while deliveries.recv_many(&mut batch, 64).await > 0 {
-        for (ch, delivery) in batch.drain(..) {
+        // Metrics once per batch, not per delivery: the oldest frame's wait and the count.
+        let oldest = batch.first().map(|(_, _, at)| *at);
+        let mut delivered = 0;
+        for (ch, delivery, _) in batch.drain(..) {
             // Held while delivering: a subscription never takes this lock, so this
             // cannot deadlock, and a subscribe waits at most one delivery.
-            for s in lock(&ch.subscriptions).iter() {
+            let subscriptions = lock(&ch.subscriptions);
+            for s in subscriptions.iter() {
                 s.deliver(&delivery);
             }
+            delivered += subscriptions.len();
+        }
+        if let Some(at) = oldest {
+            crate::metrics::dispatched(delivered, at);
         }
     }
 }
