@@ -158,6 +158,10 @@ pub struct ServeArgs {
     /// unset, `/metrics` answers anyone who reaches it.
     #[arg(long, env = "TANDEM_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: sockets are told to reconnect,
+    /// requests under way finish, then the process exits, at the latest after this.
+    #[arg(long, env = "TANDEM_DRAIN_SECS", default_value_t = 10)]
+    pub drain_secs: u64,
 }
 
 impl ServeArgs {
@@ -186,6 +190,7 @@ impl ServeArgs {
             },
             no_reminders: self.no_reminders,
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            drain: Some(std::time::Duration::from_secs(self.drain_secs)),
         })
     }
 }

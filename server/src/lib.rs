@@ -133,7 +133,10 @@ pub async fn spawn_local(
     Ok((addr, state))
 }
 
-/// Serves the router on `listener` until `shutdown` completes, then drains open requests.
+/// Serves the router on `listener` until `shutdown` completes, then drains: every socket
+/// is told to reconnect later (a `reconnect` frame with a spread delay, then close 1012),
+/// no new connection is accepted, requests under way finish, and the function returns
+/// at the latest after the state's drain time.
 /// Also deletes expired sessions every hour, prunes the rate limiters every minute and
 /// sends due reminders ([`reminders`]): once before the first connection is accepted (so
 /// those due while the server was down go out first), then every 15 seconds.
@@ -162,6 +165,22 @@ pub async fn serve(
     } else {
         None
     };
+    let hub = state.hub.clone();
+    let drain = state.drain;
+    let (draining, drained) = tokio::sync::oneshot::channel::<tokio::time::Instant>();
+    // When the drain ends, once it has begun.
+    let drain_until = std::sync::Arc::new(std::sync::OnceLock::new());
+    let shutdown = {
+        let (hub, drain_until) = (hub.clone(), drain_until.clone());
+        async move {
+            shutdown.await;
+            let until = tokio::time::Instant::now() + drain;
+            let _ = drain_until.set(until);
+            let told = hub.drain();
+            tracing::info!(sockets = told, "shutting down: sockets told to reconnect");
+            let _ = draining.send(until);
+        }
+    };
     let app = router(state);
     // Every accepted connection sends at once (TCP_NODELAY): with Nagle's algorithm a
     // small frame waits while an earlier one is unacknowledged, up to the peer's delayed
@@ -171,12 +190,32 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let result = axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(shutdown);
+    let deadline = async move {
+        match drained.await {
+            Ok(until) => tokio::time::sleep_until(until).await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    let result = tokio::select! {
+        r = std::future::IntoFuture::into_future(server) => r,
+        () = deadline => {
+            tracing::warn!("the drain time is over: exiting with connections still open");
+            Ok(())
+        }
+    };
+    // Upgraded sockets are not the HTTP server's to wait for: each closes by itself once
+    // its `reconnect` frame is written; wait for them, within the drain time.
+    if let Some(&until) = drain_until.get() {
+        let mut tick = tokio::time::interval(tokio::time::Duration::from_millis(20));
+        while hub.socket_count() > 0 && tokio::time::Instant::now() < until {
+            tick.tick().await;
+        }
+    }
     cleanup.abort();
     prune.abort();
     if let Some(task) = reminder_task {

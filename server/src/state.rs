@@ -29,6 +29,8 @@ pub struct Settings {
     pub no_reminders: bool,
     /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: it is open.
     pub metrics_token: Option<String>,
+    /// How long a shutdown may take after the signal (`--drain-secs`); `None`: 10 s.
+    pub drain: Option<std::time::Duration>,
 }
 
 /// Everything a request handler may need; cheap to clone.
@@ -50,6 +52,8 @@ pub struct AppState {
     pub reminders: bool,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<Arc<str>>,
+    /// How long a shutdown may take after the signal.
+    pub drain: std::time::Duration,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             proxy: Arc::new(settings.proxy),
             reminders: !settings.no_reminders,
             metrics_token: settings.metrics_token.map(Arc::from),
+            drain: settings.drain.unwrap_or(std::time::Duration::from_secs(10)),
         }
     }
 }

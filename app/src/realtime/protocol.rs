@@ -23,8 +23,9 @@ use crate::model::{Fields, Record, RecordKind};
 /// record's title and whose values an overwrite replaced; a bulk change carries its
 /// import's counts and a member change how it changed. Version 6: chat rooms
 /// (`chat:{id}`) with `message` and `chat_room` changes, and `chat_invitation` and
-/// `chat_read` on the user's room.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// `chat_read` on the user's room. Version 7: `reconnect` (the server is going away:
+/// come back after the delay).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Largest frame the server accepts, bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -822,6 +823,15 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+    /// The server is shutting down (a restart, a deploy): the socket closes after this
+    /// frame (code 1012); reconnect after `delay_ms` (each socket gets its own delay,
+    /// spread so a restart is not a stampede) and resume every room from its position.
+    Reconnect {
+        /// How long to wait before reconnecting, milliseconds.
+        delay_ms: u64,
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -106,7 +106,13 @@ enum End {
     Gone,
     /// The session ended: close with [`CLOSE_SESSION_ENDED`].
     SessionEnded,
+    /// The server is shutting down.
+    Drain,
 }
+
+/// WebSocket close code for a server going away to restart (RFC 6455 section 7.4.1
+/// registry: 1012 Service Restart).
+const CLOSE_SERVICE_RESTART: u16 = 1012;
 
 impl Socket {
     async fn run(self, socket: WebSocket) {
@@ -202,6 +208,7 @@ impl Socket {
                         continue;
                     }
                     Control::SessionEnded => break End::SessionEnded,
+                    Control::Drain => break End::Drain,
                 },
                 _ = session_check.tick() => {
                     if !Box::pin(session_alive(&sessions, session, conn.user.id)).await {
@@ -245,6 +252,21 @@ impl Socket {
         conn.close();
         match end {
             End::SessionEnded => outbox.close_with(CLOSE_SESSION_ENDED, "the session has ended"),
+            End::Drain => {
+                // A delay spread evenly over the hub's window, so clients come back over
+                // it rather than all at once.
+                let spread = hub.config().reconnect_spread.as_millis() as u64;
+                let delay_ms = if spread == 0 {
+                    0
+                } else {
+                    rand::random::<u64>() % spread
+                };
+                outbox.send(&ServerFrame::Reconnect {
+                    delay_ms,
+                    reason: "the server is restarting".into(),
+                });
+                outbox.close_with(CLOSE_SERVICE_RESTART, "the server is restarting");
+            }
             End::Gone => outbox.close(),
         }
         drop(conn);

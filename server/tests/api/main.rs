@@ -15,5 +15,6 @@ mod mapping;
 mod metrics;
 mod notifications;
 mod realtime;
+mod shutdown;
 mod store_contract;
 mod workspaces;

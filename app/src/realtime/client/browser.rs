@@ -494,6 +494,19 @@ fn on_frame(text: &str) {
             field,
         } => ephemeral(c, room, &mut calls, RoomEvent::TakenOver { user_id, field }),
         ServerFrame::Error { .. } | ServerFrame::Pong => {}
+        ServerFrame::Reconnect { delay_ms, .. } => {
+            // The server is going away: come back after the delay it gave (spread per
+            // socket), not after the backoff of a failure.
+            if let Some(ws) = c.ws.take() {
+                detach(&ws);
+                let _ = ws.close();
+            }
+            c.handle.status.set(ConnectionStatus::Reconnecting {
+                attempt: 1,
+                next_in_secs: (delay_ms / 1000) as u32 + 1,
+            });
+            set_timeout(connect, Duration::from_millis(delay_ms));
+        }
     });
     for (listener, event) in calls {
         listener(event);

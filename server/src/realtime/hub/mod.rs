@@ -55,6 +55,9 @@ pub struct HubConfig {
     pub max_sockets_per_ip: usize,
     /// How often a socket re-checks that its session is still valid (120 s).
     pub session_recheck: Duration,
+    /// On shutdown, sockets are told to reconnect after a delay spread evenly over this
+    /// (5 s), so a restart does not bring every client back at once.
+    pub reconnect_spread: Duration,
     /// How often the hub compares the heads of rooms with subscribers with what it has
     /// delivered, to fill events that were committed but not broadcast (2 s).
     pub head_check: Duration,
@@ -77,6 +80,7 @@ impl Default for HubConfig {
             max_sockets_per_user: 20,
             max_sockets_per_ip: 200,
             session_recheck: Duration::from_secs(120),
+            reconnect_spread: Duration::from_secs(5),
             head_check: Duration::from_secs(2),
             replay_page: 500,
             access_cache_ttl: Duration::from_secs(5),

@@ -20,6 +20,8 @@ pub enum Control {
     Recheck,
     /// The session ended: close the socket.
     SessionEnded,
+    /// The server is shutting down: tell the client to reconnect later, then close.
+    Drain,
 }
 
 impl Control {
@@ -27,6 +29,7 @@ impl Control {
         match self {
             Control::Recheck => 1,
             Control::SessionEnded => 2,
+            Control::Drain => 4,
         }
     }
 }
@@ -52,6 +55,9 @@ impl Controls {
             let flags = self.flags.swap(0, Ordering::AcqRel);
             if flags & Control::SessionEnded.bit() != 0 {
                 return Control::SessionEnded;
+            }
+            if flags & Control::Drain.bit() != 0 {
+                return Control::Drain;
             }
             if flags & Control::Recheck.bit() != 0 {
                 return Control::Recheck;
@@ -113,6 +119,19 @@ impl Drop for Registration {
 }
 
 impl Hub {
+    /// Tells every socket on this node that the server is shutting down: each sends its
+    /// client a `reconnect` frame (with a delay within the hub's `reconnect_spread`)
+    /// and closes. Returns how many were told.
+    pub fn drain(&self) -> usize {
+        let sockets = lock(&self.sockets);
+        let mut n = 0;
+        for entry in sockets.by_user.values().flat_map(HashMap::values) {
+            entry.control.tell(Control::Drain);
+            n += 1;
+        }
+        n
+    }
+
     /// Sockets currently registered (for metrics and tests).
     pub fn socket_count(&self) -> usize {
         lock(&self.sockets).by_user.values().map(HashMap::len).sum()
