@@ -90,7 +90,9 @@ struct Connection {
     outbox: Arc<Outbox>,
     subscriptions: HashMap<Room, Arc<Subscription>>,
     presence: PresenceEntry,
-    _registration: Registration,
+    /// The socket's place in the hub's registry, held until its writer has finished (a
+    /// drain waits for the registry to empty before the process exits).
+    registration: Option<Registration>,
 }
 
 impl Drop for Connection {
@@ -183,7 +185,7 @@ impl Socket {
             outbox: outbox.clone(),
             subscriptions: HashMap::new(),
             presence,
-            _registration: registration,
+            registration: Some(registration),
         };
         conn.outbox.send(&ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
@@ -269,8 +271,10 @@ impl Socket {
             }
             End::Gone => outbox.close(),
         }
+        let registration = conn.registration.take();
         drop(conn);
         let _ = writer.await;
+        drop(registration);
     }
 }
 
