@@ -150,8 +150,9 @@ pub struct ServeArgs {
     /// Sign-ups a minute from one client address.
     #[arg(long, env = "TANDEM_SIGNUPS_PER_IP_PER_MINUTE", default_value_t = 20)]
     pub signups_per_ip_per_minute: u32,
-    /// Leave sending meeting and call reminders to the other nodes (every node sends
-    /// them by default; each reminder goes out once however many do).
+    /// Leave the scheduled work (meeting and call reminders, pruning the change log) to
+    /// the other nodes (by default every node takes its turn; one at a time holds the
+    /// lease, and each reminder goes out once).
     #[arg(long, env = "TANDEM_NO_REMINDERS")]
     pub no_reminders: bool,
     /// The bearer token a scrape of `/metrics` must send (`Authorization: Bearer …`);
@@ -162,6 +163,24 @@ pub struct ServeArgs {
     /// requests under way finish, then the process exits, at the latest after this.
     #[arg(long, env = "TANDEM_DRAIN_SECS", default_value_t = 10)]
     pub drain_secs: u64,
+    /// The Redis (`redis://host:6379/`) that carries events and presence between the
+    /// nodes of one deployment (all on the same PostgreSQL); unset, this node is alone.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Seconds another node's presence entries live without its heartbeat (sent every
+    /// third of this): the users of a node that died leave within it.
+    #[arg(long, env = "TANDEM_PRESENCE_TTL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..))]
+    pub presence_ttl_secs: u64,
+    /// Keep each room's last N change log events when pruning (unset: no bound by count).
+    /// An event goes when it is beyond both bounds that are set; with neither set the
+    /// log is kept whole. A client whose resume point was pruned resyncs; the activity
+    /// feed goes back as far as the log.
+    #[arg(long, env = "TANDEM_LOG_KEEP_EVENTS", value_parser = clap::value_parser!(i64).range(0..))]
+    pub log_keep_events: Option<i64>,
+    /// Keep change log events younger than this many days when pruning (unset: no bound
+    /// by age). Pruning runs hourly on the node holding the scheduled-work lease.
+    #[arg(long, env = "TANDEM_LOG_KEEP_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_keep_days: Option<u64>,
 }
 
 impl ServeArgs {
@@ -181,6 +200,8 @@ impl ServeArgs {
                 max_sockets_per_user: self.max_sockets_per_user,
                 max_sockets_per_ip: self.max_sockets_per_ip,
                 max_subscriptions_per_socket: self.max_subscriptions_per_socket,
+                presence_ttl: std::time::Duration::from_secs(self.presence_ttl_secs),
+                presence_heartbeat: std::time::Duration::from_secs(self.presence_ttl_secs) / 3,
                 ..defaults.hub
             },
             limits: app::ssr::auth::LimitConfig {
@@ -189,8 +210,16 @@ impl ServeArgs {
                 ..defaults.limits
             },
             no_reminders: self.no_reminders,
+            schedule: crate::scheduler::Schedule {
+                keep_events: self.log_keep_events,
+                keep_for: self
+                    .log_keep_days
+                    .map(|d| std::time::Duration::from_secs(d * 86_400)),
+                ..defaults.schedule
+            },
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             drain: Some(std::time::Duration::from_secs(self.drain_secs)),
+            redis_url: self.redis_url.clone().filter(|u| !u.is_empty()),
         })
     }
 }

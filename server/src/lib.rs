@@ -11,7 +11,7 @@ pub mod import;
 pub mod metrics;
 pub mod notify;
 pub mod realtime;
-pub mod reminders;
+pub mod scheduler;
 pub mod state;
 
 use std::future::Future;
@@ -126,7 +126,7 @@ pub async fn spawn_local(
         .output_name("tandem")
         .site_root("target/site")
         .build();
-    let state = AppState::new(options, db, settings);
+    let state = AppState::new(options, db, settings)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(serve(listener, state.clone(), std::future::pending()));
@@ -138,8 +138,9 @@ pub async fn spawn_local(
 /// no new connection is accepted, requests under way finish, and the function returns
 /// at the latest after the state's drain time.
 /// Also deletes expired sessions every hour, prunes the rate limiters every minute and
-/// sends due reminders ([`reminders`]): once before the first connection is accepted (so
-/// those due while the server was down go out first), then every 15 seconds.
+/// runs the scheduled work ([`scheduler`]: due reminders, pruning the change log) when
+/// this node holds its lease: once before the first connection is accepted (so reminders
+/// due while the server was down go out first), then every pass.
 ///
 /// Errors: the listener fails.
 pub async fn serve(
@@ -159,11 +160,13 @@ pub async fn serve(
             limits.prune();
         }
     });
-    let reminder_task = if state.reminders {
-        reminders::run_once(&*state.db.store).await;
-        Some(reminders::spawn(state.db.store.clone()))
-    } else {
-        None
+    let reminder_task = match &state.schedule {
+        Some(schedule) => {
+            let mut scheduler = scheduler::Scheduler::new(state.db.store.clone(), schedule.clone());
+            scheduler.run_once().await;
+            Some(scheduler.spawn())
+        }
+        None => None,
     };
     let hub = state.hub.clone();
     let drain = state.drain;

@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
             options.site_addr = args.listen;
             let settings = args.settings().map_err(anyhow::Error::msg)?;
             let db = server::db::connect(&args.db.database_url).await?;
-            let state = server::AppState::new(options, db, settings);
+            let state = server::AppState::new(options, db, settings)?;
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("listening on {}", args.listen))?;

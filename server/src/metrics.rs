@@ -70,6 +70,24 @@ pub fn slow_consumer() {
     metrics::counter!("tandem_slow_consumers_total").increment(1);
 }
 
+/// Counts `n` messages for the other nodes that could not be sent to Redis (its queue was
+/// full, or Redis failed); the change log fills what they carried.
+pub fn bus_dropped(n: usize) {
+    metrics::counter!("tandem_bus_dropped_total").increment(n as u64);
+}
+
+/// Records a message from another node and how long it took, ms (the bus lag:
+/// `tandem_bus_lag_seconds`).
+pub fn bus_received(lag_ms: i64) {
+    metrics::counter!("tandem_bus_received_total").increment(1);
+    metrics::histogram!("tandem_bus_lag_seconds").record(lag_ms.max(0) as f64 / 1000.0);
+}
+
+/// Whether this node's subscription to the Redis bus is up (`tandem_bus_connected`).
+pub fn bus_connected(up: bool) {
+    metrics::gauge!("tandem_bus_connected").set(if up { 1.0 } else { 0.0 });
+}
+
 /// The names server functions are labelled with: every registered one (so a request to
 /// an unknown path cannot grow the label set; those are `other`).
 fn known_names() -> &'static HashSet<String> {

@@ -10,7 +10,9 @@ use leptos::config::LeptosOptions;
 
 use crate::auth::ProxyConfig;
 use crate::db::Database;
-use crate::realtime::{bus::InProcessBus, Hub, HubConfig};
+use crate::realtime::bus::{Bus, InProcessBus};
+use crate::realtime::redis_bus::RedisBus;
+use crate::realtime::{Hub, HubConfig};
 
 /// How the server is set up beyond its database: flags of `tandem serve`, or a test's
 /// choice. `Settings::default()` is what `tandem serve` does without flags.
@@ -24,13 +26,19 @@ pub struct Settings {
     pub limits: LimitConfig,
     /// Trusted proxies and the public origin.
     pub proxy: ProxyConfig,
-    /// Whether this node leaves sending reminders to the others (`--no-reminders`; a
-    /// test's stand-in for a stopped server). Default: it sends them.
+    /// Whether this node leaves the scheduled work (reminders, pruning) to the others
+    /// (`--no-reminders`; a test's stand-in for a stopped server). Default: it takes its
+    /// turn.
     pub no_reminders: bool,
+    /// How often scheduled work runs and how much of the change log is kept.
+    pub schedule: crate::scheduler::Schedule,
     /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: it is open.
     pub metrics_token: Option<String>,
     /// How long a shutdown may take after the signal (`--drain-secs`); `None`: 10 s.
     pub drain: Option<std::time::Duration>,
+    /// The Redis that carries events and presence between nodes (`--redis-url`); `None`:
+    /// a single node, in process.
+    pub redis_url: Option<String>,
 }
 
 /// Everything a request handler may need; cheap to clone.
@@ -48,8 +56,9 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Trusted proxies and the public origin.
     pub proxy: Arc<ProxyConfig>,
-    /// Whether this node sends due reminders ([`crate::reminders`]).
-    pub reminders: bool,
+    /// The scheduled work this node takes its turn at ([`crate::scheduler`]); `None`
+    /// with `--no-reminders`.
+    pub schedule: Option<crate::scheduler::Schedule>,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<Arc<str>>,
     /// How long a shutdown may take after the signal.
@@ -57,31 +66,51 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a database with a single-node hub. Starts the hub's head check, so it
-    /// must be called inside the runtime.
-    pub fn new(leptos_options: LeptosOptions, db: Database, settings: Settings) -> Self {
+    /// State for a database, with a hub whose bus is Redis when `settings.redis_url` is
+    /// set and in process otherwise. Starts the hub's head check (and the bus' tasks), so
+    /// it must be called inside the runtime.
+    ///
+    /// Errors: the Redis URL does not parse (a Redis that is down is not an error: the
+    /// bus connects when it comes up).
+    pub fn new(
+        leptos_options: LeptosOptions,
+        db: Database,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
         // The metrics recorder first: what the hub records from its start is kept.
         crate::metrics::handle();
-        let hub = Hub::new(settings.hub, Arc::new(InProcessBus));
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(RedisBus::new)
+            .transpose()?;
+        let bus: Arc<dyn Bus> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(InProcessBus),
+        };
+        let hub = Hub::new(settings.hub, bus);
         db.store.set_change_sink(hub.clone());
         hub.start(db.store.clone());
+        if let Some(redis) = &redis {
+            redis.attach(&hub);
+        }
         let ctx = ServerContext {
             store: db.store.clone(),
             limits: Arc::new(Limits::new(&settings.limits)),
             access: hub.clone(),
             cache: hub.access_cache(),
         };
-        AppState {
+        Ok(AppState {
             leptos_options,
             db,
             ctx,
             secure_cookies: settings.secure_cookies,
             hub,
             proxy: Arc::new(settings.proxy),
-            reminders: !settings.no_reminders,
+            schedule: (!settings.no_reminders).then_some(settings.schedule),
             metrics_token: settings.metrics_token.map(Arc::from),
             drain: settings.drain.unwrap_or(std::time::Duration::from_secs(10)),
-        }
+        })
     }
 }
 

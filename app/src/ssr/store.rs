@@ -498,6 +498,28 @@ pub trait LogStore: Send + Sync + 'static {
     ) -> Result<Vec<LoggedChange>, DbError>;
     /// The workspace a record (live or deleted) belongs to. Errors: `NotFound`.
     async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError>;
+    /// Prunes the change log: an event goes unless it is among the last `keep_events` of
+    /// its room or was logged at or after `keep_since` (ms since the epoch); a bound left
+    /// `None` keeps nothing by itself, and with both `None` nothing goes. Events of a
+    /// room's earlier epochs count as beyond its last N. Deletes in batches of `batch`
+    /// and returns how many went. A replay that reaches below what is left answers
+    /// `resync`; the activity feed shows what is left.
+    async fn prune_log(
+        &self,
+        keep_events: Option<i64>,
+        keep_since: Option<i64>,
+        batch: i64,
+    ) -> Result<u64, DbError>;
+    /// Takes or renews the lease `name` for `holder` until `now + ttl_ms` (ms), when it is
+    /// free, expired (before `now`) or already `holder`'s. Returns whether `holder` holds
+    /// it now. Atomic: of several nodes asking at once, one gets it.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, DbError>;
 }
 
 /// Notifications: a user's list and its read, snoozed and dismissed states, preferences

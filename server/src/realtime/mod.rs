@@ -4,6 +4,7 @@ pub mod bus;
 mod fanout;
 pub mod hub;
 pub mod outbox;
+pub mod redis_bus;
 pub mod socket;
 pub mod subscription;
 

@@ -13,6 +13,7 @@ mod editing;
 mod import;
 mod mapping;
 mod metrics;
+mod nodes;
 mod notifications;
 mod realtime;
 mod shutdown;

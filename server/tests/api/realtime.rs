@@ -351,6 +351,80 @@ async fn a_client_that_reconnects_gets_every_missed_event_once_in_order() {
 }
 
 #[tokio::test]
+async fn pruning_keeps_the_last_events_and_a_resume_from_before_them_resyncs() {
+    let app = spawn_app().await;
+    let (owner, slug, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    for i in 0..6 {
+        create_customer(&app, &owner, &slug, &format!("C{i}")).await;
+    }
+    let head = app.store.room_head(room).await.expect("head");
+    let logged = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .room_changes(room, head.epoch, 0, head.offset, 1_000)
+                .await
+                .expect("log")
+                .iter()
+                .map(|c| c.position.offset)
+                .collect::<Vec<_>>()
+        }
+    };
+    let whole = logged(&app).await;
+    assert_eq!(whole.len() as i64, head.offset);
+
+    // By age: everything is younger than an hour, so nothing goes.
+    let hour_ago = app::model::now_ms() - 3_600_000;
+    assert_eq!(
+        app.store
+            .prune_log(None, Some(hour_ago), 2)
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(logged(&app).await, whole);
+    // By count, in batches of two: the room keeps its last three.
+    let pruned = app.store.prune_log(Some(3), None, 2).await.expect("prune");
+    assert!(pruned >= head.offset as u64 - 3, "{pruned}");
+    assert_eq!(
+        logged(&app).await,
+        (head.offset - 2..=head.offset).collect::<Vec<_>>()
+    );
+    // Within both bounds (last three, or younger than an hour): nothing more goes.
+    assert_eq!(
+        app.store
+            .prune_log(Some(3), Some(hour_ago), 2)
+            .await
+            .expect("prune"),
+        0
+    );
+
+    // A resume from before the horizon resyncs; one from within it replays.
+    let mut ws = connect(&app, &owner).await;
+    let old = Position {
+        epoch: head.epoch,
+        offset: head.offset - 5,
+    };
+    subscribe(&mut ws, room, Some(old)).await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Resync { room: r, .. } if r == room));
+    let recent = Position {
+        epoch: head.epoch,
+        offset: head.offset - 3,
+    };
+    subscribe(&mut ws, room, Some(recent)).await;
+    let replayed: Vec<i64> = events(&mut ws, room, 3)
+        .await
+        .iter()
+        .map(|(p, _)| p.offset)
+        .collect();
+    assert_eq!(
+        replayed,
+        (head.offset - 2..=head.offset).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
 async fn presence_has_one_entry_per_user_and_leaves_after_the_last_tab_and_the_grace_period() {
     let config = HubConfig {
         presence_grace: Duration::from_millis(300),

@@ -23,6 +23,11 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Starts `tandem serve` on `addr` with the database `db`, and waits until it says it
 /// listens (read from its log).
 async fn start(addr: &str, db: &str) -> Child {
+    start_with(addr, db, &[]).await
+}
+
+/// [`start`] with `extra` flags.
+pub(crate) async fn start_with(addr: &str, db: &str, extra: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args([
             "serve",
@@ -42,6 +47,7 @@ async fn start(addr: &str, db: &str) -> Child {
             &DRAIN_SECS.to_string(),
             "--no-reminders",
         ])
+        .args(extra)
         .env("LEPTOS_OUTPUT_NAME", "tandem")
         .env("LEPTOS_SITE_ROOT", "target/site")
         .env("RUST_LOG", "info")
@@ -65,13 +71,18 @@ async fn start(addr: &str, db: &str) -> Child {
     child
 }
 
-fn free_addr() -> String {
+pub(crate) fn free_addr() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").to_string()
 }
 
 /// POSTs server function `f` with `body` as the session `cookie` (JSON answer).
-async fn call(base: &str, cookie: &str, f: &str, body: serde_json::Value) -> serde_json::Value {
+pub(crate) async fn call(
+    base: &str,
+    cookie: &str,
+    f: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     let res = reqwest::Client::new()
         .post(format!("{base}/api/{f}"))
         .header("origin", base)
@@ -84,7 +95,7 @@ async fn call(base: &str, cookie: &str, f: &str, body: serde_json::Value) -> ser
     res.json().await.expect("json")
 }
 
-async fn open(addr: &str, cookie: &str) -> Ws {
+pub(crate) async fn open(addr: &str, cookie: &str) -> Ws {
     let mut req = format!("ws://{addr}/ws")
         .into_client_request()
         .expect("request");
@@ -106,7 +117,7 @@ async fn open(addr: &str, cookie: &str) -> Ws {
 }
 
 /// The next server frame; `None` once the socket closed.
-async fn next(ws: &mut Ws) -> Option<ServerFrame> {
+pub(crate) async fn next(ws: &mut Ws) -> Option<ServerFrame> {
     loop {
         match tokio::time::timeout(WAIT, ws.next())
             .await
@@ -122,7 +133,7 @@ async fn next(ws: &mut Ws) -> Option<ServerFrame> {
 }
 
 /// Subscribes and returns where the stream starts.
-async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> Position {
+pub(crate) async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> Position {
     send(ws, &ClientFrame::Subscribe { room, since }).await;
     loop {
         match next(ws).await.expect("open") {
@@ -134,7 +145,7 @@ async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) -> Position
 }
 
 /// Applies an event to a socket's position: it must be the next one.
-fn apply(at: &mut Position, position: Position, change: &Change, seen: &mut Vec<i64>) {
+pub(crate) fn apply(at: &mut Position, position: Position, change: &Change, seen: &mut Vec<i64>) {
     assert_eq!(
         position.offset,
         at.offset + 1,

@@ -797,11 +797,60 @@ async fn contract(store: &dyn Store) {
         .await
         .expect("workspace");
     chat_keeps_its_contract(store, talk.id, ann.id).await;
+    leases_keep_their_contract(store).await;
 }
 
 /// Chat rooms, invitations, messages, reactions, read markers and search keep their
 /// contract: who sees what, idempotent sends, replies within a room, one's own edits,
 /// unread counts that skip one's own and deleted messages, and the room's log.
+/// The scheduled-work lease: one holder at a time, renewed by its holder, taken over
+/// once expired, and of several nodes asking at once exactly one gets it.
+async fn leases_keep_their_contract(store: &dyn Store) {
+    assert!(store
+        .take_lease("work", "a", 1_000, 100)
+        .await
+        .expect("take"));
+    assert!(!store
+        .take_lease("work", "b", 1_050, 100)
+        .await
+        .expect("held by a"));
+    assert!(store
+        .take_lease("work", "a", 1_050, 100)
+        .await
+        .expect("renew"));
+    assert!(
+        !store
+            .take_lease("work", "b", 1_149, 100)
+            .await
+            .expect("renewed until 1150"),
+        "a renewal moves the expiry"
+    );
+    assert!(store
+        .take_lease("work", "b", 1_151, 100)
+        .await
+        .expect("expired: b"));
+    assert!(!store
+        .take_lease("work", "a", 1_160, 100)
+        .await
+        .expect("b's now"));
+    assert!(store
+        .take_lease("other", "a", 1_160, 100)
+        .await
+        .expect("leases are by name"));
+    let race = (0..8).map(|n| async move {
+        store
+            .take_lease("race", &format!("node{n}"), 5_000, 100)
+            .await
+            .expect("take")
+    });
+    let won = futures::future::join_all(race).await;
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "one of eight: {won:?}"
+    );
+}
+
 async fn chat_keeps_its_contract(store: &dyn Store, ws: i64, ann: i64) {
     use app::model::chat::{ChatKind, ChatTarget, InvitationStatus};
     use app::model::now_ms;

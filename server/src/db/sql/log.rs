@@ -292,6 +292,63 @@ impl LogStore for SqlStore {
             .collect()
     }
 
+    async fn prune_log(
+        &self,
+        keep_events: Option<i64>,
+        keep_since: Option<i64>,
+        batch: i64,
+    ) -> Result<u64, DbError> {
+        if keep_events.is_none() && keep_since.is_none() {
+            return Ok(0);
+        }
+        let mut pruned = 0;
+        loop {
+            // The batch by primary key (row values: SQLite and PostgreSQL alike), so
+            // each delete is short and writers are not held behind one long statement.
+            let mut sql = Sql::new(
+                "DELETE FROM room_events WHERE (room, epoch, event_offset) IN (\
+                 SELECT e.room, e.epoch, e.event_offset FROM room_events e \
+                 JOIN room_heads h ON h.room = e.room WHERE 1 = 1",
+            );
+            if let Some(since) = keep_since {
+                sql.push(" AND e.created_at < ").bind(since);
+            }
+            if let Some(n) = keep_events {
+                sql.push(" AND (e.epoch <> h.epoch OR e.event_offset <= h.last_offset - ")
+                    .bind(n.max(0))
+                    .push(")");
+            }
+            sql.push(" LIMIT ").bind(batch.max(1)).push(")");
+            let n = sql.run(&self.writer).await?;
+            pruned += n;
+            if n < batch.max(1) as u64 {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, DbError> {
+        let mut sql = Sql::new("INSERT INTO leases (name, holder, expires_at) VALUES (");
+        sql.bind(name)
+            .push(", ")
+            .bind(holder)
+            .push(", ")
+            .bind(now + ttl_ms)
+            .push(
+                ") ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                 expires_at = excluded.expires_at \
+                 WHERE leases.holder = excluded.holder OR leases.expires_at < ",
+            )
+            .bind(now);
+        Ok(sql.run(&self.writer).await? == 1)
+    }
+
     async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {
         let mut sql = Sql::new(&format!(
             "SELECT workspace_id FROM {} WHERE id = ",

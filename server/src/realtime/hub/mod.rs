@@ -10,12 +10,11 @@
 //! room is a set of sockets written to in a loop); locks are never held across an
 //! `.await`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
-use app::model::now_ms;
-use app::realtime::protocol::{Change, Position, PresenceEntry, Room, ServerFrame};
+use app::realtime::protocol::{Change, Position, Room, ServerFrame};
 use app::ssr::cache::AccessCache;
 use app::ssr::store::{ChangeSink, LoggedChange};
 use app::ssr::{AccessControl, Store};
@@ -25,6 +24,7 @@ use super::bus::{Bus, BusMessage};
 use super::fanout;
 use super::subscription::Subscription;
 
+mod presence;
 mod sockets;
 
 use sockets::Sockets;
@@ -63,6 +63,12 @@ pub struct HubConfig {
     pub head_check: Duration,
     /// Events read from the log in one query when replaying or filling (500).
     pub replay_page: i64,
+    /// With other nodes: how often this node sends the others every presence entry it
+    /// holds, keeping them alive there (10 s).
+    pub presence_heartbeat: Duration,
+    /// With other nodes: an entry from another node not refreshed for this long is
+    /// dropped, so the users of a node that died leave (30 s).
+    pub presence_ttl: Duration,
     /// How long the access cache keeps who a session is, what a slug names and a
     /// member's role (5 s); revocations forget them at once on every node.
     pub access_cache_ttl: Duration,
@@ -83,6 +89,8 @@ impl Default for HubConfig {
             reconnect_spread: Duration::from_secs(5),
             head_check: Duration::from_secs(2),
             replay_page: 500,
+            presence_heartbeat: Duration::from_secs(10),
+            presence_ttl: Duration::from_secs(30),
             access_cache_ttl: Duration::from_secs(5),
         }
     }
@@ -105,14 +113,6 @@ pub struct Delivery {
     pub ends_for: Option<i64>,
 }
 
-/// A user's presence in a room across their sockets.
-struct Slot {
-    entry: PresenceEntry,
-    sockets: HashSet<u64>,
-    /// Bumped whenever the user comes back, so a pending leave knows it is stale.
-    generation: u64,
-}
-
 /// What the newest event of a room this node knows of is, and what it was at the last
 /// head check (a room whose log moved while this stayed put missed a broadcast).
 #[derive(Default)]
@@ -121,11 +121,9 @@ struct Seen {
     at_last_check: Option<Position>,
 }
 
-/// One room: its subscriptions on this node, who is in it, and the newest event
-/// delivered here.
+/// One room: its subscriptions on this node and the newest event delivered here.
 pub struct RoomChannel {
     subscriptions: Mutex<Vec<Arc<Subscription>>>,
-    presence: Mutex<HashMap<i64, Slot>>,
     seen: Mutex<Seen>,
 }
 
@@ -141,6 +139,8 @@ pub struct Hub {
     dispatch: mpsc::UnboundedSender<(Arc<RoomChannel>, Delivery, std::time::Instant)>,
     /// Forgotten in step with the revocations the hub carries (here and from the bus).
     cache: Arc<AccessCache>,
+    /// Who is in each room, on this node and on the others.
+    presence: Mutex<presence::PresenceBook>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,6 +168,7 @@ impl Hub {
             cache: Arc::new(AccessCache::new(config.access_cache_ttl)),
             config,
             store: OnceLock::new(),
+            presence: Mutex::new(presence::PresenceBook::default()),
         })
     }
 
@@ -191,6 +192,9 @@ impl Hub {
                 hub.check_heads(&*store).await;
             }
         });
+        if self.bus.reaches_others() {
+            self.spawn_presence_heartbeat();
+        }
     }
 
     /// The hub's configuration.
@@ -206,7 +210,6 @@ impl Hub {
     fn channel(&self) -> Arc<RoomChannel> {
         Arc::new(RoomChannel {
             subscriptions: Mutex::new(Vec::new()),
-            presence: Mutex::new(HashMap::new()),
             seen: Mutex::new(Seen::default()),
         })
     }
@@ -237,19 +240,11 @@ impl Hub {
         self.release(room);
     }
 
-    /// The room's channel, created on first use.
-    fn room(&self, room: Room) -> Arc<RoomChannel> {
-        lock(&self.rooms)
-            .entry(room)
-            .or_insert_with(|| self.channel())
-            .clone()
-    }
-
-    /// Forgets a room nobody listens to and nobody is present in.
+    /// Forgets a room nobody here listens to.
     pub fn release(&self, room: Room) {
         let mut rooms = lock(&self.rooms);
         if let Some(ch) = rooms.get(&room) {
-            if lock(&ch.subscriptions).is_empty() && lock(&ch.presence).is_empty() {
+            if lock(&ch.subscriptions).is_empty() {
                 rooms.remove(&room);
             }
         }
@@ -286,8 +281,8 @@ impl Hub {
             .send((ch, delivery, std::time::Instant::now()));
     }
 
-    /// Handles a message that came from another node through the bus.
-    pub fn deliver_from_bus(&self, message: BusMessage) {
+    /// Handles a message that came from node `from` through the bus.
+    pub fn deliver_from_bus(&self, from: u64, message: BusMessage) {
         match message {
             BusMessage::Frame {
                 room,
@@ -304,6 +299,11 @@ impl Hub {
             ),
             BusMessage::RecheckUser { user } => self.control_user(user, Control::Recheck),
             BusMessage::EndSession { session } => self.control_session(&session),
+            BusMessage::Presence { room, user, entry } => {
+                self.remote_presence(from, room, user, entry)
+            }
+            BusMessage::PresenceAlive { entries } => self.remote_alive(from, entries),
+            BusMessage::PresenceQuery => self.publish_alive(),
         }
     }
 
@@ -352,112 +352,21 @@ impl Hub {
         }
     }
 
-    /// Broadcasts a presence diff: who joined (or changed) and who left the room.
-    fn announce(&self, room: Room, joins: Vec<PresenceEntry>, leaves: Vec<i64>) {
-        self.broadcast(
-            room,
-            &ServerFrame::PresenceDiff {
-                room,
-                joins,
-                leaves,
+    /// Sends a frame to the room's subscribers on this node only, serialized only when
+    /// there are any (presence diffs: each node works out its own from what it knows).
+    fn deliver_here(&self, room: Room, frame: &ServerFrame) {
+        let ch = lock(&self.rooms).get(&room).cloned();
+        let Some(ch) = ch.filter(|ch| !lock(&ch.subscriptions).is_empty()) else {
+            return;
+        };
+        self.send(
+            ch,
+            Delivery {
+                position: None,
+                frame: to_json(frame),
+                ends_for: None,
             },
         );
-    }
-
-    // --- presence ---------------------------------------------------------------------
-    /// Adds socket `socket` of the user in `entry` to the room's presence. Returns
-    /// everyone present. Announces a join unless the user was already present (another
-    /// tab, or back within the grace period).
-    pub fn join(&self, room: Room, socket: u64, entry: PresenceEntry) -> Vec<PresenceEntry> {
-        let ch = self.room(room);
-        let (announce, everyone) = {
-            let mut presence = lock(&ch.presence);
-            let slot = presence.entry(entry.user_id).or_insert_with(|| Slot {
-                entry: entry.clone(),
-                sockets: HashSet::new(),
-                generation: 0,
-            });
-            let was_present = !slot.sockets.is_empty() || slot.generation > 0;
-            slot.generation += 1;
-            slot.sockets.insert(socket);
-            let changed = slot.entry.status != entry.status
-                || slot.entry.page != entry.page
-                || slot.entry.editing != entry.editing;
-            slot.entry = entry.clone();
-            let everyone: Vec<PresenceEntry> = presence.values().map(|s| s.entry.clone()).collect();
-            (!was_present || changed, everyone)
-        };
-        if announce {
-            self.announce(room, vec![entry], Vec::new());
-        }
-        everyone
-    }
-
-    /// Updates a present user's entry (status, page, field being edited) and announces it.
-    pub fn update_presence(&self, room: Room, entry: PresenceEntry) {
-        let ch = self.room(room);
-        let changed = {
-            let mut presence = lock(&ch.presence);
-            match presence.get_mut(&entry.user_id) {
-                Some(slot) if slot.entry != entry => {
-                    slot.entry = entry.clone();
-                    true
-                }
-                _ => false,
-            }
-        };
-        if changed {
-            self.announce(room, vec![entry], Vec::new());
-        }
-    }
-
-    /// Removes a socket from the room's presence. When it was the user's last socket
-    /// there, the user leaves after the grace period unless they come back first.
-    pub fn leave(self: &Arc<Self>, room: Room, socket: u64, user: i64) {
-        let ch = self.room(room);
-        let generation = {
-            let mut presence = lock(&ch.presence);
-            let Some(slot) = presence.get_mut(&user) else {
-                return;
-            };
-            slot.sockets.remove(&socket);
-            if !slot.sockets.is_empty() {
-                return;
-            }
-            slot.entry.last_seen = now_ms();
-            slot.generation
-        };
-        let hub = self.clone();
-        let grace = self.config.presence_grace;
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            let gone = {
-                let mut presence = lock(&ch.presence);
-                match presence.get(&user) {
-                    Some(slot) if slot.sockets.is_empty() && slot.generation == generation => {
-                        presence.remove(&user);
-                        true
-                    }
-                    _ => false,
-                }
-            };
-            if gone {
-                hub.announce(room, Vec::new(), vec![user]);
-                hub.release(room);
-            }
-        });
-    }
-
-    /// Who is present in a room now.
-    pub fn presence(&self, room: Room) -> Vec<PresenceEntry> {
-        let ch = lock(&self.rooms).get(&room).cloned();
-        ch.map(|ch| {
-            lock(&ch.presence)
-                .values()
-                .map(|s| s.entry.clone())
-                .collect()
-        })
-        .unwrap_or_default()
     }
 }
 
@@ -626,7 +535,7 @@ impl ChangeSink for Hub {
 mod tests {
     use super::*;
     use crate::realtime::bus::InProcessBus;
-    use app::realtime::protocol::Status;
+    use app::realtime::protocol::{PresenceEntry, Status};
 
     fn entry(user: i64, page: &str) -> PresenceEntry {
         PresenceEntry {
