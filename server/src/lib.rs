@@ -2,6 +2,7 @@
 //! `serve`, used by the `tandem` binary and by the integration tests.
 
 pub mod activity;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.secure_cookies)
         .with_expiry(Expiry::OnInactivity(Duration::days(14)));
     let options = state.leptos_options.clone();
+    let files = assets::router().unwrap_or_default();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             },
             move || shell(options.clone()),
         )
+        .merge(files)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(error::server_fn_status))
         .layer(axum::middleware::from_fn(metrics::track_server_fns))

@@ -15,9 +15,8 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(format);
     match command {
         Command::Serve(args) => {
-            let mut options = leptos::config::get_configuration(None)
-                .context("reading the Leptos site configuration")?
-                .leptos_options;
+            let mut options = server::assets::leptos_options()
+                .context("reading the Leptos site configuration")?;
             options.site_addr = args.listen;
             let settings = args.settings().map_err(anyhow::Error::msg)?;
             let db = server::db::connect(&args.db.database_url).await?;
