@@ -147,6 +147,18 @@ pub struct ServeArgs {
     /// five times as many pass).
     #[arg(long, env = "TANDEM_WRITES_PER_USER_PER_SECOND", default_value_t = 20)]
     pub writes_per_user_per_second: u32,
+    /// Server-function calls a second one signed-in user may make, sustained (bursts of
+    /// four times as many pass); past it, 429 with the seconds to wait.
+    #[arg(long, env = "TANDEM_CALLS_PER_USER_PER_SECOND", default_value_t = 50)]
+    pub calls_per_user_per_second: u32,
+    /// Realtime connections (WebSocket or its server-sent events fallback) a minute one
+    /// user may open; past it, 429.
+    #[arg(
+        long,
+        env = "TANDEM_CONNECTS_PER_USER_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub connects_per_user_per_minute: u32,
     /// Sign-ups a minute from one client address.
     #[arg(long, env = "TANDEM_SIGNUPS_PER_IP_PER_MINUTE", default_value_t = 20)]
     pub signups_per_ip_per_minute: u32,
@@ -207,6 +219,8 @@ impl ServeArgs {
             limits: app::ssr::auth::LimitConfig {
                 writes_per_user_per_second: self.writes_per_user_per_second,
                 signups_per_ip_per_minute: self.signups_per_ip_per_minute,
+                calls_per_user_per_second: self.calls_per_user_per_second,
+                connects_per_user_per_minute: self.connects_per_user_per_minute,
                 ..defaults.limits
             },
             no_reminders: self.no_reminders,

@@ -56,7 +56,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const SESSION_COOKIE: &str = "tandem.sid";
 
 /// The whole application as an axum router: pages and server functions (Leptos), the
-/// import upload, `/ws`, `/healthz`, `/readyz` and `/metrics`, static files; with sessions, the
+/// import upload, `/ws` and its fallback `/sse`, `/healthz`, `/readyz` and `/metrics`, static files; with sessions, the
 /// client's address and the same-origin check, server functions' error statuses,
 /// compression, a body size limit and request tracing.
 pub fn router(state: AppState) -> Router {
@@ -77,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/import_crm", post(import::http::upload))
         .route("/api/export_activity", get(activity::export))
         .route("/ws", get(realtime::socket::upgrade))
+        .route("/sse", get(realtime::sse::open))
+        .route("/sse/{token}", post(realtime::sse::post))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -91,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(error::server_fn_status))
         .layer(axum::middleware::from_fn(metrics::track_server_fns))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::limit_calls,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::client_and_origin,

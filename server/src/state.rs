@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// How long a shutdown may take after the signal.
     pub drain: std::time::Duration,
+    /// The realtime connections carried by server-sent events, by token.
+    pub sse: Arc<crate::realtime::sse::Streams>,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl AppState {
             schedule: (!settings.no_reminders).then_some(settings.schedule),
             metrics_token: settings.metrics_token.map(Arc::from),
             drain: settings.drain.unwrap_or(std::time::Duration::from_secs(10)),
+            sse: Arc::default(),
         })
     }
 }

@@ -116,13 +116,20 @@ pub fn PresenceIndicator(
     }
 }
 
-/// The connection's state for people: connected, reconnecting (attempt and next try),
-/// offline, or signed out.
+/// The connection's state for people: connected (saying so when it goes by the
+/// server-sent events fallback), reconnecting (attempt and next try), offline, or signed
+/// out.
 #[component]
 pub fn ConnectionIndicator() -> impl IntoView {
     let rt = use_realtime();
+    let fallback = move || {
+        rt.is_some_and(|r| r.transport().get() == crate::realtime::Transport::ServerSentEvents)
+    };
     let text = move || match rt.map(|r| r.status().get()).unwrap_or_default() {
         ConnectionStatus::Connecting => "Connecting…".to_string(),
+        ConnectionStatus::Connected if fallback() => {
+            "Live (server-sent events: WebSockets are blocked)".to_string()
+        }
         ConnectionStatus::Connected => "Live".to_string(),
         ConnectionStatus::Reconnecting {
             attempt,

@@ -6,5 +6,5 @@ pub mod protocol;
 
 pub use client::{
     provide_realtime, use_realtime, ConnectionStatus, Realtime, RealtimeProvider, RoomEvent,
-    RoomListener,
+    RoomListener, Transport,
 };

@@ -217,6 +217,12 @@ pub struct LimitConfig {
     /// Writing server-function calls a second for one user, sustained; bursts of five
     /// times as many pass (20).
     pub writes_per_user_per_second: u32,
+    /// Server-function calls a second one signed-in user may make, sustained; bursts of
+    /// four times as many pass (50).
+    pub calls_per_user_per_second: u32,
+    /// Realtime connections (WebSocket or server-sent events) a minute one user may open
+    /// (60; a restart brings each tab back once).
+    pub connects_per_user_per_minute: u32,
     /// Password hashes running at once (the CPU count).
     pub hash_workers: usize,
     /// Password hashes running or waiting (four times the CPU count).
@@ -235,6 +241,8 @@ impl Default for LimitConfig {
             login_per_ip_per_minute: 30,
             signups_per_ip_per_minute: 20,
             writes_per_user_per_second: 20,
+            calls_per_user_per_second: 50,
+            connects_per_user_per_minute: 60,
             hash_workers: cpus,
             hash_queue: cpus * 4,
             max_limiter_keys: 50_000,
@@ -250,6 +258,8 @@ pub struct Limits {
     login_by_ip: KeyedLimiter<IpAddr>,
     signup_by_ip: KeyedLimiter<IpAddr>,
     writes_by_user: KeyedLimiter<i64>,
+    calls_by_user: KeyedLimiter<i64>,
+    connects_by_user: KeyedLimiter<i64>,
     /// The password hashing queue.
     pub hashing: HashQueue,
     email_keys: RandomState,
@@ -277,6 +287,7 @@ impl Limits {
         let writes =
             NonZeroU32::new(c.writes_per_user_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = writes.saturating_mul(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
+        let calls = NonZeroU32::new(c.calls_per_user_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         Limits {
             login_by_email: KeyedLimiter::new(
                 per_minute(c.login_per_email_per_minute),
@@ -292,6 +303,16 @@ impl Limits {
             ),
             writes_by_user: KeyedLimiter::new(
                 Quota::per_second(writes).allow_burst(burst),
+                c.max_limiter_keys,
+            ),
+            calls_by_user: KeyedLimiter::new(
+                Quota::per_second(calls).allow_burst(
+                    calls.saturating_mul(NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN)),
+                ),
+                c.max_limiter_keys,
+            ),
+            connects_by_user: KeyedLimiter::new(
+                per_minute(c.connects_per_user_per_minute),
                 c.max_limiter_keys,
             ),
             hashing: HashQueue::new(c.hash_workers, c.hash_queue),
@@ -324,12 +345,24 @@ impl Limits {
         self.writes_by_user.check(&user)
     }
 
+    /// Counts one server-function call by `user`. Errors: `RateLimited`.
+    pub fn check_call(&self, user: i64) -> Result<(), AppError> {
+        self.calls_by_user.check(&user)
+    }
+
+    /// Counts one realtime connection opened by `user`. Errors: `RateLimited`.
+    pub fn check_connect(&self, user: i64) -> Result<(), AppError> {
+        self.connects_by_user.check(&user)
+    }
+
     /// Forgets keys whose quota is full again (the server calls this every minute).
     pub fn prune(&self) {
         self.login_by_email.prune();
         self.login_by_ip.prune();
         self.signup_by_ip.prune();
         self.writes_by_user.prune();
+        self.calls_by_user.prune();
+        self.connects_by_user.prune();
     }
 
     /// Keys held by the largest limiter map (for tests and metrics).
@@ -338,6 +371,8 @@ impl Limits {
             self.login_by_email.len(),
             self.login_by_ip.len(),
             self.signup_by_ip.len(),
+            self.calls_by_user.len(),
+            self.connects_by_user.len(),
             self.writes_by_user.len(),
         ]
         .into_iter()

@@ -59,3 +59,23 @@ pub async fn client_and_origin(
     }
     next.run(req).await
 }
+
+/// Counts each `/api/…` call of a signed-in user against their calls a second
+/// (`--calls-per-user-per-second`); past it, answers 429 with the seconds to wait (in
+/// `Retry-After` and the error body) without running the call. Calls made signed out
+/// are left to the log-in and sign-up limits.
+pub async fn limit_calls(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        if let Ok(Some(user)) = session.get::<i64>(app::ssr::SESSION_USER_KEY).await {
+            if let Err(e) = state.ctx.limits.check_call(user) {
+                return crate::error::HttpError(e).into_response();
+            }
+        }
+    }
+    next.run(req).await
+}

@@ -1,4 +1,5 @@
-//! Realtime: the hub of rooms and presence, the `/ws` socket, and the bus to other nodes.
+//! Realtime: the hub of rooms and presence, the `/ws` socket (and its fallback over
+//! server-sent events), and the bus to other nodes.
 
 pub mod bus;
 mod fanout;
@@ -6,6 +7,7 @@ pub mod hub;
 pub mod outbox;
 pub mod redis_bus;
 pub mod socket;
+pub mod sse;
 pub mod subscription;
 
 pub use hub::{Hub, HubConfig};

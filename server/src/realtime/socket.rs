@@ -38,28 +38,18 @@ static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 /// The read buffer a socket starts with (bytes); most client frames fit in it.
 const READ_BUFFER: usize = 256;
 
-/// Upgrades to a WebSocket for a signed-in session; 403 otherwise. (A cross-origin
-/// upgrade never gets here: the request middleware refuses it.)
+/// Upgrades to a WebSocket for a signed-in session; 403 otherwise, 429 past the user's
+/// connects a minute. (A cross-origin upgrade never gets here: the request middleware
+/// refuses it.)
 pub async fn upgrade(
     State(state): State<AppState>,
     session: Session,
     ip: Option<Extension<ClientIp>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let user = match app::ssr::signed_in(&*state.db.store, &state.ctx.cache, &session).await {
-        Ok(u) => u,
-        Err(AppError::Unauthorized) => {
-            return (StatusCode::FORBIDDEN, "sign in first").into_response()
-        }
-        Err(e) => return crate::error::HttpError(e).into_response(),
-    };
-    let socket = Socket {
-        hub: state.hub.clone(),
-        store: state.db.store.clone(),
-        sessions: state.db.sessions.clone(),
-        session: session.id(),
-        ip: ip.map(|Extension(ClientIp(ip))| ip),
-        user,
+    let socket = match Socket::open(&state, &session, ip).await {
+        Ok(s) => s,
+        Err(refused) => return refused,
     };
     // Sized for an idle socket: client frames are small, and the read buffer grows for a
     // bigger one (up to the frame limit); the write buffer grows as frames are queued.
@@ -67,11 +57,12 @@ pub async fn upgrade(
         .write_buffer_size(4 * 1024)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |ws| socket.run(ws))
+        .on_upgrade(move |ws| socket.run_websocket(ws))
 }
 
-/// What a socket's task starts from.
-struct Socket {
+/// What a connection's task starts from, whatever its transport (a WebSocket, or
+/// server-sent events with frames POSTed back: [`super::sse`]).
+pub(super) struct Socket {
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
     sessions: Sessions,
@@ -117,18 +108,43 @@ enum End {
 const CLOSE_SERVICE_RESTART: u16 = 1012;
 
 impl Socket {
-    async fn run(self, socket: WebSocket) {
-        // Taken apart, so the task keeps one copy of each (it lives as long as the socket).
-        let Socket {
-            hub,
-            store,
-            sessions,
-            session,
-            ip,
+    /// The connection a signed-in session may open. Errors (as the response to give):
+    /// 403 when signed out, 429 past the user's connects a minute, 500 when the database
+    /// fails.
+    pub(super) async fn open(
+        state: &AppState,
+        session: &Session,
+        ip: Option<Extension<ClientIp>>,
+    ) -> Result<Socket, Response> {
+        let user = match app::ssr::signed_in(&*state.db.store, &state.ctx.cache, session).await {
+            Ok(u) => u,
+            Err(AppError::Unauthorized) => {
+                return Err((StatusCode::FORBIDDEN, "sign in first").into_response())
+            }
+            Err(e) => return Err(crate::error::HttpError(e).into_response()),
+        };
+        if let Err(e) = state.ctx.limits.check_connect(user.id) {
+            return Err(crate::error::HttpError(e).into_response());
+        }
+        Ok(Socket {
+            hub: state.hub.clone(),
+            store: state.db.store.clone(),
+            sessions: state.db.sessions.clone(),
+            session: session.id(),
+            ip: ip.map(|Extension(ClientIp(ip))| ip),
             user,
-        } = self;
-        let (mut sink, mut stream) = socket.split();
-        let outbox = Outbox::new(hub.config().socket_queue);
+        })
+    }
+
+    /// The session the connection was opened with.
+    pub(super) fn session(&self) -> Option<Id> {
+        self.session
+    }
+
+    /// Runs the connection over a WebSocket.
+    async fn run_websocket(self, socket: WebSocket) {
+        let (mut sink, stream) = socket.split();
+        let outbox = Outbox::new(self.hub.config().socket_queue);
         let writer_box = outbox.clone();
         // Writes what is queued as one batch: each frame into the WebSocket's buffer,
         // then one flush (one system call for a burst instead of one per frame).
@@ -153,6 +169,30 @@ impl Socket {
             let _ = sink.send(Message::Close(frame)).await;
             let _ = sink.close().await;
         });
+        self.run(stream, outbox, async move {
+            let _ = writer.await;
+        })
+        .await;
+    }
+
+    /// Runs the connection: frames in from `stream` (as WebSocket messages, whatever
+    /// carried them), frames out through `outbox`, whose writer completes `written` once
+    /// it has written the last frame (the hub's registration is held until then).
+    pub(super) async fn run(
+        self,
+        mut stream: impl futures::Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+        outbox: Arc<Outbox>,
+        written: impl std::future::Future<Output = ()> + Send,
+    ) {
+        // Taken apart, so the task keeps one copy of each (it lives as long as the socket).
+        let Socket {
+            hub,
+            store,
+            sessions,
+            session,
+            ip,
+            user,
+        } = self;
         let id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
         let session_id = session.map(|i| i.to_string());
         let (registration, control) = match hub.register(id, user.id, session_id, ip) {
@@ -164,7 +204,7 @@ impl Socket {
                     room: None,
                 });
                 outbox.close_with(1008, "too many connections");
-                let _ = writer.await;
+                written.await;
                 return;
             }
         };
@@ -273,7 +313,7 @@ impl Socket {
         }
         let registration = conn.registration.take();
         drop(conn);
-        let _ = writer.await;
+        written.await;
         drop(registration);
     }
 }

@@ -158,6 +158,8 @@ pub fn test_settings() -> server::state::Settings {
     let mut settings = server::state::Settings::default();
     settings.limits.signups_per_ip_per_minute = 1_000;
     settings.limits.writes_per_user_per_second = 1_000;
+    settings.limits.calls_per_user_per_second = 100_000;
+    settings.limits.connects_per_user_per_minute = 100_000;
     settings
 }
 

@@ -17,5 +17,6 @@ mod nodes;
 mod notifications;
 mod realtime;
 mod shutdown;
+mod sse;
 mod store_contract;
 mod workspaces;

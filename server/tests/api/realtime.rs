@@ -45,7 +45,7 @@ pub(crate) async fn person(app: &TestApp, email: &str) -> Person {
     Person { http, cookie, id }
 }
 
-async fn connect_with(
+pub(crate) async fn connect_with(
     app: &TestApp,
     cookie: Option<&str>,
     origin: Option<&str>,

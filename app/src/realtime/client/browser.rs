@@ -1,5 +1,7 @@
-//! The socket itself: browser-only, single-threaded state in a thread local, kept apart
-//! from the handle so that server rendering never compiles it.
+//! The connection itself: browser-only, single-threaded state in a thread local, kept
+//! apart from the handle so that server rendering never compiles it. A WebSocket, or
+//! where those fail to open, server-sent events with a POST per frame (see
+//! [`Transport`]).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -10,9 +12,9 @@ use leptos::prelude::*;
 use leptos_use::{use_event_listener, use_interval_fn};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, EventSource, MessageEvent, WebSocket};
 
-use super::{ConnectionStatus, Realtime, RoomEvent};
+use super::{ConnectionStatus, Realtime, RoomEvent, Transport};
 use crate::realtime::protocol::{ClientFrame, Position, Room, ServerFrame, PROTOCOL_VERSION};
 
 type Listener = Rc<dyn Fn(RoomEvent)>;
@@ -82,9 +84,44 @@ impl Sub {
     }
 }
 
+/// The open (or opening) connection.
+enum Link {
+    Ws(WebSocket),
+    /// The event stream, and the token frames POSTed back must name (from its first
+    /// event; until then frames wait in the queue).
+    Sse(EventSource, Option<String>),
+}
+
+impl Link {
+    /// Closes it without its callbacks firing again.
+    fn shut(self) {
+        match self {
+            Link::Ws(ws) => {
+                detach(&ws);
+                let _ = ws.close();
+            }
+            // A closed EventSource fires nothing more.
+            Link::Sse(source, _) => source.close(),
+        }
+    }
+}
+
 struct Client {
     handle: Realtime,
-    ws: Option<WebSocket>,
+    link: Option<Link>,
+    /// What the next connection uses.
+    transport: Transport,
+    /// WebSockets in a row that closed before the server's welcome.
+    ws_failures: u32,
+    /// Whether a WebSocket ever got the welcome in this tab (then failures are outages,
+    /// not a proxy refusing upgrades, and the tab never falls back).
+    ws_worked: bool,
+    /// Whether the current connection got the welcome.
+    welcomed: bool,
+    /// Frames waiting to be POSTed on the event stream's connection, in order, and
+    /// whether a POST is under way.
+    posts: VecDeque<String>,
+    posting: bool,
     rooms: HashMap<Room, Sub>,
     /// Frames sent while disconnected, sent on reconnect (bounded).
     queue: VecDeque<String>,
@@ -114,7 +151,7 @@ pub fn init(handle: Realtime) {
         match c.as_mut() {
             Some(client) => {
                 client.handle = handle;
-                let status = if client.ws.is_some() {
+                let status = if client.link.is_some() {
                     ConnectionStatus::Connected
                 } else {
                     ConnectionStatus::Connecting
@@ -124,7 +161,13 @@ pub fn init(handle: Realtime) {
             None => {
                 *c = Some(Client {
                     handle,
-                    ws: None,
+                    link: None,
+                    transport: Transport::WebSocket,
+                    ws_failures: 0,
+                    ws_worked: false,
+                    welcomed: false,
+                    posts: VecDeque::new(),
+                    posting: false,
                     rooms: HashMap::new(),
                     queue: VecDeque::new(),
                     presence: None,
@@ -148,14 +191,13 @@ pub fn start() {
     // resume) the moment it is back. leptos-use owns the listeners and the heartbeat's
     // interval (and removes them with the provider's owner), so no closure is kept here.
     let _ = use_event_listener(window(), leptos::ev::offline, move |_| {
-        let ws = with(|c| {
+        let link = with(|c| {
             c.handle.status.set(ConnectionStatus::Offline);
-            c.ws.take()
+            c.link.take()
         })
         .flatten();
-        if let Some(ws) = ws {
-            detach(&ws);
-            let _ = ws.close();
+        if let Some(link) = link {
+            link.shut();
         }
     });
     let _ = use_event_listener(window(), leptos::ev::online, move |_| {
@@ -184,12 +226,103 @@ fn url() -> String {
     format!("{scheme}://{}/ws", location.host().unwrap_or_default())
 }
 
+/// Replaces the current connection (if any) with `link`, keeping its callbacks alive.
+fn install(link: Link, callbacks: Vec<Closure<dyn FnMut(web_sys::Event)>>) {
+    with(|c| {
+        c.welcomed = false;
+        c.posts.clear();
+        c.handle.transport.set(c.transport);
+        if let Some(old) = c.link.replace(link) {
+            old.shut();
+        }
+        // The replaced connection was shut above, so its callbacks can go.
+        c.callbacks = callbacks;
+    });
+}
+
 fn connect() {
     if !window().navigator().on_line() {
         with(|c| c.handle.status.set(ConnectionStatus::Offline));
         return;
     }
+    match with(|c| c.transport) {
+        Some(Transport::ServerSentEvents) => connect_sse(),
+        _ => connect_ws(),
+    }
+}
+
+/// A WebSocket closed (or failed to open) before the welcome: after the second in a row
+/// in a tab where none ever worked, the next connections use server-sent events.
+fn ws_failed() {
+    with(|c| {
+        c.ws_failures += 1;
+        if !c.ws_worked && c.ws_failures >= 2 {
+            c.transport = Transport::ServerSentEvents;
+        }
+    });
+}
+
+fn connect_sse() {
+    let Ok(source) = EventSource::new("/sse") else {
+        schedule_reconnect();
+        return;
+    };
+    let on_token = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+        let token = e
+            .dyn_ref::<MessageEvent>()
+            .and_then(|m| m.data().as_string());
+        with(|c| {
+            if let Some(Link::Sse(_, t)) = &mut c.link {
+                *t = token;
+            }
+        });
+        on_open();
+    });
+    let onmessage = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+        if let Some(text) = e
+            .dyn_ref::<MessageEvent>()
+            .and_then(|m| m.data().as_string())
+        {
+            on_frame(&text);
+        }
+    });
+    // The server ended the connection: `{"code":…}` as a WebSocket would close.
+    let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+        let code = e
+            .dyn_ref::<MessageEvent>()
+            .and_then(|m| m.data().as_string())
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|v| v["code"].as_u64());
+        lost(code == Some(u64::from(crate::realtime::protocol::CLOSE_SESSION_ENDED)));
+    });
+    // Lost or refused: the EventSource would retry on its own, without resuming; it is
+    // shut and the tab reconnects (and resumes) itself.
+    let onerror = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| lost(false));
+    let _ = source.add_event_listener_with_callback("token", on_token.as_ref().unchecked_ref());
+    let _ = source.add_event_listener_with_callback("close", on_close.as_ref().unchecked_ref());
+    source.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    source.set_onerror(Some(onerror.as_ref().unchecked_ref()));
+    install(
+        Link::Sse(source, None),
+        vec![on_token, onmessage, on_close, onerror],
+    );
+}
+
+/// The connection ended (`ended`: the session did, so it stays closed).
+fn lost(ended: bool) {
+    if let Some(link) = with(|c| c.link.take()).flatten() {
+        link.shut();
+    }
+    if ended {
+        with(|c| c.handle.status.set(ConnectionStatus::SignedOut));
+    } else {
+        schedule_reconnect();
+    }
+}
+
+fn connect_ws() {
     let Ok(ws) = WebSocket::new(&url()) else {
+        ws_failed();
         schedule_reconnect();
         return;
     };
@@ -206,24 +339,15 @@ fn connect() {
         let ended = e
             .dyn_ref::<CloseEvent>()
             .is_some_and(|c| c.code() == crate::realtime::protocol::CLOSE_SESSION_ENDED);
-        with(|c| c.ws = None);
-        if ended {
-            with(|c| c.handle.status.set(ConnectionStatus::SignedOut));
-        } else {
-            schedule_reconnect();
+        if with(|c| c.welcomed) == Some(false) {
+            ws_failed();
         }
+        lost(ended);
     });
     ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
-    with(|c| {
-        if let Some(old) = c.ws.replace(ws) {
-            detach(&old);
-            let _ = old.close();
-        }
-        // The replaced socket was detached above, so its callbacks can go.
-        c.callbacks = vec![onopen, onmessage, onclose];
-    });
+    install(Link::Ws(ws), vec![onopen, onmessage, onclose]);
 }
 
 /// Backoff: 0.5 s doubling to at most 30 s, each wait randomised to 50-100 % (jitter).
@@ -249,10 +373,53 @@ fn schedule_reconnect() {
     set_timeout(connect, Duration::from_millis(wait as u64));
 }
 
-fn raw_send(c: &Client, text: &str) -> bool {
-    match &c.ws {
-        Some(ws) if ws.ready_state() == WebSocket::OPEN => ws.send_with_str(text).is_ok(),
+fn raw_send(c: &mut Client, text: &str) -> bool {
+    match &c.link {
+        Some(Link::Ws(ws)) if ws.ready_state() == WebSocket::OPEN => ws.send_with_str(text).is_ok(),
+        Some(Link::Sse(_, Some(token))) => {
+            let token = token.clone();
+            c.posts.push_back(text.to_string());
+            if !std::mem::replace(&mut c.posting, true) {
+                wasm_bindgen_futures::spawn_local(post_frames(token));
+            }
+            true
+        }
         _ => false,
+    }
+}
+
+/// POSTs the waiting frames of the event stream's connection `token`, one at a time (so
+/// they arrive in order). A refused or failed POST drops what waits: the connection is
+/// gone or going, and its successor sends the tab's state again when it opens.
+async fn post_frames(token: String) {
+    loop {
+        let next = with(|c| match (&c.link, c.posts.pop_front()) {
+            (Some(Link::Sse(_, Some(t))), Some(text)) if *t == token => Some(text),
+            _ => {
+                c.posting = false;
+                None
+            }
+        })
+        .flatten();
+        let Some(text) = next else {
+            return;
+        };
+        let sent = match gloo_net::http::Request::post(&format!("/sse/{token}"))
+            .header("content-type", "application/json")
+            .body(text)
+        {
+            Ok(req) => req.send().await.is_ok_and(|r| r.ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            with(|c| {
+                c.posting = false;
+                if matches!(&c.link, Some(Link::Sse(_, Some(t))) if *t == token) {
+                    c.posts.clear();
+                }
+            });
+            return;
+        }
     }
 }
 
@@ -282,6 +449,7 @@ fn on_open() {
     with(|c| {
         c.attempt = 0;
         c.handle.status.set(ConnectionStatus::Connected);
+        c.handle.transport.set(c.transport);
         raw_send(
             c,
             &frame(&ClientFrame::Hello {
@@ -378,7 +546,14 @@ fn on_frame(text: &str) {
     };
     let mut calls: Vec<(Listener, RoomEvent)> = Vec::new();
     with(|c| match f {
-        ServerFrame::Welcome { user_id, .. } => c.handle.me.set(Some(user_id)),
+        ServerFrame::Welcome { user_id, .. } => {
+            c.welcomed = true;
+            if matches!(c.link, Some(Link::Ws(_))) {
+                c.ws_worked = true;
+                c.ws_failures = 0;
+            }
+            c.handle.me.set(Some(user_id));
+        }
         ServerFrame::Subscribed {
             room,
             position,
@@ -497,9 +672,8 @@ fn on_frame(text: &str) {
         ServerFrame::Reconnect { delay_ms, .. } => {
             // The server is going away: come back after the delay it gave (spread per
             // socket), not after the backoff of a failure.
-            if let Some(ws) = c.ws.take() {
-                detach(&ws);
-                let _ = ws.close();
+            if let Some(link) = c.link.take() {
+                link.shut();
             }
             c.handle.status.set(ConnectionStatus::Reconnecting {
                 attempt: 1,

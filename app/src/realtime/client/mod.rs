@@ -1,4 +1,5 @@
-//! The browser's side of `/ws`: one connection per tab that reconnects with exponential
+//! The browser's side of `/ws` (or of its fallback, `/sse`, where WebSockets are
+//! blocked): one connection per tab that reconnects with exponential
 //! backoff and jitter, resumes every room from the last (epoch, offset) it applied,
 //! applies each room's events exactly once and in order, and queues frames while
 //! disconnected. Components use it through the [`Realtime`] handle from context; during
@@ -38,6 +39,18 @@ pub enum ConnectionStatus {
     SignedOut,
 }
 
+/// What carries the tab's connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// A WebSocket (`/ws`), the usual way.
+    #[default]
+    WebSocket,
+    /// Server-sent events from the server (`/sse`) and a POST per frame to it: the
+    /// fallback after WebSockets failed to open twice in a tab where none ever worked (a
+    /// proxy that refuses upgrades). Same protocol, same resume.
+    ServerSentEvents,
+}
+
 /// What a room's listener is told.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoomEvent {
@@ -66,6 +79,7 @@ pub enum RoomEvent {
 #[derive(Clone, Copy)]
 pub struct Realtime {
     status: RwSignal<ConnectionStatus>,
+    transport: RwSignal<Transport>,
     presence: RwSignal<BTreeMap<Room, Vec<PresenceEntry>>>,
     me: RwSignal<Option<i64>>,
 }
@@ -74,6 +88,11 @@ impl Realtime {
     /// The connection's state.
     pub fn status(&self) -> ReadSignal<ConnectionStatus> {
         self.status.read_only()
+    }
+
+    /// What carries the connection (the one last opened, or being tried).
+    pub fn transport(&self) -> ReadSignal<Transport> {
+        self.transport.read_only()
     }
 
     /// Who is in a room (updated live while some component listens to the room).
@@ -176,6 +195,7 @@ pub fn use_realtime() -> Option<Realtime> {
 pub fn provide_realtime() -> Realtime {
     let handle = Realtime {
         status: RwSignal::new(ConnectionStatus::Connecting),
+        transport: RwSignal::new(Transport::WebSocket),
         presence: RwSignal::new(BTreeMap::new()),
         me: RwSignal::new(None),
     };
