@@ -39,6 +39,20 @@ pub enum Command {
     Import(ImportArgs),
     /// Fill a workspace with generated customers and deals, and time its pages' queries.
     Seed(SeedArgs),
+    /// Copy a SQLite database while Tandem serves it, for a restore (a new epoch: every
+    /// client resyncs when the copy is served).
+    Backup(BackupArgs),
+}
+
+/// Flags of `tandem backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub to: PathBuf,
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Flags of `tandem seed`.

@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().into_command();
     let format = match &command {
         Command::Serve(a) => a.log_format,
-        Command::Import(_) | Command::Seed(_) => LogFormat::Text,
+        Command::Import(_) | Command::Seed(_) | Command::Backup(_) => LogFormat::Text,
     };
     init_tracing(format);
     match command {
@@ -32,6 +32,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             server::cli::seed::seed(args).await?;
+        }
+        Command::Backup(args) => {
+            let bytes = server::cli::backup::backup(&args).await?;
+            println!("backed up to {} ({bytes} bytes)", args.to.display());
         }
     }
     Ok(())

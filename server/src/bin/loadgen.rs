@@ -112,6 +112,11 @@ struct Args {
     /// Add the largest event frame a sampled subscriber received to the output.
     #[arg(long, default_value_t = 0)]
     showframe: u8,
+    /// Tandem: make the writes on this node (`http://127.0.0.1:PORT`) while the sockets
+    /// are on `--url`'s, so every event crosses the bus between nodes (same database and
+    /// Redis; the session is shared). Default: `--url`.
+    #[arg(long)]
+    write_url: Option<String>,
 }
 
 /// Nanoseconds since the generator started (the monotonic clock every stamp is read from).
@@ -449,16 +454,20 @@ impl Tandem {
         Ok(t)
     }
 
-    /// The same session with an HTTP client of its own (for another thread's runtime).
-    fn fork(&self) -> anyhow::Result<Tandem> {
+    /// The same session with an HTTP client of its own (for another thread's runtime),
+    /// talking to `base` (another node) when given.
+    fn fork(&self, base: Option<&str>) -> anyhow::Result<Tandem> {
+        let base = base
+            .map(|b| b.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| self.base.clone());
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        jar.add_cookie_str(&self.cookie, &self.base.parse()?);
+        jar.add_cookie_str(&self.cookie, &base.parse()?);
         Ok(Tandem {
             http: reqwest::Client::builder()
                 .cookie_provider(jar)
                 .timeout(OPEN_TIMEOUT)
                 .build()?,
-            base: self.base.clone(),
+            base,
             host: self.host.clone(),
             cookie: self.cookie.clone(),
             slug: self.slug.clone(),
@@ -978,7 +987,21 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let (c_a, g_a) = (proc_stat(args.pid), own_cpu());
-    let own = tandem.as_ref().map(|t| t.fork()).transpose()?;
+    if let Some(w) = &args.write_url {
+        let host = w.split_once("://").map_or(w.as_str(), |(_, r)| r);
+        let name = host.split(['/', ':']).next().unwrap_or_default();
+        if !(name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+        {
+            bail!("loadgen only targets this machine, not {w}");
+        }
+    }
+    let own = tandem
+        .as_ref()
+        .map(|t| t.fork(args.write_url.as_deref()))
+        .transpose()?;
     let plan = Plan {
         count,
         rate: args.rate,

@@ -1,6 +1,8 @@
-//! `tandem import`: imports the CRM export from a folder and prints the report; and
-//! `tandem seed` (in `seed.rs`), which fills a workspace with generated data.
+//! `tandem import`: imports the CRM export from a folder and prints the report;
+//! `tandem seed` (in `seed.rs`), which fills a workspace with generated data; and
+//! `tandem backup` (in `backup.rs`), an online copy of a SQLite database.
 
+pub mod backup;
 pub mod seed;
 
 use anyhow::Context;

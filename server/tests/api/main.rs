@@ -5,6 +5,7 @@
 //! with its own allocator.
 
 mod auth;
+mod backup;
 mod calendar;
 mod chat;
 mod common;

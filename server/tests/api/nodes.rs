@@ -285,6 +285,25 @@ async fn a_restart_of_redis_during_writes_loses_and_doubles_nothing() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_at_once_on_a_new_database_all_come_up() {
+    if !on_postgres() {
+        return;
+    }
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = crate::common::fresh_database_url(&dir).await;
+        let (a, b, c) = tokio::join!(
+            server::db::connect(&url),
+            server::db::connect(&url),
+            server::db::connect(&url)
+        );
+        for node in [a, b, c] {
+            node.expect("every node starts");
+        }
+    }
+}
+
 /// The `scheduled-work` lease as it stands: holder and expiry.
 async fn lease(node: &TestApp) -> Option<(String, i64)> {
     use sqlx::{Connection, Row};
@@ -447,22 +466,7 @@ async fn a_node_killed_outright_loses_nobody_an_event_and_its_users_leave() {
             }
         }
         *ws = open(&addr_b, &owner.cookie).await;
-        crate::shutdown::subscribe(ws, room, Some(*at)).await;
-        while seen.len() < 10 {
-            match next(ws).await.expect("open") {
-                ServerFrame::Event {
-                    room: r,
-                    position,
-                    change,
-                } if r == room => apply(at, position, &change, seen),
-                ServerFrame::Resync { .. } => panic!("a resume within the log must not resync"),
-                _ => {}
-            }
-        }
-        let mut distinct = seen.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 10, "every customer once");
+        crate::shutdown::resume(ws, room, at, seen, 10).await;
     }
     // Bob was only on A: with nobody refreshing his entry, he leaves B's presence within
     // the presence TTL (3 s), long before any socket timeout (60 s).

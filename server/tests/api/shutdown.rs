@@ -258,22 +258,35 @@ async fn sigterm_tells_every_socket_to_reconnect_and_a_restart_resumes_them() {
     }
     for (ws, at, seen) in &mut sockets {
         *ws = open(&addr, &cookie).await;
-        subscribe(ws, room, Some(*at)).await;
-        while seen.len() < 8 {
-            match next(ws).await.expect("open") {
-                ServerFrame::Event {
-                    room: r,
-                    position,
-                    change,
-                } if r == room => apply(at, position, &change, seen),
-                ServerFrame::Resync { .. } => panic!("a resume within the log must not resync"),
-                _ => {}
-            }
-        }
-        let mut distinct = seen.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 8, "every customer once");
+        resume(ws, room, at, seen, 8).await;
     }
     let _ = second.start_kill();
+}
+
+/// Resumes `room` on a freshly opened `ws` from `at` and reads until `want` records were
+/// seen, each event the next offset; then checks each record came once. A resume within
+/// the log must not resync.
+pub(crate) async fn resume(
+    ws: &mut Ws,
+    room: Room,
+    at: &mut Position,
+    seen: &mut Vec<i64>,
+    want: usize,
+) {
+    subscribe(ws, room, Some(*at)).await;
+    while seen.len() < want {
+        match next(ws).await.expect("open") {
+            ServerFrame::Event {
+                room: r,
+                position,
+                change,
+            } if r == room => apply(at, position, &change, seen),
+            ServerFrame::Resync { .. } => panic!("a resume within the log must not resync"),
+            _ => {}
+        }
+    }
+    let mut distinct = seen.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), want, "every record once");
 }

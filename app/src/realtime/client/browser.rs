@@ -278,14 +278,7 @@ fn connect_sse() {
         });
         on_open();
     });
-    let onmessage = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-        if let Some(text) = e
-            .dyn_ref::<MessageEvent>()
-            .and_then(|m| m.data().as_string())
-        {
-            on_frame(&text);
-        }
-    });
+    let onmessage = on_message();
     // The server ended the connection: `{"code":…}` as a WebSocket would close.
     let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
         let code = e
@@ -308,6 +301,18 @@ fn connect_sse() {
     );
 }
 
+/// The callback that applies each frame a message event carries (either transport).
+fn on_message() -> Closure<dyn FnMut(web_sys::Event)> {
+    Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+        if let Some(text) = e
+            .dyn_ref::<MessageEvent>()
+            .and_then(|m| m.data().as_string())
+        {
+            on_frame(&text);
+        }
+    })
+}
+
 /// The connection ended (`ended`: the session did, so it stays closed).
 fn lost(ended: bool) {
     if let Some(link) = with(|c| c.link.take()).flatten() {
@@ -327,14 +332,7 @@ fn connect_ws() {
         return;
     };
     let onopen = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| on_open());
-    let onmessage = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-        if let Some(text) = e
-            .dyn_ref::<MessageEvent>()
-            .and_then(|m| m.data().as_string())
-        {
-            on_frame(&text);
-        }
-    });
+    let onmessage = on_message();
     let onclose = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
         let ended = e
             .dyn_ref::<CloseEvent>()

@@ -102,10 +102,37 @@ impl SqlStore {
             sqlite: backend == Backend::Sqlite,
             epoch,
         };
-        store.ensure_list_indexes().await?;
-        for kind in RecordKind::ALL {
-            store.fill_search_text(kind).await?;
+        // Nodes starting at once on PostgreSQL would race in `CREATE INDEX IF NOT
+        // EXISTS` (not safe against a concurrent creation of the same index): one at a
+        // time, under an advisory lock held on a connection of its own.
+        const STARTUP_LOCK: i64 = 0x7461_6e64_656d; // "tandem"
+        let lock = if store.sqlite {
+            None
+        } else {
+            let mut conn = store.pool.acquire().await?;
+            Sql::new("SELECT pg_advisory_lock(")
+                .bind(STARTUP_LOCK)
+                .push(")")
+                .run(&mut *conn)
+                .await?;
+            Some(conn)
+        };
+        let prepared = async {
+            store.ensure_list_indexes().await?;
+            for kind in RecordKind::ALL {
+                store.fill_search_text(kind).await?;
+            }
+            Ok::<(), DbError>(())
         }
+        .await;
+        if let Some(mut conn) = lock {
+            Sql::new("SELECT pg_advisory_unlock(")
+                .bind(STARTUP_LOCK)
+                .push(")")
+                .run(&mut *conn)
+                .await?;
+        }
+        prepared?;
         Ok(store)
     }
 
