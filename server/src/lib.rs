@@ -172,7 +172,7 @@ pub async fn serve(
     let reminder_task = match &state.schedule {
         Some(schedule) => {
             let mut scheduler = scheduler::Scheduler::new(state.db.store.clone(), schedule.clone());
-            scheduler.run_once().await;
+            scheduler.run_once(false).await;
             Some(scheduler.spawn())
         }
         None => None,

@@ -63,22 +63,30 @@ impl Scheduler {
         }
     }
 
-    /// One pass: takes or renews the lease and, when held, sends the due reminders and
-    /// prunes the log if it is time. Returns whether this node held the lease. Errors are
-    /// logged (the next pass retries: an unsent reminder stays unclaimed).
-    pub async fn run_once(&mut self) -> bool {
+    /// Takes or renews the lease; whether this node holds it now.
+    async fn hold(&self) -> bool {
         let ttl = i64::try_from((self.schedule.every * 3).as_millis()).unwrap_or(i64::MAX);
         match self
             .store
             .take_lease(LEASE, &self.holder, now_ms(), ttl)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => return false,
+            Ok(held) => held,
             Err(e) => {
                 tracing::warn!(error = %e, "taking the scheduled-work lease failed");
-                return false;
+                false
             }
+        }
+    }
+
+    /// One pass: takes or renews the lease and, when held, sends the due reminders and,
+    /// with `prune` and when it is time, prunes the log (in batches of 5,000, renewing
+    /// the lease between them and stopping if it was lost, so no other node works while
+    /// this one does). Returns whether this node held the lease. Errors are logged (the
+    /// next pass retries: an unsent reminder stays unclaimed).
+    pub async fn run_once(&mut self, prune: bool) -> bool {
+        if !self.hold().await {
+            return false;
         }
         match self.store.send_due_reminders(now_ms()).await {
             Ok(0) => {}
@@ -88,34 +96,50 @@ impl Scheduler {
         let due = self
             .last_prune
             .is_none_or(|at| at.elapsed() >= self.schedule.prune_every);
-        if due && (self.schedule.keep_events.is_some() || self.schedule.keep_for.is_some()) {
+        let bounded = self.schedule.keep_events.is_some() || self.schedule.keep_for.is_some();
+        if prune && due && bounded {
             self.last_prune = Some(tokio::time::Instant::now());
             let since = self
                 .schedule
                 .keep_for
                 .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
-            match self
-                .store
-                .prune_log(self.schedule.keep_events, since, 5_000)
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events = n, "change log pruned"),
-                Err(e) => tracing::warn!(error = %e, "pruning the change log failed"),
+            const BATCH: i64 = 5_000;
+            let mut pruned = 0;
+            loop {
+                match self
+                    .store
+                    .prune_log(self.schedule.keep_events, since, BATCH)
+                    .await
+                {
+                    Ok(n) => {
+                        pruned += n;
+                        if n < BATCH as u64 || !self.hold().await {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pruning the change log failed");
+                        break;
+                    }
+                }
+            }
+            if pruned > 0 {
+                tracing::info!(events = pruned, "change log pruned");
             }
         }
         true
     }
 
     /// Runs a pass every [`Schedule::every`] (the first after one period:
-    /// [`crate::serve`] runs one before it accepts connections) until the task is aborted.
+    /// [`crate::serve`] runs one, without pruning, before it accepts connections) until
+    /// the task is aborted.
     pub fn spawn(mut self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(self.schedule.every);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                self.run_once().await;
+                self.run_once(true).await;
             }
         })
     }

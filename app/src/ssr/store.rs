@@ -501,8 +501,8 @@ pub trait LogStore: Send + Sync + 'static {
     /// Prunes the change log: an event goes unless it is among the last `keep_events` of
     /// its room or was logged at or after `keep_since` (ms since the epoch); a bound left
     /// `None` keeps nothing by itself, and with both `None` nothing goes. Events of a
-    /// room's earlier epochs count as beyond its last N. Deletes in batches of `batch`
-    /// and returns how many went. A replay that reaches below what is left answers
+    /// room's earlier epochs count as beyond its last N. Deletes at most `batch` (one
+    /// short statement; call again while it returns `batch`) and returns how many went. A replay that reaches below what is left answers
     /// `resync`; the activity feed shows what is left.
     async fn prune_log(
         &self,

@@ -26,13 +26,21 @@ pub async fn backup(args: &BackupArgs) -> anyhow::Result<u64> {
             args.to.display()
         );
     }
-    let db = crate::db::connect(&args.db.database_url).await?;
+    // Read-only, and nothing else: no file created for a mistyped path, no migration
+    // run under a server of another version.
+    sqlx::any::install_default_drivers();
+    let url = &args.db.database_url;
+    let read_only = format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' });
+    let mut source = sqlx::AnyConnection::connect(&read_only)
+        .await
+        .with_context(|| format!("opening {url} to read"))?;
     let target = args.to.display().to_string();
     sqlx::query("VACUUM INTO $1")
         .bind(&target)
-        .execute(db.sql.pool())
+        .execute(&mut source)
         .await
         .with_context(|| format!("copying the database to {target}"))?;
+    source.close().await?;
     let mut copy = sqlx::AnyConnection::connect(&format!("sqlite://{target}"))
         .await
         .with_context(|| format!("opening the copy {target}"))?;
@@ -42,17 +50,24 @@ pub async fn backup(args: &BackupArgs) -> anyhow::Result<u64> {
         .await?
         .try_get("value")?;
     let new = now_ms().max(old + 1);
-    for statement in [
-        "UPDATE room_events SET epoch = $1 WHERE epoch = $2",
-        "UPDATE room_heads SET epoch = $1 WHERE epoch = $2",
-        "UPDATE store_meta SET value = $1 WHERE name = 'epoch' AND value = $2",
-    ] {
-        sqlx::query(statement)
-            .bind(new)
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // Every room moves to the new epoch: the events of its current epoch with it (older
+    // epochs' events, if any, stay where they are), then its head, then the database's.
+    sqlx::query(
+        "UPDATE room_events SET epoch = $1 WHERE epoch = \
+         (SELECT h.epoch FROM room_heads h WHERE h.room = room_events.room)",
+    )
+    .bind(new)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE room_heads SET epoch = $1")
+        .bind(new)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE store_meta SET value = $1 WHERE name = 'epoch' AND value = $2")
+        .bind(new)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     copy.close().await?;
     Ok(std::fs::metadata(&args.to)?.len())

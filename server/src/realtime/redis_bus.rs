@@ -92,10 +92,14 @@ impl RedisBus {
         if self.started.set(()).is_err() {
             return;
         }
+        // This node's own presence heartbeat comes back through the subscription, so
+        // three heartbeats without any message mean the connection is dead.
+        let silence = hub.config().presence_heartbeat * 3;
         tokio::spawn(subscribe(
             self.client.clone(),
             self.node,
             Arc::downgrade(hub),
+            silence,
         ));
     }
 }
@@ -165,8 +169,9 @@ async fn publish_queued(
 }
 
 /// Reads the other nodes' messages into the hub, reconnecting (backing off from 100 ms
-/// to 2 s) whenever the subscription ends, until the hub is dropped.
-async fn subscribe(client: redis::Client, me: u64, hub: Weak<Hub>) {
+/// to 2 s) whenever the subscription ends or stays silent for `silence` (a half-open
+/// connection), until the hub is dropped.
+async fn subscribe(client: redis::Client, me: u64, hub: Weak<Hub>, silence: Duration) {
     let mut backoff = Duration::from_millis(100);
     loop {
         if hub.strong_count() == 0 {
@@ -188,7 +193,27 @@ async fn subscribe(client: redis::Client, me: u64, hub: Weak<Hub>) {
                     None => return,
                 }
                 let mut messages = pubsub.into_on_message();
-                while let Some(msg) = messages.next().await {
+                let mut check =
+                    tokio::time::interval_at(tokio::time::Instant::now() + silence, silence);
+                let mut heard = false;
+                loop {
+                    let msg = tokio::select! {
+                        m = messages.next() => match m {
+                            Some(m) => m,
+                            None => break,
+                        },
+                        _ = check.tick() => {
+                            if hub.strong_count() == 0 {
+                                return;
+                            }
+                            if !std::mem::take(&mut heard) {
+                                tracing::warn!(?silence, "nothing from the Redis bus, not even this node's heartbeat");
+                                break;
+                            }
+                            continue;
+                        }
+                    };
+                    heard = true;
                     let incoming: Incoming = match serde_json::from_slice(msg.get_payload_bytes()) {
                         Ok(m) => m,
                         Err(e) => {

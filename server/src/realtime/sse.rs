@@ -20,7 +20,7 @@ use app::realtime::protocol::MAX_FRAME_BYTES;
 use app::ssr::ClientIp;
 use axum::extract::ws::Message;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -76,13 +76,26 @@ impl Drop for Finished {
     }
 }
 
-/// `GET /sse`: opens a connection for a signed-in session (403 otherwise, 429 past the
+/// `GET /sse`: opens a connection for a signed-in session (403 otherwise, or when a
+/// browser says the request comes from another site or is a navigation; 429 past the
 /// user's connects a minute) and streams its frames as server-sent events.
 pub async fn open(
     State(state): State<AppState>,
     session: Session,
     ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
 ) -> Response {
+    // A GET passes the same-origin middleware; browsers tell where it comes from.
+    let fetch = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if fetch("sec-fetch-site").is_some_and(|s| s != "same-origin")
+        || fetch("sec-fetch-mode") == Some("navigate")
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            "open the event stream from the app's own pages",
+        )
+            .into_response();
+    }
     let socket = match Socket::open(&state, &session, ip).await {
         Ok(s) => s,
         Err(refused) => return refused,

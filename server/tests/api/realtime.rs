@@ -384,8 +384,17 @@ async fn pruning_keeps_the_last_events_and_a_resume_from_before_them_resyncs() {
         0
     );
     assert_eq!(logged(&app).await, whole);
-    // By count, in batches of two: the room keeps its last three.
-    let pruned = app.store.prune_log(Some(3), None, 2).await.expect("prune");
+    // By count, in batches of two (each call deletes at most two): the room keeps its
+    // last three.
+    let mut pruned = 0;
+    loop {
+        let n = app.store.prune_log(Some(3), None, 2).await.expect("prune");
+        assert!(n <= 2, "{n}");
+        pruned += n;
+        if n < 2 {
+            break;
+        }
+    }
     assert!(pruned >= head.offset as u64 - 3, "{pruned}");
     assert_eq!(
         logged(&app).await,

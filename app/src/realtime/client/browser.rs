@@ -230,7 +230,10 @@ fn url() -> String {
 fn install(link: Link, callbacks: Vec<Closure<dyn FnMut(web_sys::Event)>>) {
     with(|c| {
         c.welcomed = false;
+        // Frames for the old connection go with it; a loop still posting to it stops
+        // by itself, so the new connection's first frame starts a loop of its own.
         c.posts.clear();
+        c.posting = false;
         c.handle.transport.set(c.transport);
         if let Some(old) = c.link.replace(link) {
             old.shut();
@@ -387,16 +390,22 @@ fn raw_send(c: &mut Client, text: &str) -> bool {
 }
 
 /// POSTs the waiting frames of the event stream's connection `token`, one at a time (so
-/// they arrive in order). A refused or failed POST drops what waits: the connection is
-/// gone or going, and its successor sends the tab's state again when it opens.
+/// they arrive in order), until none wait or the tab has moved to another connection
+/// (whose own loop, started by its first frame, sends them). A POST that fails or is
+/// refused means the connection is gone or going: it is shut and the tab reconnects,
+/// sending its state (subscriptions, presence) again on the new one.
 async fn post_frames(token: String) {
     loop {
-        let next = with(|c| match (&c.link, c.posts.pop_front()) {
-            (Some(Link::Sse(_, Some(t))), Some(text)) if *t == token => Some(text),
-            _ => {
-                c.posting = false;
-                None
-            }
+        let next = with(|c| match &c.link {
+            Some(Link::Sse(_, Some(t))) if *t == token => match c.posts.pop_front() {
+                Some(text) => Some(text),
+                None => {
+                    c.posting = false;
+                    None
+                }
+            },
+            // Another connection now: its frames are not this loop's to send.
+            _ => None,
         })
         .flatten();
         let Some(text) = next else {
@@ -410,12 +419,11 @@ async fn post_frames(token: String) {
             Err(_) => false,
         };
         if !sent {
-            with(|c| {
-                c.posting = false;
-                if matches!(&c.link, Some(Link::Sse(_, Some(t))) if *t == token) {
-                    c.posts.clear();
-                }
-            });
+            let current = with(|c| matches!(&c.link, Some(Link::Sse(_, Some(t))) if *t == token))
+                .unwrap_or(false);
+            if current {
+                lost(false);
+            }
             return;
         }
     }

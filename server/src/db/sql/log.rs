@@ -301,30 +301,23 @@ impl LogStore for SqlStore {
         if keep_events.is_none() && keep_since.is_none() {
             return Ok(0);
         }
-        let mut pruned = 0;
-        loop {
-            // The batch by primary key (row values: SQLite and PostgreSQL alike), so
-            // each delete is short and writers are not held behind one long statement.
-            let mut sql = Sql::new(
-                "DELETE FROM room_events WHERE (room, epoch, event_offset) IN (\
-                 SELECT e.room, e.epoch, e.event_offset FROM room_events e \
-                 JOIN room_heads h ON h.room = e.room WHERE 1 = 1",
-            );
-            if let Some(since) = keep_since {
-                sql.push(" AND e.created_at < ").bind(since);
-            }
-            if let Some(n) = keep_events {
-                sql.push(" AND (e.epoch <> h.epoch OR e.event_offset <= h.last_offset - ")
-                    .bind(n.max(0))
-                    .push(")");
-            }
-            sql.push(" LIMIT ").bind(batch.max(1)).push(")");
-            let n = sql.run(&self.writer).await?;
-            pruned += n;
-            if n < batch.max(1) as u64 {
-                return Ok(pruned);
-            }
+        // The batch by primary key (row values: SQLite and PostgreSQL alike), so the
+        // delete is short and writers are not held behind one long statement.
+        let mut sql = Sql::new(
+            "DELETE FROM room_events WHERE (room, epoch, event_offset) IN (\
+             SELECT e.room, e.epoch, e.event_offset FROM room_events e \
+             JOIN room_heads h ON h.room = e.room WHERE 1 = 1",
+        );
+        if let Some(since) = keep_since {
+            sql.push(" AND e.created_at < ").bind(since);
         }
+        if let Some(n) = keep_events {
+            sql.push(" AND (e.epoch <> h.epoch OR e.event_offset <= h.last_offset - ")
+                .bind(n.max(0))
+                .push(")");
+        }
+        sql.push(" LIMIT ").bind(batch.max(1)).push(")");
+        sql.run(&self.writer).await
     }
 
     async fn take_lease(

@@ -21,6 +21,8 @@ struct Slot {
     sockets: HashSet<u64>,
     /// Bumped whenever the user comes back, so a pending leave knows it is stale.
     generation: u64,
+    /// When the entry last changed, as the book's count (see [`Remote::changed`]).
+    changed: u64,
 }
 
 /// A user's entry held by another node.
@@ -42,18 +44,31 @@ pub(super) struct PresenceBook {
 }
 
 impl PresenceBook {
-    /// The entry shown for a user in a room: this node's when it has one, else the most
-    /// recently changed of the other nodes'.
+    /// The entry shown for a user in a room: the most recently changed of this node's
+    /// and the other nodes' (so a change made in a tab on any node shows everywhere).
     fn merged(&self, room: Room, user: i64) -> Option<PresenceEntry> {
-        if let Some(slot) = self.local.get(&room).and_then(|m| m.get(&user)) {
-            return Some(slot.entry.clone());
+        let local = self
+            .local
+            .get(&room)
+            .and_then(|m| m.get(&user))
+            .map(|s| (s.changed, &s.entry));
+        let remote = self
+            .remote
+            .get(&room)
+            .and_then(|m| m.get(&user))
+            .and_then(|by_node| by_node.values().max_by_key(|r| r.changed))
+            .map(|r| (r.changed, &r.entry));
+        match (local, remote) {
+            (Some(l), Some(r)) => Some(if r.0 > l.0 { r.1 } else { l.1 }.clone()),
+            (Some((_, e)), None) | (None, Some((_, e))) => Some(e.clone()),
+            (None, None) => None,
         }
-        self.remote
-            .get(&room)?
-            .get(&user)?
-            .values()
-            .max_by_key(|r| r.changed)
-            .map(|r| r.entry.clone())
+    }
+
+    /// A new change count.
+    fn tick(&mut self) -> u64 {
+        self.changes += 1;
+        self.changes
     }
 
     /// Everyone present in a room, one entry per user.
@@ -78,8 +93,7 @@ impl PresenceBook {
     fn set_remote(&mut self, node: u64, room: Room, user: i64, entry: Option<PresenceEntry>) {
         match entry {
             Some(entry) => {
-                self.changes += 1;
-                let changes = self.changes;
+                let changes = self.tick();
                 let by_node = self
                     .remote
                     .entry(room)
@@ -208,6 +222,7 @@ impl Hub {
         let user = entry.user_id;
         let mut book = lock(&self.presence);
         let before = book.merged(room, user);
+        let now = book.tick();
         let slot = book
             .local
             .entry(room)
@@ -217,16 +232,21 @@ impl Hub {
                 entry: entry.clone(),
                 sockets: HashSet::new(),
                 generation: 0,
+                changed: now,
             });
         let was_present = !slot.sockets.is_empty() || slot.generation > 0;
         slot.generation += 1;
         slot.sockets.insert(socket);
         let changed = !was_present || !same(&slot.entry, &entry);
+        if changed {
+            slot.changed = now;
+        }
         slot.entry = entry.clone();
         if changed {
-            self.publish_presence(room, user, Some(entry.clone()));
+            self.publish_presence(room, user, Some(entry));
         }
-        self.announce_change(room, user, &before, &Some(entry));
+        let after = book.merged(room, user);
+        self.announce_change(room, user, &before, &after);
         book.everyone(room)
     }
 
@@ -235,15 +255,20 @@ impl Hub {
         let user = entry.user_id;
         let mut book = lock(&self.presence);
         let before = book.merged(room, user);
+        let now = book.tick();
         let Some(slot) = book.local.get_mut(&room).and_then(|m| m.get_mut(&user)) else {
             return;
         };
         if slot.entry == entry {
             return;
         }
+        if !same(&slot.entry, &entry) {
+            slot.changed = now;
+        }
         slot.entry = entry.clone();
-        self.publish_presence(room, user, Some(entry.clone()));
-        self.announce_change(room, user, &before, &Some(entry));
+        self.publish_presence(room, user, Some(entry));
+        let after = book.merged(room, user);
+        self.announce_change(room, user, &before, &after);
     }
 
     /// Removes a socket from the room's presence. When it was the user's last socket
@@ -328,8 +353,12 @@ impl Hub {
     /// Sends the other nodes every entry this node holds.
     pub(super) fn publish_alive(&self) {
         if self.bus.reaches_others() {
-            let entries = lock(&self.presence).own();
-            self.bus.publish(BusMessage::PresenceAlive { entries });
+            // Published under the lock (publishing only queues), so no change made
+            // after this snapshot can be queued before it and be undone by it.
+            let book = lock(&self.presence);
+            self.bus.publish(BusMessage::PresenceAlive {
+                entries: book.own(),
+            });
         }
     }
 

@@ -77,6 +77,9 @@ struct SocketEntry {
 pub(super) struct Sockets {
     by_user: HashMap<i64, HashMap<u64, SocketEntry>>,
     by_ip: HashMap<IpAddr, usize>,
+    /// The node is shutting down: a socket registered now is told to drain at once (it
+    /// was accepted before the drain began).
+    draining: bool,
 }
 
 /// Why a socket was refused.
@@ -123,7 +126,8 @@ impl Hub {
     /// client a `reconnect` frame (with a delay within the hub's `reconnect_spread`)
     /// and closes. Returns how many were told.
     pub fn drain(&self) -> usize {
-        let sockets = lock(&self.sockets);
+        let mut sockets = lock(&self.sockets);
+        sockets.draining = true;
         let mut n = 0;
         for entry in sockets.by_user.values().flat_map(HashMap::values) {
             entry.control.tell(Control::Drain);
@@ -161,6 +165,9 @@ impl Hub {
             *sockets.by_ip.entry(ip).or_default() += 1;
         }
         let control = Arc::new(Controls::default());
+        if sockets.draining {
+            control.tell(Control::Drain);
+        }
         sockets.by_user.entry(user).or_default().insert(
             socket,
             SocketEntry {
