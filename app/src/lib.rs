@@ -38,8 +38,35 @@ use crate::pages::{
     workspaces::WorkspacesPage,
 };
 
-/// The HTML document around the app, rendered on the server.
+/// The Content-Security-Policy of a page whose inline scripts (Leptos' hydration and
+/// streaming scripts) carry `nonce`: scripts only from this origin or by that nonce,
+/// WebAssembly compiled from this origin's modules (`'wasm-unsafe-eval'`), connections
+/// (fetch, WebSocket, event stream) only to this origin, no plugins, and no framing
+/// (`frame-ancestors 'none'`). Styles may be inline (the avatars' colours are style
+/// attributes). Without a nonce (`None`: a response that is not a page) no inline script
+/// runs at all.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The HTML document around the app, rendered on the server. Sets the page's
+/// Content-Security-Policy with this response's nonce.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = content_security_policy(Some(nonce.as_inner()));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

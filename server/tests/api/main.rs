@@ -11,6 +11,7 @@ mod chat;
 mod common;
 mod convergence;
 mod editing;
+mod headers;
 mod import;
 mod mapping;
 mod metrics;
