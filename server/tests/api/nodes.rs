@@ -222,7 +222,7 @@ async fn a_write_on_one_node_reaches_the_other_and_presence_shows_once() {
     let mut on_b = connect(&b, &owner).await;
     let (_, present) = subscribe(&mut on_b, room, None).await;
     assert_eq!(present, 2, "bob and the owner, once, across nodes");
-    let other = create_customer(&b, &owner, &slug, "Made on B").await;
+    create_customer(&b, &owner, &slug, "Made on B").await;
     loop {
         let f = recv(&mut watcher).await;
         assert_eq!(presence_of(&f, owner.id), None, "no second join: {f:?}");
@@ -232,7 +232,6 @@ async fn a_write_on_one_node_reaches_the_other_and_presence_shows_once() {
     }
     assert_eq!(b.hub.presence(room).len(), 2);
     assert_eq!(a.hub.presence(room).len(), 2);
-    let _ = other;
 
     // The tab on A closes: the owner is still on B, so nobody leaves; then the last tab
     // closes and the owner leaves, once.

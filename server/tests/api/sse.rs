@@ -343,7 +343,6 @@ async fn realtime_connects_and_server_function_calls_are_limited_per_user() {
     assert!(wait >= 1);
     let body: app::error::AppError = refused.json().await.expect("an error body");
     assert!(matches!(body, app::error::AppError::RateLimited { .. }));
-    let _ = create_customer;
     let bobs = bob
         .http
         .post(format!("{}/api/list_workspaces", app.base))
