@@ -305,6 +305,7 @@ impl From<DbError> for AppError {
                 AppError::invalid(field.clone(), format!("this {field} is already taken"))
             }
             DbError::Invalid { field, message } => AppError::Validation { field, message },
+            DbError::Forbidden(why) => AppError::Forbidden(why),
             DbError::EditConflict { current, fields } => {
                 let names: Vec<&str> = fields
                     .iter()

@@ -45,6 +45,10 @@ pub enum DbError {
         /// What is wrong, for people.
         message: String,
     },
+    /// The caller may not do this to this row (someone else's message, a channel for a
+    /// non-admin): the sentence says why, for people. Becomes [`AppError::Forbidden`].
+    #[error("{0}")]
+    Forbidden(String),
     /// An edit collided with another change (three-way merge per field); nothing was
     /// applied. `current` is the record as stored now.
     #[error("edit conflict")]

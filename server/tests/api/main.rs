@@ -5,6 +5,7 @@
 //! with its own allocator.
 
 mod auth;
+mod authorization;
 mod backup;
 mod calendar;
 mod chat;

@@ -122,6 +122,11 @@ async fn lock_room(conn: &mut Conn, room: i64) -> Result<(), DbError> {
     sql.run(&mut *conn).await.map(|_| ())
 }
 
+/// A refusal for who the caller is, not for what they sent.
+fn forbidden(why: &str) -> DbError {
+    DbError::Forbidden(why.into())
+}
+
 fn invalid(field: &str, message: &str) -> DbError {
     DbError::Invalid {
         field: field.into(),
@@ -660,10 +665,7 @@ impl ChatStore for SqlStore {
                 ))
             }
             ChatKind::Channel if !admin => {
-                return Err(invalid(
-                    "kind",
-                    "only admins and the owner can make channels",
-                ))
+                return Err(forbidden("only admins and the owner can make channels"))
             }
             _ => {}
         }
@@ -737,14 +739,11 @@ impl ChatStore for SqlStore {
             ChatKind::Discussion => false,
         };
         if !allowed {
-            return Err(invalid(
-                "room",
-                match current.kind {
-                    ChatKind::Channel => "only admins and the owner can change a channel",
-                    ChatKind::Private => "only the room's owner can change it",
-                    ChatKind::Discussion => "a record's discussion follows its record",
-                },
-            ));
+            return Err(match current.kind {
+                ChatKind::Channel => forbidden("only admins and the owner can change a channel"),
+                ChatKind::Private => forbidden("only the room's owner can change it"),
+                ChatKind::Discussion => invalid("room", "a record's discussion follows its record"),
+            });
         }
         let (how, concerned) = match &edit {
             RoomEdit::Rename(name) => {
@@ -1077,10 +1076,7 @@ impl ChatStore for SqlStore {
             ));
         }
         if participant != user && current.owner_id != Some(user) {
-            return Err(invalid(
-                "user_id",
-                "only the room's owner can remove participants",
-            ));
+            return Err(forbidden("only the room's owner can remove participants"));
         }
         let how = if participant == user {
             RoomHow::Left
@@ -1238,7 +1234,7 @@ impl ChatStore for SqlStore {
         }
         let before = message_in(&mut tx, room, message).await?;
         if before.author_id != Some(user) {
-            return Err(invalid("message", "you can only change your own messages"));
+            return Err(forbidden("you can only change your own messages"));
         }
         if before.deleted_at.is_some() {
             return Err(invalid("message", "this message was deleted"));
