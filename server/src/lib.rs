@@ -22,7 +22,7 @@ use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -57,6 +57,21 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "tandem.sid";
 
+/// Every route outside Leptos's pages and server functions, in the order [`router`]
+/// registers them (its handlers are an array of the same length, so the two cannot
+/// drift). The authorization matrix (`tests/api/authorization.rs`) needs a row for each:
+/// a route added here without deciding who may call it fails that test.
+pub const PLAIN_ROUTES: [&str; 8] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/import_crm",
+    "/api/export_activity",
+    "/ws",
+    "/sse",
+    "/sse/{token}",
+];
+
 /// The whole application as an axum router: pages and server functions (Leptos), the
 /// import upload, `/ws` and its fallback `/sse`, `/healthz`, `/readyz` and `/metrics`, static files; with sessions, the
 /// client's address and the same-origin check, server functions' error statuses,
@@ -72,15 +87,21 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(Duration::days(14)));
     let options = state.leptos_options.clone();
     let files = assets::router().unwrap_or_default();
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics::endpoint))
-        .route("/api/import_crm", post(import::http::upload))
-        .route("/api/export_activity", get(activity::export))
-        .route("/ws", get(realtime::socket::upgrade))
-        .route("/sse", get(realtime::sse::open))
-        .route("/sse/{token}", post(realtime::sse::post))
+    let handlers: [MethodRouter<AppState>; PLAIN_ROUTES.len()] = [
+        get(|| async { "ok" }),
+        get(ready),
+        get(metrics::endpoint),
+        post(import::http::upload),
+        get(activity::export),
+        get(realtime::socket::upgrade),
+        get(realtime::sse::open),
+        post(realtime::sse::post),
+    ];
+    let plain = PLAIN_ROUTES
+        .into_iter()
+        .zip(handlers)
+        .fold(Router::new(), |r, (path, handler)| r.route(path, handler));
+    let app = plain
         .leptos_routes_with_context(
             &state,
             routes,

@@ -109,7 +109,7 @@ const CLOSE_SERVICE_RESTART: u16 = 1012;
 
 impl Socket {
     /// The connection a signed-in session may open. Errors (as the response to give):
-    /// 403 when signed out, 429 past the user's connects a minute, 500 when the database
+    /// 401 when signed out, 429 past the user's connects a minute, 500 when the database
     /// fails.
     pub(super) async fn open(
         state: &AppState,
@@ -119,7 +119,7 @@ impl Socket {
         let user = match app::ssr::signed_in(&*state.db.store, &state.ctx.cache, session).await {
             Ok(u) => u,
             Err(AppError::Unauthorized) => {
-                return Err((StatusCode::FORBIDDEN, "sign in first").into_response())
+                return Err((StatusCode::UNAUTHORIZED, "sign in first").into_response())
             }
             Err(e) => return Err(crate::error::HttpError(e).into_response()),
         };
@@ -364,8 +364,15 @@ impl Connection {
             ClientFrame::Presence {
                 status,
                 page,
-                editing,
+                mut editing,
             } => {
+                if let Some(record) = editing.as_ref().map(|e| e.record) {
+                    if let Err((why, room)) = self.may_change(record, "editing").await {
+                        // The status and page still count; the claim to edit does not.
+                        self.error(ErrorCode::Forbidden, &why, room);
+                        editing = None;
+                    }
+                }
                 self.presence = PresenceEntry {
                     status,
                     page,
@@ -383,7 +390,7 @@ impl Connection {
                     user_id: self.user.id,
                     field,
                 };
-                self.relay(room, &frame, "typing");
+                self.relay(room, &frame, "typing").await;
             }
             ClientFrame::TakeOver { room, field } => {
                 let frame = ServerFrame::TakenOver {
@@ -391,23 +398,65 @@ impl Connection {
                     user_id: self.user.id,
                     field,
                 };
-                self.relay(room, &frame, "taking over a field");
+                self.relay(room, &frame, "taking over a field").await;
             }
         }
     }
 
     /// Sends an ephemeral frame (typing, take-over) to everyone in `room`; refused with a
-    /// `forbidden` error frame when this socket is not subscribed to it (`doing` names
+    /// `forbidden` error frame when [`Connection::may_change`] refuses it (`doing` names
     /// the frame for the message).
-    fn relay(&self, room: Room, frame: &ServerFrame, doing: &str) {
-        if self.subscriptions.contains_key(&room) {
-            self.hub.broadcast(room, frame);
-        } else {
-            self.error(
-                ErrorCode::Forbidden,
-                &format!("subscribe to {} before {doing} in it", room.name()),
-                Some(room),
-            );
+    async fn relay(&self, room: Room, frame: &ServerFrame, doing: &str) {
+        match self.may_change(room, doing).await {
+            Ok(()) => self.hub.broadcast(room, frame),
+            Err((why, room)) => self.error(ErrorCode::Forbidden, &why, room),
+        }
+    }
+
+    /// Whether this socket may say it is changing something in `room` (typing, taking
+    /// over a field, editing in its presence): it must be subscribed to the room, and for
+    /// a record or a chat room be allowed to write there (a member, not a viewer), as
+    /// the server functions that make the change would require. Errors: the sentence
+    /// for the `forbidden` error frame and the room it names: the room when the socket
+    /// has no access to it (the client then drops it), none when only writing is refused
+    /// (a viewer keeps following the room). A database failure refuses (it is logged).
+    async fn may_change(&self, room: Room, doing: &str) -> Result<(), (String, Option<Room>)> {
+        if !self.subscriptions.contains_key(&room) {
+            let why = format!("subscribe to {} before {doing} in it", room.name());
+            return Err((why, Some(room)));
+        }
+        let workspace = match room {
+            Room::Record(kind, id) => self.store.record_workspace(kind, id).await.ok(),
+            Room::Chat(id) => self
+                .store
+                .chat_room_workspace(id, self.user.id)
+                .await
+                .ok()
+                .flatten(),
+            Room::Workspace(_) | Room::Admins(_) | Room::User(_) => return Ok(()),
+        };
+        let Some(workspace) = workspace else {
+            return Err((format!("no access to {}", room.name()), Some(room)));
+        };
+        let cache = self.hub.access_cache();
+        match app::ssr::role_at_least(&*self.store, &cache, self.user.id, workspace, Role::Member)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err((
+                format!(
+                    "viewers can look but not change anything, so not {doing} in {}",
+                    room.name()
+                ),
+                None,
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "checking a socket's right to write");
+                Err((
+                    format!("could not check your access to {}", room.name()),
+                    None,
+                ))
+            }
         }
     }
 

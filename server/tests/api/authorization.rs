@@ -40,7 +40,7 @@ use app::model::calendar::Calendar;
 use app::model::chat::{ChatKind, ChatTarget};
 use app::model::import::ImportMapping;
 use app::model::notify::{NoticePref, NoticeType};
-use app::model::{Fields, RecordKind, RecordQuery, Role, Value};
+use app::model::{FieldKind, Fields, RecordKind, RecordQuery, Role, Value};
 use app::realtime::protocol::{ClientFrame, Editing, ErrorCode, Room, ServerFrame, Status};
 use serde_json::Value as Json;
 
@@ -853,4 +853,401 @@ async fn every_server_function_answers_each_caller_as_its_row_says() {
             .expect("still a member");
         assert_eq!(m.role, role);
     }
+}
+
+/// The client-frame table: every frame type the decoder knows, and what each caller's
+/// socket gets for it, aimed at this workspace's customer (`Ok`: no error frame before
+/// the next pong; `SignIn`: no socket at all; otherwise the error frame's code as a
+/// [`Got`]). Samples are made by [`sample_frame`].
+#[rustfmt::skip]
+const FRAMES: &[(&str, Row)] = &[
+    ("hello", SOCKET),
+    ("ping", SOCKET),
+    ("subscribe", SOCKET_READ),
+    // Leaving a room one is not in is a no-op, not a disclosure.
+    ("unsubscribe", SOCKET),
+    // Presence names a page and, when editing, a record: only one the caller may change.
+    ("presence", SOCKET_WRITE),
+    ("typing", SOCKET_WRITE),
+    ("take_over", SOCKET_WRITE),
+];
+
+/// Any signed-in user's socket; signed out there is no socket.
+const SOCKET: Row = [SignIn, Ok, Ok, Ok, Ok, Ok];
+/// A room every member may follow; the outsider's socket is refused.
+const SOCKET_READ: Row = [SignIn, Ok, Ok, Ok, Ok, Forbidden];
+/// Something only those who may write do.
+const SOCKET_WRITE: Row = [SignIn, Forbidden, Ok, Ok, Ok, Forbidden];
+/// Something of the owner's own.
+const SOCKET_OWNERS_OWN: Row = [SignIn, Forbidden, Forbidden, Forbidden, Ok, Forbidden];
+
+/// The frame types of the client-frame decoder, read from the decoder itself: serde
+/// lists them when asked for a type it does not know.
+fn frame_types() -> Vec<String> {
+    let err =
+        serde_json::from_str::<ClientFrame>(r#"{"type": "?"}"#).expect_err("no such frame type");
+    let text = err.to_string();
+    let (_, list) = text
+        .split_once("expected one of ")
+        .unwrap_or_else(|| panic!("serde's message changed: {text}"));
+    let list = list.split(" at line").next().unwrap_or(list);
+    list.split(", ")
+        .map(|t| t.trim_matches('`').to_string())
+        .collect()
+}
+
+/// A frame of type `name` aimed at the workspace's customer. Panics with the name of a
+/// type it cannot make.
+fn sample_frame(name: &str, w: &World) -> ClientFrame {
+    let room = Room::Record(RecordKind::Customer, w.customer);
+    match name {
+        "hello" => ClientFrame::Hello {
+            version: app::realtime::protocol::PROTOCOL_VERSION,
+        },
+        "ping" => ClientFrame::Ping,
+        "subscribe" => ClientFrame::Subscribe { room, since: None },
+        "unsubscribe" => ClientFrame::Unsubscribe { room },
+        "presence" => ClientFrame::Presence {
+            status: Status::Online,
+            page: format!("/w/{}/customers/{}", w.slug, w.customer),
+            editing: Some(Editing {
+                record: room,
+                field: "name".into(),
+            }),
+        },
+        "typing" => ClientFrame::Typing {
+            room,
+            field: Some("name".into()),
+        },
+        "take_over" => ClientFrame::TakeOver {
+            room,
+            field: "name".into(),
+        },
+        other => panic!(
+            "client frame type {other}: no sample in `sample_frame`; add it there and to FRAMES"
+        ),
+    }
+}
+
+/// What an error frame's code means as a [`Got`].
+fn got_code(code: ErrorCode) -> Got {
+    match code {
+        ErrorCode::Forbidden => Forbidden,
+        ErrorCode::BadFrame => Invalid,
+        ErrorCode::RateLimited | ErrorCode::Limit | ErrorCode::TooManySockets => Limited,
+        ErrorCode::Version | ErrorCode::Internal => Failed,
+    }
+}
+
+/// The caller's socket (welcomed, hello sent), or what refused it.
+async fn socket(w: &World, caller: Caller) -> Result<Ws, Got> {
+    match w.person(caller) {
+        Some(p) => Result::Ok(connect(&w.app, p).await),
+        None => match connect_with(&w.app, None, Some(&w.app.base)).await {
+            Err(401) => Err(SignIn),
+            Err(status) => panic!("a signed-out upgrade answered {status}"),
+            Result::Ok(_) => panic!("a signed-out upgrade was accepted"),
+        },
+    }
+}
+
+/// Sends `frame` and then a ping (unless it is one); what came back before the pong,
+/// as a [`Got`]: the first error frame's code, else `Ok`.
+async fn outcome_of(ws: &mut Ws, frame: &ClientFrame) -> Got {
+    send(ws, frame).await;
+    if frame != &ClientFrame::Ping {
+        send(ws, &ClientFrame::Ping).await;
+    }
+    let mut outcome = Ok;
+    loop {
+        match recv(ws).await {
+            ServerFrame::Pong => return outcome,
+            ServerFrame::Error { code, .. } if outcome == Ok => outcome = got_code(code),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_client_frame_type_answers_each_caller_as_its_row_says() {
+    let types = frame_types();
+    assert!(types.len() >= 5, "{types:?}");
+    let table: BTreeSet<&str> = FRAMES.iter().map(|(n, _)| *n).collect();
+    let missing: Vec<_> = types
+        .iter()
+        .filter(|t| !table.contains(t.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "client frame types with no row in FRAMES (decide who may send them): {missing:?}"
+    );
+    let stale: Vec<_> = table
+        .iter()
+        .filter(|t| !types.iter().any(|n| n == *t))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows for frame types that no longer exist: {stale:?}"
+    );
+
+    let w = World::new().await;
+    let room = Room::Record(RecordKind::Customer, w.customer);
+    let mut wrong = Vec::new();
+    for (name, row) in FRAMES {
+        let frame = sample_frame(name, &w);
+        for (caller, expected) in CALLERS.iter().zip(row) {
+            let outcome = match socket(&w, *caller).await {
+                Err(refused) => refused,
+                Result::Ok(mut ws) => {
+                    if !matches!(frame, ClientFrame::Subscribe { .. }) {
+                        // In the room first where the caller may be: what the frame is
+                        // refused for is then the frame, not a missing subscription.
+                        outcome_of(&mut ws, &ClientFrame::Subscribe { room, since: None }).await;
+                    }
+                    outcome_of(&mut ws, &frame).await
+                }
+            };
+            if outcome != *expected {
+                wrong.push(format!(
+                    "{name} as {caller:?}: expected {expected:?}, got {outcome:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Values for each required field of `kind` (its first choice, the owner for a member, an hour from now for a time, else text).
+fn required_fields(kind: RecordKind, owner: i64) -> Fields {
+    let soon = app::model::now_ms() + 3_600_000;
+    kind.fields()
+        .iter()
+        .filter(|f| f.required)
+        .map(|f| {
+            let value = match f.kind {
+                FieldKind::Choice(choices) => Value::Text(choices[0].into()),
+                FieldKind::Member => Value::Int(owner),
+                FieldKind::DateTime | FieldKind::Date if f.name == "ends_at" => {
+                    Value::Int(soon + 3_600_000)
+                }
+                FieldKind::DateTime | FieldKind::Date => Value::Int(soon),
+                _ => Value::Text(format!("{} sample", kind.noun())),
+            };
+            (f.name.to_string(), value)
+        })
+        .collect()
+}
+
+/// What each caller's socket gets when it subscribes to a room of `room`'s kind in this
+/// workspace. The match has no wildcard: a new kind of room does not compile until it
+/// has a row here.
+fn room_row(room: &Room, w: &World) -> Row {
+    match room {
+        Room::Workspace(_) | Room::Record(..) => SOCKET_READ,
+        Room::Admins(_) => [SignIn, Forbidden, Forbidden, Ok, Ok, Forbidden],
+        Room::User(_) => SOCKET_OWNERS_OWN,
+        Room::Chat(id) if *id == w.channel => SOCKET_READ,
+        Room::Chat(_) => SOCKET_OWNERS_OWN,
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_room_admits_each_caller_as_its_row_says() {
+    let w = World::new().await;
+    let mut rooms = vec![
+        Room::Workspace(w.ws),
+        Room::Admins(w.ws),
+        Room::User(w.owner.id),
+        Room::Chat(w.channel),
+        Room::Chat(w.private_room(&w.owner).await),
+    ];
+    for kind in RecordKind::ALL {
+        let args = CreateRecord {
+            slug: w.slug.clone(),
+            kind,
+            fields: required_fields(kind, w.owner.id),
+        };
+        let id = w
+            .app
+            .run(&w.owner.http, args)
+            .await
+            .unwrap_or_else(|e| panic!("a {}: {e:?}", kind.noun()))
+            .id;
+        rooms.push(Room::Record(kind, id));
+    }
+    let mut sockets = Vec::new();
+    for caller in CALLERS {
+        sockets.push(socket(&w, caller).await);
+    }
+    let mut wrong = Vec::new();
+    for room in rooms {
+        let row = room_row(&room, &w);
+        for ((caller, expected), ws) in CALLERS.iter().zip(row).zip(sockets.iter_mut()) {
+            let outcome = match ws {
+                Err(refused) => *refused,
+                Result::Ok(ws) => {
+                    let got = outcome_of(ws, &ClientFrame::Subscribe { room, since: None }).await;
+                    // Leave again, so the socket stays under its room limit.
+                    outcome_of(ws, &ClientFrame::Unsubscribe { room }).await;
+                    got
+                }
+            };
+            if outcome != expected {
+                wrong.push(format!(
+                    "{} as {caller:?}: expected {expected:?}, got {outcome:?}",
+                    room.name()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The plain-route table: every path of `server::PLAIN_ROUTES` and what each caller
+/// gets (by HTTP status: 2xx `Ok`, 401 `SignIn`, 403 `Forbidden`, 404 `NotFound`).
+/// `/metrics` runs with a bearer token set, which no caller's session stands in for.
+#[rustfmt::skip]
+const ROUTES: &[(&str, Row)] = &[
+    ("/healthz", PUBLIC),
+    ("/readyz", PUBLIC),
+    ("/metrics", [SignIn; 6]),
+    ("/api/import_crm", ADMIN),
+    ("/api/export_activity", READ),
+    ("/ws", SIGNED_IN),
+    ("/sse", SIGNED_IN),
+    // A stream's frames may be posted only by the session that opened it (the owner's);
+    // to anyone else it does not exist.
+    ("/sse/{token}", [NotFound, NotFound, NotFound, NotFound, Ok, NotFound]),
+];
+
+/// What an HTTP status means as a [`Got`].
+fn got_status(status: u16) -> Got {
+    match status {
+        200..=299 => Ok,
+        401 => SignIn,
+        403 => Forbidden,
+        404 => NotFound,
+        400 | 413 | 422 => Invalid,
+        429 => Limited,
+        _ => Failed,
+    }
+}
+
+#[tokio::test]
+async fn every_plain_route_answers_each_caller_as_its_row_says() {
+    let table: BTreeSet<&str> = ROUTES.iter().map(|(p, _)| *p).collect();
+    let missing: Vec<_> = server::PLAIN_ROUTES
+        .iter()
+        .filter(|p| !table.contains(*p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes with no row in ROUTES (decide who may call them): {missing:?}"
+    );
+    assert_eq!(
+        table.len(),
+        server::PLAIN_ROUTES.len(),
+        "rows for routes that no longer exist"
+    );
+
+    let w = World::new().await;
+    // The same database, served by a node with a metrics token.
+    let mut settings = test_settings();
+    settings.metrics_token = Some("s3cret".into());
+    let node = w.app.another_node(settings).await;
+    let owners_stream = crate::sse::open_stream(&node, &w.owner).await;
+    let accounts = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/maven-crm/accounts.csv"
+    ))
+    .expect("the Maven accounts");
+    let accounts: String = accounts.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let mut wrong = Vec::new();
+    for (path, row) in ROUTES {
+        for (caller, expected) in CALLERS.iter().zip(row) {
+            let http = w.http(*caller);
+            let cookie = w.person(*caller).map(|p| p.cookie.clone());
+            let status = match *path {
+                "/healthz" | "/readyz" | "/metrics" => http
+                    .get(format!("{}{path}", node.base))
+                    .send()
+                    .await
+                    .expect("GET")
+                    .status()
+                    .as_u16(),
+                "/api/import_crm" => node
+                    .upload_import(
+                        &http,
+                        &w.slug,
+                        &[("accounts.csv", accounts.clone())],
+                        None,
+                        &[],
+                    )
+                    .await
+                    .status()
+                    .as_u16(),
+                "/api/export_activity" => http
+                    .get(format!(
+                        "{}/api/export_activity?workspace={}",
+                        node.base, w.slug
+                    ))
+                    .send()
+                    .await
+                    .expect("GET")
+                    .status()
+                    .as_u16(),
+                "/ws" => match connect_with(&node, cookie.as_deref(), Some(&node.base)).await {
+                    Result::Ok(_) => 200,
+                    Err(status) => status,
+                },
+                "/sse" => http
+                    .get(format!("{}/sse", node.base))
+                    .send()
+                    .await
+                    .expect("GET /sse")
+                    .status()
+                    .as_u16(),
+                "/sse/{token}" => {
+                    crate::sse::post(
+                        &node,
+                        &owners_stream.token,
+                        cookie.as_deref().unwrap_or(""),
+                        r#"{"type": "ping"}"#,
+                    )
+                    .await
+                }
+                other => panic!("{other}: no request in this test; add one"),
+            };
+            let outcome = got_status(status);
+            if outcome != *expected {
+                wrong.push(format!(
+                    "{path} as {caller:?}: expected {expected:?}, got {status}"
+                ));
+            }
+        }
+    }
+    // The token opens /metrics.
+    let with_token = client()
+        .get(format!("{}/metrics", node.base))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(with_token.status(), 200);
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

@@ -185,7 +185,7 @@ async fn upgrades_without_a_session_or_from_another_origin_are_refused() {
     let p = person(&app, "ann@example.com").await;
     assert_eq!(
         connect_with(&app, None, Some(&app.base)).await.err(),
-        Some(403),
+        Some(401),
         "no session"
     );
     assert_eq!(

@@ -16,13 +16,13 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// One open event stream, read by hand (`event:` and `data:` lines, a blank line ends an
 /// event).
-struct Stream {
+pub(crate) struct Stream {
     res: reqwest::Response,
     buffer: String,
-    token: String,
+    pub(crate) token: String,
 }
 
-async fn open_stream(app: &TestApp, p: &Person) -> Stream {
+pub(crate) async fn open_stream(app: &TestApp, p: &Person) -> Stream {
     let res = reqwest::Client::new()
         .get(format!("{}/sse", app.base))
         .header("cookie", &p.cookie)
@@ -96,7 +96,7 @@ impl Stream {
 }
 
 /// POSTs `body` to the stream `token` with `cookie`; returns the status.
-async fn post(app: &TestApp, token: &str, cookie: &str, body: &str) -> u16 {
+pub(crate) async fn post(app: &TestApp, token: &str, cookie: &str, body: &str) -> u16 {
     reqwest::Client::new()
         .post(format!("{}/sse/{token}", app.base))
         .header("cookie", cookie)
@@ -249,7 +249,7 @@ async fn a_signed_out_stream_is_refused_and_a_server_side_end_is_a_close_event()
     let res = reqwest::get(format!("{}/sse", app.base))
         .await
         .expect("GET");
-    assert_eq!(res.status(), 403);
+    assert_eq!(res.status(), 401);
     // Logging out ends the stream with the session-ended code.
     let (owner, _, _) = workspace_with_owner(&app).await;
     let mut s = open_stream(&app, &owner).await;
