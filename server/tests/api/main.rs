@@ -22,4 +22,5 @@ mod realtime;
 mod shutdown;
 mod sse;
 mod store_contract;
+mod storm;
 mod workspaces;
