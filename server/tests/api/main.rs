@@ -11,6 +11,7 @@ mod calendar;
 mod chat;
 mod common;
 mod convergence;
+mod crash;
 mod editing;
 mod headers;
 mod import;

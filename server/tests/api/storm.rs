@@ -276,6 +276,8 @@ async fn clients_dropping_at_random_end_with_every_event_once_and_the_databases_
             };
             let mut drop_at = next_drop(&mut rng);
             let mut heads = heads.clone();
+            // As the browser does, so the server's heartbeat timeout never ends a socket.
+            let mut keepalive = tokio::time::interval(Duration::from_secs(25));
             // Storm: frames, and a drop whenever one is due, until the final heads come.
             let target = loop {
                 tokio::select! {
@@ -297,6 +299,7 @@ async fn clients_dropping_at_random_end_with_every_event_once_and_the_databases_
                             Instant::now() + Duration::from_secs(3_600)
                         };
                     }
+                    _ = keepalive.tick() => send(&mut socket, &ClientFrame::Ping).await,
                     changed = heads.changed() => {
                         changed.expect("the test is there");
                         if let Some(target) = heads.borrow().clone() {
