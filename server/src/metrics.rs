@@ -147,6 +147,11 @@ pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap) -> Resp
     metrics::gauge!("tandem_sockets_open").set(state.hub.socket_count() as f64);
     metrics::gauge!("tandem_rooms").set(state.hub.room_count() as f64);
     metrics::gauge!("tandem_subscriptions").set(state.hub.subscription_count() as f64);
+    // Tokio's own count of tasks not yet finished: a leak of tasks shows here first.
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    metrics::gauge!("tandem_tasks_alive").set(tasks as f64);
     let pool = state.db.sql.pool();
     let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);
     metrics::gauge!("tandem_db_pool_connections", "state" => "in_use").set(size - idle);

@@ -744,6 +744,16 @@ pub enum ClientFrame {
     Ping,
 }
 
+impl ClientFrame {
+    /// Decodes one frame from a socket's text (the JSON of a WebSocket text message, or
+    /// the body of a `POST /sse/{token}`): the one decoder every transport uses. Errors:
+    /// what is wrong with the text, for the `bad_frame` error frame. Never panics,
+    /// whatever the text (`fuzz/fuzz_targets/client_frame.rs`).
+    pub fn decode(text: &str) -> Result<ClientFrame, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
 /// A frame from the server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -282,7 +282,7 @@ impl Socket {
                 conn.error(ErrorCode::RateLimited, "too many frames; slow down", None);
                 continue;
             }
-            match serde_json::from_str::<ClientFrame>(text.as_str()) {
+            match ClientFrame::decode(text.as_str()) {
                 Ok(frame) => Box::pin(conn.handle(frame)).await,
                 Err(e) => conn.error(
                     ErrorCode::BadFrame,

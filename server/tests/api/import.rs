@@ -574,3 +574,31 @@ async fn an_admins_import_makes_managers_members_only_the_owners_makes_admins() 
         "no admin claim link from an admin's import"
     );
 }
+
+/// The check the CSV fuzzer runs (`server::import::check_file`), on each real Maven
+/// file: it reads them whole, and every row is either kept for writing or reported.
+#[test]
+fn checking_each_maven_file_accounts_for_every_row() {
+    for stem in ["products", "accounts", "sales_teams", "sales_pipeline"] {
+        let text = std::fs::read_to_string(crm_folder().join(format!("{stem}.csv")))
+            .expect("the Maven file");
+        let (report, kept) = server::import::check_file(stem, &text).expect("an export file");
+        assert_eq!(report.error, None, "{stem}");
+        assert_eq!(
+            report.rows,
+            text.lines().filter(|l| !l.trim().is_empty()).count() as u64 - 1,
+            "{stem}: every data line read"
+        );
+        assert_eq!(
+            kept + report.skipped,
+            report.rows,
+            "{stem}: every row kept or reported"
+        );
+        assert!(kept > 0, "{stem}");
+    }
+    assert!(server::import::check_file("notes", "a,b\n1,2\n").is_none());
+    let (refused, kept) =
+        server::import::check_file("accounts", "no,such,columns\n1,2,3\n").expect("accounts");
+    assert!(refused.error.is_some_and(|e| e.contains("account")));
+    assert_eq!(kept, 0);
+}

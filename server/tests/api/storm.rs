@@ -111,17 +111,19 @@ impl Client {
     }
 }
 
-/// The next frame, or `None` when the socket ended.
-async fn next_frame(ws: &mut Ws) -> Option<ServerFrame> {
+/// The next frame; `Err` says how the socket ended.
+async fn next_frame(ws: &mut Ws) -> Result<ServerFrame, String> {
     loop {
         match tokio::time::timeout(WAIT, ws.next())
             .await
             .expect("a frame in time")
         {
             Some(Ok(Message::Text(t))) => {
-                return Some(serde_json::from_str(t.as_str()).expect("a server frame"))
+                return Ok(serde_json::from_str(t.as_str()).expect("a server frame"))
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}")),
+            None => return Err("ended".into()),
+            Some(Err(e)) => return Err(format!("failed: {e}")),
             Some(Ok(_)) => continue,
         }
     }
@@ -282,8 +284,8 @@ async fn clients_dropping_at_random_end_with_every_event_once_and_the_databases_
             let target = loop {
                 tokio::select! {
                     frame = next_frame(&mut socket) => match frame {
-                        Some(f) => client.on_frame(f, &figures),
-                        None => panic!("the server closed a socket"),
+                        Ok(f) => client.on_frame(f, &figures),
+                        Err(how) => panic!("a socket ended at {:?}: {how}", started.elapsed()),
                     },
                     _ = tokio::time::sleep_until(drop_at.into()) => {
                         let how = match rng.gen_range(0..3) {
