@@ -5,6 +5,7 @@
 # the input in fuzz/artifacts/<target>/.
 #
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
+#   RUNS=10000000 bash fuzz/run.sh 1800     # until 10 million runs, or 30 minutes
 #
 # Needs nightly (installed) and cargo-fuzz (installed here when missing). Not part of
 # the test command: a cold build of the targets (the server crate with coverage
@@ -12,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-60}; shift || true
+limit=(); [ -n "${RUNS:-}" ] && limit=(-runs="$RUNS")
 TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(client_frame room_name merge chat_markdown csv_import)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # No sanitizer: Rust checks memory itself; what is hunted is a panic (a failed assert
@@ -21,10 +23,11 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   log=$(mktemp)
   if ! cargo +nightly fuzz run --sanitizer none "$t" "corpus/$t" -- \
-      -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+      -max_total_time="$SECS" "${limit[@]}" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 40 "$log"; echo "$t: CRASHED (input in fuzz/artifacts/$t/)"; exit 1
   fi
   runs=$(awk '/^stat::number_of_executed_units/ { print $2 }' "$log")
-  echo "$t: $runs runs in ${SECS} s, no crash; corpus $(ls "corpus/$t" | wc -l) inputs"
+  took=$(awk '/^Done [0-9]+ runs in/ { print $5 }' "$log")
+  echo "$t: $runs runs in ${took:-$SECS} s, no crash; corpus $(ls "corpus/$t" | wc -l) inputs"
   rm -f "$log"
 done

@@ -17,5 +17,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let stem = FILES[usize::from(*pick) % FILES.len()];
     let (report, kept) = server::import::check_file(stem, text).expect("an export file");
-    assert_eq!(kept + report.skipped, report.rows, "{stem}: a row went missing");
+    assert_eq!(
+        kept + report.skipped,
+        report.rows,
+        "{stem}: a row went missing"
+    );
 });

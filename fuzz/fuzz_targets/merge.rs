@@ -46,7 +46,11 @@ fn name(n: u8) -> String {
 }
 
 fuzz_target!(|input: Input| {
-    let stored: Fields = input.stored.iter().map(|(n, v)| (name(*n), v.value())).collect();
+    let stored: Fields = input
+        .stored
+        .iter()
+        .map(|(n, v)| (name(*n), v.value()))
+        .collect();
     let changes: BTreeMap<String, FieldChange> = input
         .changes
         .iter()
@@ -76,7 +80,13 @@ fuzz_target!(|input: Input| {
         let mut after = stored.clone();
         after.extend(merged.apply.clone());
         let again = merge(&after, &changes, &overwrite);
-        assert!(again.conflicts.is_empty(), "merging again conflicts: {again:?}");
-        assert!(again.apply.is_empty(), "merging again changes more: {again:?}");
+        assert!(
+            again.conflicts.is_empty(),
+            "merging again conflicts: {again:?}"
+        );
+        assert!(
+            again.apply.is_empty(),
+            "merging again changes more: {again:?}"
+        );
     }
 });

@@ -1,6 +1,10 @@
 //! Tandem's server: the axum router (pages, server functions, upload, health) and
 //! `serve`, used by the `tandem` binary and by the integration tests.
 
+// The pages' view types are deep: nightly (the fuzz build) needs more than the default
+// 128 to lay out the shell's async blocks.
+#![recursion_limit = "256"]
+
 pub mod activity;
 pub mod assets;
 pub mod auth;

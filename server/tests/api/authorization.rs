@@ -213,8 +213,7 @@ impl World {
         settings.limits.login_per_email_per_minute = 1_000;
         settings.limits.login_per_ip_per_minute = 1_000;
         let app = spawn_app_with_settings(settings).await;
-        let (http, jar) = crate::common::browser();
-        let _ = jar;
+        let http = client();
         let owner_id = app.sign_up_as(&http, email(Owner), "Owner").await;
         let slug = app.create_workspace_as(&http, "Acme").await;
         let owner = person_from(&app, http).await;
