@@ -7,41 +7,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use app::realtime::protocol::{Change, Room, ServerFrame};
+use app::realtime::protocol::{Change, Room};
 
 use crate::common::fresh_database_url;
-use crate::shutdown::{apply, call, free_addr, next, open, start_with, subscribe};
+use crate::shutdown::{
+    call, free_addr, open, read_until_closed, sign_up_cookie, start_with, subscribe,
+};
 
 /// Writes acknowledged before the kill, at least (the kill comes while more are in
 /// flight).
 const ACKNOWLEDGED_BEFORE_KILL: usize = 60;
 const WRITERS: usize = 4;
-
-/// Signs up `email` at `base` and returns the session cookie.
-async fn sign_up(base: &str, email: &str) -> String {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .expect("client");
-    let res = http
-        .post(format!("{base}/api/sign_up"))
-        .header("origin", base)
-        .form(&[
-            ("email", email),
-            ("password", "password123"),
-            ("display_name", "Crash"),
-        ])
-        .send()
-        .await
-        .expect("sign up");
-    assert!(res.status().is_success(), "{}", res.status());
-    reqwest::cookie::CookieStore::cookies(&*jar, &base.parse().expect("url"))
-        .expect("cookie")
-        .to_str()
-        .expect("ascii")
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_acknowledged_writes_loses_and_doubles_nothing() {
@@ -50,7 +26,7 @@ async fn a_kill_during_acknowledged_writes_loses_and_doubles_nothing() {
     let addr = free_addr();
     let base = format!("http://{addr}");
     let mut server = start_with(&addr, &db, &[]).await;
-    let cookie = sign_up(&base, "crash@example.com").await;
+    let cookie = sign_up_cookie(&base, "crash@example.com").await;
     let ws = call(
         &base,
         &cookie,
@@ -117,18 +93,7 @@ async fn a_kill_during_acknowledged_writes_loses_and_doubles_nothing() {
     let acknowledged = acknowledged.lock().expect("lock").clone();
     assert!(acknowledged.len() >= ACKNOWLEDGED_BEFORE_KILL);
     // What the client got before the kill; the socket is gone with the server.
-    while let Some(frame) = next(&mut socket).await {
-        if let ServerFrame::Event {
-            room: r,
-            position,
-            change,
-        } = frame
-        {
-            if r == room {
-                apply(&mut at, position, &change, &mut seen);
-            }
-        }
-    }
+    read_until_closed(&mut socket, room, &mut at, &mut seen).await;
 
     // Restarted on the same database.
     let _server = start_with(&addr, &db, &[]).await;

@@ -394,7 +394,7 @@ async fn a_reminder_is_sent_once_with_two_nodes_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_outright_loses_nobody_an_event_and_its_users_leave() {
-    use crate::shutdown::{apply, call, free_addr, next, open, start_with};
+    use crate::shutdown::{call, free_addr, next, open, start_with};
     if !on_postgres() {
         return;
     }
@@ -452,18 +452,7 @@ async fn a_node_killed_outright_loses_nobody_an_event_and_its_users_leave() {
     // Each of A's sockets reads what reached it, finds itself closed, resumes on B from
     // where it was and ends with all ten events, once each, in order.
     for (ws, at, seen) in &mut sockets {
-        while let Some(frame) = next(ws).await {
-            if let ServerFrame::Event {
-                room: r,
-                position,
-                change,
-            } = frame
-            {
-                if r == room {
-                    apply(at, position, &change, seen);
-                }
-            }
-        }
+        crate::shutdown::read_until_closed(ws, room, at, seen).await;
         *ws = open(&addr_b, &owner.cookie).await;
         crate::shutdown::resume(ws, room, at, seen, 10).await;
     }

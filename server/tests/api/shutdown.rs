@@ -148,6 +148,53 @@ pub(crate) async fn subscribe(ws: &mut Ws, room: Room, since: Option<Position>) 
     }
 }
 
+/// Signs up `email` (password `password123`) at `base`; returns the session cookie.
+pub(crate) async fn sign_up_cookie(base: &str, email: &str) -> String {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .expect("client");
+    let res = http
+        .post(format!("{base}/api/sign_up"))
+        .header("origin", base)
+        .form(&[
+            ("email", email),
+            ("password", "password123"),
+            ("display_name", email),
+        ])
+        .send()
+        .await
+        .expect("sign up");
+    assert!(res.status().is_success(), "{}", res.status());
+    reqwest::cookie::CookieStore::cookies(&*jar, &base.parse().expect("url"))
+        .expect("cookie")
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+/// Reads what reached `ws` until its server closed it, applying `room`'s events.
+pub(crate) async fn read_until_closed(
+    ws: &mut Ws,
+    room: Room,
+    at: &mut Position,
+    seen: &mut Vec<i64>,
+) {
+    while let Some(frame) = next(ws).await {
+        if let ServerFrame::Event {
+            room: r,
+            position,
+            change,
+        } = frame
+        {
+            if r == room {
+                apply(at, position, &change, seen);
+            }
+        }
+    }
+}
+
 /// Applies an event to a socket's position: it must be the next one.
 pub(crate) fn apply(at: &mut Position, position: Position, change: &Change, seen: &mut Vec<i64>) {
     assert_eq!(
@@ -169,28 +216,7 @@ async fn sigterm_tells_every_socket_to_reconnect_and_a_restart_resumes_them() {
     let base = format!("http://{addr}");
     let mut first = start(&addr, &db).await;
 
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .expect("client");
-    let res = http
-        .post(format!("{base}/api/sign_up"))
-        .header("origin", &base)
-        .form(&[
-            ("email", "drain@example.com"),
-            ("password", "password123"),
-            ("display_name", "Drain"),
-        ])
-        .send()
-        .await
-        .expect("sign up");
-    assert!(res.status().is_success());
-    let cookie = reqwest::cookie::CookieStore::cookies(&*jar, &base.parse().expect("url"))
-        .expect("cookie")
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    let cookie = sign_up_cookie(&base, "drain@example.com").await;
     let ws = call(
         &base,
         &cookie,
