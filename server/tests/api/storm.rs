@@ -163,6 +163,13 @@ async fn clients_dropping_at_random_end_with_every_event_once_and_the_databases_
     let config = HubConfig {
         // Every resume subscribes to 21 rooms at once.
         frames_per_second: 200,
+        // The storm attacks disconnects, not slowness: the slow-consumer rule (resync
+        // past a full outbox) has a test of its own. Here every client gets 80 frames a
+        // second, and on a loaded 2-core machine (CI, or the soak beside it) a client's
+        // task can stall for seconds: room for a minute of frames keeps the rule out
+        // of this test's way.
+        socket_queue: 8_192,
+        held_while_catching_up: 8_192,
         ..HubConfig::default()
     };
     let app = Arc::new(spawn_app_with(config).await);
