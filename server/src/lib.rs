@@ -77,8 +77,9 @@ pub const PLAIN_ROUTES: [&str; 8] = [
 ];
 
 /// The whole application as an axum router: pages and server functions (Leptos), the
-/// import upload, `/ws` and its fallback `/sse`, `/healthz`, `/readyz` and `/metrics`, static files; with sessions, the
-/// client's address and the same-origin check, server functions' error statuses,
+/// [`PLAIN_ROUTES`] (the import upload, the export, `/ws` and its fallback `/sse`,
+/// `/healthz`, `/readyz`, `/metrics`) and static files; with sessions, the client's
+/// address and the same-origin check, server functions' error statuses,
 /// compression, a body size limit and request tracing.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);

@@ -506,8 +506,9 @@ pub trait LogStore: Send + Sync + 'static {
     /// its room or was logged at or after `keep_since` (ms since the epoch); a bound left
     /// `None` keeps nothing by itself, and with both `None` nothing goes. Events of a
     /// room's earlier epochs count as beyond its last N. Deletes at most `batch` (one
-    /// short statement; call again while it returns `batch`) and returns how many went. A replay that reaches below what is left answers
-    /// `resync`; the activity feed shows what is left.
+    /// short statement; call again while it returns `batch`) and returns how many went.
+    /// A replay that reaches below what is left answers `resync`; the activity feed
+    /// shows what is left.
     async fn prune_log(
         &self,
         keep_events: Option<i64>,

@@ -415,33 +415,20 @@ impl Connection {
 
     /// Whether this socket may say it is changing something in `room` (typing, taking
     /// over a field, editing in its presence): it must be subscribed to the room, and for
-    /// a record or a chat room be allowed to write there (a member, not a viewer), as
-    /// the server functions that make the change would require. Errors: the sentence
-    /// for the `forbidden` error frame and the room it names: the room when the socket
-    /// has no access to it (the client then drops it), none when only writing is refused
-    /// (a viewer keeps following the room). A database failure refuses (it is logged).
+    /// a record or a chat room hold at least [`Role::Member`] (not a viewer), as the
+    /// server functions that make the change require. Errors: the sentence for the
+    /// `forbidden` error frame and the room it names: the room when the socket is not in
+    /// it (the client then drops it), none when only writing is refused (a viewer keeps
+    /// following the room). A database failure refuses (it is logged).
     async fn may_change(&self, room: Room, doing: &str) -> Result<(), (String, Option<Room>)> {
         if !self.subscriptions.contains_key(&room) {
             let why = format!("subscribe to {} before {doing} in it", room.name());
             return Err((why, Some(room)));
         }
-        let workspace = match room {
-            Room::Record(kind, id) => self.store.record_workspace(kind, id).await.ok(),
-            Room::Chat(id) => self
-                .store
-                .chat_room_workspace(id, self.user.id)
-                .await
-                .ok()
-                .flatten(),
-            Room::Workspace(_) | Room::Admins(_) | Room::User(_) => return Ok(()),
-        };
-        let Some(workspace) = workspace else {
-            return Err((format!("no access to {}", room.name()), Some(room)));
-        };
-        let cache = self.hub.access_cache();
-        match app::ssr::role_at_least(&*self.store, &cache, self.user.id, workspace, Role::Member)
-            .await
-        {
+        if matches!(room, Room::Workspace(_) | Room::Admins(_) | Room::User(_)) {
+            return Ok(());
+        }
+        match self.holds(room, Role::Member).await {
             Ok(true) => Ok(()),
             Ok(false) => Err((
                 format!(
@@ -464,6 +451,13 @@ impl Connection {
     /// the owner for its admins' room; the one authorization path, by id), or the room is
     /// their own. Errors: `Internal` when the database fails (logged).
     async fn authorized(&self, room: Room) -> Result<bool, AppError> {
+        self.holds(room, Role::Viewer).await
+    }
+
+    /// Whether the user may be in the room and holds at least `least` in its workspace
+    /// (the room's own need, admin for the admins' room, counts when higher). A user's
+    /// own room needs no role. Errors: `Internal` when the database fails (logged).
+    async fn holds(&self, room: Room, least: Role) -> Result<bool, AppError> {
         let (workspace, needed) = match room {
             Room::User(id) => return Ok(id == self.user.id),
             Room::Workspace(id) => (id, Role::Viewer),
@@ -480,6 +474,7 @@ impl Connection {
             },
         };
         let cache = self.hub.access_cache();
+        let needed = needed.max(least);
         app::ssr::role_at_least(&*self.store, &cache, self.user.id, workspace, needed).await
     }
 
