@@ -49,7 +49,7 @@ async function startPeer(peer) {
   } else {
     port = 3010;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-bench-'));
-    const env = { ...process.env, TANDEM_MAX_SOCKETS_PER_USER: '20000', TANDEM_MAX_SOCKETS_PER_IP: '20000', TANDEM_WRITES_PER_USER_PER_SECOND: '1000000', DATABASE_URL: `sqlite://${dir}/t.db`, LEPTOS_SITE_ROOT: path.join(root, 'target/site'), RUST_LOG: 'warn' };
+    const env = { ...process.env, TANDEM_MAX_SOCKETS_PER_USER: '20000', TANDEM_MAX_SOCKETS_PER_IP: '20000', TANDEM_WRITES_PER_USER_PER_SECOND: '1000000', TANDEM_CALLS_PER_USER_PER_SECOND: '1000000', TANDEM_CONNECTS_PER_USER_PER_MINUTE: '1000000', DATABASE_URL: `sqlite://${dir}/t.db`, LEPTOS_SITE_ROOT: path.join(root, 'target/site'), RUST_LOG: 'warn' };
     proc = spawn('taskset', ['-c', '0', path.join(root, 'target/release/tandem'), 'serve', '--listen', `127.0.0.1:${port}`], { env, stdio: 'ignore', cwd: root });
     url = `http://127.0.0.1:${port}`;
   }

@@ -64,6 +64,9 @@ pub async fn client_and_origin(
 /// (`--calls-per-user-per-second`); past it, answers 429 with the seconds to wait (in
 /// `Retry-After` and the error body) without running the call. Calls made signed out
 /// are left to the log-in and sign-up limits.
+///
+/// Who is calling comes from [`app::ssr::signed_in`], the access cache first, so a call
+/// does not load its session from the database here and again in the server function.
 pub async fn limit_calls(
     State(state): State<AppState>,
     session: tower_sessions::Session,
@@ -71,8 +74,9 @@ pub async fn limit_calls(
     next: Next,
 ) -> Response {
     if req.uri().path().starts_with("/api/") {
-        if let Ok(Some(user)) = session.get::<i64>(app::ssr::SESSION_USER_KEY).await {
-            if let Err(e) = state.ctx.limits.check_call(user) {
+        let ctx = &state.ctx;
+        if let Ok(user) = app::ssr::signed_in(&*ctx.store, &ctx.cache, &session).await {
+            if let Err(e) = ctx.limits.check_call(user.id) {
                 return crate::error::HttpError(e).into_response();
             }
         }

@@ -158,11 +158,23 @@ impl SqlStore {
     /// transaction (`notify.rs`), so a change and what it tells people commit together.
     async fn commit(
         &self,
+        tx: sqlx::Transaction<'static, Any>,
+        logged: Vec<LoggedChange>,
+    ) -> Result<(), DbError> {
+        self.commit_knowing(tx, logged, None).await
+    }
+
+    /// [`Self::commit`] when the transaction already holds the changed record as it now
+    /// stands (`known`), so the notification rules that look past the change read it from
+    /// there instead of asking the database again (one round trip less per update).
+    async fn commit_knowing(
+        &self,
         mut tx: sqlx::Transaction<'static, Any>,
         mut logged: Vec<LoggedChange>,
+        known: Option<&Record>,
     ) -> Result<(), DbError> {
         if !logged.is_empty() {
-            let notices = notify::notify(&mut tx, self.epoch, &logged).await?;
+            let notices = notify::notify(&mut tx, self.epoch, &logged, known).await?;
             logged.extend(notices);
         }
         let sink = self.sink.get().cloned();

@@ -135,11 +135,14 @@ async fn muted(conn: &mut Conn, users: &[i64], ntype: NoticeType) -> Result<Vec<
 
 /// Makes the notifications that `logged` (a transaction's changes, not yet committed)
 /// calls for, in the same transaction, and returns each logged in its user's room.
-/// Each change is looked at once, from its workspace room's copy.
+/// Each change is looked at once, from its workspace room's copy. `known` is a record
+/// the transaction already holds as it now stands (an update's result), used instead of
+/// reading it back.
 pub(super) async fn notify(
     conn: &mut Conn,
     epoch: i64,
     logged: &[LoggedChange],
+    known: Option<&Record>,
 ) -> Result<Vec<LoggedChange>, DbError> {
     let mut out = Vec::new();
     for l in logged {
@@ -149,11 +152,14 @@ pub(super) async fn notify(
         let change = &l.change;
         // The record as it is now, for rules that look past the change (the owner of a
         // high-priority record, a meeting's participants): carried whole by creations,
-        // deletions and restores, read back for an update of a kind with a priority flag
-        // or a schedule.
+        // deletions and restores, handed over by an update (`known`), or else read back
+        // for an update of a kind with a priority flag or a schedule.
         let fetched;
         let record = match (change.record(), change.target()) {
             (Some(r), _) => Some(r),
+            (None, Some((kind, id, _))) if known.is_some_and(|r| r.kind == kind && r.id == id) => {
+                known
+            }
             (None, Some((kind, id, _)))
                 if kind.spec().urgent.is_some() || kind.spec().schedule.is_some() =>
             {

@@ -540,7 +540,7 @@ impl RecordStore for SqlStore {
             };
             remember_answer(&mut tx, actor, key, &answer).await?;
         }
-        self.commit(tx, logged).await?;
+        self.commit_knowing(tx, logged, Some(&current)).await?;
         Ok(current)
     }
 
