@@ -21,12 +21,15 @@ const here = __dirname, root = path.resolve(here, '../..');
 const peers = A.only ? [A.only] : ['sio', 'tandem'];
 
 // a) 10 msg/s, b) 50 msg/s (50k deliveries/s), c) a burst of 200, w) writes with 1 subscriber,
-// d) 10,000 idle sockets. All with 1,000 subscribers but w and d.
+// p) writes paced at 300 a second into the room of 1,000 (300k deliveries/s: the goal's own
+// terms, where the burst's writes measure the most the room takes), d) 10,000 idle sockets.
+// All with 1,000 subscribers but w and d.
 const SCENARIOS = [
   { id: 'a', args: ['--n', '1000', '--rate', '10', '--secs', '20'] },
   { id: 'b', args: ['--n', '1000', '--rate', '50', '--secs', '20'] },
   { id: 'c', args: ['--n', '1000', '--rate', '0', '--count', '200', '--showframe', '1'] },
   { id: 'w', args: ['--n', '1', '--rate', '0', '--count', '2000', '--sample', '1'], only: 'tandem' },
+  { id: 'p', args: ['--n', '1000', '--rate', '300', '--secs', '10'], only: 'tandem' },
   { id: 'd', args: ['--n', '10000', '--idle', '10'] },
 ];
 
@@ -126,7 +129,8 @@ function wasmSize() {
     cpu: [['a', '10/s'], ['b', '50/s'], ['c', 'burst']].map(([id, name]) => `${name}: ${range(get(peer, id, (o) => o.server_us_per_delivery))}`).join(', ') + ' us',
     p99: range(get(peer, 'b', (o) => o.lat_ms && o.lat_ms.p99)) + ' ms',
     writes: peer === 'tandem'
-      ? `${range(get(peer, 'w', (o) => o.writes_per_s), Math.round)} / ${range(get(peer, 'c', (o) => o.writes_per_s), Math.round)} (p99 ${range(get(peer, 'w', (o) => o.write_ms && o.write_ms.p99))} / ${range(get(peer, 'c', (o) => o.write_ms && o.write_ms.p99))} ms)`
+      ? `${range(get(peer, 'w', (o) => o.writes_per_s), Math.round)} / ${range(get(peer, 'c', (o) => o.writes_per_s), Math.round)} (p99 ${range(get(peer, 'w', (o) => o.write_ms && o.write_ms.p99))} / ${range(get(peer, 'c', (o) => o.write_ms && o.write_ms.p99))} ms); `
+        + `paced 300/s into 1,000: ${range(get(peer, 'p', (o) => o.delivered_per_s), k)} deliveries/s (loss ${range(get(peer, 'p', (o) => o.loss_pct))}%), write p99 ${range(get(peer, 'p', (o) => o.write_ms && o.write_ms.p99))} ms`
       : 'n/a',
     idle: range(get(peer, 'd', (o) => o.rss_per_socket_b && o.rss_per_socket_b / 1024), (x) => x.toFixed(1)) + ' KB',
     frame: range(get(peer, 'c', (o) => o.event_frame_bytes)) + ' B',
@@ -142,7 +146,7 @@ function wasmSize() {
     ['burst of 200 messages, deliveries/s', 'burst', '>= 300k, 0 loss'],
     ['server CPU per delivery', 'cpu', '<= 2 us'],
     ['50k deliveries/s, p99', 'p99', '<= 15 ms'],
-    ['writes/s into one room: 1 subscriber / 1,000 subscribers (write p99)', 'writes', '>= 2,000 / >= 300, <= 10 ms'],
+    ['writes/s into one room: 1 subscriber / 1,000 subscribers, back to back (write p99); paced', 'writes', '>= 2,000 / >= 300 (300k deliveries/s), p99 <= 10 ms'],
     ['10,000 idle subscribed sockets, RSS each', 'idle', '<= 6 KB'],
     ['event frame for a one-field edit', 'frame', 'changed fields only'],
     ['release WASM (brotli)', 'wasm', 'first page <= 300 KB'],
