@@ -152,19 +152,22 @@ pub(super) async fn notify(
         let change = &l.change;
         // The record as it is now, for rules that look past the change (the owner of a
         // high-priority record, a meeting's participants): carried whole by creations,
-        // deletions and restores, handed over by an update (`known`), or else read back
-        // for an update of a kind with a priority flag or a schedule.
+        // deletions and restores; for an update of a kind with a priority flag or a
+        // schedule, the update's own result when it handed one over (`known`), else read
+        // back.
         let fetched;
         let record = match (change.record(), change.target()) {
             (Some(r), _) => Some(r),
-            (None, Some((kind, id, _))) if known.is_some_and(|r| r.kind == kind && r.id == id) => {
-                known
-            }
             (None, Some((kind, id, _)))
                 if kind.spec().urgent.is_some() || kind.spec().schedule.is_some() =>
             {
-                fetched = SqlStore::fetch_record(conn, workspace, kind, id).await.ok();
-                fetched.as_ref()
+                match known.filter(|r| r.kind == kind && r.id == id) {
+                    Some(r) => Some(r),
+                    None => {
+                        fetched = SqlStore::fetch_record(conn, workspace, kind, id).await.ok();
+                        fetched.as_ref()
+                    }
+                }
             }
             _ => None,
         };
