@@ -177,29 +177,43 @@ impl Subscription {
         });
     }
 
-    /// The user's access to the room ended with the event just sent: nothing more is
+    /// The user's access to the room ended with the event just queued: nothing more is
     /// delivered, and the socket is told to resync the room, so its client subscribes
     /// again and learns where it stands (refused, or, for someone who has come back in
-    /// since, a fresh start).
-    fn access_ended(&self) {
-        self.resync("your access to this room changed");
+    /// since, a fresh start). Called under the state's lock that queued the event, so
+    /// the access re-check that the same change sets off (which ends the subscription
+    /// too) cannot end it in between and leave the socket without its resync.
+    fn access_ended(&self, st: &mut State) {
+        st.ended = true;
+        st.held = None;
+        crate::metrics::resync();
+        self.outbox.send(&ServerFrame::Resync {
+            room: self.room,
+            reason: "your access to this room changed".into(),
+        });
     }
 
     /// Queues `frame`, waiting for room in the outbox up to the patience; gives up at
-    /// once when the subscription ends meanwhile.
-    async fn send_waiting(&self, mut frame: Frame) -> Sent {
+    /// once when the subscription ends meanwhile. `last`: the frame ends the user's
+    /// access to the room ([`Self::access_ended`], in the same step).
+    async fn send_waiting(&self, mut frame: Frame, last: bool) -> Sent {
         let deadline = tokio::time::Instant::now() + self.replay.patience;
         loop {
             let space = self.outbox.space();
             {
                 // Checked under the subscription's lock, so nothing is queued after an
                 // unsubscribe returned.
-                let st = self.state();
+                let mut st = self.state();
                 if st.ended || self.outbox.is_closed() {
                     return Sent::Ended;
                 }
                 match self.outbox.try_push(frame) {
-                    Ok(()) => return Sent::Queued,
+                    Ok(()) => {
+                        if last {
+                            self.access_ended(&mut st);
+                        }
+                        return Sent::Queued;
+                    }
                     Err(f) => frame = f,
                 }
             }
@@ -241,8 +255,7 @@ impl Subscription {
                     // Too slow: the outbox told every room of the socket to resync.
                     st.ended = true;
                 } else if last {
-                    drop(st);
-                    self.access_ended();
+                    self.access_ended(&mut st);
                 }
             }
             Step::Skip => {}
@@ -307,11 +320,8 @@ impl Subscription {
                     }
                 };
                 let (frame, last) = frame;
-                match self.send_waiting(frame).await {
-                    Sent::Queued if last => {
-                        self.access_ended();
-                        return;
-                    }
+                match self.send_waiting(frame, last).await {
+                    Sent::Queued if last => return,
                     Sent::Queued => {}
                     Sent::Ended => return,
                     Sent::TooSlow => {
@@ -364,11 +374,8 @@ impl Subscription {
                 });
                 // Streamed: waits for room in the outbox rather than overflowing it, and
                 // gives up only on a socket that stopped reading.
-                match self.send_waiting(frame).await {
-                    Sent::Queued if last => {
-                        self.access_ended();
-                        return false;
-                    }
+                match self.send_waiting(frame, last).await {
+                    Sent::Queued if last => return false,
                     Sent::Queued => {}
                     Sent::Ended => return false,
                     Sent::TooSlow => {
