@@ -119,7 +119,7 @@ pub async fn open(
     let reader = Box::pin(futures::stream::unfold(frames, |mut frames| async move {
         frames.recv().await.map(|m| (Ok(m), frames))
     }));
-    tokio::spawn(socket.run(reader, outbox.clone(), async move {
+    tokio::spawn(Box::new(socket).run(reader, outbox.clone(), async move {
         let _ = done.await;
     }));
     let mut res = Sse::new(events(token, outbox, finished))
