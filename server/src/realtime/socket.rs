@@ -99,6 +99,16 @@ impl Drop for Connection {
     }
 }
 
+/// Closes its outbox when dropped (closing twice is harmless): held by a connection's
+/// reader task from the start, so its writer never waits on an outbox nobody will close.
+struct ClosesOutbox(Arc<Outbox>);
+
+impl Drop for ClosesOutbox {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Why the reader loop stopped.
 enum End {
     /// The peer closed, failed or went silent.
@@ -176,8 +186,12 @@ impl Socket {
             let _ = sink.send(Message::Close(frame)).await;
             let _ = sink.close().await;
         });
+        // Should the reader's task never run (the runtime shutting down first), dropping
+        // it closes the outbox, so the writer ends and the WebSocket closes too.
+        let unstarted = ClosesOutbox(outbox.clone());
         tokio::spawn(Box::new(self).run(stream, outbox, async move {
             let _ = writer.await;
+            drop(unstarted);
         }));
     }
 

@@ -34,6 +34,17 @@ pub(super) async fn append_changes(
     rooms: &[Room],
     change: &Change,
 ) -> Result<Vec<LoggedChange>, DbError> {
+    // A room named twice would take two offsets and log one event (on SQLite): a gap
+    // every subscriber would resync over. Callers pass distinct rooms; refuse otherwise.
+    if rooms
+        .iter()
+        .enumerate()
+        .any(|(i, r)| rooms[..i].contains(r))
+    {
+        return Err(DbError::Other(
+            format!("a change logged twice in one room: {rooms:?}").into(),
+        ));
+    }
     let sqlite = conn.backend_name() == "SQLite";
     let mut sql = Sql::new(if sqlite {
         "INSERT INTO room_heads (room, epoch, last_offset) VALUES "

@@ -560,6 +560,11 @@ mod tests {
     const MARK: i64 = -1;
 
     fn listen(hub: &Arc<Hub>, room: Room) -> Listener {
+        listen_as(hub, room, 1)
+    }
+
+    /// [`listen`] as `user` (on a socket of the same number).
+    fn listen_as(hub: &Arc<Hub>, room: Room, user: i64) -> Listener {
         use crate::realtime::outbox::Outbox;
         use crate::realtime::subscription::{Replay, Subscription};
         let outbox = Outbox::new(256);
@@ -569,7 +574,7 @@ mod tests {
             patience: Duration::from_secs(1),
             held: 256,
         };
-        let subscription = Subscription::new(room, 1, 1, outbox.clone(), replay);
+        let subscription = Subscription::new(room, user as u64, user, outbox.clone(), replay);
         hub.subscribe(room, subscription.clone());
         subscription.start(
             Position {
@@ -650,6 +655,62 @@ mod tests {
             other => panic!("expected a leave, got {other:?}"),
         }
         assert!(hub.presence(room).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_event_ending_a_users_access_is_followed_by_a_resync_and_nothing_more() {
+        use app::model::chat::{ChatKind, ChatRoom, RoomHow};
+        use app::realtime::protocol::Change;
+        let hub = Hub::new(HubConfig::default(), Arc::new(InProcessBus));
+        let room = Room::Chat(5);
+        let removed = listen_as(&hub, room, 1);
+        let stays = listen_as(&hub, room, 2);
+        let event = |offset, how| ServerFrame::Event {
+            room,
+            position: Position { epoch: 0, offset },
+            change: Change::ChatRoom {
+                room: Box::new(ChatRoom {
+                    id: 5,
+                    workspace_id: 1,
+                    kind: ChatKind::Private,
+                    name: "Deal desk".into(),
+                    record: None,
+                    owner_id: Some(2),
+                    max_participants: None,
+                    archived_at: None,
+                    created_at: 0,
+                    last_seq: 0,
+                    last_message_at: None,
+                    read_seq: 0,
+                    unread: 0,
+                }),
+                how,
+                user: Some(1),
+                actor: Some(2),
+                at: 0,
+            },
+        };
+        hub.broadcast(room, &event(1, RoomHow::Removed));
+        hub.broadcast(room, &event(2, RoomHow::Renamed));
+        // The dispatcher hands each frame to every subscription before the next: once the
+        // one who stays has both, the removed one's outbox holds all it will ever get.
+        assert_eq!(stays.delivered().len(), 2);
+        let frames: Vec<ServerFrame> = removed
+            .outbox
+            .take_queued()
+            .iter()
+            .map(|f| serde_json::from_str(f).expect("valid frame"))
+            .collect();
+        assert!(
+            matches!(
+                frames.as_slice(),
+                [
+                    ServerFrame::Event { position: Position { offset: 1, .. }, .. },
+                    ServerFrame::Resync { room: r, .. },
+                ] if *r == room
+            ),
+            "the removal, then its resync, and nothing after: {frames:?}"
+        );
     }
 
     #[tokio::test]
