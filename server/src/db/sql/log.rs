@@ -68,15 +68,8 @@ pub(super) async fn append_changes(
     sql.push(
         "INSERT INTO room_events (room, epoch, event_offset, payload, created_at, actor_id, op) \
          SELECT room, epoch, last_offset, ",
-    )
-    .bind(payload)
-    .push(", ")
-    .bind(change.at())
-    .push(", ")
-    .bind(change.actor())
-    .push(", ")
-    .bind(change.op().as_str())
-    .push(if sqlite {
+    );
+    bind_event_columns(&mut sql, payload, change).push(if sqlite {
         " FROM room_heads WHERE room IN ("
     } else {
         " FROM heads WHERE room IN ("
@@ -134,15 +127,20 @@ fn push_event(
         .bind(position.epoch)
         .push(", ")
         .bind(position.offset)
-        .push(", ")
-        .bind(payload)
+        .push(", ");
+    bind_event_columns(sql, payload, change).push(")");
+}
+
+/// Binds an event's columns after its position, comma-separated: `change` as `payload`,
+/// then its time, actor and op.
+fn bind_event_columns<'s>(sql: &'s mut Sql, payload: String, change: &Change) -> &'s mut Sql {
+    sql.bind(payload)
         .push(", ")
         .bind(change.at())
         .push(", ")
         .bind(change.actor())
         .push(", ")
         .bind(change.op().as_str())
-        .push(")");
 }
 
 /// `room`'s head read on `conn` (inside a caller's snapshot): its epoch and last offset,
