@@ -19,8 +19,11 @@ async function signUp(page: Page, name: string, email: string) {
  * `window` before it survives. */
 async function openCustomer(page: Page, name: string, { inApp = false } = {}) {
   await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Customers' }).click();
+  // The list's own search box, once the list is there: the dashboard this may start from
+  // has a "Search activity" box, which a loose match would fill while the page changes.
+  await expect(page.getByRole('heading', { level: 1, name: 'Customers', exact: true })).toBeVisible();
   if (inApp) await page.evaluate(() => { (window as any).searchMarker = 'kept'; });
-  await page.getByLabel('Search').fill(name);
+  await page.getByLabel('Search', { exact: true }).fill(name);
   await page.getByRole('button', { name: 'Search' }).click();
   await expect(page.getByRole('status').filter({ hasText: /^1 customer$/ })).toBeVisible();
   await expect(page).toHaveURL(/[?&]q=/);
