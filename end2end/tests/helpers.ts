@@ -16,8 +16,9 @@ export async function signedIn(browser: Browser, name: string, email: string, in
 
 /** Calls the server function `/api/{fn}` as `context`; fails the test on an error.
  * Like any well-behaved client, it honours the per-user call limit: a 429 is retried
- * after its `Retry-After` (at most three times, waiting at most 5 s each), so a test writing back to back (seam)
- * runs at the rate the server allows instead of failing on a faster machine. */
+ * after its `Retry-After` (at most three times, waiting at most 5 s each), so a test
+ * writing back to back (seam) runs at the rate the server allows instead of failing on
+ * a faster machine. */
 export async function call(context: BrowserContext, fn: string, data: object): Promise<any> {
   let res = await context.request.post(`/api/${fn}`, { data });
   for (let retry = 0; res.status() === 429 && retry < 3; retry++) {

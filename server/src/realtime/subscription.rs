@@ -162,14 +162,17 @@ impl Subscription {
     /// Ends the subscription and tells the socket to resync the room, unless it had
     /// already ended (an unsubscribed room gets nothing more, not even a resync).
     fn resync(&self, reason: &str) {
-        {
-            let mut st = self.state();
-            if st.ended {
-                return;
-            }
-            st.ended = true;
-            st.held = None;
+        let mut st = self.state();
+        if !st.ended {
+            self.end_with_resync(&mut st, reason);
         }
+    }
+
+    /// Ends the subscription and queues the socket's resync of the room, under the
+    /// state's lock the caller holds (so nothing of the room is queued after it).
+    fn end_with_resync(&self, st: &mut State, reason: &str) {
+        st.ended = true;
+        st.held = None;
         crate::metrics::resync();
         self.outbox.send(&ServerFrame::Resync {
             room: self.room,
@@ -184,13 +187,7 @@ impl Subscription {
     /// the access re-check that the same change sets off (which ends the subscription
     /// too) cannot end it in between and leave the socket without its resync.
     fn access_ended(&self, st: &mut State) {
-        st.ended = true;
-        st.held = None;
-        crate::metrics::resync();
-        self.outbox.send(&ServerFrame::Resync {
-            room: self.room,
-            reason: "your access to this room changed".into(),
-        });
+        self.end_with_resync(st, "your access to this room changed");
     }
 
     /// Queues `frame`, waiting for room in the outbox up to the patience; gives up at

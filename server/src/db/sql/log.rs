@@ -81,20 +81,20 @@ pub(super) async fn append_changes(
         sql.bind(room.name());
     }
     sql.push(") RETURNING room, epoch, event_offset");
-    let mut heads = HashMap::new();
+    let mut positions = HashMap::new();
     for row in sql.all(&mut *conn).await? {
         let room: String = row.try_get("room")?;
         let position = Position {
             epoch: row.try_get("epoch")?,
             offset: row.try_get("event_offset")?,
         };
-        heads.insert(room, position);
+        positions.insert(room, position);
     }
     rooms
         .iter()
         .map(|room| {
             let name = room.name();
-            let position = heads
+            let position = positions
                 .get(&name)
                 .copied()
                 .ok_or_else(|| DbError::Other(format!("no event logged for {name}").into()))?;
