@@ -825,3 +825,81 @@ async fn ten_clients_with_dropping_sockets_all_end_with_every_message_once_in_or
     println!("{CLIENTS} clients, {total} messages: {drops} socket drops, {resyncs} resyncs");
     assert!(drops > 0, "sockets dropped during the run (seed {seed})");
 }
+
+/// A room's history page and the position it comes with are one snapshot: while someone
+/// sends without pause, a socket resuming from a page's position gets, as its first new
+/// message, the one right after the page's newest (a message committed between reading
+/// the head and the page would otherwise come twice, or, the other way round, never).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_page_and_its_position_agree_while_messages_arrive() {
+    let app = Arc::new(spawn_app().await);
+    let (ann, slug, _) = workspace_with_owner(&app).await;
+    let channel = app
+        .run(
+            &ann.http,
+            CreateChatRoom {
+                slug: slug.clone(),
+                kind: ChatKind::Channel,
+                name: "busy".into(),
+                max_participants: None,
+            },
+        )
+        .await
+        .expect("channel")
+        .id;
+    let ann = Arc::new(ann);
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (app, ann, slug, writing) = (app.clone(), ann.clone(), slug.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                app.run(&ann.http, send_args(&slug, channel, &format!("m{i}"), None))
+                    .await
+                    .expect("send");
+                i += 1;
+            }
+        })
+    };
+    for _ in 0..20 {
+        let page = app
+            .run(
+                &ann.http,
+                ListChatMessages {
+                    slug: slug.clone(),
+                    room_id: channel,
+                    before: None,
+                    limit: Some(200),
+                },
+            )
+            .await
+            .expect("history");
+        let newest = page.messages.iter().map(|m| m.seq).max().unwrap_or(0);
+        let mut ws = connect(&app, &ann).await;
+        subscribe(&mut ws, Room::Chat(channel), Some(page.position)).await;
+        let next = match recv_until(&mut ws, |f| {
+            matches!(
+                f,
+                ServerFrame::Event {
+                    change: Change::Message { .. },
+                    ..
+                }
+            )
+        })
+        .await
+        {
+            ServerFrame::Event {
+                change: Change::Message { message, .. },
+                ..
+            } => message.seq,
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            next,
+            newest + 1,
+            "the first message after the page's position follows the page's newest"
+        );
+    }
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    writer.await.expect("writer");
+}

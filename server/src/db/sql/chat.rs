@@ -1097,8 +1097,10 @@ impl ChatStore for SqlStore {
         limit: i64,
     ) -> Result<MessagePage, DbError> {
         let limit = limit.clamp(1, MAX_MESSAGE_PAGE);
-        let mut conn = self.pool.acquire().await?;
-        // The head first: whatever commits after it reaches the page's listener.
+        // The head and the page from one snapshot: a message committed meanwhile is in
+        // both or in neither, so the page's listener, resuming from the head, gets it
+        // exactly once.
+        let mut conn = self.begin_snapshot().await?;
         let position = head_in(&mut conn, self.epoch, Room::Chat(room)).await?;
         let current = room_in(&mut conn, workspace, user, room).await?;
         let mut messages = messages_where(&mut conn, |s| {

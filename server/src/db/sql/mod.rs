@@ -150,6 +150,22 @@ impl SqlStore {
         .map_err(DbError::from)
     }
 
+    /// Begins a read-only transaction that sees one snapshot across its statements: a
+    /// room's head and the rows read after it agree, so a row committed in between is in
+    /// both or in neither, and a listener resuming from the head gets nothing twice.
+    /// SQLite's read transaction holds one snapshot; PostgreSQL's default isolation takes
+    /// one per statement, so it asks for `REPEATABLE READ`. The caller lets it drop.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Any>, DbError> {
+        if self.sqlite {
+            self.pool.begin().await
+        } else {
+            self.pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await
+        }
+        .map_err(DbError::from)
+    }
+
     /// Commits and then hands the logged changes to the sink, on a task of its own: a
     /// request cancelled while committing (its client went away) cannot leave a change
     /// committed but never published. Errors: the commit fails (nothing is published).

@@ -306,15 +306,8 @@ impl NotifyStore for SqlStore {
     ) -> Result<NoticePage, DbError> {
         // One snapshot for the room's head, the page and the count: a notification made
         // meanwhile is in all three or in none, so a tab that counts what the room
-        // replays after the head counts nothing twice (PostgreSQL's default isolation
-        // takes a snapshot per statement; SQLite's read transaction holds one).
-        let mut tx = if self.sqlite {
-            self.pool.begin().await?
-        } else {
-            self.pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                .await?
-        };
+        // replays after the head counts nothing twice.
+        let mut tx = self.begin_snapshot().await?;
         let position = head_in(&mut tx, self.epoch, Room::User(user)).await?;
         let now = now_ms();
         let limit = limit.clamp(1, 200);
