@@ -19,6 +19,38 @@ use app::realtime::protocol::{Change, ClientFrame, ErrorCode, Position, Room, Se
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The arguments of a page of a room's history: messages before `before` (the newest
+/// when `None`), at most `limit`.
+fn history_args(
+    slug: &str,
+    room: i64,
+    before: Option<i64>,
+    limit: Option<i64>,
+) -> ListChatMessages {
+    ListChatMessages {
+        slug: slug.into(),
+        room_id: room,
+        before,
+        limit,
+    }
+}
+
+/// A new channel named `name` in the workspace, made by `admin`; its id.
+async fn channel(app: &TestApp, admin: &Person, slug: &str, name: &str) -> i64 {
+    app.run(
+        &admin.http,
+        CreateChatRoom {
+            slug: slug.into(),
+            kind: ChatKind::Channel,
+            name: name.into(),
+            max_participants: None,
+        },
+    )
+    .await
+    .expect("channel")
+    .id
+}
+
 async fn member(app: &TestApp, admin: &Person, slug: &str, role: &str, email: &str) -> Person {
     let http = app.member_with_role(&admin.http, slug, role, email).await;
     person_from(app, http).await
@@ -113,16 +145,7 @@ async fn a_private_room_is_invisible_to_whoever_is_not_in_it() {
             .await
         ));
         assert!(is_not_found(
-            &app.run(
-                &p.http,
-                ListChatMessages {
-                    slug: s(),
-                    room_id: room,
-                    before: None,
-                    limit: None
-                }
-            )
-            .await
+            &app.run(&p.http, history_args(&s(), room, None, None)).await
         ));
         assert!(is_not_found(
             &app.run(&p.http, send_args(&slug, room, "hello?", None))
@@ -389,19 +412,7 @@ async fn a_removed_participant_stops_receiving_at_once() {
     let room = private_room(&app, &ann, &slug, "Deal desk").await;
     join(&app, &ann, &bea, &slug, room).await;
     // A channel both are in, whose event marks how far delivery has gone.
-    let channel = app
-        .run(
-            &ann.http,
-            CreateChatRoom {
-                slug: slug.clone(),
-                kind: ChatKind::Channel,
-                name: "general".into(),
-                max_participants: None,
-            },
-        )
-        .await
-        .expect("channel")
-        .id;
+    let channel = channel(&app, &ann, &slug, "general").await;
 
     let mut bea_ws = connect(&app, &bea).await;
     subscribe(&mut bea_ws, Room::Chat(room), None).await;
@@ -513,16 +524,8 @@ async fn a_removed_participant_stops_receiving_at_once() {
         }
     ));
     assert!(is_not_found(
-        &app.run(
-            &bea.http,
-            ListChatMessages {
-                slug: slug.clone(),
-                room_id: room,
-                before: None,
-                limit: None
-            }
-        )
-        .await
+        &app.run(&bea.http, history_args(&slug, room, None, None))
+            .await
     ));
     // Her own room still delivers: a mention in the channel reaches her as a notice.
     app.run(
@@ -549,19 +552,7 @@ async fn a_removed_participant_stops_receiving_at_once() {
 async fn a_message_sent_twice_with_one_key_is_stored_once() {
     let app = Arc::new(spawn_app().await);
     let (ann, slug, _) = workspace_with_owner(&app).await;
-    let channel = app
-        .run(
-            &ann.http,
-            CreateChatRoom {
-                slug: slug.clone(),
-                kind: ChatKind::Channel,
-                name: "general".into(),
-                max_participants: None,
-            },
-        )
-        .await
-        .expect("channel")
-        .id;
+    let channel = channel(&app, &ann, &slug, "general").await;
     let first = app
         .run(
             &ann.http,
@@ -596,15 +587,7 @@ async fn a_message_sent_twice_with_one_key_is_stored_once() {
     ids.dedup();
     assert_eq!(ids.len(), 1, "every retry got the same message");
     let page = app
-        .run(
-            &ann.http,
-            ListChatMessages {
-                slug: slug.clone(),
-                room_id: channel,
-                before: None,
-                limit: None,
-            },
-        )
+        .run(&ann.http, history_args(&slug, channel, None, None))
         .await
         .expect("history");
     let bodies: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
@@ -652,15 +635,7 @@ async fn reload(app: &TestApp, p: &Person, slug: &str, room: i64, copy: &mut Cop
     copy.ids.clear();
     loop {
         let page = app
-            .run(
-                &p.http,
-                ListChatMessages {
-                    slug: slug.into(),
-                    room_id: room,
-                    before,
-                    limit: Some(200),
-                },
-            )
+            .run(&p.http, history_args(slug, room, before, Some(200)))
             .await
             .expect("history");
         first.get_or_insert(page.position);
@@ -684,19 +659,7 @@ async fn ten_clients_with_dropping_sockets_all_end_with_every_message_once_in_or
     println!("chat seed {seed} (CHAT_SEED={seed} replays it)");
     let app = Arc::new(spawn_app().await);
     let (ann, slug, _) = workspace_with_owner(&app).await;
-    let channel = app
-        .run(
-            &ann.http,
-            CreateChatRoom {
-                slug: slug.clone(),
-                kind: ChatKind::Channel,
-                name: "floor".into(),
-                max_participants: None,
-            },
-        )
-        .await
-        .expect("channel")
-        .id;
+    let channel = channel(&app, &ann, &slug, "floor").await;
     let mut people = vec![ann];
     for i in 1..CLIENTS {
         people.push(
@@ -834,19 +797,7 @@ async fn ten_clients_with_dropping_sockets_all_end_with_every_message_once_in_or
 async fn a_history_page_and_its_position_agree_while_messages_arrive() {
     let app = Arc::new(spawn_app().await);
     let (ann, slug, _) = workspace_with_owner(&app).await;
-    let channel = app
-        .run(
-            &ann.http,
-            CreateChatRoom {
-                slug: slug.clone(),
-                kind: ChatKind::Channel,
-                name: "busy".into(),
-                max_participants: None,
-            },
-        )
-        .await
-        .expect("channel")
-        .id;
+    let channel = channel(&app, &ann, &slug, "busy").await;
     let ann = Arc::new(ann);
     let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let writer = {
@@ -863,15 +814,7 @@ async fn a_history_page_and_its_position_agree_while_messages_arrive() {
     };
     for _ in 0..20 {
         let page = app
-            .run(
-                &ann.http,
-                ListChatMessages {
-                    slug: slug.clone(),
-                    room_id: channel,
-                    before: None,
-                    limit: Some(200),
-                },
-            )
+            .run(&ann.http, history_args(&slug, channel, None, Some(200)))
             .await
             .expect("history");
         let newest = page.messages.iter().map(|m| m.seq).max().unwrap_or(0);
