@@ -45,7 +45,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
 /// Errors: the store cannot read or set the database's epoch.
 async fn database(
     pool: sqlx::AnyPool,
-    writer: Option<sqlx::AnyPool>,
+    writer: Option<sql::Writer>,
     backend: Backend,
     sessions: Sessions,
 ) -> anyhow::Result<Database> {

@@ -80,7 +80,7 @@ impl SqlStore {
                 ));
             }
             for statement in ddl {
-                Sql::new(&statement).run(&self.writer).await?;
+                self.write(Sql::new(&statement)).await?;
             }
             if self.sqlite {
                 self.ensure_fts(kind).await?;

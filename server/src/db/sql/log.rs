@@ -360,7 +360,7 @@ impl LogStore for SqlStore {
                 .push(")");
         }
         sql.push(" LIMIT ").bind(batch.max(1)).push(")");
-        sql.run(&self.writer).await
+        self.write(sql).await
     }
 
     async fn take_lease(
@@ -382,7 +382,7 @@ impl LogStore for SqlStore {
                  WHERE leases.holder = excluded.holder OR leases.expires_at < ",
             )
             .bind(now);
-        Ok(sql.run(&self.writer).await? == 1)
+        Ok(self.write(sql).await? == 1)
     }
 
     async fn record_workspace(&self, kind: RecordKind, id: i64) -> Result<i64, DbError> {

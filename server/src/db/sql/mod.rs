@@ -41,11 +41,14 @@ mod notify;
 mod query;
 mod records;
 mod rows;
+mod tx;
 mod workspaces;
 
 use log::*;
 use query::*;
 use rows::*;
+use tx::WriteTx;
+pub use tx::{HeldConnection, Writer, SQLITE_CONNECTION_PRAGMAS};
 
 pub use records::search_text;
 
@@ -55,10 +58,10 @@ pub use records::search_text;
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
-    /// Where writing transactions run: on SQLite a pool of one connection, so writers
-    /// queue in order for it instead of sleeping in SQLite's busy handler while another
-    /// holds the write lock; on PostgreSQL the same pool as reads.
-    writer: AnyPool,
+    /// Where writing transactions run: on SQLite one connection held for them, so
+    /// writers queue in order for it instead of sleeping in SQLite's busy handler while
+    /// another holds the write lock; on PostgreSQL the same pool as reads.
+    writer: Writer,
     sink: Arc<OnceLock<Arc<dyn ChangeSink>>>,
     /// SQLite takes its write lock when a writing transaction begins (see [`Self::begin`]).
     sqlite: bool,
@@ -77,15 +80,15 @@ pub enum Backend {
 }
 
 impl SqlStore {
-    /// Wraps a pool whose database has been migrated, with the pool writing transactions
-    /// run on (`writer`; `None`: the same pool): reads (or, the first time, sets) the
+    /// Wraps a pool whose database has been migrated, with where writing transactions
+    /// run (`writer`; `None`: the same pool): reads (or, the first time, sets) the
     /// database's epoch, creates what is missing of the indexes the kinds' lists need
     /// (`indexes.rs`), and fills the folded search column of records that lack it.
     ///
     /// Errors: the database fails.
     pub async fn open(
         pool: AnyPool,
-        writer: Option<AnyPool>,
+        writer: Option<Writer>,
         backend: Backend,
     ) -> Result<Self, DbError> {
         let mut sql = Sql::new("INSERT INTO store_meta (name, value) VALUES ('epoch', ");
@@ -96,7 +99,7 @@ impl SqlStore {
             .await?
             .try_get("value")?;
         let store = SqlStore {
-            writer: writer.unwrap_or_else(|| pool.clone()),
+            writer: writer.unwrap_or_else(|| Writer::Pool(pool.clone())),
             pool,
             sink: Arc::new(OnceLock::new()),
             sqlite: backend == Backend::Sqlite,
@@ -141,13 +144,20 @@ impl SqlStore {
     /// transaction that reads and then writes fails with "database is locked" when
     /// another writer got there in between, and no busy timeout helps it. PostgreSQL
     /// keeps plain `BEGIN` and its row locks.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, DbError> {
-        if self.sqlite {
-            self.writer.begin_with("BEGIN IMMEDIATE").await
+    async fn begin(&self) -> Result<WriteTx, DbError> {
+        let begin = if self.sqlite {
+            "BEGIN IMMEDIATE"
         } else {
-            self.writer.begin().await
-        }
-        .map_err(DbError::from)
+            "BEGIN"
+        };
+        Ok(self.writer.begin(begin).await?)
+    }
+
+    /// Runs one writing statement outside a transaction, on the writing connection.
+    /// Returns the rows it affected. Errors: the database fails.
+    async fn write(&self, sql: Sql) -> Result<u64, DbError> {
+        let mut conn = self.writer.acquire().await?;
+        sql.run(&mut *conn).await
     }
 
     /// Begins a read-only transaction that sees one snapshot across its statements: a
@@ -172,11 +182,7 @@ impl SqlStore {
     ///
     /// Before committing, the notifications the changes call for are made in the same
     /// transaction (`notify.rs`), so a change and what it tells people commit together.
-    async fn commit(
-        &self,
-        tx: sqlx::Transaction<'static, Any>,
-        logged: Vec<LoggedChange>,
-    ) -> Result<(), DbError> {
+    async fn commit(&self, tx: WriteTx, logged: Vec<LoggedChange>) -> Result<(), DbError> {
         self.commit_knowing(tx, logged, None).await
     }
 
@@ -185,7 +191,7 @@ impl SqlStore {
     /// there instead of asking the database again (one round trip less per update).
     async fn commit_knowing(
         &self,
-        mut tx: sqlx::Transaction<'static, Any>,
+        mut tx: WriteTx,
         mut logged: Vec<LoggedChange>,
         known: Option<&Record>,
     ) -> Result<(), DbError> {

@@ -280,7 +280,7 @@ impl SqlStore {
     /// Logs `notifications`' current states in their user's room and commits.
     async fn commit_notices(
         &self,
-        mut tx: sqlx::Transaction<'static, Any>,
+        mut tx: WriteTx,
         user: i64,
         notifications: &[Notification],
     ) -> Result<(), DbError> {
@@ -463,7 +463,7 @@ impl NotifyStore for SqlStore {
                 ") ON CONFLICT (user_id, type) DO UPDATE SET in_app = excluded.in_app, \
                  sound = excluded.sound, browser = excluded.browser",
             );
-        sql.run(&self.writer).await.map(drop)
+        self.write(sql).await.map(drop)
     }
 
     async fn set_following(
@@ -499,7 +499,7 @@ impl NotifyStore for SqlStore {
                 .bind(id);
             s
         };
-        sql.run(&self.writer).await.map(drop)
+        self.write(sql).await.map(drop)
     }
 
     async fn following(&self, user: i64, kind: RecordKind, id: i64) -> Result<bool, DbError> {

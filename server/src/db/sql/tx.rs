@@ -1,0 +1,314 @@
+//! Writing transactions without sqlx's per-transaction hand-offs: on SQLite the one
+//! writing connection is held by the store and taken in turn, and `BEGIN`/`COMMIT` are
+//! plain statements.
+//!
+//! Why: sqlx's SQLite driver answers `begin()` and `commit()` through a rendezvous
+//! channel (its worker thread waits for the caller's acknowledgement, two more context
+//! switches each), and its pool pings every connection it gets back (one more round
+//! trip). With everything on one core those hand-offs, not SQL, set the write rate.
+//! What sqlx's `Transaction` gave is kept: a [`WriteTx`] dropped without
+//! [`WriteTx::commit`] (an error returned with `?`, a cancelled request) is rolled back
+//! before its connection is used again.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// Where writing transactions run.
+#[derive(Clone)]
+pub enum Writer {
+    /// SQLite: one connection (SQLite has one writer at a time), held here and taken in
+    /// turn; reopened when a rollback failed and left it in an unknown state.
+    Held(Arc<HeldConnection>),
+    /// PostgreSQL: connections of the shared pool (row locks let writers overlap).
+    Pool(AnyPool),
+}
+
+/// SQLite's writing connection and how to reopen it.
+pub struct HeldConnection {
+    url: String,
+    /// `None` after a failed rollback, until the next writer reopens it.
+    conn: Arc<Mutex<Option<AnyConnection>>>,
+}
+
+impl HeldConnection {
+    /// Opens the writing connection to the SQLite database at `url` (which must exist and
+    /// be migrated), with the per-connection settings every Tandem connection has.
+    ///
+    /// Errors: the database cannot be opened.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let conn = connect(url).await?;
+        Ok(HeldConnection {
+            url: url.to_owned(),
+            conn: Arc::new(Mutex::new(Some(conn))),
+        })
+    }
+}
+
+/// The settings each SQLite connection needs (WAL mode persists in the file; these do
+/// not): the same for every pool and the writing connection. The WAL is checkpointed
+/// in the background (`sqlite.rs`), so a committing connection checkpoints by itself
+/// only past 20,000 pages (80 MB; SQLite's default is 1,000), a backstop for when the
+/// background checkpoint falls behind.
+pub const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA wal_autocheckpoint = 20000";
+
+async fn connect(url: &str) -> Result<AnyConnection, sqlx::Error> {
+    let mut conn = AnyConnection::connect(url).await?;
+    conn.execute(SQLITE_CONNECTION_PRAGMAS).await?;
+    Ok(conn)
+}
+
+/// A writing connection taken from a [`Writer`], for one statement or a [`WriteTx`];
+/// dereferences to the connection.
+pub enum WriteConn {
+    /// SQLite's held connection, locked (always `Some` while lent out).
+    Held(OwnedMutexGuard<Option<AnyConnection>>),
+    /// A pooled PostgreSQL connection.
+    Pooled(PoolConnection<Any>),
+}
+
+impl Writer {
+    /// Takes the writing connection (waiting for the writer before, on SQLite).
+    ///
+    /// Errors: the SQLite connection had to be reopened and could not be, or the pool
+    /// has no connection to give.
+    pub async fn acquire(&self) -> Result<WriteConn, sqlx::Error> {
+        match self {
+            Writer::Held(held) => {
+                let mut guard = held.conn.clone().lock_owned().await;
+                if guard.is_none() {
+                    *guard = Some(connect(&held.url).await?);
+                }
+                Ok(WriteConn::Held(guard))
+            }
+            Writer::Pool(pool) => Ok(WriteConn::Pooled(pool.acquire().await?)),
+        }
+    }
+
+    /// Begins a writing transaction with `begin` (`BEGIN IMMEDIATE` on SQLite, so the
+    /// write lock is taken at once; `BEGIN` on PostgreSQL).
+    ///
+    /// Errors: as [`Self::acquire`], or the `BEGIN` fails (the connection is then
+    /// returned as it was).
+    pub async fn begin(&self, begin: &'static str) -> Result<WriteTx, sqlx::Error> {
+        // Open from before `BEGIN` is sent: a caller cancelled while it runs leaves a
+        // transaction that the drop rolls back.
+        let mut tx = WriteTx {
+            conn: Some(self.acquire().await?),
+            open: true,
+        };
+        if let Err(e) = tx.execute(begin).await {
+            tx.open = false;
+            return Err(e);
+        }
+        Ok(tx)
+    }
+}
+
+impl WriteConn {
+    /// Gives up a connection whose state is unknown: SQLite's is reopened by the next
+    /// writer, a pooled one is closed instead of returned.
+    fn discard(self) {
+        match self {
+            WriteConn::Held(mut guard) => *guard = None,
+            WriteConn::Pooled(mut conn) => conn.close_on_drop(),
+        }
+    }
+}
+
+impl Deref for WriteConn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConn::Held(guard) => guard.as_ref().expect("a held connection is open"),
+            WriteConn::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConn::Held(guard) => guard.as_mut().expect("a held connection is open"),
+            WriteConn::Pooled(conn) => conn,
+        }
+    }
+}
+
+/// An open writing transaction; dereferences to its connection, so statements run on
+/// `&mut *tx`. [`Self::commit`] ends it; dropped without that, it is rolled back on a
+/// task of its own before the connection serves anyone else (sqlx's `Transaction`
+/// does the same on drop).
+pub struct WriteTx {
+    /// `Some` until committed or dropped.
+    conn: Option<WriteConn>,
+    /// Whether `BEGIN` ran and neither `COMMIT` nor `ROLLBACK` has succeeded.
+    open: bool,
+}
+
+impl WriteTx {
+    /// Commits.
+    ///
+    /// Errors: the `COMMIT` fails; the transaction is then rolled back on drop.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("an open transaction has its connection");
+        conn.execute("COMMIT").await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        self.conn
+            .as_ref()
+            .expect("an open transaction has its connection")
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn
+            .as_mut()
+            .expect("an open transaction has its connection")
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if !self.open {
+            return;
+        }
+        // The connection (and, on SQLite, the writer's turn) goes with the task, so
+        // nobody writes on it before the rollback has run. Without a runtime (the process
+        // is ending) it is discarded instead, which rolls back too.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(e) = conn.execute("ROLLBACK").await {
+                        tracing::warn!(error = %e, "rolling back a dropped transaction failed; reopening its connection");
+                        conn.discard();
+                    }
+                });
+            }
+            Err(_) => conn.discard(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn count(writer: &Writer) -> i64 {
+        let mut conn = writer.acquire().await.expect("acquire");
+        sqlx::query("SELECT COUNT(*) AS n FROM tx_probe")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count")
+            .get("n")
+    }
+
+    async fn insert(tx: &mut WriteTx, id: i64) {
+        sqlx::query("INSERT INTO tx_probe (id) VALUES ($1)")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .expect("insert");
+    }
+
+    /// What the store relies on: a commit keeps its rows; a transaction dropped without
+    /// committing (an error returned with `?`) keeps none of them and leaves the
+    /// connection ready for the next writer, which on SQLite would otherwise fail with
+    /// "cannot start a transaction within a transaction"; a discarded connection is
+    /// reopened by the next writer.
+    async fn contract(writer: Writer, begin: &'static str) {
+        {
+            let mut conn = writer.acquire().await.expect("acquire");
+            conn.execute("DROP TABLE IF EXISTS tx_probe")
+                .await
+                .expect("drop");
+            conn.execute("CREATE TABLE tx_probe (id BIGINT PRIMARY KEY)")
+                .await
+                .expect("create");
+        }
+        let mut tx = writer.begin(begin).await.expect("begin");
+        insert(&mut tx, 1).await;
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&writer).await, 1);
+
+        for id in 2..5 {
+            let mut tx = writer.begin(begin).await.expect("begin after a drop");
+            insert(&mut tx, id).await;
+            drop(tx);
+        }
+        let mut tx = writer.begin(begin).await.expect("begin after drops");
+        insert(&mut tx, 9).await;
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&writer).await, 2, "only the committed rows stay");
+
+        // A duplicate key fails the statement; the transaction is dropped with it.
+        let mut tx = writer.begin(begin).await.expect("begin");
+        insert(&mut tx, 10).await;
+        let duplicate = sqlx::query("INSERT INTO tx_probe (id) VALUES (1)")
+            .execute(&mut *tx)
+            .await;
+        assert!(duplicate.is_err());
+        drop(tx);
+        assert_eq!(
+            count(&writer).await,
+            2,
+            "the failed transaction left nothing"
+        );
+
+        writer.acquire().await.expect("acquire").discard();
+        assert_eq!(
+            count(&writer).await,
+            2,
+            "a discarded connection is replaced"
+        );
+        let mut conn = writer.acquire().await.expect("acquire");
+        conn.execute("DROP TABLE tx_probe").await.expect("drop");
+    }
+
+    #[tokio::test]
+    async fn sqlite_transactions_commit_roll_back_on_drop_and_recover() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let held = HeldConnection::open(&url).await.expect("open");
+        contract(Writer::Held(Arc::new(held)), "BEGIN IMMEDIATE").await;
+    }
+
+    #[tokio::test]
+    async fn postgres_transactions_commit_roll_back_on_drop_and_recover() {
+        let Some(url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect");
+        contract(Writer::Pool(pool), "BEGIN").await;
+    }
+}
