@@ -63,6 +63,10 @@ async fn connect(url: &str) -> Result<AnyConnection, sqlx::Error> {
     Ok(conn)
 }
 
+/// How long a writer waits for SQLite's writing connection: sqlx's pool default, so a
+/// writer stuck behind another fails as it did with a pool of one.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A writing connection taken from a [`Writer`], for one statement or a [`WriteTx`];
 /// dereferences to the connection.
 pub enum WriteConn {
@@ -75,12 +79,15 @@ pub enum WriteConn {
 impl Writer {
     /// Takes the writing connection (waiting for the writer before, on SQLite).
     ///
-    /// Errors: the SQLite connection had to be reopened and could not be, or the pool
-    /// has no connection to give.
+    /// Errors: the SQLite connection had to be reopened and could not be, or no
+    /// connection came within 30 s (`PoolTimedOut`, as sqlx's pool answers).
     pub async fn acquire(&self) -> Result<WriteConn, sqlx::Error> {
         match self {
             Writer::Held(held) => {
-                let mut guard = held.conn.clone().lock_owned().await;
+                let mut guard =
+                    tokio::time::timeout(ACQUIRE_TIMEOUT, held.conn.clone().lock_owned())
+                        .await
+                        .map_err(|_| sqlx::Error::PoolTimedOut)?;
                 if guard.is_none() {
                     *guard = Some(connect(&held.url).await?);
                 }
@@ -167,6 +174,17 @@ impl WriteTx {
     }
 }
 
+/// Discards the connection it still holds when dropped (see [`WriteConn::discard`]).
+struct DiscardOnDrop(Option<WriteConn>);
+
+impl Drop for DiscardOnDrop {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            conn.discard();
+        }
+    }
+}
+
 impl Deref for WriteTx {
     type Target = AnyConnection;
 
@@ -187,7 +205,7 @@ impl DerefMut for WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         if !self.open {
@@ -195,13 +213,23 @@ impl Drop for WriteTx {
         }
         // The connection (and, on SQLite, the writer's turn) goes with the task, so
         // nobody writes on it before the rollback has run. Without a runtime (the process
-        // is ending) it is discarded instead, which rolls back too.
+        // is ending), or if the runtime drops the task before the rollback has run, it
+        // is discarded instead, which rolls back too.
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if let Err(e) = conn.execute("ROLLBACK").await {
-                        tracing::warn!(error = %e, "rolling back a dropped transaction failed; reopening its connection");
-                        conn.discard();
+                    let mut pending = DiscardOnDrop(Some(conn));
+                    let Some(conn) = pending.0.as_mut() else {
+                        return;
+                    };
+                    match conn.execute("ROLLBACK").await {
+                        // Rolled back: the connection goes back as it is.
+                        Ok(_) => drop(pending.0.take()),
+                        // `pending` discards it.
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "rolling back a dropped transaction failed; reopening its connection"
+                        ),
                     }
                 });
             }
@@ -233,10 +261,10 @@ mod tests {
     }
 
     /// What the store relies on: a commit keeps its rows; a transaction dropped without
-    /// committing (an error returned with `?`) keeps none of them and leaves the
-    /// connection ready for the next writer, which on SQLite would otherwise fail with
-    /// "cannot start a transaction within a transaction"; a discarded connection is
-    /// reopened by the next writer.
+    /// committing (an error returned with `?`, a cancelled request) keeps none of them
+    /// and leaves the connection ready for the next writer, which on SQLite would
+    /// otherwise fail with "cannot start a transaction within a transaction"; a
+    /// discarded connection is reopened by the next writer.
     async fn contract(writer: Writer, begin: &'static str) {
         {
             let mut conn = writer.acquire().await.expect("acquire");
@@ -274,6 +302,26 @@ mod tests {
             count(&writer).await,
             2,
             "the failed transaction left nothing"
+        );
+
+        // A request cancelled mid-transaction: its task is aborted while it waits.
+        let (inserted, wait) = tokio::sync::oneshot::channel();
+        let cancelled = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut tx = writer.begin(begin).await.expect("begin");
+                insert(&mut tx, 11).await;
+                let _ = inserted.send(());
+                std::future::pending::<()>().await;
+            }
+        });
+        wait.await.expect("the task inserted");
+        cancelled.abort();
+        assert!(cancelled.await.expect_err("aborted").is_cancelled());
+        assert_eq!(
+            count(&writer).await,
+            2,
+            "the cancelled transaction left nothing"
         );
 
         writer.acquire().await.expect("acquire").discard();
