@@ -2,7 +2,7 @@
 //! `migrations/sqlite`, and connects the shared SQL store and the session store.
 
 use std::str::FromStr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -77,7 +77,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
             .await
             .with_context(|| format!("opening {url}"))?,
     );
-    spawn_checkpointer(pool.clone(), Arc::downgrade(&writer));
+    writer.end_with_store(spawn_checkpointer(pool.clone()).abort_handle());
     database(
         pool,
         Some(Writer::Held(writer)),
@@ -93,22 +93,32 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on a reading connection, so the disk
 /// flushes of a checkpoint do not hold up the writer: by default SQLite checkpoints in
 /// the commit that takes the WAL past 1,000 pages, on the writing connection, and about
-/// one write in thirty then waited 1-5 ms for `fsync` (one-subscriber writes: 2,254
+/// one write in thirty then waited 1-5 ms for `fsync` (one-subscriber writes: 2,099-2,252
 /// a second against 2,058 with it, medians of five, 2026-12-07). PASSIVE: it copies
 /// what no reader still needs and never waits for a lock; a WAL with nothing new costs
-/// no flush. Ends at the first tick after the store owning `alive` is dropped.
-fn spawn_checkpointer(pool: AnyPool, alive: Weak<HeldConnection>) {
+/// no flush. A failure is logged when it starts and when it ends, not every tick. The
+/// caller ends the task with the store.
+fn spawn_checkpointer(pool: AnyPool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             tick.tick().await;
-            if alive.strong_count() == 0 || pool.is_closed() {
+            if pool.is_closed() {
                 break;
             }
-            if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-                tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+            match pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; retrying every 500 ms");
+                }
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!("checkpointing the SQLite WAL works again");
+                }
+                _ => {}
             }
         }
-    });
+    })
 }

@@ -47,7 +47,7 @@ impl AccountStore for SqlStore {
             .push(", ")
             .bind(now_ms())
             .push(") RETURNING id");
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         let id: i64 = sql
             .query()
             .fetch_one(&mut *conn)
@@ -79,7 +79,7 @@ impl AccountStore for SqlStore {
     async fn set_last_workspace(&self, user: i64, workspace: i64) -> Result<(), DbError> {
         let mut sql = Sql::new("UPDATE users SET last_workspace_id = ");
         sql.bind(workspace).push(" WHERE id = ").bind(user);
-        sql.run(&self.pool).await?;
+        self.write(sql).await?;
         Ok(())
     }
 }

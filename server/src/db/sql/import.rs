@@ -255,7 +255,7 @@ impl ImportStore for SqlStore {
                 ") ON CONFLICT (workspace_id) DO UPDATE SET mapping = excluded.mapping, \
                  updated_at = excluded.updated_at",
             );
-        sql.run(&self.pool).await?;
+        self.write(sql).await?;
         Ok(())
     }
 

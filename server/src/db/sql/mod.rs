@@ -60,7 +60,8 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Where writing transactions run: on SQLite one connection held for them, so
     /// writers queue in order for it instead of sleeping in SQLite's busy handler while
-    /// another holds the write lock; on PostgreSQL the same pool as reads.
+    /// another holds the write lock (single writing statements go through it too:
+    /// [`Self::write`]); on PostgreSQL the same pool as reads.
     writer: Writer,
     sink: Arc<OnceLock<Arc<dyn ChangeSink>>>,
     /// SQLite takes its write lock when a writing transaction begins (see [`Self::begin`]).

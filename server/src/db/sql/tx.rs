@@ -32,6 +32,18 @@ pub struct HeldConnection {
     url: String,
     /// `None` after a failed rollback, until the next writer reopens it.
     conn: Arc<Mutex<Option<AnyConnection>>>,
+    /// Background work on the same database that ends with the store (the WAL's
+    /// checkpoint, `sqlite.rs`).
+    companions: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for HeldConnection {
+    fn drop(&mut self) {
+        let tasks = self.companions.get_mut().unwrap_or_else(|p| p.into_inner());
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl HeldConnection {
@@ -44,7 +56,17 @@ impl HeldConnection {
         Ok(HeldConnection {
             url: url.to_owned(),
             conn: Arc::new(Mutex::new(Some(conn))),
+            companions: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Ends `task` when this connection is dropped, that is with the last clone of its
+    /// store, so background work on the database does not outlive it.
+    pub fn end_with_store(&self, task: tokio::task::AbortHandle) {
+        self.companions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
     }
 }
 
@@ -52,10 +74,11 @@ impl HeldConnection {
 /// not): the same for every pool and the writing connection. The WAL is checkpointed
 /// in the background (`sqlite.rs`), so a committing connection checkpoints by itself
 /// only past 20,000 pages (80 MB; SQLite's default is 1,000), a backstop for when the
-/// background checkpoint falls behind.
+/// background checkpoint falls behind; a WAL file grown past 64 MB is truncated back
+/// to that when it restarts (SQLite otherwise keeps its largest size).
 pub const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-     PRAGMA wal_autocheckpoint = 20000";
+     PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 67108864";
 
 async fn connect(url: &str) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = AnyConnection::connect(url).await?;
@@ -213,27 +236,28 @@ impl Drop for WriteTx {
         }
         // The connection (and, on SQLite, the writer's turn) goes with the task, so
         // nobody writes on it before the rollback has run. Without a runtime (the process
-        // is ending), or if the runtime drops the task before the rollback has run, it
-        // is discarded instead, which rolls back too.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    let mut pending = DiscardOnDrop(Some(conn));
-                    let Some(conn) = pending.0.as_mut() else {
-                        return;
-                    };
-                    match conn.execute("ROLLBACK").await {
-                        // Rolled back: the connection goes back as it is.
-                        Ok(_) => drop(pending.0.take()),
-                        // `pending` discards it.
-                        Err(e) => tracing::warn!(
-                            error = %e,
-                            "rolling back a dropped transaction failed; reopening its connection"
-                        ),
-                    }
-                });
-            }
-            Err(_) => conn.discard(),
+        // is ending), or if the runtime drops the task before the rollback has run (even
+        // unpolled: the guard is made before the task), it is discarded instead, which
+        // rolls back too.
+        let mut pending = DiscardOnDrop(Some(conn));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let Some(conn) = pending.0.as_mut() else {
+                    return;
+                };
+                match conn.execute("ROLLBACK").await {
+                    // Rolled back: the connection goes back as it is.
+                    Ok(_) => drop(pending.0.take()),
+                    // `pending` discards it. Also when the transaction had already
+                    // ended: a `COMMIT` whose caller was cancelled after it ran, or a
+                    // `BEGIN` that never ran.
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "rolling back a dropped transaction failed (it may have ended \
+                         already); reopening its connection"
+                    ),
+                }
+            });
         }
     }
 }
@@ -341,6 +365,49 @@ mod tests {
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let held = HeldConnection::open(&url).await.expect("open");
         contract(Writer::Held(Arc::new(held)), "BEGIN IMMEDIATE").await;
+    }
+
+    /// A transaction dropped just before its runtime stops: the rollback task never
+    /// runs, so the connection must be discarded, not left mid-transaction for the next
+    /// writer (on another runtime) to trip over.
+    #[test]
+    fn a_rollback_that_never_ran_discards_the_connection() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+        };
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let writer = runtime().block_on(async {
+            let writer = Writer::Held(Arc::new(HeldConnection::open(&url).await.expect("open")));
+            let mut conn = writer.acquire().await.expect("acquire");
+            conn.execute("CREATE TABLE tx_probe (id BIGINT PRIMARY KEY)")
+                .await
+                .expect("create");
+            drop(conn);
+            writer
+        });
+        // The future ends without yielding after the drop, so the spawned rollback is
+        // never polled before the runtime goes.
+        let stopping = runtime();
+        let mut tx = stopping
+            .block_on(writer.begin("BEGIN IMMEDIATE"))
+            .expect("begin");
+        stopping.block_on(insert(&mut tx, 1));
+        stopping.block_on(async move { drop(tx) });
+        drop(stopping);
+        runtime().block_on(async {
+            let mut tx = writer
+                .begin("BEGIN IMMEDIATE")
+                .await
+                .expect("the next writer begins");
+            insert(&mut tx, 2).await;
+            tx.commit().await.expect("commit");
+            assert_eq!(count(&writer).await, 1, "only the committed row stays");
+        });
     }
 
     #[tokio::test]

@@ -224,7 +224,7 @@ impl WorkspaceStore for SqlStore {
     async fn rename_workspace(&self, workspace: i64, name: &str) -> Result<Workspace, DbError> {
         let mut sql = Sql::new("UPDATE workspaces SET name = ");
         sql.bind(name).push(" WHERE id = ").bind(workspace);
-        if sql.run(&self.pool).await? == 0 {
+        if self.write(sql).await? == 0 {
             return Err(DbError::NotFound);
         }
         self.workspace(workspace).await
@@ -254,7 +254,7 @@ impl WorkspaceStore for SqlStore {
     }
 
     async fn add_member(&self, workspace: i64, user: i64, role: Role) -> Result<(), DbError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         Self::add_member_in(&mut conn, workspace, user, role, now_ms()).await?;
         Ok(())
     }
