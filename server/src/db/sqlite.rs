@@ -72,15 +72,13 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .connect(url)
         .await
         .with_context(|| format!("opening {url}"))?;
-    let writer = Arc::new(
-        HeldConnection::open(url)
-            .await
-            .with_context(|| format!("opening {url}"))?,
-    );
+    let mut writer = HeldConnection::open(url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
     writer.end_with_store(spawn_checkpointer(pool.clone()).abort_handle());
     database(
         pool,
-        Some(Writer::Held(writer)),
+        Some(Writer::Held(Arc::new(writer))),
         Backend::Sqlite,
         Sessions::Sqlite(sessions),
     )

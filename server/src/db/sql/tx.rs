@@ -34,13 +34,12 @@ pub struct HeldConnection {
     conn: Arc<Mutex<Option<AnyConnection>>>,
     /// Background work on the same database that ends with the store (the WAL's
     /// checkpoint, `sqlite.rs`).
-    companions: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    companions: Vec<tokio::task::AbortHandle>,
 }
 
 impl Drop for HeldConnection {
     fn drop(&mut self) {
-        let tasks = self.companions.get_mut().unwrap_or_else(|p| p.into_inner());
-        for task in tasks.drain(..) {
+        for task in &self.companions {
             task.abort();
         }
     }
@@ -56,17 +55,14 @@ impl HeldConnection {
         Ok(HeldConnection {
             url: url.to_owned(),
             conn: Arc::new(Mutex::new(Some(conn))),
-            companions: std::sync::Mutex::new(Vec::new()),
+            companions: Vec::new(),
         })
     }
 
     /// Ends `task` when this connection is dropped, that is with the last clone of its
     /// store, so background work on the database does not outlive it.
-    pub fn end_with_store(&self, task: tokio::task::AbortHandle) {
-        self.companions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(task);
+    pub fn end_with_store(&mut self, task: tokio::task::AbortHandle) {
+        self.companions.push(task);
     }
 }
 
@@ -130,10 +126,10 @@ impl Writer {
         // transaction that the drop rolls back.
         let mut tx = WriteTx {
             conn: Some(self.acquire().await?),
-            open: true,
         };
         if let Err(e) = tx.execute(begin).await {
-            tx.open = false;
+            // No transaction: the connection goes back as it is.
+            drop(tx.conn.take());
             return Err(e);
         }
         Ok(tx)
@@ -176,10 +172,9 @@ impl DerefMut for WriteConn {
 /// task of its own before the connection serves anyone else (sqlx's `Transaction`
 /// does the same on drop).
 pub struct WriteTx {
-    /// `Some` until committed or dropped.
+    /// `Some` while the transaction may be open: from before `BEGIN` until a `COMMIT`
+    /// succeeds (or `BEGIN` failed).
     conn: Option<WriteConn>,
-    /// Whether `BEGIN` ran and neither `COMMIT` nor `ROLLBACK` has succeeded.
-    open: bool,
 }
 
 impl WriteTx {
@@ -192,7 +187,8 @@ impl WriteTx {
             .as_mut()
             .expect("an open transaction has its connection");
         conn.execute("COMMIT").await?;
-        self.open = false;
+        // Committed: the connection goes back as it is.
+        drop(self.conn.take());
         Ok(())
     }
 }
@@ -231,9 +227,6 @@ impl Drop for WriteTx {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if !self.open {
-            return;
-        }
         // The connection (and, on SQLite, the writer's turn) goes with the task, so
         // nobody writes on it before the rollback has run. Without a runtime (the process
         // is ending), or if the runtime drops the task before the rollback has run (even
