@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod protocol;
+pub mod tag_first;
 
 pub use client::{
     provide_realtime, use_realtime, ConnectionStatus, Realtime, RealtimeProvider, RoomEvent,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::model::notify::Notification;
 use crate::model::{Fields, Record, RecordKind};
+use crate::realtime::tag_first::tag_first_enum;
 
 /// The protocol version; the first frame each side sends carries it. Version 2: a
 /// change says what it carries (`Change` is tagged by `op`), error codes are a closed
@@ -263,6 +264,8 @@ impl MemberHow {
     }
 }
 
+tag_first_enum! {
+tag = "op", rename_all = "snake_case";
 /// A committed change, as logged and delivered in `event` frames; each variant carries
 /// exactly what it concerns. On the wire an object tagged by `op`. A creation carries the
 /// new record and a deletion its tombstone, whole; an update carries only what changed
@@ -273,8 +276,7 @@ impl MemberHow {
 /// read: the extra fields are ignored and `id` is taken as the user or invite id; updates
 /// logged before protocol 3 (the whole record and the changed names) read through
 /// [`LegacyUpdate`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Change {
     /// A record was created.
     Created {
@@ -457,6 +459,7 @@ pub enum Change {
         /// When it committed, Unix milliseconds.
         at: i64,
     },
+}
 }
 
 impl Change {
@@ -754,9 +757,10 @@ impl ClientFrame {
     }
 }
 
+tag_first_enum! {
+tag = "type", rename_all = "snake_case";
 /// A frame from the server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ServerFrame {
     /// The first frame: the protocol version and who the socket belongs to.
     Welcome {
@@ -842,6 +846,7 @@ pub enum ServerFrame {
         /// Why, for people.
         reason: String,
     },
+}
 }
 
 #[cfg(test)]
