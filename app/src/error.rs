@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::codec::JsonText;
 use crate::model::{Record, Value};
+use crate::realtime::tag_first::tag_first_enum;
 
+tag_first_enum! {
+tag = "error", content = "detail", rename_all = "snake_case";
 /// Why a server function failed. Internal causes are logged on the server and reach the
 /// client only as [`AppError::Internal`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
 pub enum AppError {
     /// The thing asked for does not exist, or is not visible to the caller.
     #[error("{0}")]
@@ -48,6 +50,7 @@ pub enum AppError {
     /// The request itself failed (network, encoding): from the server-function machinery.
     #[error("request failed: {0}")]
     Request(String),
+}
 }
 
 /// The details of an edit conflict: for each conflicted field what the editor started

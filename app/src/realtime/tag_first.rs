@@ -4,16 +4,18 @@
 //! twice, once for JSON and once for that tree (the `Change` enum's alone was 46 KB of
 //! the browser's first page). The enums here are only ever read from what serde wrote,
 //! which puts the tag first, so their decoding reads the tag, then the variant's fields
-//! straight from the rest of the same object.
+//! straight from the rest of the same object (or, adjacently tagged, from the value of
+//! the content key that follows the tag).
 
 use serde::de::{Error, MapAccess, Visitor};
 
-/// Reads the first key of an object and checks that it is `tag`. Errors: the object is
-/// empty (`tag` is missing) or starts with another key (the message says the tag must
-/// come first).
-pub fn expect_tag_first<'de, A: MapAccess<'de>>(
+/// Reads an object's next key and checks that it is `key`, which must come `place` ("first",
+/// "after the tag"). Errors: the object has no more keys (`key` is missing) or another
+/// key comes there (the message says where `key` must be).
+pub fn expect_key<'de, A: MapAccess<'de>>(
     map: &mut A,
-    tag: &'static str,
+    key: &'static str,
+    place: &'static str,
 ) -> Result<(), A::Error> {
     struct Key(&'static str);
 
@@ -37,13 +39,20 @@ pub fn expect_tag_first<'de, A: MapAccess<'de>>(
         }
     }
 
-    match map.next_key_seed(Key(tag))? {
+    match map.next_key_seed(Key(key))? {
         Some(true) => Ok(()),
         Some(false) => Err(A::Error::custom(format_args!(
-            "\"{tag}\" must be the object's first key"
+            "\"{key}\" must come {place} in the object"
         ))),
-        None => Err(A::Error::missing_field(tag)),
+        None => Err(A::Error::missing_field(key)),
     }
+}
+
+/// Reads and drops what is left of an object (keys serde would ignore too).
+pub fn skip_rest<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    use serde::de::IgnoredAny;
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
 }
 
 /// Declares an enum of struct and unit variants that serde serializes internally tagged
@@ -51,7 +60,14 @@ pub fn expect_tag_first<'de, A: MapAccess<'de>>(
 /// the tag as the object's first key, as serde writes it: the tag picks the variant, whose
 /// fields (with their own `#[serde(...)]` attributes) are read from the rest of the
 /// object. Unknown fields are ignored, as serde's derive does. Derive `Serialize` (not
-/// `Deserialize`) on the enum as usual.
+/// `Deserialize`) on the enum as usual. A variant's tag is its name in `$case` (variants'
+/// own `#[serde(rename)]` is not supported; their other attributes, docs or
+/// `thiserror`'s, stay on the enum).
+///
+/// The second form, `tag = ..., content = ..., rename_all = ...;`, declares an adjacently
+/// tagged enum (`{"error": "not_found", "detail": "..."}`) whose variants may also be
+/// newtypes: the tag comes first, then the content key with the variant's value (none for
+/// a unit variant).
 ///
 /// ```text
 /// tag_first_enum! {
@@ -66,6 +82,65 @@ pub fn expect_tag_first<'de, A: MapAccess<'de>>(
 /// }
 /// ```
 macro_rules! tag_first_enum {
+    (
+        tag = $tag:literal, content = $content:literal, rename_all = $case:literal;
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident $(( $nty:ty ))? $({
+                    $( $(#[$fmeta:meta])* $field:ident : $fty:ty ),* $(,)?
+                })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[serde(tag = $tag, content = $content, rename_all = $case)]
+        $vis enum $name {
+            $(
+                $(#[$vmeta])*
+                $variant $(($nty))? $({ $( $(#[$fmeta])* $field: $fty ),* })?
+            ),*
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                /// The variants, named as the tag spells them.
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = $case)]
+                enum __Tag {
+                    $( $variant ),*
+                }
+
+                struct __Visitor;
+
+                impl<'de> serde::de::Visitor<'de> for __Visitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        write!(f, "an object whose first key is \"{}\"", $tag)
+                    }
+
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+                        $crate::realtime::tag_first::expect_key(&mut map, $tag, "first")?;
+                        let tag: __Tag = map.next_value()?;
+                        let value = match tag {
+                            $(
+                                __Tag::$variant => $crate::realtime::tag_first::tag_first_variant!(
+                                    map, $content, $name,
+                                    $variant $(($nty))? $({ $( $(#[$fmeta])* $field: $fty ),* })?
+                                ),
+                            )*
+                        };
+                        $crate::realtime::tag_first::skip_rest(&mut map)?;
+                        Ok(value)
+                    }
+                }
+
+                deserializer.deserialize_map(__Visitor)
+            }
+        }
+    };
     (
         tag = $tag:literal, rename_all = $case:literal;
         $(#[$meta:meta])*
@@ -93,7 +168,7 @@ macro_rules! tag_first_enum {
                 #[derive(serde::Deserialize)]
                 #[serde(rename_all = $case)]
                 enum __Tag {
-                    $( $(#[$vmeta])* $variant ),*
+                    $( $variant ),*
                 }
 
                 struct __Visitor;
@@ -106,7 +181,7 @@ macro_rules! tag_first_enum {
                     }
 
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
-                        $crate::realtime::tag_first::expect_tag_first(&mut map, $tag)?;
+                        $crate::realtime::tag_first::expect_key(&mut map, $tag, "first")?;
                         let tag: __Tag = map.next_value()?;
                         let rest = serde::de::value::MapAccessDeserializer::new(map);
                         match tag {
@@ -132,6 +207,32 @@ macro_rules! tag_first_enum {
 }
 
 pub(crate) use tag_first_enum;
+
+/// One variant's value of an adjacently tagged [`tag_first_enum!`], read from `$map` after
+/// its tag: nothing for a unit variant, else the `$content` key's value.
+macro_rules! tag_first_variant {
+    ($map:ident, $content:literal, $name:ident, $variant:ident) => {
+        $name::$variant
+    };
+    ($map:ident, $content:literal, $name:ident, $variant:ident ($nty:ty)) => {{
+        $crate::realtime::tag_first::expect_key(&mut $map, $content, "after the tag")?;
+        $name::$variant(serde::de::MapAccess::next_value::<$nty>(&mut $map)?)
+    }};
+    (
+        $map:ident, $content:literal, $name:ident,
+        $variant:ident { $( $(#[$fmeta:meta])* $field:ident : $fty:ty ),* }
+    ) => {{
+        #[derive(serde::Deserialize)]
+        struct __VariantFields {
+            $( $(#[$fmeta])* $field: $fty ),*
+        }
+        $crate::realtime::tag_first::expect_key(&mut $map, $content, "after the tag")?;
+        let _fields = serde::de::MapAccess::next_value::<__VariantFields>(&mut $map)?;
+        $name::$variant { $( $field: _fields.$field ),* }
+    }};
+}
+
+pub(crate) use tag_first_variant;
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +261,92 @@ mod tests {
             },
             /// Nothing.
             Empty,
+        }
+    }
+
+    tag_first_enum! {
+        tag = "error", content = "detail", rename_all = "snake_case";
+        /// An outcome, for the tests: adjacently tagged.
+        #[derive(Debug, PartialEq, Serialize)]
+        enum Outcome {
+            /// Nothing to say.
+            Fine,
+            /// Refused, with a sentence.
+            Refused(String),
+            /// A field was wrong.
+            Invalid {
+                /// Which.
+                field: String,
+                /// Why, if known.
+                #[serde(default)]
+                why: Option<String>,
+            },
+        }
+    }
+
+    fn outcome(json: &str) -> Result<Outcome, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn adjacently_tagged_variants_read_back_and_refuse_with_a_reason() {
+        let all = vec![
+            Outcome::Fine,
+            Outcome::Refused("no".into()),
+            Outcome::Invalid {
+                field: "email".into(),
+                why: Some("taken".into()),
+            },
+        ];
+        let text = serde_json::to_string(&all).expect("serializes");
+        assert!(
+            text.starts_with(r#"[{"error":"fine"},{"error":"refused","detail":"no"}"#),
+            "{text}"
+        );
+        let back: Vec<Outcome> = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, all);
+        assert_eq!(
+            outcome(r#"{"error":"invalid","detail":{"field":"name"},"trace":1}"#),
+            Ok(Outcome::Invalid {
+                field: "name".into(),
+                why: None
+            })
+        );
+        assert_eq!(
+            outcome(r#"{"error":"fine","detail":null}"#),
+            Ok(Outcome::Fine)
+        );
+        let refused = |json: &str, why: &str| {
+            let err = outcome(json).expect_err(json);
+            assert!(err.contains(why), "{json}: {err}");
+        };
+        refused(
+            r#"{"detail":"no","error":"refused"}"#,
+            "\"error\" must come first in the object",
+        );
+        refused(r#"{"error":"refused"}"#, "missing field `detail`");
+        refused(
+            r#"{"error":"refused","reason":"no"}"#,
+            "\"detail\" must come after the tag in the object",
+        );
+        refused(r#"{"error":"refused","detail":7}"#, "invalid type: integer");
+    }
+
+    #[test]
+    fn app_errors_read_back_what_the_server_wrote() {
+        use crate::error::AppError;
+        for error in [
+            AppError::NotFound("no such deal".into()),
+            AppError::Unauthorized,
+            AppError::invalid("email", "already taken"),
+            AppError::RateLimited {
+                retry_after_secs: 3,
+            },
+            AppError::Internal,
+        ] {
+            let text = serde_json::to_string(&error).expect("serializes");
+            let back: AppError = serde_json::from_str(&text).expect("reads back");
+            assert_eq!(back, error, "{text}");
         }
     }
 
@@ -214,7 +401,7 @@ mod tests {
         };
         refused(
             r#"{"radius":1,"kind":"circle"}"#,
-            "\"kind\" must be the object's first key",
+            "\"kind\" must come first in the object",
         );
         refused("{}", "missing field `kind`");
         refused(r#"{"kind":"triangle"}"#, "unknown variant `triangle`");
