@@ -103,43 +103,20 @@ macro_rules! tag_first_enum {
             ),*
         }
 
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                /// The variants, named as the tag spells them.
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = $case)]
-                enum __Tag {
-                    $( $variant ),*
-                }
-
-                struct __Visitor;
-
-                impl<'de> serde::de::Visitor<'de> for __Visitor {
-                    type Value = $name;
-
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        write!(f, "an object whose first key is \"{}\"", $tag)
-                    }
-
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
-                        $crate::realtime::tag_first::expect_key(&mut map, $tag, "first")?;
-                        let tag: __Tag = map.next_value()?;
-                        let value = match tag {
-                            $(
-                                __Tag::$variant => $crate::realtime::tag_first::tag_first_variant!(
-                                    map, $content, $name,
-                                    $variant $(($nty))? $({ $( $(#[$fmeta])* $field: $fty ),* })?
-                                ),
-                            )*
-                        };
-                        $crate::realtime::tag_first::skip_rest(&mut map)?;
-                        Ok(value)
-                    }
-                }
-
-                deserializer.deserialize_map(__Visitor)
+        $crate::realtime::tag_first::tag_first_deserialize!(
+            $name, $tag, $case, [$($variant),*], |map, tag| {
+                let value = match tag {
+                    $(
+                        __Tag::$variant => $crate::realtime::tag_first::tag_first_variant!(
+                            map, $content, $name,
+                            $variant $(($nty))? $({ $( $(#[$fmeta])* $field: $fty ),* })?
+                        ),
+                    )*
+                };
+                $crate::realtime::tag_first::skip_rest(&mut map)?;
+                Ok(value)
             }
-        }
+        );
     };
     (
         tag = $tag:literal, rename_all = $case:literal;
@@ -162,6 +139,38 @@ macro_rules! tag_first_enum {
             ),*
         }
 
+        $crate::realtime::tag_first::tag_first_deserialize!(
+            $name, $tag, $case, [$($variant),*], |map, tag| {
+                let rest = serde::de::value::MapAccessDeserializer::new(map);
+                match tag {
+                    $(
+                        __Tag::$variant => {
+                            #[derive(serde::Deserialize)]
+                            struct __VariantFields {
+                                $($( $(#[$fmeta])* $field: $fty ),*)?
+                            }
+                            let _fields =
+                                <__VariantFields as serde::Deserialize>::deserialize(rest)?;
+                            Ok($name::$variant { $($( $field: _fields.$field ),*)? })
+                        }
+                    )*
+                }
+            }
+        );
+    };
+}
+
+pub(crate) use tag_first_enum;
+
+/// The `Deserialize` both forms of [`tag_first_enum!`] share: `$name` reads from an object
+/// whose first key is `$tag`, whose value (a `__Tag`, the variants named in `$case`) is
+/// bound to `$which`; `$read` then makes the value from the rest of `$map`, the
+/// object's `MapAccess`.
+macro_rules! tag_first_deserialize {
+    (
+        $name:ident, $tag:literal, $case:literal, [$($variant:ident),*],
+        |$map:ident, $which:ident| $read:block
+    ) => {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 /// The variants, named as the tag spells them.
@@ -180,23 +189,13 @@ macro_rules! tag_first_enum {
                         write!(f, "an object whose first key is \"{}\"", $tag)
                     }
 
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
-                        $crate::realtime::tag_first::expect_key(&mut map, $tag, "first")?;
-                        let tag: __Tag = map.next_value()?;
-                        let rest = serde::de::value::MapAccessDeserializer::new(map);
-                        match tag {
-                            $(
-                                __Tag::$variant => {
-                                    #[derive(serde::Deserialize)]
-                                    struct __VariantFields {
-                                        $($( $(#[$fmeta])* $field: $fty ),*)?
-                                    }
-                                    let _fields =
-                                        <__VariantFields as serde::Deserialize>::deserialize(rest)?;
-                                    Ok($name::$variant { $($( $field: _fields.$field ),*)? })
-                                }
-                            )*
-                        }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut $map: A,
+                    ) -> Result<$name, A::Error> {
+                        $crate::realtime::tag_first::expect_key(&mut $map, $tag, "first")?;
+                        let $which: __Tag = serde::de::MapAccess::next_value(&mut $map)?;
+                        $read
                     }
                 }
 
@@ -206,7 +205,7 @@ macro_rules! tag_first_enum {
     };
 }
 
-pub(crate) use tag_first_enum;
+pub(crate) use tag_first_deserialize;
 
 /// One variant's value of an adjacently tagged [`tag_first_enum!`], read from `$map` after
 /// its tag: nothing for a unit variant, else the `$content` key's value.
