@@ -334,15 +334,64 @@ mod tests {
     #[test]
     fn app_errors_read_back_what_the_server_wrote() {
         use crate::error::AppError;
-        for error in [
+        use crate::error::{EditConflict, FieldConflict};
+        use crate::model::{Record, Value};
+        let conflict = EditConflict {
+            message: "Anna changed Name while you were editing".into(),
+            current: Record {
+                kind: crate::model::RecordKind::Customer,
+                id: 4,
+                workspace_id: 1,
+                version: 2,
+                fields: Default::default(),
+                titles: Default::default(),
+                created_at: 1,
+                created_by: None,
+                updated_at: 1,
+                updated_by: None,
+                deleted_at: None,
+                deleted_by: None,
+            },
+            fields: vec![FieldConflict {
+                field: "name".into(),
+                base: Value::Text("Acme".into()),
+                mine: Value::Text("Acme Ltd".into()),
+                theirs: Value::Null,
+                by: Some(2),
+                by_name: Some("Anna".into()),
+                at: None,
+            }],
+        };
+        // Every variant: a variant whose spelling on the wire differed from its decoding
+        // would fail here.
+        let all = [
             AppError::NotFound("no such deal".into()),
+            AppError::Gone("Ada deleted this record".into()),
             AppError::Unauthorized,
+            AppError::Forbidden("viewers can look".into()),
             AppError::invalid("email", "already taken"),
+            AppError::Conflict(Box::new(conflict)),
             AppError::RateLimited {
                 retry_after_secs: 3,
             },
             AppError::Internal,
-        ] {
+            AppError::Request("offline".into()),
+        ];
+        // Fails to compile when a variant is added, so it is added above too.
+        for error in &all {
+            match error {
+                AppError::NotFound(_)
+                | AppError::Gone(_)
+                | AppError::Unauthorized
+                | AppError::Forbidden(_)
+                | AppError::Validation { .. }
+                | AppError::Conflict(_)
+                | AppError::RateLimited { .. }
+                | AppError::Internal
+                | AppError::Request(_) => {}
+            }
+        }
+        for error in all {
             let text = serde_json::to_string(&error).expect("serializes");
             let back: AppError = serde_json::from_str(&text).expect("reads back");
             assert_eq!(back, error, "{text}");

@@ -259,7 +259,10 @@ pub(super) async fn last_field_changes(
 }
 
 /// A logged change's payload as a [`Change`]; an update logged before protocol 3 (the
-/// whole record) is read as the patch it stands for.
+/// whole record) is read as the patch it stands for. `Change` reads its `op` tag as the
+/// object's first key, as serde wrote it (`app::realtime::tag_first`): the payload must
+/// stay that text, a TEXT column on both databases. A JSONB column or a
+/// `serde_json::Value` in between would reorder its keys and make it unreadable.
 pub(super) fn read_change(payload: &str) -> Result<Change, DbError> {
     serde_json::from_str(payload).or_else(|e| {
         serde_json::from_str::<app::realtime::protocol::LegacyUpdate>(payload)
@@ -437,5 +440,43 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::{Record, RecordKind, Value};
+    use app::realtime::protocol::Change;
+
+    use super::read_change;
+
+    #[test]
+    fn payloads_of_every_protocol_read_back() {
+        let record = Record {
+            kind: RecordKind::Customer,
+            id: 4,
+            workspace_id: 1,
+            version: 3,
+            fields: [("sector".to_string(), Value::Text("retail".into()))].into(),
+            titles: Default::default(),
+            created_at: 1,
+            created_by: None,
+            updated_at: 1,
+            updated_by: None,
+            deleted_at: None,
+            deleted_by: None,
+        };
+        // As logged today.
+        let now = Change::updated(&record, &["sector".to_string()], Some(9), 5);
+        let text = serde_json::to_string(&now).expect("serializes");
+        assert_eq!(read_change(&text).expect("today's payload"), now);
+        // An update as protocol 2 logged it: the whole record and the changed names.
+        let old = format!(
+            r#"{{"op":"updated","kind":"customer","id":4,"record":{},"fields":["sector"],"actor":9,"at":5}}"#,
+            serde_json::to_string(&record).expect("serializes")
+        );
+        assert_eq!(read_change(&old).expect("a protocol 2 update"), now);
+        // Neither: the error is kept.
+        assert!(read_change(r#"{"op":"updated","kind":"customer"}"#).is_err());
     }
 }
