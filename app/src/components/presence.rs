@@ -28,17 +28,9 @@ impl PresencePosition {
     }
 }
 
-fn status_label(s: Status) -> &'static str {
-    match s {
-        Status::Online => "online",
-        Status::Away => "away",
-        Status::Busy => "busy",
-    }
-}
-
 /// The tooltip of an avatar: name, status, page, field being edited, last seen.
 fn tooltip(e: &PresenceEntry) -> String {
-    let mut parts = vec![e.name.clone(), status_label(e.status).to_string()];
+    let mut parts = vec![e.name.clone(), e.status.label().to_string()];
     if !e.page.is_empty() {
         parts.push(format!("on {}", e.page));
     }

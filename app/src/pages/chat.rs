@@ -518,7 +518,7 @@ fn RoomSettings(detail: ChatRoomDetail, members: Vec<Choice>) -> impl IntoView {
                     entries
                         .iter()
                         .find(|e| e.user_id == user)
-                        .map(|e| format!("{:?}", e.status).to_lowercase())
+                        .map(|e| e.status.label().to_string())
                 })
             })
             .unwrap_or_else(|| "not here".into())

@@ -10,7 +10,7 @@ use crate::api::members::{
 use crate::api::workspaces::WorkspaceView;
 use crate::components::{error_message, use_origin, ActionError, Avatar};
 use crate::model::{format_utc, Role};
-use crate::realtime::protocol::{ChangeOp, Room, Status};
+use crate::realtime::protocol::{ChangeOp, Room};
 use crate::realtime::{use_realtime, Realtime, RoomEvent};
 
 /// Listens to `room` for the life of the component and calls `reload` on each change of
@@ -54,12 +54,7 @@ pub fn MembersPage() -> impl IntoView {
                 .into_iter()
                 .find(|e| e.user_id == user)
         });
-        match entry.map(|e| e.status) {
-            Some(Status::Online) => "online",
-            Some(Status::Away) => "away",
-            Some(Status::Busy) => "busy",
-            None => "offline",
-        }
+        entry.map_or("offline", |e| e.status.label())
     };
     let page = format!("/w/{}/members", ws.workspace.slug);
     let rows_slug = slug.clone();

@@ -90,7 +90,7 @@ impl Serialize for Room {
 impl<'de> Deserialize<'de> for Room {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Room::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("no such room {s:?}")))
+        Room::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("no such room \"{s}\"")))
     }
 }
 
@@ -115,6 +115,17 @@ pub enum Status {
     Away,
     /// Do not disturb.
     Busy,
+}
+
+impl Status {
+    /// The status as a person reads it: `"online"`, `"away"` or `"busy"`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Away => "away",
+            Status::Busy => "busy",
+        }
+    }
 }
 
 /// The field a user is editing.
