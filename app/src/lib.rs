@@ -20,6 +20,9 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
+#[cfg(feature = "hydrate")]
+pub use crate::pages::records::preload_for_hydration;
+
 use crate::pages::{
     auth::{LoginPage, SignupPage},
     calendar::CalendarPage,

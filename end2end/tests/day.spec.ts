@@ -137,3 +137,39 @@ test('a call started by Ada shows in progress on Bea\'s queue, and leaves it whe
   await expect(b.getByRole('listitem', { name: 'Renewal call' })).toHaveCount(0);
   await expect(b.getByText('No calls here.')).toBeVisible();
 });
+
+test('a deal moved on the pipeline board moves on the other\'s board live, with each column\'s count and value', async ({ browser }) => {
+  const { aCtx, bCtx, slug } = await team(browser, 'board');
+  const deals: [string, string, number][] = [['D-1', 'Prospecting', 150_000], ['D-2', 'Prospecting', 250_000], ['D-3', 'Won', 100_000]];
+  for (const [code, stage, cents] of deals) {
+    await call(aCtx, 'create_record', { slug, kind: 'deal', fields: { code, stage, value: cents } });
+  }
+  // Both start on the customers' list, the first page, and go to the board (its code
+  // loads then, in a split build) by the navigation.
+  const [a, b] = [await aCtx.newPage(), await bCtx.newPage()];
+  for (const page of [a, b]) {
+    await open(page, `/w/${slug}/customers`);
+    await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Deals' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Deals pipeline' })).toBeVisible();
+  }
+  const column = (page: Page, stage: string) => page.getByRole('region', { name: new RegExp(`^${stage} `) });
+  // Each column's heading: its count and value over all its deals, from the database.
+  await expect(column(b, 'Prospecting')).toHaveAccessibleName('Prospecting (2 · $4,000)');
+  await expect(column(b, 'Won')).toHaveAccessibleName('Won (1 · $1,000)');
+  await expect(column(b, 'Prospecting').getByRole('link', { name: 'D-1' })).toBeVisible();
+
+  // Ada moves D-1 on by its card's control; Bea's board follows without a reload.
+  await a.getByLabel('Stage of deal D-1').selectOption('Engaging');
+  await expect(column(b, 'Engaging').getByRole('link', { name: 'D-1' })).toBeVisible();
+  await expect(column(b, 'Prospecting').getByRole('link', { name: 'D-1' })).toHaveCount(0);
+  await expect(column(b, 'Prospecting')).toHaveAccessibleName('Prospecting (1 · $2,500)');
+  await expect(column(b, 'Engaging')).toHaveAccessibleName('Engaging (1 · $1,500)');
+  await expect(b.getByLabel('Stage of deal D-1')).toHaveValue('Engaging');
+
+  // A visit that starts on the board renders it on the server and hydrates it.
+  await open(b, `/w/${slug}/deals`);
+  await expect(column(b, 'Engaging').getByRole('link', { name: 'D-1' })).toBeVisible();
+  await b.getByLabel('Stage of deal D-2').selectOption('Lost');
+  await expect(column(a, 'Lost').getByRole('link', { name: 'D-2' })).toBeVisible();
+  await expect(column(a, 'Lost')).toHaveAccessibleName('Lost (1 · $2,500)');
+});

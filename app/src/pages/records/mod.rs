@@ -76,8 +76,52 @@ fn BoardOrList(kind: RecordKind) -> impl IntoView {
         {move || if list() {
             view! { <RecordList kind/> }.into_any()
         } else {
-            view! { <Board kind/> }.into_any()
+            // A `Suspend` of the page's own `Suspense` (the workspace gate's): a `Suspense`
+            // of its own, nested in that one, is streamed apart from the page by the
+            // server and did not hydrate.
+            Suspend::new(lazy_board(kind)).into_any()
         }}
+    }
+}
+
+/// The board of `kind`, in a WASM chunk of its own in a split build (`cargo leptos build
+/// --split`): fetched when a board is first shown, or before hydration when a visit starts
+/// on one, so that the first page (a list) does not carry it. `#[lazy]`, from
+/// leptos-rs/leptos `examples/lazy_routes`.
+#[lazy]
+fn lazy_board(kind: RecordKind) -> AnyView {
+    view! { <Board kind/> }.into_any()
+}
+
+/// Whether the page at `path` (`/w/{slug}/{kind}`) with query `search` (`?view=list`, or
+/// empty) shows a board: a kind that declares one, not switched to its list.
+pub fn shows_board(path: &str, search: &str) -> bool {
+    let mut parts = path.trim_matches('/').split('/');
+    let kind = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("w"), Some(_), Some(kind), None) => RecordKind::from_path(kind),
+        _ => None,
+    };
+    kind.is_some_and(|k| k.spec().board.is_some())
+        && !search
+            .trim_start_matches('?')
+            .split('&')
+            .any(|pair| pair == "view=list")
+}
+
+/// In the browser, before hydration: loads the board's WASM chunk when the page shown is a
+/// board ([`shows_board`]). The server rendered the board, and tachys' `Suspend` hydrates
+/// only a future that is ready at once: one still loading its code would be rendered
+/// anew beside the server's HTML instead of taking it over. `hydrate_lazy` loads a lazy
+/// route's chunk first in the same way.
+#[cfg(feature = "hydrate")]
+pub async fn preload_for_hydration() {
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return;
+    };
+    let path = location.pathname().unwrap_or_default();
+    let search = location.search().unwrap_or_default();
+    if shows_board(&path, &search) {
+        __preload_lazy_board().await;
     }
 }
 
@@ -117,5 +161,25 @@ pub(super) fn affects(ev: &RoomEvent, kind: RecordKind) -> bool {
         RoomEvent::Resync => true,
         RoomEvent::Change(c, _) => c.kind() == Some(kind),
         RoomEvent::Typing { .. } | RoomEvent::TakenOver { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shows_board;
+
+    #[test]
+    fn a_board_is_shown_on_its_kinds_page_unless_switched_to_the_list() {
+        assert!(shows_board("/w/acme/deals", ""));
+        assert!(shows_board("/w/acme/deals/", "?view=board"));
+        assert!(shows_board("/w/acme/tasks", "?q=x&view=board"));
+        assert!(!shows_board("/w/acme/deals", "?view=list"));
+        assert!(!shows_board("/w/acme/deals", "?q=a&view=list"));
+        // A kind without a board, a record's page, another page, no workspace.
+        assert!(!shows_board("/w/acme/customers", ""));
+        assert!(!shows_board("/w/acme/deals/12", ""));
+        assert!(!shows_board("/w/acme/chat", ""));
+        assert!(!shows_board("/deals", ""));
+        assert!(!shows_board("/x/acme/deals", ""));
     }
 }
