@@ -2,8 +2,7 @@
 //! history (paged, filtered and grouped by type, with mark read, snooze and dismiss),
 //! toasts for what arrives live, and the optional sound and browser notification, per the
 //! user's preferences. It follows the user's `user:{id}` room, so what happened while they
-//! were away arrives on connection and read state follows across their tabs. The
-//! dropdown's code loads the first time it opens (`notification_panel`).
+//! were away arrives on connection and read state follows across their tabs.
 
 use leptos::prelude::*;
 
@@ -40,44 +39,6 @@ impl ToastCorner {
 
 /// How many toasts are on screen at once at most (older ones give way).
 const MAX_TOASTS: usize = 4;
-
-/// What the bell and its panel share (signals and a node reference: cheap to copy).
-#[derive(Clone, Copy)]
-struct Center {
-    /// The loaded history, newest first.
-    items: RwSignal<Vec<Notification>>,
-    /// How many are unread (over all of them, not only those loaded).
-    unread: RwSignal<i64>,
-    /// Where "Load older" goes on from (`None`: nothing older).
-    older: RwSignal<Option<i64>>,
-    /// Whether the panel is open.
-    open: RwSignal<bool>,
-    /// The last failure to say in the panel.
-    error: RwSignal<Option<String>>,
-    /// The bell, which takes the focus back when the panel closes.
-    bell: NodeRef<leptos::html::Button>,
-    /// Page size of the history.
-    limit: i64,
-}
-
-impl Center {
-    /// Marks notification `id` read (the room's event then updates every tab).
-    fn mark_read(self, id: i64) {
-        leptos::task::spawn_local(async move {
-            if let Err(e) = mark_notifications_read(vec![id]).await {
-                self.error.set(Some(error_message(&e)));
-            }
-        })
-    }
-
-    /// Closes the panel and gives the focus back to the bell.
-    fn close(self) {
-        self.open.set(false);
-        if let Some(b) = self.bell.get_untracked() {
-            let _ = b.focus();
-        }
-    }
-}
 
 /// Now, Unix milliseconds (the browser's clock; the server's on the server).
 fn now() -> i64 {
@@ -126,21 +87,12 @@ pub fn NotificationCenter(
     let older = RwSignal::new(None::<i64>);
     let toasts = RwSignal::new(Vec::<Notification>::new());
     let open = RwSignal::new(false);
-    // The panel's code is loaded (and the panel built) the first time it opens.
-    let opened = RwSignal::new(false);
+    let only = RwSignal::new(None::<NoticeType>);
+    let grouped = RwSignal::new(false);
     let prefs = RwSignal::new(None::<Vec<NoticePref>>);
     let error = RwSignal::new(None::<String>);
     let bell = NodeRef::<leptos::html::Button>::new();
     let limit = max_notifications.clamp(1, 200) as i64;
-    let center = Center {
-        items,
-        unread,
-        older,
-        open,
-        error,
-        bell,
-        limit,
-    };
 
     let listener = StoredValue::new(None::<RoomListener>);
     // Loads the newest page and resumes the room from where it was read.
@@ -212,14 +164,119 @@ pub fn NotificationCenter(
         document().set_title(&title);
     });
 
+    let mark_read = move |id: i64| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = mark_notifications_read(vec![id]).await {
+                error.set(Some(error_message(&e)));
+            }
+        })
+    };
+    let mark_all = move |_| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = mark_all_notifications_read().await {
+                error.set(Some(error_message(&e)));
+            }
+        })
+    };
+    let set_state = move |id: i64, until: Option<i64>| {
+        leptos::task::spawn_local(async move {
+            let done = match until {
+                Some(t) => snooze_notification(id, t).await,
+                None => dismiss_notification(id).await,
+            };
+            if let Err(e) = done {
+                error.set(Some(error_message(&e)));
+            }
+        })
+    };
+    let load_older = move |_| {
+        let Some(before) = older.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match list_notifications(Some(before), Some(limit)).await {
+                Ok(page) => {
+                    items.update(|list| {
+                        for n in page.items {
+                            if list.iter().all(|x| x.id != n.id) {
+                                list.push(n);
+                            }
+                        }
+                    });
+                    older.set(page.next_before);
+                }
+                Err(e) => error.set(Some(error_message(&e))),
+            }
+        });
+    };
+    let close = move || {
+        open.set(false);
+        if let Some(b) = bell.get_untracked() {
+            let _ = b.focus();
+        }
+    };
     // Escape closes the open panel wherever the focus is (a button that went away with
     // what it did, "Mark read", leaves it on the page).
     let escape = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" && open.get_untracked() {
-            center.close();
+            close();
         }
     });
     on_cleanup(move || escape.remove());
+    let row = move |n: Notification| {
+        let id = n.id;
+        let is_unread = n.read_at.is_none();
+        let title = n.title.clone();
+        let href = n.link.clone().unwrap_or_else(|| "#".into());
+        view! {
+            <li class=if is_unread { "notice unread" } else { "notice" } aria-label=title.clone()>
+                <a href=href on:click=move |_| { if is_unread { mark_read(id) } open.set(false); }>{title.clone()}</a>
+                {(!n.body.is_empty()).then(|| view! { <p class="body">{n.body.clone()}</p> })}
+                <p class="meta">
+                    {n.actor_name.clone().map(|a| format!("{a} · "))}
+                    <LocalTime ms=n.created_at/>
+                    {is_unread.then(|| view! { <span class="badge">"Unread"</span> })}
+                </p>
+                <div class="notice-actions">
+                    {is_unread.then(|| view! { <button type="button" on:click=move |_| mark_read(id)>"Mark read"</button> })}
+                    <button type="button" on:click=move |_| set_state(id, Some(now() + 60 * 60 * 1000))>"Snooze 1 hour"</button>
+                    <button type="button" on:click=move |_| set_state(id, Some(tomorrow_nine()))>"Snooze until tomorrow 9:00"</button>
+                    <button type="button" on:click=move |_| set_state(id, None)>"Dismiss"</button>
+                </div>
+            </li>
+        }
+    };
+    let shown = move || {
+        let filter = only.get();
+        items
+            .get()
+            .into_iter()
+            .filter(|n| filter.is_none_or(|t| n.ntype == t))
+            .collect::<Vec<_>>()
+    };
+    let list = move || {
+        let list = shown();
+        if list.is_empty() {
+            return view! { <p class="empty">"Nothing here."</p> }.into_any();
+        }
+        if !grouped.get() {
+            return view! { <ul class="notices">{list.into_iter().map(row).collect_view()}</ul> }
+                .into_any();
+        }
+        NoticeType::ALL
+            .into_iter()
+            .filter_map(|t| {
+                let group: Vec<Notification> = list.iter().filter(|n| n.ntype == t).cloned().collect();
+                (!group.is_empty()).then(|| {
+                    view! {
+                        <h3>{t.label()}</h3>
+                        <ul class="notices" aria-label=t.label()>{group.into_iter().map(row).collect_view()}</ul>
+                    }
+                })
+            })
+            .collect_view()
+            .into_any()
+    };
     view! {
         <div class="notification-center">
             <button type="button" class="bell" node_ref=bell
@@ -230,7 +287,6 @@ pub fn NotificationCenter(
                     let opening = !open.get_untracked();
                     open.set(opening);
                     if opening {
-                        opened.set(true);
                         reload();
                     }
                 }>
@@ -239,9 +295,23 @@ pub fn NotificationCenter(
             </button>
             <section id="notification-panel" class="notification-panel" role="dialog" aria-label="Notifications"
                 hidden=move || !open.get()>
-                // No `Suspense` of its own: nested in the top bar's, the server streams one
-                // apart from the page, and the page then failed to hydrate.
-                {move || opened.get().then(|| Suspend::new(notification_panel(center)))}
+                <header>
+                    <h2>"Notifications"</h2>
+                    <button type="button" on:click=mark_all disabled=move || unread.get() == 0>"Mark all read"</button>
+                    <button type="button" on:click=move |_| close()>"Close"</button>
+                </header>
+                <div class="notice-filters">
+                    <label>"Type "
+                        <select aria-label="Type" on:change=move |ev| only.set(NoticeType::parse(&event_target_value(&ev)))>
+                            <option value="">"All"</option>
+                            {NoticeType::ALL.into_iter().map(|t| view! { <option value=t.as_str()>{t.label()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label><input type="checkbox" on:change=move |ev| grouped.set(event_target_checked(&ev))/>" Group by type"</label>
+                </div>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {list}
+                {move || older.get().map(|_| view! { <button type="button" on:click=load_older>"Load older"</button> })}
             </section>
             <div class=position.class() role="region" aria-label="New notifications">
                 <For each=move || toasts.get() key=|n| n.id let:n>
@@ -251,7 +321,7 @@ pub fn NotificationCenter(
                         let href = n.link.clone().unwrap_or_else(|| "#".into());
                         view! {
                             <div class=format!("toast {}", n.priority.as_str()) role=if urgent { "alert" } else { "status" }>
-                                <a href=href on:click=move |_| center.mark_read(id)>{n.title.clone()}</a>
+                                <a href=href on:click=move |_| mark_read(id)>{n.title.clone()}</a>
                                 {(!n.body.is_empty()).then(|| view! { <p>{n.body.clone()}</p> })}
                                 <button type="button" aria-label="Dismiss notification"
                                     on:click=move |_| toasts.update(|t| t.retain(|x| x.id != id))>"×"</button>
@@ -340,135 +410,4 @@ fn browser_notifier_in_browser() -> std::sync::Arc<dyn Fn(&Notification) + Send 
                 .tag(format!("tandem-{}", n.id)),
         )
     })
-}
-
-/// The open panel: the history (filtered by type, optionally grouped), each notification
-/// with mark read, snooze and dismiss, "Mark all read" and "Load older". In a split build
-/// (`cargo leptos build --split`) this is a WASM chunk of its own, fetched the first time
-/// the bell opens it: every page carries the bell and the toasts, not the panel.
-/// `#[lazy]`, from leptos-rs/leptos `examples/lazy_routes`.
-#[lazy]
-fn notification_panel(center: Center) -> AnyView {
-    let Center {
-        items,
-        unread,
-        older,
-        error,
-        limit,
-        ..
-    } = center;
-    let only = RwSignal::new(None::<NoticeType>);
-    let grouped = RwSignal::new(false);
-    let mark_all = move |_| {
-        leptos::task::spawn_local(async move {
-            if let Err(e) = mark_all_notifications_read().await {
-                error.set(Some(error_message(&e)));
-            }
-        })
-    };
-    let set_state = move |id: i64, until: Option<i64>| {
-        leptos::task::spawn_local(async move {
-            let done = match until {
-                Some(t) => snooze_notification(id, t).await,
-                None => dismiss_notification(id).await,
-            };
-            if let Err(e) = done {
-                error.set(Some(error_message(&e)));
-            }
-        })
-    };
-    let load_older = move |_| {
-        let Some(before) = older.get_untracked() else {
-            return;
-        };
-        leptos::task::spawn_local(async move {
-            match list_notifications(Some(before), Some(limit)).await {
-                Ok(page) => {
-                    items.update(|list| {
-                        for n in page.items {
-                            if list.iter().all(|x| x.id != n.id) {
-                                list.push(n);
-                            }
-                        }
-                    });
-                    older.set(page.next_before);
-                }
-                Err(e) => error.set(Some(error_message(&e))),
-            }
-        });
-    };
-    let row = move |n: Notification| {
-        let id = n.id;
-        let is_unread = n.read_at.is_none();
-        let title = n.title.clone();
-        let href = n.link.clone().unwrap_or_else(|| "#".into());
-        view! {
-            <li class=if is_unread { "notice unread" } else { "notice" } aria-label=title.clone()>
-                <a href=href on:click=move |_| { if is_unread { center.mark_read(id) } center.open.set(false); }>{title.clone()}</a>
-                {(!n.body.is_empty()).then(|| view! { <p class="body">{n.body.clone()}</p> })}
-                <p class="meta">
-                    {n.actor_name.clone().map(|a| format!("{a} · "))}
-                    <LocalTime ms=n.created_at/>
-                    {is_unread.then(|| view! { <span class="badge">"Unread"</span> })}
-                </p>
-                <div class="notice-actions">
-                    {is_unread.then(|| view! { <button type="button" on:click=move |_| center.mark_read(id)>"Mark read"</button> })}
-                    <button type="button" on:click=move |_| set_state(id, Some(now() + 60 * 60 * 1000))>"Snooze 1 hour"</button>
-                    <button type="button" on:click=move |_| set_state(id, Some(tomorrow_nine()))>"Snooze until tomorrow 9:00"</button>
-                    <button type="button" on:click=move |_| set_state(id, None)>"Dismiss"</button>
-                </div>
-            </li>
-        }
-    };
-    let shown = move || {
-        let filter = only.get();
-        items
-            .get()
-            .into_iter()
-            .filter(|n| filter.is_none_or(|t| n.ntype == t))
-            .collect::<Vec<_>>()
-    };
-    let list = move || {
-        let list = shown();
-        if list.is_empty() {
-            return view! { <p class="empty">"Nothing here."</p> }.into_any();
-        }
-        if !grouped.get() {
-            return view! { <ul class="notices">{list.into_iter().map(row).collect_view()}</ul> }
-                .into_any();
-        }
-        NoticeType::ALL
-            .into_iter()
-            .filter_map(|t| {
-                let group: Vec<Notification> = list.iter().filter(|n| n.ntype == t).cloned().collect();
-                (!group.is_empty()).then(|| {
-                    view! {
-                        <h3>{t.label()}</h3>
-                        <ul class="notices" aria-label=t.label()>{group.into_iter().map(row).collect_view()}</ul>
-                    }
-                })
-            })
-            .collect_view()
-            .into_any()
-    };
-    view! {
-            <header>
-                <h2>"Notifications"</h2>
-                <button type="button" on:click=mark_all disabled=move || unread.get() == 0>"Mark all read"</button>
-                <button type="button" on:click=move |_| center.close()>"Close"</button>
-            </header>
-            <div class="notice-filters">
-                <label>"Type "
-                    <select aria-label="Type" on:change=move |ev| only.set(NoticeType::parse(&event_target_value(&ev)))>
-                        <option value="">"All"</option>
-                        {NoticeType::ALL.into_iter().map(|t| view! { <option value=t.as_str()>{t.label()}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label><input type="checkbox" on:change=move |ev| grouped.set(event_target_checked(&ev))/>" Group by type"</label>
-            </div>
-            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            {list}
-            {move || older.get().map(|_| view! { <button type="button" on:click=load_older>"Load older"</button> })}
-    }
-    .into_any()
 }
