@@ -94,18 +94,20 @@ fn lazy_board(kind: RecordKind) -> AnyView {
 }
 
 /// Whether the page at `path` (`/w/{slug}/{kind}`) with query `search` (`?view=list`, or
-/// empty) shows a board: a kind that declares one, not switched to its list.
+/// empty) shows a board: a kind that declares one, not switched to its list. As the
+/// router reads the query, the last `view` counts.
 pub fn shows_board(path: &str, search: &str) -> bool {
     let mut parts = path.trim_matches('/').split('/');
     let kind = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("w"), Some(_), Some(kind), None) => RecordKind::from_path(kind),
         _ => None,
     };
-    kind.is_some_and(|k| k.spec().board.is_some())
-        && !search
-            .trim_start_matches('?')
-            .split('&')
-            .any(|pair| pair == "view=list")
+    let view = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("view="))
+        .next_back();
+    kind.is_some_and(|k| k.spec().board.is_some()) && view != Some("list")
 }
 
 /// In the browser, before hydration: loads the board's WASM chunk when the page shown is a
@@ -175,6 +177,9 @@ mod tests {
         assert!(shows_board("/w/acme/tasks", "?q=x&view=board"));
         assert!(!shows_board("/w/acme/deals", "?view=list"));
         assert!(!shows_board("/w/acme/deals", "?q=a&view=list"));
+        assert!(!shows_board("/w/acme/deals", "?view=board&view=list"));
+        assert!(shows_board("/w/acme/deals", "?view=list&view=board"));
+        assert!(shows_board("/w/acme/deals", "?preview=list"));
         // A kind without a board, a record's page, another page, no workspace.
         assert!(!shows_board("/w/acme/customers", ""));
         assert!(!shows_board("/w/acme/deals/12", ""));
