@@ -132,7 +132,15 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        // A file sent as its precompressed copy (`cargo leptos build --precompress`, served
+        // by Leptos' file handler) passes the compression layer untouched, which then adds
+        // no `Vary`: without it a shared cache could hand brotli to a client that asked
+        // for none.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ));
     with_security_headers(app)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
