@@ -88,13 +88,19 @@ const k = (x) => `${Math.round(x / 1000)}k`;
 
 /** The release WASM, brotli-compressed: what the first page loads (the main module and the
  * JS glue) and, in a split build (`cargo leptos build --split`), what each lazy route adds
- * (its chunks, from `__wasm_split_manifest.json`). */
+ * (its chunks, from `__wasm_split_manifest.json`). Each file counts as its `.br` copy when
+ * the build wrote one (`--precompress`: what the server sends), else compressed here at
+ * the same quality (11). */
 function wasmSize() {
   const dir = path.join(root, 'target/site/pkg');
   if (!fs.existsSync(dir)) return 'n/a';
-  const br = (f) => zlib.brotliCompressSync(fs.readFileSync(path.join(dir, f)), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  const br = (f) => {
+    const copy = path.join(dir, `${f}.br`);
+    if (fs.existsSync(copy)) return fs.statSync(copy).size;
+    return zlib.brotliCompressSync(fs.readFileSync(path.join(dir, f)), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  };
   const kb = (b) => `${Math.round(b / 1024)} KB`;
-  const files = fs.readdirSync(dir);
+  const files = fs.readdirSync(dir).filter((f) => !/\.(br|gz)$/.test(f));
   const first = files.filter((f) => /^tandem(_bg)?\.(wasm|js)$/.test(f) || f.startsWith('__wasm_split.')).reduce((n, f) => n + br(f), 0);
   const all = files.filter((f) => f.endsWith('.wasm')).reduce((n, f) => n + br(f), 0);
   let routes = '';
