@@ -31,6 +31,19 @@ for (const [accept, encoding, suffix] of [
   });
 }
 
+test('a file is revalidated, and an unchanged one comes back as 304', async ({ request }) => {
+  // Unhashed names: a copy a browser kept by its own heuristics could be old WASM under
+  // new HTML after an upgrade.
+  const res = await request.get('/pkg/tandem.wasm', { headers: { 'Accept-Encoding': 'br' } });
+  expect(res.headers()['cache-control']).toBe('no-cache');
+  const since = res.headers()['last-modified'];
+  expect(since).toBeTruthy();
+  const again = await request.get('/pkg/tandem.wasm', {
+    headers: { 'Accept-Encoding': 'br', 'If-Modified-Since': since },
+  });
+  expect(again.status()).toBe(304);
+});
+
 test('a client that takes no compression gets the file itself', async ({ request }) => {
   const raw = fs.readFileSync(path.join(pkg, 'tandem.wasm'));
   const res = await request.get('/pkg/tandem.wasm', { headers: { 'Accept-Encoding': 'identity' } });

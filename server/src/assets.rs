@@ -1,7 +1,7 @@
 //! The site's static files (WASM, JS, CSS, images) served from the binary itself when it
 //! was built with the `embed-assets` feature, so `tandem serve` runs from any folder
 //! with nothing beside it; otherwise, as under `cargo leptos watch`, from `target/site`
-//! on disk (Leptos' file handler).
+//! on disk (tower-http's `ServeDir`, in [`crate::router`]).
 //!
 //! Embedded files are brotli and gzip compressed at build time and served with an ETag
 //! and `Cache-Control: no-cache` (their names carry no hash, so a browser revalidates

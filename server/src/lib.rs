@@ -32,6 +32,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration;
@@ -92,6 +93,20 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(Duration::days(14)));
     let options = state.leptos_options.clone();
     let files = assets::router().unwrap_or_default();
+    // The site's files on disk (`target/site`; nothing but the split manifest for the
+    // self-contained binary, whose files come from `files`), by tower-http's ServeDir:
+    // their precompressed copies, conditional requests (a 304 while a file is unchanged)
+    // and ranges. Leptos' own file handler passes on only `Accept-Encoding`, so every
+    // revalidation of the 1.4 MB WASM was answered in full. What is no file falls to
+    // Leptos' handler, which renders the not-found page.
+    let site = ServeDir::new(&*state.leptos_options.site_root)
+        .precompressed_br()
+        .precompressed_gzip()
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(axum::handler::Handler::with_state(
+            leptos_axum::file_and_error_handler::<AppState, _>(shell),
+            state.clone(),
+        ));
     let handlers: [MethodRouter<AppState>; PLAIN_ROUTES.len()] = [
         get(|| async { "ok" }),
         get(ready),
@@ -118,7 +133,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .merge(files)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(site)
         .layer(axum::middleware::from_fn(error::server_fn_status))
         .layer(axum::middleware::from_fn(metrics::track_server_fns))
         .layer(axum::middleware::from_fn_with_state(
@@ -133,13 +148,20 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
-        // A file sent as its precompressed copy (`cargo leptos build --precompress`, served
-        // by Leptos' file handler) passes the compression layer untouched, which then adds
-        // no `Vary`: without it a shared cache could hand brotli to a client that asked
-        // for none.
+        // A file sent as its precompressed copy (`cargo leptos build --precompress`) passes
+        // the compression layer untouched, which then adds no `Vary`: without it a shared
+        // cache could hand brotli to a client that asked for none.
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::VARY,
             HeaderValue::from_static("accept-encoding"),
+        ))
+        // The site's file names carry no hash, so a browser must revalidate them (a 304
+        // while unchanged): a copy it kept by its own heuristics after an upgrade would be
+        // old WASM under new HTML. The embedded files say the same (memory-serve); pages
+        // and server functions carry no validator, so they are fetched anew as before.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
         ));
     with_security_headers(app)
         .layer(TraceLayer::new_for_http())
