@@ -20,7 +20,9 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(
     fetch(request)
       .then((response) => {
-        if (response.ok && response.type === 'basic') {
+        // Whole answers only: the cache refuses a partial one (206, e.g. the sound's range
+        // request), and an error page must not replace a good copy.
+        if (response.status === 200 && response.type === 'basic') {
           const copy = response.clone();
           event.waitUntil(caches.open(CACHE).then((cache) => cache.put(request, copy)));
         }

@@ -32,25 +32,65 @@ fn embed() {
     std::fs::write(out.join("split_manifest.json"), text).expect("writing the manifest copy");
     // memory-serve compresses what it embeds itself; the `.br` and `.gz` copies that
     // `cargo leptos build --precompress` writes beside each file would only be embedded
-    // again, as files of their own. It embeds a copy of the site without them.
+    // again, as files of their own. It embeds a mirror of the site without them.
     println!("cargo::rerun-if-changed={}", site.display());
-    let copy = out.join("site");
-    let _ = std::fs::remove_dir_all(&copy);
-    copy_without_precompressed(&site, &copy);
-    memory_serve::load_directory_with_embed(copy, true);
+    let mirror = out.join("site");
+    mirror_without_precompressed(&site, &mirror);
+    memory_serve::load_directory_with_embed(mirror, true);
 }
 
-/// Copies the folder `from` to `to`, leaving out the precompressed `.br` and `.gz` files.
+/// Mirrors the folder `from` into `to`, leaving out each file's precompressed `.br` and
+/// `.gz` copies. Files are hard links (copies where linking fails), so they keep their
+/// original's modification time, and whatever is unchanged is left alone: memory-serve
+/// watches `to`, and a file there newer than the build script's last run would make
+/// every build embed, and compress, the whole site again.
 #[cfg(feature = "embed-assets")]
-fn copy_without_precompressed(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("creating the site's copy");
-    for entry in std::fs::read_dir(from).expect("reading the built site") {
+fn mirror_without_precompressed(from: &std::path::Path, to: &std::path::Path) {
+    use std::collections::HashSet;
+    use std::fs;
+    fs::create_dir_all(to).expect("creating the site's mirror");
+    let mut kept = HashSet::new();
+    for entry in fs::read_dir(from).expect("reading the built site") {
         let path = entry.expect("reading the built site").path();
-        let target = to.join(path.file_name().expect("a file name"));
+        let name = path.file_name().expect("a file name").to_owned();
+        let target = to.join(&name);
         if path.is_dir() {
-            copy_without_precompressed(&path, &target);
-        } else if !matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz")) {
-            std::fs::copy(&path, &target).expect("copying the built site");
+            mirror_without_precompressed(&path, &target);
+            kept.insert(name);
+            continue;
+        }
+        let precompressed = matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz"))
+            && path.with_extension("").is_file();
+        if precompressed {
+            continue;
+        }
+        kept.insert(name);
+        let original = fs::metadata(&path).expect("reading the built site");
+        let unchanged = fs::metadata(&target).is_ok_and(|m| {
+            m.len() == original.len() && m.modified().ok() == original.modified().ok()
+        });
+        if !unchanged {
+            let _ = fs::remove_file(&target);
+            if fs::hard_link(&path, &target).is_err() {
+                fs::copy(&path, &target).expect("copying the built site");
+                let modified = original.modified().expect("a modification time");
+                fs::File::options()
+                    .write(true)
+                    .open(&target)
+                    .and_then(|f| f.set_modified(modified))
+                    .expect("dating the copy as its original");
+            }
+        }
+    }
+    for entry in fs::read_dir(to).expect("reading the site's mirror") {
+        let entry = entry.expect("reading the site's mirror");
+        if !kept.contains(&entry.file_name()) {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
         }
     }
 }

@@ -51,3 +51,11 @@ test('a client that takes no compression gets the file itself', async ({ request
   expect(res.headers()['content-encoding']).toBeUndefined();
   expect((await res.body()).equals(raw)).toBe(true);
 });
+
+test('what is no file, a folder included, gets the not-found page', async ({ request }) => {
+  for (const url of ['/pkg/no-such-chunk.wasm', '/pkg', '/pkg/']) {
+    const res = await request.get(url, { maxRedirects: 0 });
+    expect(res.status(), url).toBe(404);
+    expect(res.headers()['content-type'], url).toContain('text/html');
+  }
+});

@@ -97,16 +97,27 @@ pub fn router(state: AppState) -> Router {
     // self-contained binary, whose files come from `files`), by tower-http's ServeDir:
     // their precompressed copies, conditional requests (a 304 while a file is unchanged)
     // and ranges. Leptos' own file handler passes on only `Accept-Encoding`, so every
-    // revalidation of the 1.4 MB WASM was answered in full. What is no file falls to
-    // Leptos' handler, which renders the not-found page.
+    // revalidation of the 1.4 MB WASM was answered in full. What is no file (a folder
+    // too) falls to Leptos' handler, which renders the not-found page. The files' names
+    // carry no hash, so a browser must revalidate them (`no-cache`): a copy it kept by its
+    // own heuristics after an upgrade would be old WASM under new HTML. The embedded
+    // files say the same (memory-serve).
     let site = ServeDir::new(&*state.leptos_options.site_root)
         .precompressed_br()
         .precompressed_gzip()
+        .append_index_html_on_directories(false)
         .call_fallback_on_method_not_allowed(true)
         .fallback(axum::handler::Handler::with_state(
             leptos_axum::file_and_error_handler::<AppState, _>(shell),
             state.clone(),
         ));
+    let site = tower::Layer::layer(
+        &SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ),
+        site,
+    );
     let handlers: [MethodRouter<AppState>; PLAIN_ROUTES.len()] = [
         get(|| async { "ok" }),
         get(ready),
@@ -154,14 +165,6 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::VARY,
             HeaderValue::from_static("accept-encoding"),
-        ))
-        // The site's file names carry no hash, so a browser must revalidate them (a 304
-        // while unchanged): a copy it kept by its own heuristics after an upgrade would be
-        // old WASM under new HTML. The embedded files say the same (memory-serve); pages
-        // and server functions carry no validator, so they are fetched anew as before.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            axum::http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
         ));
     with_security_headers(app)
         .layer(TraceLayer::new_for_http())
