@@ -173,3 +173,29 @@ test('a deal moved on the pipeline board moves on the other\'s board live, with 
   await expect(column(a, 'Lost').getByRole('link', { name: 'D-2' })).toBeVisible();
   await expect(column(a, 'Lost')).toHaveAccessibleName('Lost (1 · $2,500)');
 });
+
+test('switching a list to its board keeps the page, and only the board\'s place says it is loading', async ({ browser }) => {
+  const { aCtx, slug } = await team(browser, 'switch');
+  await call(aCtx, 'create_record', { slug, kind: 'deal', fields: { code: 'D-9', stage: 'Won', value: 50_000 } });
+  // The board's own WASM chunk (a split build) is held until the page has been looked at.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked = false;
+  await aCtx.route(/\/pkg\/split_lazy_board_[^/]*\.wasm$/, async (route) => {
+    asked = true;
+    await held;
+    await route.continue();
+  });
+  const page = await aCtx.newPage();
+  await open(page, `/w/${slug}/deals?view=list`);
+  await expect(page.getByRole('row', { name: /D-9/ })).toBeVisible();
+  const views = page.getByRole('navigation', { name: 'Deal views' });
+  await views.getByRole('link', { name: 'Board' }).click();
+  await expect.poll(() => asked).toBe(true);
+  await expect(page.getByRole('status').filter({ hasText: 'Loading the board…' })).toBeVisible();
+  await expect(views.getByRole('link', { name: 'Board' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('navigation', { name: 'Workspace' })).toBeVisible();
+  release();
+  await expect(page.getByRole('region', { name: /^Won / }).getByRole('link', { name: 'D-9' })).toBeVisible();
+  await expect(page.getByText('Loading the board…')).toHaveCount(0);
+});

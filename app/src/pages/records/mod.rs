@@ -65,6 +65,7 @@ fn BoardOrList(kind: RecordKind) -> impl IntoView {
     let slug = expect_context::<WorkspaceView>().workspace.slug;
     let list = move || query.with(|q| q.get("view")).as_deref() == Some("list");
     let base = format!("/w/{slug}/{}", kind.path());
+    let hydrated = crate::components::use_hydrated();
     // "Deal views".
     let mut label = format!("{} views", kind.noun());
     label[..1].make_ascii_uppercase();
@@ -75,11 +76,21 @@ fn BoardOrList(kind: RecordKind) -> impl IntoView {
         </nav>
         {move || if list() {
             view! { <RecordList kind/> }.into_any()
-        } else {
-            // A `Suspend` of the page's own `Suspense` (the workspace gate's): a `Suspense`
-            // of its own, nested in that one, is streamed apart from the page by the
-            // server and did not hydrate.
+        } else if !hydrated.get_untracked() {
+            // Rendered by the server, or hydrating: a `Suspend` of the page's own
+            // `Suspense` (the workspace gate's). A `Suspense` of its own, nested in that
+            // one, is streamed apart from the page by the server and did not hydrate.
             Suspend::new(lazy_board(kind)).into_any()
+        } else {
+            // Switched to in the browser: a `Suspense` of its own, so that while the
+            // board's code is on its way only the board's place says so, instead of the
+            // gate's fallback standing for the whole page.
+            view! {
+                <Suspense fallback=|| view! { <p role="status">"Loading the board…"</p> }>
+                    {Suspend::new(lazy_board(kind))}
+                </Suspense>
+            }
+            .into_any()
         }}
     }
 }
