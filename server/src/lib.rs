@@ -32,7 +32,6 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration;
@@ -98,19 +97,24 @@ pub fn router(state: AppState) -> Router {
     // their precompressed copies, conditional requests (a 304 while a file is unchanged)
     // and ranges. Leptos' own file handler passes on only `Accept-Encoding`, so every
     // revalidation of the 1.4 MB WASM was answered in full. What is no file (a folder
-    // too) falls to Leptos' handler, which renders the not-found page. The files' names
-    // carry no hash, so a browser must revalidate them (`no-cache`): a copy it kept by its
-    // own heuristics after an upgrade would be old WASM under new HTML. The embedded
-    // files say the same (memory-serve).
-    let site = ServeDir::new(&*state.leptos_options.site_root)
-        .precompressed_br()
-        .precompressed_gzip()
+    // too) falls to Leptos' `ErrorHandler`, which renders the not-found page (the
+    // composition Leptos documents for `file_and_error_handler`, without its second look
+    // for the file). The files' names carry no hash, so a browser must revalidate them
+    // (`no-cache`): a copy it kept by its own heuristics after an upgrade would be old
+    // WASM under new HTML. The embedded files say the same (memory-serve).
+    let not_found = {
+        let state = state.clone();
+        let options = state.leptos_options.clone();
+        leptos_axum::ErrorHandler::new_with_context(
+            move || provide_context(state.clone()),
+            shell,
+            options,
+        )
+    };
+    let site = leptos_axum::site_pkg_dir_service(&state.leptos_options)
         .append_index_html_on_directories(false)
         .call_fallback_on_method_not_allowed(true)
-        .fallback(axum::handler::Handler::with_state(
-            leptos_axum::file_and_error_handler::<AppState, _>(shell),
-            state.clone(),
-        ));
+        .fallback(not_found);
     let site = tower::Layer::layer(
         &SetResponseHeaderLayer::if_not_present(
             axum::http::header::CACHE_CONTROL,
