@@ -184,7 +184,7 @@ async fn twenty_clients_converge_and_nothing_is_silently_overwritten() {
                             Some(key),
                         );
                         let answer = app.run(&c, args.clone()).await;
-                        sent.push((args, answer.clone()));
+                        sent.push((args, answer.clone(), field, value.clone()));
                         match answer {
                             Ok(r) => {
                                 t.accepted.push(Accepted {
@@ -207,14 +207,22 @@ async fn twenty_clients_converge_and_nothing_is_silently_overwritten() {
                         }
                     }
                     if burst > 1 {
-                        for (args, first) in sent {
+                        for (args, first, field, value) in sent {
                             // A replay returns the first answer and changes nothing (a
-                            // deleted record's refusal is not kept: it is asked again).
+                            // deleted record's refusal is not kept: it is asked again,
+                            // and if the record was restored in between, it is a new
+                            // edit like any other, accepted or refused on its merits).
                             let again = app.run(&c, args).await;
                             match (&first, &again) {
                                 (Ok(a), Ok(b)) if a == b => {}
                                 (Err(AppError::Conflict(a)), Err(AppError::Conflict(b)))
                                     if a == b => {}
+                                (Err(AppError::Gone(_)), Ok(r)) => t.accepted.push(Accepted {
+                                    id,
+                                    field,
+                                    version: r.version,
+                                    value,
+                                }),
                                 (Err(AppError::Gone(_)), _) => {}
                                 _ => t.other.push(format!("replay: {first:?} then {again:?}")),
                             }
