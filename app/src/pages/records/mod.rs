@@ -106,19 +106,34 @@ fn lazy_board(kind: RecordKind) -> AnyView {
 
 /// Whether the page at `path` (`/w/{slug}/{kind}`) with query `search` (`?view=list`, or
 /// empty) shows a board: a kind that declares one, not switched to its list. As the
-/// router reads the query, the last `view` counts.
+/// router reads them, the kind and the query's names and values are percent-decoded
+/// (so `d%65als` is `deals`), and the last `view` counts.
 pub fn shows_board(path: &str, search: &str) -> bool {
     let mut parts = path.trim_matches('/').split('/');
     let kind = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("w"), Some(_), Some(kind), None) => RecordKind::from_path(kind),
+        (Some("w"), Some(_), Some(kind), None) => RecordKind::from_path(&decoded(kind)),
         _ => None,
     };
     let view = search
         .trim_start_matches('?')
         .split('&')
-        .filter_map(|pair| pair.strip_prefix("view="))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            (decoded(name) == "view").then(|| decoded(value))
+        })
         .next_back();
-    kind.is_some_and(|k| k.spec().board.is_some()) && view != Some("list")
+    kind.is_some_and(|k| k.spec().board.is_some()) && view.as_deref() != Some("list")
+}
+
+/// `part` of a URL percent-decoded by leptos_router's own `Url::unescape` (the browser's
+/// `decodeURIComponent`, or percent-encoding's decoder on the server), which the router
+/// applies to what it matches; borrowed when there is nothing to decode.
+fn decoded(part: &str) -> std::borrow::Cow<'_, str> {
+    if part.contains('%') {
+        leptos_router::location::Url::unescape(part).into()
+    } else {
+        part.into()
+    }
 }
 
 /// In the browser, before hydration: loads the board's WASM chunk when the page shown is a
@@ -197,5 +212,18 @@ mod tests {
         assert!(!shows_board("/w/acme/chat", ""));
         assert!(!shows_board("/deals", ""));
         assert!(!shows_board("/x/acme/deals", ""));
+    }
+
+    /// Percent-encoded, as a link or a person may write them: decoded as the router
+    /// decodes. Off the browser, leptos_router decodes only with its `ssr` feature (in
+    /// the browser it calls `decodeURIComponent`), so this runs with it, as CI does.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_percent_encoded_kind_or_view_is_read_as_the_router_reads_it() {
+        assert!(shows_board("/w/acme/d%65als", ""));
+        assert!(!shows_board("/w/acme/d%65als", "?view=%6Cist"));
+        assert!(!shows_board("/w/acme/deals", "?vi%65w=list"));
+        assert!(shows_board("/w/acme/deals", "?view=%6Cist&view=board"));
+        assert!(!shows_board("/w/acme/customer%73", ""));
     }
 }
