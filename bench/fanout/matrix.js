@@ -1,11 +1,13 @@
-// Runs the fan-out scenarios for socket.io and for Tandem side by side on this machine
-// (server pinned to CPU0, generator to CPU1), repeated, and prints the table of the
+// Runs the fan-out scenarios for socket.io, the floor and Tandem side by side on this
+// machine (server pinned to CPU0, generator to CPU1), repeated, and prints the table of the
 // performance issue: burst deliveries/s, server CPU per delivery, p99 at 50k deliveries/s,
 // writes/s into one room, RSS per idle socket, the event frame and the release WASM.
+// The floor (`fanout_floor`) is the least any server can do here: each delivery one
+// `write` of a frame built once, nothing else; its frames are padded to Tandem's size.
 //
-//   node matrix.js [--reps 2] [--only tandem|sio] [--json results.json]
+//   node matrix.js [--reps 2] [--only tandem|sio|floor] [--json results.json]
 // Needs a release build in the repository (target/release/tandem, target/site and the
-// generator, target/release/loadgen); `run` makes them.
+// generator and the floor, target/release/loadgen and fanout_floor); `run` makes them.
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -18,7 +20,7 @@ const A = {};
 for (let i = 2; i < process.argv.length; i += 2) A[process.argv[i].slice(2)] = process.argv[i + 1];
 const reps = +(A.reps || 2);
 const here = __dirname, root = path.resolve(here, '../..');
-const peers = A.only ? [A.only] : ['sio', 'tandem'];
+const peers = A.only ? [A.only] : ['sio', 'floor', 'tandem'];
 
 // a) 10 msg/s, b) 50 msg/s (50k deliveries/s), c) a burst of 200, w) writes with 1 subscriber,
 // p) writes paced at 300 a second into the room of 1,000 (300k deliveries/s: the goal's own
@@ -49,6 +51,10 @@ async function startPeer(peer) {
     port = 3001;
     proc = spawn('taskset', ['-c', '0', 'node', path.join(here, 'sio_server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
     url = `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
+  } else if (peer === 'floor') {
+    port = 3002;
+    proc = spawn('taskset', ['-c', '0', path.join(root, 'target/release/fanout_floor'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    url = `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
   } else {
     port = 3010;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-bench-'));
@@ -63,12 +69,14 @@ async function startPeer(peer) {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { proc, url, proto: peer === 'sio' ? 'sio' : 'tandem', cleanup };
+  return { proc, url, proto: peer === 'tandem' ? 'tandem' : 'sio', cleanup };
 }
 
 async function runOne(peer, scenario) {
   const p = await startPeer(peer);
-  const args = ['--proto', p.proto, '--url', p.url, '--pid', String(p.proc.pid), ...scenario.args];
+  // The floor's payloads padded so that its frames are as large as Tandem's (~311 B).
+  const size = peer === 'floor' ? ['--size', '310'] : [];
+  const args = ['--proto', p.proto, '--url', p.url, '--pid', String(p.proc.pid), ...scenario.args, ...size];
   const r = spawnSync('taskset', ['-c', '1', path.join(root, 'target/release/loadgen'), ...args], { encoding: 'utf8', timeout: 240000 });
   await p.cleanup();
   const line = (r.stdout || '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
@@ -158,7 +166,7 @@ function wasmSize() {
     ['release WASM (brotli)', 'wasm', 'first page <= 300 KB'],
     ['generator (loadgen, one core: CPU1)', 'generator', ''],
   ];
-  const names = { sio: 'socket.io', tandem: 'Tandem' };
+  const names = { sio: 'socket.io', floor: 'floor: one write per delivery', tandem: 'Tandem' };
   console.log(`| | ${peers.map((p) => names[p]).join(' | ')} | goal |`);
   console.log(`| --- | ${peers.map(() => '---').join(' | ')} | --- |`);
   for (const [label, key, goal] of rows) console.log(`| ${label} | ${peers.map((p) => cols[p][key]).join(' | ')} | ${goal} |`);
