@@ -236,6 +236,63 @@ pub async fn spawn_local(
     Ok((addr, state))
 }
 
+/// A connection as every request on it sees it (axum's connect info): the peer's address,
+/// and its socket's descriptor, which a WebSocket upgrade duplicates so that the fan-out
+/// can write frames straight to the socket (`realtime::outbox`'s direct path). Made by
+/// `serve`'s plain TCP listener only: a listener that encrypts (TLS) must not give one.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The peer's address (before any proxy's `X-Forwarded-For`: see `auth`).
+    pub addr: SocketAddr,
+    fd: std::os::fd::RawFd,
+}
+
+impl Peer {
+    /// A duplicate of the connection's socket (non-blocking, as the original), or None
+    /// if the system refuses one. Call it only while the connection is open, as in the
+    /// request's own handling or its upgrade: a descriptor of a closed connection may
+    /// have been given to another since.
+    pub(crate) fn socket(&self) -> Option<std::net::TcpStream> {
+        // SAFETY: the descriptor is this request's connection's, open for as long as the
+        // request or its upgraded stream is handled (see above); it is only borrowed to
+        // be duplicated.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        fd.try_clone_to_owned().ok().map(std::net::TcpStream::from)
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelay>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelay>) -> Self {
+        Peer {
+            addr: *stream.remote_addr(),
+            fd: std::os::fd::AsRawFd::as_raw_fd(stream.io()),
+        }
+    }
+}
+
+/// `serve`'s listener: a TCP listener (axum's, which retries after an accept error) whose
+/// every accepted connection sends at once (TCP_NODELAY): with Nagle's algorithm a small
+/// frame waits while an earlier one is unacknowledged, up to the peer's delayed ACK
+/// (40 ms on Linux), and a socket's frames are small and often.
+struct NoDelay(tokio::net::TcpListener);
+
+impl axum::serve::Listener for NoDelay {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+        (tcp, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
 /// Serves the router on `listener` until `shutdown` completes, then drains: every socket
 /// is told to reconnect later (a `reconnect` frame with a spread delay, then close 1012),
 /// no new connection is accepted, requests under way finish, and the function returns
@@ -288,17 +345,9 @@ pub async fn serve(
         }
     };
     let app = router(state);
-    // Every accepted connection sends at once (TCP_NODELAY): with Nagle's algorithm a
-    // small frame waits while an earlier one is unacknowledged, up to the peer's delayed
-    // ACK (40 ms on Linux), and a socket's frames are small and often.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        NoDelay(listener),
+        app.into_make_service_with_connect_info::<Peer>(),
     )
     .with_graceful_shutdown(shutdown);
     let deadline = async move {

@@ -47,9 +47,9 @@ pub fn frame_in() {
     metrics::counter!("tandem_frames_in_total").increment(1);
 }
 
-/// Counts `n` frames written to a socket in one flush.
-pub fn frames_out(n: usize) {
-    metrics::counter!("tandem_frames_out_total").increment(n as u64);
+/// Counts `n` frames written to sockets (by a writer in one flush, or by the direct path).
+pub fn frames_out(n: u64) {
+    metrics::counter!("tandem_frames_out_total").increment(n);
 }
 
 /// Counts `n` frames handed to subscriptions by the dispatcher, and how long the oldest

@@ -5,8 +5,6 @@
 
 pub mod proxy;
 
-use std::net::SocketAddr;
-
 use app::ssr::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -31,8 +29,8 @@ pub async fn client_and_origin(
 ) -> Response {
     let peer = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<ConnectInfo<crate::Peer>>()
+        .map(|c| c.0.addr.ip());
     let proxy = &state.proxy;
     if let Some(peer) = peer {
         let ip = proxy.client_ip(peer, req.headers());

@@ -208,8 +208,14 @@ async fn handle_frames(member: &Rc<Member>, buf: &mut Vec<u8>, room: &Room) -> b
 fn client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     let (len, mut at) = match b1 & 0x7f {
-        126 => (u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize, 4),
-        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize, 10),
+        126 => (
+            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
         n => (n as usize, 2),
     };
     let mask: Option<[u8; 4]> = if b1 & 0x80 != 0 {
@@ -300,4 +306,3 @@ async fn flush_backlog(member: &Member) -> std::io::Result<()> {
         }
     }
 }
-

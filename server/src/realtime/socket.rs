@@ -3,7 +3,7 @@
 //! the per-user and per-address caps, then a reader loop (frames in, rate-limited,
 //! heartbeat timeout, the hub's access checks, a periodic session check) and a writer
 //! task on the fan-out runtime (frames out, from a bounded outbox, which the rooms'
-//! dispatcher fills directly).
+//! dispatcher fills directly, or writes past when nothing is queued: the direct path).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -28,10 +28,11 @@ use tower_sessions::session::Id;
 use tower_sessions::{Session, SessionStore};
 
 use super::hub::{Control, Hub, Registration};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Work};
 use super::subscription::{Replay, Subscription};
 use crate::db::Sessions;
 use crate::state::AppState;
+use crate::Peer;
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
@@ -45,8 +46,16 @@ pub async fn upgrade(
     State(state): State<AppState>,
     session: Session,
     ip: Option<Extension<ClientIp>>,
+    peer: Option<Extension<axum::extract::ConnectInfo<Peer>>>,
+    version: axum::http::Version,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The direct path writes WebSocket frames to the connection's socket itself: only
+    // for an HTTP/1.1 upgrade, after which the socket carries nothing else (over HTTP/2
+    // the WebSocket is one stream among others on it).
+    let peer = peer
+        .map(|Extension(axum::extract::ConnectInfo(peer))| peer)
+        .filter(|_| version == axum::http::Version::HTTP_11);
     let socket = match Socket::open(&state, &session, ip).await {
         Ok(s) => s,
         Err(refused) => return refused,
@@ -61,7 +70,9 @@ pub async fn upgrade(
             // The connection gets a task of its own, holding only its loop's state; axum's
             // upgrade task (the upgrade, its configuration and this closure) ends here
             // instead of living as long as the socket (2.7 KB a socket, heaptrack).
-            socket.start_websocket(ws);
+            // The connection's own socket, for the direct path: the upgraded WebSocket
+            // holds it open while this runs.
+            socket.start_websocket(ws, peer.and_then(|p| p.socket()));
             std::future::ready(())
         })
 }
@@ -158,33 +169,49 @@ impl Socket {
     }
 
     /// Starts the connection over a WebSocket: its writer on the fan-out runtime, its
-    /// reader loop ([`Socket::run`]) as a task of its own on this one.
-    fn start_websocket(self, socket: WebSocket) {
+    /// reader loop ([`Socket::run`]) as a task of its own on this one. With `direct`, a
+    /// duplicate of the WebSocket's own connection, the outbox writes frames straight to
+    /// it while nothing is queued ([`Outbox::push`]).
+    fn start_websocket(self, socket: WebSocket, direct: Option<std::net::TcpStream>) {
         let (mut sink, stream) = socket.split();
         let outbox = Outbox::new(self.hub.config().socket_queue);
+        if let Some(direct) = direct {
+            outbox.write_directly_to(direct);
+        }
         let writer_box = outbox.clone();
         // Writes what is queued as one batch: each frame into the WebSocket's buffer,
-        // then one flush (one system call for a burst instead of one per frame).
+        // then one flush (one system call for a burst instead of one per frame); first,
+        // the rest of a frame the direct path wrote in part.
         let writer = super::fanout::spawn(async move {
             let mut batch = Vec::new();
-            while writer_box.pop_all(&mut batch).await {
-                crate::metrics::frames_out(batch.len());
-                for frame in std::mem::take(&mut batch) {
-                    if sink.feed(Message::Text(frame)).await.is_err() {
-                        return;
+            let written = async {
+                loop {
+                    match writer_box.next_work(&mut batch).await {
+                        Work::Tail { frame, written } => {
+                            writer_box.finish_tail(frame, written).await.ok()?;
+                        }
+                        Work::Frames => {
+                            crate::metrics::frames_out(batch.len() as u64);
+                            for frame in std::mem::take(&mut batch) {
+                                sink.feed(Message::Text(frame)).await.ok()?;
+                            }
+                            sink.flush().await.ok()?;
+                            writer_box.written();
+                        }
+                        Work::Closed => return Some(()),
                     }
                 }
-                if sink.flush().await.is_err() {
-                    return;
-                }
+            };
+            if written.await.is_some() {
+                let close = writer_box.lock().close_with;
+                let frame = close.map(|(code, reason)| CloseFrame {
+                    code,
+                    reason: reason.into(),
+                });
+                let _ = sink.send(Message::Close(frame)).await;
+                let _ = sink.close().await;
             }
-            let close = writer_box.lock().close_with;
-            let frame = close.map(|(code, reason)| CloseFrame {
-                code,
-                reason: reason.into(),
-            });
-            let _ = sink.send(Message::Close(frame)).await;
-            let _ = sink.close().await;
+            writer_box.writer_ended();
         });
         // Should the reader's task never run (the runtime shutting down first), dropping
         // it closes the outbox, so the writer ends and the WebSocket closes too.
@@ -296,7 +323,18 @@ impl Socket {
             let text = match message {
                 Message::Text(t) => t,
                 Message::Close(_) => break End::Gone,
-                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Ping(_) => {
+                    // The WebSocket library answers with a pong of its own on its next
+                    // read or write: no frame may be left half-written by then.
+                    if tokio::time::timeout(timeout, outbox.stop_direct())
+                        .await
+                        .is_err()
+                    {
+                        break End::Gone;
+                    }
+                    continue;
+                }
+                Message::Pong(_) => continue,
                 Message::Binary(_) => {
                     conn.error(ErrorCode::BadFrame, "frames are JSON text", None);
                     continue;

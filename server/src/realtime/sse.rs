@@ -161,7 +161,7 @@ fn events(
                 }
                 let mut popped = Vec::new();
                 if st.outbox.pop_all(&mut popped).await {
-                    crate::metrics::frames_out(popped.len());
+                    crate::metrics::frames_out(popped.len() as u64);
                     st.batch.extend(popped);
                     continue;
                 }

@@ -222,7 +222,9 @@ impl Subscription {
 
     /// Delivers one frame of the room (the dispatcher's call; never waits): sends it,
     /// skips it, holds it aside while catching up, or starts filling a gap before it.
-    pub fn deliver(self: &Arc<Self>, d: &Delivery) {
+    /// With `write_now`, a frame sent to a socket with nothing queued is written to it
+    /// at once ([`Outbox::write_or_push`]).
+    pub fn deliver(self: &Arc<Self>, d: &Delivery, write_now: bool) {
         let mut st = self.state();
         if st.ended {
             return;
@@ -248,7 +250,12 @@ impl Subscription {
         }
         match st.step(d, self.user) {
             Step::Send(frame, last) => {
-                if !self.outbox.push(frame) {
+                let sent = if write_now {
+                    self.outbox.write_or_push(frame)
+                } else {
+                    self.outbox.push(frame)
+                };
+                if !sent {
                     // Too slow: the outbox told every room of the socket to resync.
                     st.ended = true;
                 } else if last {

@@ -546,6 +546,57 @@ async fn a_silent_socket_is_dropped_after_the_heartbeat_timeout_and_its_user_lea
     );
 }
 
+/// Event `i` after `head` in `room` of workspace `ws_id`: customer 1's notes set to
+/// `notes` (a large frame when the notes are).
+fn notes_event(room: Room, ws_id: i64, head: Position, i: i64, notes: &str) -> LoggedChange {
+    let mut fields = app::model::Fields::new();
+    fields.insert("notes".into(), Value::Text(notes.to_owned()));
+    LoggedChange {
+        room,
+        position: Position {
+            epoch: head.epoch,
+            offset: head.offset + i,
+        },
+        change: Change::Updated {
+            kind: RecordKind::Customer,
+            id: 1,
+            workspace_id: ws_id,
+            version: i,
+            title: None,
+            fields,
+            before: Default::default(),
+            titles: Default::default(),
+            overwritten: Vec::new(),
+            overwrote: Vec::new(),
+            actor: None,
+            at: i,
+        },
+    }
+}
+
+/// Publishes `count` events of about 64 KiB into `room` after `head` (offsets from
+/// `from`), each once `fast` has the one before (it keeps up); far more than a socket
+/// that does not read can hold, so the server's writes to it stop part-way through a
+/// frame. Returns the offsets `fast` received.
+async fn flood(
+    app: &TestApp,
+    fast: &mut Ws,
+    room: Room,
+    ws_id: i64,
+    head: Position,
+    from: i64,
+    count: i64,
+) -> Vec<i64> {
+    let notes = "x".repeat(64 * 1024);
+    let mut offsets = Vec::new();
+    for i in from..from + count {
+        app.hub
+            .publish(&[notes_event(room, ws_id, head, i, &notes)]);
+        offsets.push(events(fast, room, 1).await[0].0.offset);
+    }
+    offsets
+}
+
 #[tokio::test]
 async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
     let config = HubConfig {
@@ -560,41 +611,11 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
     let mut fast = connect(&app, &owner).await;
     let (head, _) = subscribe(&mut fast, room, None).await;
 
-    // 300 events of about 64 KiB: far more than the slow socket's buffers hold. Each
-    // is published once the fast socket has the previous one, which it keeps up with.
-    let notes = "x".repeat(64 * 1024);
     let total = 300;
-    let mut offsets = Vec::new();
-    for i in 1..=total as i64 {
-        let mut fields = app::model::Fields::new();
-        fields.insert("notes".into(), Value::Text(notes.clone()));
-        let change = Change::Updated {
-            kind: RecordKind::Customer,
-            id: 1,
-            workspace_id: ws_id,
-            version: i,
-            title: None,
-            fields,
-            before: Default::default(),
-            titles: Default::default(),
-            overwritten: Vec::new(),
-            overwrote: Vec::new(),
-            actor: None,
-            at: i,
-        };
-        app.hub.publish(&[LoggedChange {
-            room,
-            position: Position {
-                epoch: head.epoch,
-                offset: head.offset + i,
-            },
-            change,
-        }]);
-        offsets.push(events(&mut fast, room, 1).await[0].0.offset);
-    }
+    let offsets = flood(&app, &mut fast, room, ws_id, head, 1, total).await;
     assert_eq!(
         offsets,
-        (head.offset + 1..=head.offset + total as i64).collect::<Vec<_>>(),
+        (head.offset + 1..=head.offset + total).collect::<Vec<_>>(),
         "the fast socket got all, in order"
     );
 
@@ -613,6 +634,62 @@ async fn a_slow_consumer_is_told_to_resync_while_others_keep_receiving() {
     assert!(
         seen < total,
         "frames were dropped for the slow socket ({seen} of {total})"
+    );
+}
+
+#[tokio::test]
+async fn a_ping_to_a_socket_with_a_frame_half_written_is_answered_after_that_frame() {
+    // Frames go straight to an idle socket; one the socket takes only in part is
+    // finished before anything else. A client's ping makes the WebSocket library write
+    // a pong of its own, which must not land inside that frame.
+    let app = spawn_app_with(HubConfig {
+        socket_queue: 1000,
+        ..HubConfig::default()
+    })
+    .await;
+    let (owner, _, ws_id) = workspace_with_owner(&app).await;
+    let room = Room::Workspace(ws_id);
+    let mut slow = connect(&app, &owner).await;
+    let (head, _) = subscribe(&mut slow, room, None).await;
+    let mut fast = connect(&app, &owner).await;
+    subscribe(&mut fast, room, None).await;
+
+    flood(&app, &mut fast, room, ws_id, head, 1, 150).await;
+    slow.send(Message::Ping(b"still there?".to_vec().into()))
+        .await
+        .expect("send a ping");
+    flood(&app, &mut fast, room, ws_id, head, 151, 20).await;
+
+    // Everything reaches the slow socket whole and in order, the pong among it.
+    let mut offsets = Vec::new();
+    let mut pong = false;
+    while offsets.len() < 170 || !pong {
+        let msg = tokio::time::timeout(WAIT, slow.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("a whole WebSocket frame");
+        match msg {
+            Message::Pong(payload) => {
+                assert_eq!(&payload[..], b"still there?");
+                pong = true;
+            }
+            Message::Text(t) => {
+                match serde_json::from_str::<ServerFrame>(t.as_str()).expect("a server frame") {
+                    ServerFrame::Event { position, .. } => offsets.push(position.offset),
+                    f @ (ServerFrame::Resync { .. } | ServerFrame::Error { .. }) => {
+                        panic!("the socket kept up (its queue holds 1,000), yet got {f:?}")
+                    }
+                    _ => {} // presence
+                }
+            }
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    assert_eq!(
+        offsets,
+        (head.offset + 1..=head.offset + 170).collect::<Vec<_>>(),
+        "every event, in order"
     );
 }
 

@@ -123,7 +123,9 @@ struct Seen {
 
 /// One room: its subscriptions on this node and the newest event delivered here.
 pub struct RoomChannel {
-    subscriptions: Mutex<Vec<Arc<Subscription>>>,
+    /// Copied on write: the dispatcher delivers from a snapshot (an `Arc` clone), so a
+    /// subscribe or a publish never waits for a delivery to a thousand sockets.
+    subscriptions: Mutex<Arc<Vec<Arc<Subscription>>>>,
     seen: Mutex<Seen>,
 }
 
@@ -209,7 +211,7 @@ impl Hub {
 
     fn channel(&self) -> Arc<RoomChannel> {
         Arc::new(RoomChannel {
-            subscriptions: Mutex::new(Vec::new()),
+            subscriptions: Mutex::new(Arc::new(Vec::new())),
             seen: Mutex::new(Seen::default()),
         })
     }
@@ -220,7 +222,7 @@ impl Hub {
     pub fn subscribe(&self, room: Room, subscription: Arc<Subscription>) -> Arc<RoomChannel> {
         let mut rooms = lock(&self.rooms);
         let ch = rooms.entry(room).or_insert_with(|| self.channel()).clone();
-        lock(&ch.subscriptions).push(subscription);
+        Arc::make_mut(&mut lock(&ch.subscriptions)).push(subscription);
         ch
     }
 
@@ -229,7 +231,7 @@ impl Hub {
     pub fn unsubscribe(&self, room: Room, socket: u64) {
         let ch = lock(&self.rooms).get(&room).cloned();
         if let Some(ch) = ch {
-            lock(&ch.subscriptions).retain(|s| {
+            Arc::make_mut(&mut lock(&ch.subscriptions)).retain(|s| {
                 let mine = s.socket() == socket;
                 if mine {
                     s.end();
@@ -378,20 +380,26 @@ async fn dispatch_deliveries(
 ) {
     let mut batch = Vec::with_capacity(64);
     while deliveries.recv_many(&mut batch, 64).await > 0 {
+        // A lone delivery, with none waiting behind it, is written at once to every
+        // socket with nothing queued (one `writev` each: the least a lone delivery can
+        // cost). Under load, deliveries queue, and each socket's writer sends all its
+        // frames with one write.
+        let lone = batch.len() == 1 && deliveries.is_empty();
         // Metrics once per batch, not per delivery: the oldest frame's wait and the count.
         let oldest = batch.first().map(|(_, _, at)| *at);
         let mut delivered = 0;
         for (ch, delivery, _) in batch.drain(..) {
-            // Held while delivering: a subscription never takes this lock, so this
-            // cannot deadlock, and a subscribe waits at most one delivery.
-            let subscriptions = lock(&ch.subscriptions);
+            // A snapshot: a subscription added meanwhile gets the frames dispatched after
+            // it (it reads the room's head once added, so it needs none before).
+            let subscriptions = lock(&ch.subscriptions).clone();
             for s in subscriptions.iter() {
-                s.deliver(&delivery);
+                s.deliver(&delivery, lone);
             }
             delivered += subscriptions.len();
         }
         if let Some(at) = oldest {
             crate::metrics::dispatched(delivered, at);
+            crate::metrics::frames_out(super::outbox::take_direct_frames());
         }
     }
 }
