@@ -188,7 +188,11 @@ impl Socket {
                 loop {
                     match writer_box.next_work(&mut batch).await {
                         Work::Tail { frame, written } => {
-                            writer_box.finish_tail(frame, written).await.ok()?;
+                            // Boxed, as the reader's rare calls: the task keeps only the
+                            // idle loop's state, not this (a registration and its wait).
+                            Box::pin(writer_box.finish_tail(frame, written))
+                                .await
+                                .ok()?;
                         }
                         Work::Frames => {
                             crate::metrics::frames_out(batch.len() as u64);
@@ -326,10 +330,8 @@ impl Socket {
                 Message::Ping(_) => {
                     // The WebSocket library answers with a pong of its own on its next
                     // read or write: no frame may be left half-written by then.
-                    if tokio::time::timeout(timeout, outbox.stop_direct())
-                        .await
-                        .is_err()
-                    {
+                    let stopped = Box::pin(tokio::time::timeout(timeout, outbox.stop_direct()));
+                    if stopped.await.is_err() {
                         break End::Gone;
                     }
                     continue;

@@ -123,9 +123,7 @@ struct Seen {
 
 /// One room: its subscriptions on this node and the newest event delivered here.
 pub struct RoomChannel {
-    /// Copied on write: the dispatcher delivers from a snapshot (an `Arc` clone), so a
-    /// subscribe or a publish never waits for a delivery to a thousand sockets.
-    subscriptions: Mutex<Arc<Vec<Arc<Subscription>>>>,
+    subscriptions: Mutex<Vec<Arc<Subscription>>>,
     seen: Mutex<Seen>,
 }
 
@@ -211,7 +209,7 @@ impl Hub {
 
     fn channel(&self) -> Arc<RoomChannel> {
         Arc::new(RoomChannel {
-            subscriptions: Mutex::new(Arc::new(Vec::new())),
+            subscriptions: Mutex::new(Vec::new()),
             seen: Mutex::new(Seen::default()),
         })
     }
@@ -222,7 +220,7 @@ impl Hub {
     pub fn subscribe(&self, room: Room, subscription: Arc<Subscription>) -> Arc<RoomChannel> {
         let mut rooms = lock(&self.rooms);
         let ch = rooms.entry(room).or_insert_with(|| self.channel()).clone();
-        Arc::make_mut(&mut lock(&ch.subscriptions)).push(subscription);
+        lock(&ch.subscriptions).push(subscription);
         ch
     }
 
@@ -231,7 +229,7 @@ impl Hub {
     pub fn unsubscribe(&self, room: Room, socket: u64) {
         let ch = lock(&self.rooms).get(&room).cloned();
         if let Some(ch) = ch {
-            Arc::make_mut(&mut lock(&ch.subscriptions)).retain(|s| {
+            lock(&ch.subscriptions).retain(|s| {
                 let mine = s.socket() == socket;
                 if mine {
                     s.end();
@@ -379,6 +377,10 @@ async fn dispatch_deliveries(
     mut deliveries: mpsc::UnboundedReceiver<(Arc<RoomChannel>, Delivery, std::time::Instant)>,
 ) {
     let mut batch = Vec::with_capacity(64);
+    // The subscriptions of the room at hand, copied out of its lock (a reference count
+    // each, into storage kept between deliveries), so that a publish or a subscribe,
+    // which take that lock, never wait behind a delivery to a thousand sockets.
+    let mut targets: Vec<Arc<Subscription>> = Vec::new();
     while deliveries.recv_many(&mut batch, 64).await > 0 {
         // A lone delivery, with none waiting behind it, is written at once to every
         // socket with nothing queued (one `writev` each: the least a lone delivery can
@@ -389,13 +391,14 @@ async fn dispatch_deliveries(
         let oldest = batch.first().map(|(_, _, at)| *at);
         let mut delivered = 0;
         for (ch, delivery, _) in batch.drain(..) {
-            // A snapshot: a subscription added meanwhile gets the frames dispatched after
-            // it (it reads the room's head once added, so it needs none before).
-            let subscriptions = lock(&ch.subscriptions).clone();
-            for s in subscriptions.iter() {
+            // A subscription added meanwhile gets the frames dispatched after it (it reads
+            // the room's head once added, so it needs none before).
+            targets.extend(lock(&ch.subscriptions).iter().cloned());
+            for s in &targets {
                 s.deliver(&delivery, lone);
             }
-            delivered += subscriptions.len();
+            delivered += targets.len();
+            targets.clear();
         }
         if let Some(at) = oldest {
             crate::metrics::dispatched(delivered, at);
