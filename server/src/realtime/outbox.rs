@@ -43,7 +43,8 @@ pub(super) enum Work {
     /// Finish a frame the direct path wrote in part: its bytes from `written` on (the
     /// WebSocket header's included), before anything else goes to the socket.
     Tail { frame: Frame, written: usize },
-    /// Write the frames moved into the batch, then call [`Outbox::written`].
+    /// Write the frames moved into the batch, then call [`Outbox::written`] (a
+    /// WebSocket's writer; server-sent events have no direct path to let go on).
     Frames,
     /// The outbox is closed and drained.
     Closed,
@@ -201,9 +202,11 @@ impl Outbox {
         self.space.notified()
     }
 
-    /// The WebSocket writer's next work: a frame the direct path wrote in part comes
-    /// first; then, as [`Outbox::pop_all`], every queued frame moved into `batch` (the
-    /// direct path holds off until [`Outbox::written`]).
+    /// The writer's next work, waited for: a frame the direct path wrote in part comes
+    /// first (only a WebSocket's outbox has one); then every queued frame, moved into
+    /// `batch` so the writer sends them with one flush (one `write` to the socket for
+    /// many frames), while the direct path holds off until [`Outbox::written`]. The
+    /// queue's storage goes with the frames, so an idle socket holds none.
     pub(super) async fn next_work(&self, batch: &mut Vec<Frame>) -> Work {
         loop {
             {
@@ -297,28 +300,6 @@ impl Outbox {
         self.tail_done.notify_waiters();
     }
 
-    /// Waits for frames and moves every queued one into `batch`, so the writer sends
-    /// them with one flush (one `write` to the socket for many frames). The queue's
-    /// storage goes with them, so an idle socket holds none. Returns false once closed
-    /// and drained.
-    pub(super) async fn pop_all(&self, batch: &mut Vec<Frame>) -> bool {
-        loop {
-            {
-                let mut s = self.lock();
-                if !s.queue.is_empty() {
-                    batch.extend(std::mem::take(&mut s.queue));
-                    drop(s);
-                    self.space.notify_waiters();
-                    return true;
-                }
-                if s.closed {
-                    return false;
-                }
-            }
-            self.notify.notified().await;
-        }
-    }
-
     /// Takes every queued frame at once (the hub's unit tests read deliveries this way).
     #[cfg(test)]
     pub(super) fn take_queued(&self) -> Vec<Frame> {
@@ -347,35 +328,39 @@ impl Outbox {
 /// final, unmasked): its header's length plus its payload's.
 fn frame_len(frame: &Frame) -> usize {
     let n = frame.as_str().len();
-    n + match n {
-        0..=125 => 2,
-        126..=0xffff => 4,
-        _ => 10,
-    }
+    n + header(n).1
+}
+
+/// The header of a server's text frame with a payload of `len` bytes (RFC 6455 section
+/// 5.2: final, unmasked, the length in 1, 3 or 9 bytes): its bytes and how many of them
+/// count.
+fn header(len: usize) -> ([u8; 10], usize) {
+    let mut header = [0u8; 10];
+    header[0] = 0x81; // FIN, text
+    let used = match len {
+        0..=125 => {
+            header[1] = len as u8;
+            2
+        }
+        126..=0xffff => {
+            header[1] = 126;
+            header[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
+        }
+        _ => {
+            header[1] = 127;
+            header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        }
+    };
+    (header, used)
 }
 
 /// Writes `frame` as a WebSocket text frame (header and payload in one `writev`) from its
 /// byte `skip` on, without waiting; returns how many bytes the socket took.
 fn write_frame(mut socket: &TcpStream, frame: &Frame, skip: usize) -> std::io::Result<usize> {
     let payload = frame.as_str().as_bytes();
-    let mut header = [0u8; 10];
-    header[0] = 0x81; // FIN, text
-    let header_len = match payload.len() {
-        n @ 0..=125 => {
-            header[1] = n as u8;
-            2
-        }
-        n @ 126..=0xffff => {
-            header[1] = 126;
-            header[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-            4
-        }
-        n => {
-            header[1] = 127;
-            header[2..10].copy_from_slice(&(n as u64).to_be_bytes());
-            10
-        }
-    };
+    let (header, header_len) = header(payload.len());
     if skip < header_len {
         socket.write_vectored(&[
             IoSlice::new(&header[skip..header_len]),

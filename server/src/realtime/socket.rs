@@ -171,7 +171,7 @@ impl Socket {
     /// Starts the connection over a WebSocket: its writer on the fan-out runtime, its
     /// reader loop ([`Socket::run`]) as a task of its own on this one. With `direct`, a
     /// duplicate of the WebSocket's own connection, the outbox writes frames straight to
-    /// it while nothing is queued ([`Outbox::push`]).
+    /// it while nothing is queued ([`Outbox::write_or_push`]).
     fn start_websocket(self, socket: WebSocket, direct: Option<std::net::TcpStream>) {
         let (mut sink, stream) = socket.split();
         let outbox = Outbox::new(self.hub.config().socket_queue);

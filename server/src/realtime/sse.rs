@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tower_sessions::session::Id;
 use tower_sessions::Session;
 
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Work};
 use super::socket::Socket;
 use crate::state::AppState;
 
@@ -160,7 +160,8 @@ fn events(
                     return None;
                 }
                 let mut popped = Vec::new();
-                if st.outbox.pop_all(&mut popped).await {
+                // No socket of its own, so never a frame written in part: frames or the end.
+                if matches!(st.outbox.next_work(&mut popped).await, Work::Frames) {
                     crate::metrics::frames_out(popped.len() as u64);
                     st.batch.extend(popped);
                     continue;
